@@ -1,0 +1,119 @@
+"""The hub: register, validate, split and publish annotated datasets.
+
+Library first: every function returns a value and never prints; `hub.cli` and the server
+are thin layers over these. `root` is the hub repository (default: found from the cwd or
+HUB_ROOT).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+__version__ = "0.1.0"
+
+from hub.errors import (  # noqa: E402
+    DatasetExists,
+    DatasetNotFound,
+    HubError,
+    InvalidDatasetId,
+    InvalidVersion,
+    LicenseError,
+    NotAHubRepo,
+    SourceError,
+    StorageError,
+    ValidationFailed,
+    VersionExists,
+    VersionNotFound,
+)
+
+logging.getLogger("hub").addHandler(logging.NullHandler())
+
+__all__ = [
+    "DatasetExists",
+    "DatasetNotFound",
+    "HubError",
+    "InvalidDatasetId",
+    "InvalidVersion",
+    "LicenseError",
+    "NotAHubRepo",
+    "SourceError",
+    "StorageError",
+    "ValidationFailed",
+    "VersionExists",
+    "VersionNotFound",
+    "__version__",
+    "index",
+    "init",
+    "list_datasets",
+    "new",
+    "publish",
+    "search",
+    "show",
+    "validate",
+]
+
+
+def _root(root: Path | str | None) -> Path:
+    from hub.repo import find_root
+
+    return find_root(root)
+
+
+def init(path: Path | str, *, remote: str | None = None) -> Path:
+    """Create a hub repository (git + DVC, fixed layout, a local DVC remote); return its root."""
+    from hub.repo import init as _init
+
+    return _init(path, remote=remote)
+
+
+def new(dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None, root: Path | str | None = None) -> Path:
+    """Scaffold `registry/<dataset>/` to edit; return its folder."""
+    from hub.entry import new_entry
+
+    return new_entry(_root(root), dataset, modality=modality, record=record, license=license, title=title)
+
+
+def validate(dataset: str, *, root: Path | str | None = None):
+    """Validate an entry and all its records; return the `Report` (never raises for problems)."""
+    from hub.validate import validate as _validate
+
+    return _validate(_root(root), dataset).report
+
+
+def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
+    """Publish a new immutable version; return `Published`. See `hub.publish.publish`."""
+    from hub.publish import publish as _publish
+
+    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, push=push, skip_unchanged=skip_unchanged)
+
+
+def search(query: str = "", *, root: Path | str | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """Datasets matching `query` and the filters (modality, task, language, license, commercial)."""
+    from hub.catalog import Catalog
+
+    return Catalog(_root(root)).search(query, **filters)
+
+
+def list_datasets(*, root: Path | str | None = None) -> list[dict[str, Any]]:
+    """Every registered dataset."""
+    from hub.catalog import Catalog
+
+    return Catalog(_root(root)).list()
+
+
+def show(ref: str, *, root: Path | str | None = None) -> dict[str, Any]:
+    """A dataset (`ns/name`) or one version (`ns/name@1.0.0`), with its manifest."""
+    from hub.catalog import Catalog
+
+    return Catalog(_root(root)).show(ref)
+
+
+def index(*, root: Path | str | None = None) -> dict[str, Any]:
+    """Rebuild the catalog index from `registry/`; return where it is and what it holds."""
+    from hub.catalog import Catalog
+
+    catalog = Catalog(_root(root))
+    catalog.refresh(force=True)
+    return {"path": str(catalog.path), "datasets": len(catalog.list())}

@@ -1,0 +1,74 @@
+"""The version's README.md: a dataset card whose YAML header the `datasets` library reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import datasets
+import yaml
+
+from hub.entry import Entry
+
+# Hugging Face's license ids are lower-case SPDX ids for the common licenses.
+_HF_LICENSES = {
+    "apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause", "cc0-1.0", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
+    "cc-by-nc-sa-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-4.0", "cc-by-3.0", "cc-by-sa-3.0", "gpl-3.0", "lgpl-3.0",
+    "odbl", "pddl", "cdla-permissive-2.0", "cdla-sharing-1.0", "unlicense", "openrail", "afl-3.0", "artistic-2.0",
+}
+
+
+def card_metadata(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str) -> dict[str, Any]:
+    """The YAML header: license, tasks, languages, configs (data files per split) and features."""
+    info = datasets.DatasetInfo(features=features)
+    features_yaml = info._to_yaml_dict()["features"]
+    spdx = entry.license.expression if entry.license else entry.data.get("license")
+    meta: dict[str, Any] = {"pretty_name": entry.data.get("title")}
+    if spdx and spdx.lower() in _HF_LICENSES:
+        meta["license"] = spdx.lower()
+    else:
+        meta["license"] = "other"
+        meta["license_name"] = spdx
+    if entry.data.get("languages"):
+        meta["language"] = list(entry.data["languages"])
+    if entry.data.get("tasks"):
+        meta["task_categories"] = list(entry.data["tasks"])
+    meta["tags"] = [entry.modality, *(entry.data.get("tags") or [])]
+    meta["configs"] = [{
+        "config_name": "default",
+        "data_files": [{"split": name, "path": f"data/{name}-*"} for name in splits],
+    }]
+    meta["dataset_info"] = {
+        "features": features_yaml,
+        "splits": [{"name": name, "num_bytes": s["bytes"], "num_examples": s["rows"]} for name, s in splits.items()],
+        "dataset_size": sum(s["bytes"] for s in splits.values()),
+    }
+    meta["hub"] = {"id": entry.id, "version": version, "license_spdx": spdx, "commercial_use": entry.license.commercial if entry.license else None}
+    return meta
+
+
+def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str, manifest: dict[str, Any]) -> str:
+    """The whole README.md: YAML header, then the registry's prose card and the facts."""
+    meta = card_metadata(entry, features, splits, version)
+    d = entry.data
+    prose_path = entry.path / "README.md"
+    prose = prose_path.read_text(encoding="utf-8").strip() if prose_path.is_file() else f"# {d.get('title')}"
+    lines = [
+        "---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "",
+        prose, "",
+        f"## Version {version}", "",
+        f"- Dataset id: `{entry.id}`; modality: {entry.modality}; record schema: `{entry.schema.record}`",
+        f"- License: `{meta['hub']['license_spdx']}` (commercial use {'allowed' if meta['hub']['commercial_use'] else 'not allowed or unknown'})",
+    ]
+    for note in (entry.license.obligations() if entry.license else []):
+        lines.append(f"  - {note}")
+    lines += ["", "| split | rows | groups |", "|---|---:|---:|"]
+    lines += [f"| {name} | {s['rows']} | {s['groups']} |" for name, s in splits.items()]
+    policy = entry.split.to_dict()
+    lines += ["", f"Splits are group-disjoint: every `{policy['group_key']}` lies in one split (seed {policy['seed']}, ratios {policy['ratios']})."]
+    if manifest.get("parent"):
+        lines.append(f"Parent version: {manifest['parent']['version']} ({manifest['parent']['change']} change).")
+    if d.get("privacy"):
+        lines += ["", "## Privacy", "", d["privacy"].strip()]
+    if d.get("citation"):
+        lines += ["", "## Citation", "", "```bibtex", d["citation"].strip(), "```"]
+    return "\n".join(lines) + "\n"

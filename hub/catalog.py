@@ -1,0 +1,186 @@
+"""The catalog index: a DuckDB file derived from `registry/`, rebuilt whenever it is stale.
+
+The index is never the source of truth. It records a fingerprint of the registry (every
+dataset.yaml and manifest.json with its size and mtime); a read that finds the fingerprint
+changed rebuilds it, into a new file swapped in by rename, so readers never see half of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from hub import config
+from hub.entry import load_entry, registered
+from hub.errors import DatasetNotFound
+from hub.ids import parse_ref
+from hub.repo import dataset_dir, work_dir
+from hub.versions import published_versions, read_manifest
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Catalog"]
+
+_SCHEMA = """
+CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE datasets (
+    id VARCHAR PRIMARY KEY, namespace VARCHAR, name VARCHAR, title VARCHAR, description VARCHAR,
+    modality VARCHAR, record VARCHAR, tasks VARCHAR[], languages VARCHAR[], license VARCHAR,
+    commercial BOOLEAN, tags VARCHAR[], labels VARCHAR[], latest VARCHAR, versions VARCHAR[],
+    valid BOOLEAN, problems INTEGER, entry JSON, search_text VARCHAR);
+CREATE TABLE versions (
+    dataset VARCHAR, version VARCHAR, created VARCHAR, rows BIGINT, bytes BIGINT, manifest JSON,
+    PRIMARY KEY (dataset, version));
+CREATE TABLE splits (dataset VARCHAR, version VARCHAR, split VARCHAR, rows BIGINT, groups BIGINT, bytes BIGINT);
+"""
+
+
+@dataclass
+class Catalog:
+    """Search and describe the datasets of one hub repository."""
+
+    root: Path
+
+    @property
+    def path(self) -> Path:
+        return work_dir(self.root) / config.CATALOG_FILE
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        registry = self.root / "registry"
+        for pattern in ("*/*/dataset.yaml", "*/*/README.md", "*/*/versions/*/manifest.json"):
+            for path in sorted(registry.glob(pattern)):
+                st = path.stat()
+                digest.update(f"{path.relative_to(registry)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+    def refresh(self, force: bool = False) -> bool:
+        """Rebuild the index if the registry changed (or `force`); True if it was rebuilt."""
+        fingerprint = self.fingerprint()
+        if not force and self.path.exists():
+            try:
+                with duckdb.connect(str(self.path), read_only=True) as con:
+                    row = con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+                if row and row[0] == fingerprint:
+                    return False
+            except duckdb.Error:
+                pass  # unreadable: rebuild
+        self._build(fingerprint)
+        return True
+
+    def _build(self, fingerprint: str) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        with duckdb.connect(str(tmp)) as con:
+            con.execute(_SCHEMA)
+            con.execute("INSERT INTO meta VALUES ('fingerprint', ?), ('format', '1')", [fingerprint])
+            for dataset in registered(self.root):
+                self._add(con, dataset)
+        os.replace(tmp, self.path)
+
+    def _add(self, con: duckdb.DuckDBPyConnection, dataset: str) -> None:
+        try:
+            entry = load_entry(self.root, dataset)
+        except Exception as exc:  # an entry that cannot be read is listed as invalid
+            log.warning("skipping %s: %s", dataset, exc)
+            return
+        summary = entry.summary()
+        versions_root = dataset_dir(self.root, dataset) / "versions"
+        versions = published_versions(versions_root)
+        ns, name = dataset.split("/")
+        prose = (entry.path / "README.md").read_text(encoding="utf-8") if (entry.path / "README.md").is_file() else ""
+        text = " ".join(str(x) for x in [dataset, summary["title"], summary["description"], " ".join(summary["tags"]), " ".join(summary["tasks"]), " ".join(summary["labels"]), prose] if x)
+        con.execute(
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [dataset, ns, name, summary["title"], summary["description"], summary["modality"], summary["record"], summary["tasks"],
+             summary["languages"], summary["license"], summary["commercial"], summary["tags"], summary["labels"],
+             versions[-1] if versions else None, versions, entry.report.valid, len(entry.report.problems),
+             json.dumps(summary, default=str), text.lower()],
+        )
+        for version in versions:
+            manifest = read_manifest(versions_root, dataset, version)
+            con.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)", [dataset, version, manifest.get("created"), manifest.get("rows"), sum(f["size"] for f in manifest.get("files", [])), json.dumps(manifest)])
+            for split, s in manifest.get("splits", {}).items():
+                con.execute("INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?)", [dataset, version, split, s["rows"], s.get("groups"), s.get("bytes")])
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        self.refresh()
+        return duckdb.connect(str(self.path), read_only=True)
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        modality: str | None = None,
+        task: str | None = None,
+        language: str | None = None,
+        license: str | None = None,
+        commercial: bool | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Datasets whose text matches every word of `query`, with the filters applied.
+
+        Results are ranked by where the words match (id and title before description).
+        """
+        where, params = [], []
+        words = [w for w in re.split(r"\s+", query.lower().strip()) if w]
+        for word in words:
+            where.append("search_text LIKE ? ESCAPE '\\'")
+            params.append("%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if modality:
+            where.append("modality = ?")
+            params.append(modality)
+        if task:
+            where.append("list_contains(tasks, ?)")
+            params.append(task)
+        if language:
+            where.append("list_contains(languages, ?)")
+            params.append(language)
+        if license:
+            where.append("lower(license) LIKE ?")
+            params.append(f"%{license.lower()}%")
+        if commercial is not None:
+            where.append("commercial = ?")
+            params.append(commercial)
+        rank = " + ".join(["(CASE WHEN lower(id || ' ' || coalesce(title, '')) LIKE ? THEN 0 ELSE 1 END)" for _ in words])
+        rank_params = ["%" + w + "%" for w in words]
+        sql = f"""SELECT id, title, modality, tasks, languages, license, commercial, latest, versions
+                  FROM datasets {"WHERE " + " AND ".join(where) if where else ""}
+                  ORDER BY {rank + ", " if rank else ""}id LIMIT ?"""
+        with self._connect() as con:
+            cursor = con.execute(sql, [*params, *rank_params, limit])
+            columns = [d[0] for d in cursor.description]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every registered dataset, by id."""
+        return self.search(limit=1_000_000)
+
+    def show(self, ref: str) -> dict[str, Any]:
+        """A dataset (`ns/name`) with its versions, or one version (`ns/name@1.0.0`) with its manifest.
+
+        Raises `DatasetNotFound` or `VersionNotFound`.
+        """
+        dataset, version = parse_ref(ref)
+        with self._connect() as con:
+            row = con.execute("SELECT entry, versions, latest, valid FROM datasets WHERE id = ?", [dataset]).fetchone()
+            if row is None:
+                raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
+            info = {**json.loads(row[0]), "versions": list(row[1]), "latest": row[2], "valid": row[3]}
+            if version is None:
+                return info
+            found = con.execute("SELECT manifest FROM versions WHERE dataset = ? AND version = ?", [dataset, version]).fetchone()
+        if found is None:
+            from hub.errors import VersionNotFound
+
+            raise VersionNotFound(f"{dataset}@{version} is not published (versions: {', '.join(info['versions']) or 'none'})", dataset=dataset, version=version)
+        manifest = json.loads(found[0])
+        return {**info, "version": version, "manifest": manifest, "path": str(dataset_dir(self.root, dataset) / "versions" / version)}

@@ -1,0 +1,217 @@
+"""The `hub` command: parse, make one library call, render, map errors to an exit code.
+
+Exit codes: 0 success, 1 a hub error (invalid data, not found, ...), 2 usage error.
+Every command takes `--json`; its output is exactly what the library returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+import hub
+from hub import progress
+from hub.errors import HubError, ValidationFailed
+
+MODALITIES = ["speech", "image", "dialogue", "industrial"]
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    status = "valid" if report["valid"] else "INVALID"
+    click.echo(f"{report['dataset']}: {status} ({report['rows_valid']} of {report['rows_read']} rows valid)")
+    for p in report["problems"]:
+        click.echo(f"  [{p['slug']}] {p['file'] or '?'}{', row ' + str(p['row']) if p['row'] is not None else ''}"
+                   f"{', field ' + repr(p['field']) if p['field'] else ''}: {p['message']}")
+        click.echo(f"      fix: {p['fix']}")
+    shown = len(report["problems"])
+    total = sum(report["counts"].values())
+    if total > shown:
+        click.echo(f"  ... and {total - shown} more problems ({', '.join(f'{k}: {v}' for k, v in report['counts'].items())})")
+    if report["quarantine"]:
+        click.echo(f"  rejected rows: {report['rows_rejected']}, kept in {report['quarantine']}")
+
+
+def command(func: Callable) -> Callable:
+    """Shared options (--json) and the one place errors become messages and exit codes."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
+        try:
+            func(*args, as_json=as_json, **kwargs)
+        except HubError as exc:
+            if as_json:
+                _dump(exc.to_dict())
+            else:
+                if isinstance(exc, ValidationFailed):
+                    _print_report(exc.report.to_dict())
+                click.echo(f"Error: {exc.message}", err=True)
+                if exc.hint:
+                    click.echo(f"Hint: {exc.hint}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(hub.__version__, prog_name="hub")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="HUB_ROOT", help="The hub repository (default: found from the current folder).")
+@click.option("--no-progress", is_flag=True, envvar="HUB_NO_PROGRESS", help="Turn progress bars off (also HUB_NO_PROGRESS=1).")
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.pass_context
+def main(ctx: click.Context, root: Path | None, no_progress: bool, verbose: int) -> None:
+    """Register, validate, split and publish annotated datasets."""
+    ctx.obj = {"root": root}
+    if no_progress:
+        progress.set_enabled(False)
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _root(ctx: click.Context) -> Path | None:
+    return ctx.obj.get("root")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--remote", help="DVC remote URL for published data (default: a local folder, .hub/remote).")
+@command
+def init(path: Path, remote: str | None, as_json: bool) -> None:
+    """Create a hub repository at PATH: git + DVC, registry/, pipelines/, schemas/, dvc.yaml."""
+    root = hub.init(path, remote=remote)
+    if as_json:
+        _dump({"root": str(root)})
+    else:
+        click.echo(f"Created hub repository {root}")
+        click.echo(f"Next: cd {path} && hub new NAMESPACE/NAME --modality speech")
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--modality", type=click.Choice(MODALITIES), required=True, help="What the records hold.")
+@click.option("--record", type=click.Choice(["speech", "image", "dialogue", "sensor", "inspection"]), help="Record schema (industrial: sensor or inspection).")
+@click.option("--license", "license_", default="CC-BY-4.0", show_default=True, help="SPDX license expression.")
+@click.option("--title", help="Human title (default: from the name).")
+@command
+@click.pass_context
+def new(ctx: click.Context, dataset: str, modality: str, record: str | None, license_: str, title: str | None, as_json: bool) -> None:
+    """Scaffold registry/DATASET/ (dataset.yaml, README.md, raw/) to edit."""
+    folder = hub.new(dataset, modality=modality, record=record, license=license_, title=title, root=_root(ctx))
+    if as_json:
+        _dump({"dataset": dataset, "path": str(folder)})
+    else:
+        click.echo(f"Created {folder}")
+        click.echo(f"Next: edit {folder / 'dataset.yaml'}, put records in {folder / 'raw'}, then `hub validate {dataset}`")
+
+
+@main.command()
+@click.argument("dataset")
+@command
+@click.pass_context
+def validate(ctx: click.Context, dataset: str, as_json: bool) -> None:
+    """Check DATASET's entry and every record; exit 0 only when all is valid."""
+    report = hub.validate(dataset, root=_root(ctx)).to_dict()
+    _dump(report) if as_json else _print_report(report)
+    sys.exit(int(not report["valid"]))
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--version", "version", help="Version to publish (default: 1.0.0, then the bump the change needs).")
+@click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump the latest version by this part.")
+@click.option("--allow-rejects", is_flag=True, help="Publish the valid rows even if some were rejected (they stay in quarantine).")
+@click.option("--no-push", is_flag=True, help="Keep the data in the DVC cache only; do not push to the remote.")
+@click.option("--skip-unchanged", is_flag=True, help="If the records equal the latest version's, succeed without publishing.")
+@command
+@click.pass_context
+def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | None, allow_rejects: bool, no_push: bool, skip_unchanged: bool, as_json: bool) -> None:
+    """Validate, split and publish DATASET as a new immutable version."""
+    result = hub.publish(dataset, version=version, bump=bump, allow_rejects=allow_rejects, push=not no_push, skip_unchanged=skip_unchanged, root=_root(ctx))
+    if as_json:
+        _dump(result.to_dict())
+        return
+    if result.unchanged:
+        click.echo(f"Unchanged: {result.dataset}@{result.version} already holds these records ({result.path})")
+        return
+    m = result.manifest
+    click.echo(f"Published {result.dataset}@{result.version}: {m['rows']} rows in {len(m['files'])} files")
+    for name, s in m["splits"].items():
+        click.echo(f"  {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
+    if result.report.rows_rejected:
+        click.echo(f"  {result.report.rows_rejected} rows rejected, kept in {result.report.quarantine}")
+    click.echo(f"  {result.path}")
+
+
+def _print_datasets(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("No datasets found.")
+        return
+    click.echo(f"{'DATASET':<32} {'MODALITY':<10} {'LATEST':<8} {'LICENSE':<24} TITLE")
+    for r in rows:
+        click.echo(f"{r['id']:<32} {r['modality'] or '?':<10} {r['latest'] or '-':<8} {(r['license'] or '?')[:24]:<24} {r['title'] or ''}")
+
+
+@main.command(name="list")
+@command
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List every registered dataset."""
+    rows = hub.list_datasets(root=_root(ctx))
+    _dump(rows) if as_json else _print_datasets(rows)
+
+
+@main.command()
+@click.argument("query", default="")
+@click.option("--modality", type=click.Choice(MODALITIES))
+@click.option("--task", help="A task id, e.g. automatic-speech-recognition.")
+@click.option("--language", help="A BCP-47 language code, e.g. en.")
+@click.option("--license", "license_", help="Part of an SPDX id, e.g. CC-BY.")
+@click.option("--commercial/--non-commercial", default=None, help="Only datasets whose license allows (or does not allow) commercial use.")
+@command
+@click.pass_context
+def search(ctx: click.Context, query: str, modality: str | None, task: str | None, language: str | None, license_: str | None, commercial: bool | None, as_json: bool) -> None:
+    """Find datasets by text and filters."""
+    rows = hub.search(query, modality=modality, task=task, language=language, license=license_, commercial=commercial, root=_root(ctx))
+    _dump(rows) if as_json else _print_datasets(rows)
+
+
+@main.command()
+@click.argument("ref")
+@command
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Describe a dataset (ns/name) or one version (ns/name@1.0.0)."""
+    info = hub.show(ref, root=_root(ctx))
+    if as_json:
+        _dump(info)
+        return
+    click.echo(f"{info['id']}: {info['title']}")
+    click.echo(f"  modality {info['modality']} ({info['record']}), license {info['license']}, commercial use {'yes' if info['commercial'] else 'no'}")
+    click.echo(f"  tasks: {', '.join(info['tasks']) or '-'}; languages: {', '.join(info['languages']) or '-'}")
+    click.echo(f"  versions: {', '.join(info['versions']) or 'none published'}")
+    if "manifest" in info:
+        m = info["manifest"]
+        click.echo(f"  {info['version']}: {m['rows']} rows, created {m['created']}, at {info['path']}")
+        for name, s in m["splits"].items():
+            click.echo(f"    {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
+        for f in m["files"]:
+            click.echo(f"    {f['path']}  sha256:{f['sha256'][:16]}…  {f['size']} bytes")
+
+
+@main.command()
+@command
+@click.pass_context
+def index(ctx: click.Context, as_json: bool) -> None:
+    """Rebuild the catalog index (DuckDB) from registry/."""
+    result = hub.index(root=_root(ctx))
+    _dump(result) if as_json else click.echo(f"Indexed {result['datasets']} datasets into {result['path']}")

@@ -1,0 +1,67 @@
+"""Every `HUB_*` environment variable is read here, with its default, and nowhere else.
+
+| variable           | meaning                                             | default                 |
+|--------------------|-----------------------------------------------------|-------------------------|
+| HUB_ROOT           | the hub repository to work on                       | search up from the cwd  |
+| HUB_NO_PROGRESS    | `1` turns progress bars off                         | on when stderr is a tty |
+| HUB_SHARD_ROWS     | the most rows in one Parquet shard                  | 500000                  |
+| HUB_SHARD_BYTES    | the most uncompressed bytes in one Parquet shard    | 500 MB                  |
+| HUB_MAX_ROW_BYTES  | the largest record the importer accepts             | 64 MiB                  |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+WORK_DIR = ".hub"  # inside a hub repository: index, build outputs, quarantine, local remote
+CATALOG_FILE = "catalog.duckdb"
+DEFAULT_REMOTE_DIR = "remote"
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env_str(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        from hub.errors import HubError
+
+        raise HubError(f"{name}={value!r} is not a whole number", hint=f"Unset {name} or give it an integer.") from None
+
+
+def root_override() -> Path | None:
+    value = env_str("HUB_ROOT")
+    return Path(value) if value else None
+
+
+def progress_enabled() -> bool:
+    if env_bool("HUB_NO_PROGRESS"):
+        return False
+    return sys.stderr.isatty()
+
+
+def shard_rows() -> int:
+    return env_int("HUB_SHARD_ROWS", 500_000)
+
+
+def shard_bytes() -> int:
+    return env_int("HUB_SHARD_BYTES", 500_000_000)
+
+
+def max_row_bytes() -> int:
+    return env_int("HUB_MAX_ROW_BYTES", 64 * 1024 * 1024)

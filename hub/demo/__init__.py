@@ -1,0 +1,1 @@
+"""Loaders for the demo registry: small real datasets that ship inside installed packages."""

@@ -1,0 +1,237 @@
+"""Dataset entries: `registry/<ns>/<name>/dataset.yaml`, loaded, checked and scaffolded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hub.errors import DatasetExists, DatasetNotFound
+from hub.ids import parse_dataset_id
+from hub.license import LicenseInfo, check_license
+from hub.report import Report
+from hub.repo import dataset_dir
+from hub.schema import MODALITY_RECORDS, RecordSchema, load_json_schema, record_schema
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Entry", "SplitPolicy", "load_entry", "new_entry", "registered"]
+
+DEFAULT_RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+DEFAULT_GROUP_KEYS = {"speech": "speaker", "image": "group", "dialogue": "dialogue_id", "sensor": "asset_id", "inspection": "asset_id"}
+
+
+@dataclass(frozen=True)
+class SplitPolicy:
+    group_key: str
+    stratify_key: str | None
+    ratios: dict[str, float]
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group_key": self.group_key, "stratify_key": self.stratify_key, "ratios": dict(self.ratios), "seed": self.seed}
+
+
+@dataclass
+class Entry:
+    """A dataset entry as read from the registry (possibly with problems, see `report`)."""
+
+    id: str
+    path: Path  # the dataset's folder
+    data: dict[str, Any]
+    report: Report
+    license: LicenseInfo | None = None
+    schema: RecordSchema | None = None
+    split: SplitPolicy | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def yaml_path(self) -> Path:
+        return self.path / "dataset.yaml"
+
+    @property
+    def modality(self) -> str:
+        return self.data.get("modality", "")
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.data.get("labels") or [])
+
+    def summary(self) -> dict[str, Any]:
+        """The entry's catalog fields as JSON-ready data."""
+        d = self.data
+        return {
+            "id": self.id,
+            "title": d.get("title"),
+            "description": d.get("description"),
+            "modality": d.get("modality"),
+            "record": self.schema.record if self.schema else d.get("record"),
+            "tasks": list(d.get("tasks") or []),
+            "languages": list(d.get("languages") or []),
+            "license": self.license.expression if self.license else d.get("license"),
+            "commercial": self.license.commercial if self.license else None,
+            "labels": self.labels,
+            "tags": list(d.get("tags") or []),
+            "homepage": d.get("homepage"),
+            "creators": list(d.get("creators") or []),
+            "citation": d.get("citation"),
+            "privacy": d.get("privacy"),
+            "split": self.split.to_dict() if self.split else None,
+        }
+
+
+def registered(root: Path) -> list[str]:
+    """Every dataset id in `registry/`, sorted."""
+    ids = []
+    for yaml_path in sorted((root / "registry").glob("*/*/dataset.yaml")):
+        ids.append(f"{yaml_path.parent.parent.name}/{yaml_path.parent.name}")
+    return ids
+
+
+def _yaml_problem(report: Report, exc: yaml.YAMLError, file: str) -> None:
+    mark = getattr(exc, "problem_mark", None)
+    line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    report.add("malformed-yaml", f"dataset.yaml is not valid YAML{line}: {problem}", file=file, row=mark.line + 1 if mark else None)
+
+
+def load_entry(root: Path, dataset: str) -> Entry:
+    """Read and check `registry/<dataset>/dataset.yaml`.
+
+    Returns the `Entry`; problems are in `entry.report` (the entry is usable only when the
+    report is valid). Raises `InvalidDatasetId` or `DatasetNotFound`.
+    """
+    folder = dataset_dir(root, dataset)
+    yaml_path = folder / "dataset.yaml"
+    if not yaml_path.is_file():
+        raise DatasetNotFound(f"dataset {dataset!r} is not registered (no {yaml_path.relative_to(root)})", dataset=dataset)
+    rel = str(yaml_path.relative_to(root))
+    report = Report(dataset)
+    entry = Entry(id=dataset, path=folder, data={}, report=report)
+    try:
+        data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        _yaml_problem(report, exc, rel)
+        return entry
+    except UnicodeDecodeError as exc:
+        report.add("malformed-yaml", f"dataset.yaml is not UTF-8 text: {exc}", file=rel)
+        return entry
+    if not isinstance(data, dict):
+        report.add("malformed-yaml", f"dataset.yaml must be a mapping of fields, not {type(data).__name__}", file=rel)
+        return entry
+    entry.data = data
+    _check_entry(entry, rel)
+    return entry
+
+
+def _check_entry(entry: Entry, rel: str) -> None:
+    data, report = entry.data, entry.report
+    modality = data.get("modality")
+    if modality is not None and modality not in MODALITY_RECORDS:
+        report.add("unknown-modality", f"unknown modality {modality!r}: use one of {', '.join(MODALITY_RECORDS)}", file=rel, field="modality")
+    validator = jsonschema.Draft202012Validator(load_json_schema("dataset"))
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path) or None
+        if where == "modality" and modality not in MODALITY_RECORDS:
+            continue
+        report.add("entry-schema", f"{where or 'dataset.yaml'}: {error.message}", file=rel, field=where)
+    if isinstance(data.get("license"), str):
+        try:
+            entry.license = check_license(data["license"], commercial=data.get("commercial"))
+        except Exception as exc:  # LicenseError: reported, not raised
+            report.add("bad-license", getattr(exc, "message", str(exc)), file=rel, field="license")
+    if modality in MODALITY_RECORDS:
+        record = data.get("record") or MODALITY_RECORDS[modality][0]
+        if record not in MODALITY_RECORDS[modality]:
+            allowed = ", ".join(MODALITY_RECORDS[modality])
+            report.add("unknown-record", f"record type {record!r} does not fit modality {modality!r} (use {allowed})", file=rel, field="record")
+        else:
+            labels = [str(x) for x in data.get("labels") or []]
+            entry.schema = record_schema(record, labels)
+            entry.split = _split_policy(entry, rel)
+
+
+def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
+    raw = entry.data.get("split") if isinstance(entry.data.get("split"), dict) else {}
+    assert entry.schema is not None  # set by the caller
+    fields = entry.schema.properties
+    group_key = raw.get("group_key") or DEFAULT_GROUP_KEYS[entry.schema.record]
+    stratify_key = raw.get("stratify_key")
+    ratios = raw.get("ratios") or DEFAULT_RATIOS
+    ok = True
+    if group_key not in fields:
+        entry.report.add("bad-split-policy", f"split.group_key {group_key!r} is not a field of {entry.schema.record} records (fields: {', '.join(fields)})", file=rel, field="split.group_key")
+        ok = False
+    if stratify_key is not None and stratify_key not in fields:
+        entry.report.add("bad-split-policy", f"split.stratify_key {stratify_key!r} is not a field of {entry.schema.record} records", file=rel, field="split.stratify_key")
+        ok = False
+    if isinstance(ratios, dict) and all(isinstance(v, (int, float)) for v in ratios.values()):
+        total = sum(ratios.values())
+        if abs(total - 1.0) > 1e-6:
+            entry.report.add("bad-split-policy", f"split.ratios sum to {total:g}, not 1", file=rel, field="split.ratios")
+            ok = False
+    else:
+        ok = False
+    if not ok:
+        return None
+    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)))
+
+
+_SCAFFOLD_SOURCE = {
+    "speech": {"transcript": "the kettle is boiling", "speaker": "spk-001", "speaker_gender": "female", "language": "en", "duration": 1.5, "sample_rate": 16000},
+    "image": {"label": "ok", "group": "session-001"},
+    "dialogue": {"dialogue_id": "dlg-0001", "language": "en", "intent": "greeting", "turns": [{"speaker": "user", "text": "hello"}, {"speaker": "agent", "text": "hi, how can I help?"}]},
+    "sensor": {"asset_id": "pump-01", "channels": ["vibration_x"], "units": ["g"], "sample_rate": 100.0, "series": [[0.0, 0.1, 0.0]], "fault": "normal"},
+    "inspection": {"asset_id": "batch-001", "defect": "good"},
+}
+
+
+def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None) -> Path:
+    """Scaffold `registry/<dataset>/` with a dataset.yaml to edit, a README card and a raw/ folder.
+
+    Returns the new folder. Raises `InvalidDatasetId`, `DatasetExists`, or `HubError` for an
+    unknown modality.
+    """
+    from hub.errors import HubError
+
+    parse_dataset_id(dataset)
+    if modality not in MODALITY_RECORDS:
+        raise HubError(f"unknown modality {modality!r}", hint=f"Use one of: {', '.join(MODALITY_RECORDS)}.", modality=modality)
+    record = record or MODALITY_RECORDS[modality][0]
+    if record not in MODALITY_RECORDS[modality]:
+        raise HubError(f"record type {record!r} does not fit modality {modality!r}", hint=f"Use one of: {', '.join(MODALITY_RECORDS[modality])}.")
+    check_license(license)
+    folder = dataset_dir(root, dataset)
+    if folder.exists():
+        raise DatasetExists(f"dataset {dataset!r} already exists at {folder.relative_to(root)}", dataset=dataset)
+    (folder / "raw").mkdir(parents=True)
+    example = {"id": "example-0001", **_SCAFFOLD_SOURCE[record]}
+    labels = sorted({v for k, v in example.items() if k in ("label", "intent", "fault", "defect") and v})
+    if record in ("speech", "image", "inspection"):
+        example[next(iter(record_schema(record).media_fields))] = "raw/example-0001." + ("wav" if record == "speech" else "png")
+    doc = {
+        "title": title or dataset.split("/")[1].replace("-", " ").capitalize(),
+        "description": f"TODO: what the {modality} data is, where it comes from, what it is for.",
+        "modality": modality,
+        "record": record,
+        "tasks": [],
+        "languages": ["en"] if record in ("speech", "dialogue") else [],
+        "license": license,
+        "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}]},
+        "labels": labels,
+        "split": {"group_key": DEFAULT_GROUP_KEYS[record], "stratify_key": None, "ratios": dict(DEFAULT_RATIOS), "seed": 0},
+        "creators": [{"name": "TODO", "role": "data"}],
+        "citation": "",
+        "privacy": "TODO: does the data hold personal data (voices, faces, names)? How was consent obtained?",
+        "tags": [],
+    }
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    import json
+
+    (folder / "raw" / "records.jsonl").write_text("# one JSON record per line, for example:\n# " + json.dumps(example, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text(f"# {doc['title']}\n\nTODO: the dataset card's prose: motivation, collection, annotation, known limitations.\n", encoding="utf-8")
+    return folder

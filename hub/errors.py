@@ -1,0 +1,113 @@
+"""The hub's exceptions: one root, a few branches, each carrying the fields a caller needs.
+
+    HubError
+    ├── NotAHubRepo                    (+ FileNotFoundError) no registry/ + dvc.yaml above here
+    ├── InvalidDatasetId               (+ ValueError)   "ns/name" rules, path tricks
+    ├── InvalidVersion                 (+ ValueError)   not MAJOR.MINOR.PATCH
+    ├── DatasetNotFound                (+ LookupError)
+    ├── VersionNotFound                (+ LookupError)
+    ├── DatasetExists                  (+ FileExistsError)
+    ├── VersionExists                  (+ FileExistsError) a published version is never rewritten
+    ├── LicenseError                   (+ ValueError)   not a valid SPDX expression
+    ├── ValidationFailed               (+ ValueError)   carries the full `Report`
+    ├── SourceError                    (+ OSError)      the raw data could not be read
+    └── StorageError                   (+ OSError)      DVC, git or the file system failed
+
+Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.report import Report
+
+__all__ = [
+    "DatasetExists",
+    "DatasetNotFound",
+    "HubError",
+    "InvalidDatasetId",
+    "InvalidVersion",
+    "LicenseError",
+    "NotAHubRepo",
+    "SourceError",
+    "StorageError",
+    "ValidationFailed",
+    "VersionExists",
+    "VersionNotFound",
+]
+
+
+class HubError(Exception):
+    """Root of every error the hub raises on purpose."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+        self.fields = fields
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as JSON-ready data: type, message, hint and its fields."""
+        data: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        if self.hint:
+            data["hint"] = self.hint
+        for key, value in self.fields.items():
+            data[key] = value.to_dict() if hasattr(value, "to_dict") else value
+        return data
+
+
+class NotAHubRepo(HubError, FileNotFoundError):
+    hint = "Run the command inside a hub repository, pass --root, or create one with `hub init DIR`."
+
+
+class InvalidDatasetId(HubError, ValueError):
+    hint = (
+        "A dataset id is `namespace/name`: each part 1-96 characters of letters, digits, "
+        "'-', '_' or '.', starting with a letter or digit, with no '..'."
+    )
+
+
+class InvalidVersion(HubError, ValueError):
+    hint = "A version is MAJOR.MINOR.PATCH, for example 1.0.0."
+
+
+class DatasetNotFound(HubError, LookupError):
+    hint = "See the registered datasets with `hub list`, or create one with `hub new ns/name`."
+
+
+class VersionNotFound(HubError, LookupError):
+    hint = "See the published versions with `hub show ns/name`."
+
+
+class DatasetExists(HubError, FileExistsError):
+    hint = "Pick another name, or edit the existing entry."
+
+
+class VersionExists(HubError, FileExistsError):
+    hint = "A published version is never rewritten: publish a new version (--bump or --version)."
+
+
+class LicenseError(HubError, ValueError):
+    hint = (
+        "Use an SPDX license expression, e.g. `CC-BY-4.0`, `MIT OR Apache-2.0`, or "
+        "`LicenseRef-<name>` for a custom license (list: https://spdx.org/licenses/)."
+    )
+
+
+class ValidationFailed(HubError, ValueError):
+    hint = "Fix the problems listed (rejected rows are in the quarantine file), then run again."
+
+
+class SourceError(HubError, OSError):
+    hint = "Check the `source` section of dataset.yaml."
+
+
+class StorageError(HubError, OSError):
+    hint = "Check the disk, `dvc doctor` and the DVC remote (`dvc remote list`)."

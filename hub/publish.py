@@ -1,0 +1,276 @@
+"""Publishing: an immutable, verifiable version of a dataset, atomically.
+
+Everything is written into a staging folder next to the versions (`versions/.staging-*`):
+Parquet shards per split in the Hugging Face layout, the README card, `manifest.json` and
+`stats.json`; the shards go into DVC's cache and remote (`data.dvc`); then one rename makes
+the version appear. A crash before the rename leaves the catalog as it was; stale staging
+folders of dead processes are removed by the next publish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+import hub
+from hub import config, progress
+from hub.arrowutil import flat, map_leaf
+from hub.card import render_card
+from hub.entry import Entry
+from hub.errors import StorageError, ValidationFailed, VersionExists
+from hub.ids import Version
+from hub.report import Report
+from hub.repo import dataset_dir
+from hub.sources import source_fingerprint
+from hub.splits import assign
+from hub.validate import validate
+from hub.versions import classify_change, published_versions, version_dir
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Published", "publish"]
+
+
+@dataclass
+class Published:
+    """A published version: where it is, its manifest, and the validation report."""
+
+    dataset: str
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    report: Report
+    unchanged: bool = False  # True when `skip_unchanged` returned the existing latest version
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataset": self.dataset, "version": self.version, "unchanged": self.unchanged, "path": str(self.path), "manifest": self.manifest, "report": self.report.to_dict()}
+
+
+def publish(
+    root: Path,
+    dataset: str,
+    *,
+    version: str | None = None,
+    bump: str | None = None,
+    allow_rejects: bool = False,
+    push: bool = True,
+    skip_unchanged: bool = False,
+) -> Published:
+    """Validate `dataset`, split it and publish a new immutable version.
+
+    The version is `version` if given, else the latest bumped by `bump`, else 1.0.0 for the
+    first and, after that, the smallest bump the change needs (TFDS rules). Rows rejected
+    by validation block publishing unless `allow_rejects` (they stay in quarantine and the
+    manifest counts them). Raises `ValidationFailed`, `VersionExists`, `StorageError`.
+    """
+    validated = validate(root, dataset)
+    entry, report = validated.entry, validated.report
+    dataset_problems = {k: v for k, v in report.counts().items() if k in _DATASET_LEVEL}
+    if dataset_problems or (report.problems and not allow_rejects) or not validated.table.num_rows:
+        if not report.problems:
+            report.add("source-error", "the source yielded no records", file=str(entry.yaml_path.relative_to(root)))
+        report.raise_for_problems()
+    table = encode_labels(validated.table, entry)
+    split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)
+    versions_root = dataset_dir(root, dataset) / "versions"
+    existing = published_versions(versions_root)
+    parent = existing[-1] if existing else None
+    new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
+    if change == "unchanged" and version is None and bump is None:
+        if skip_unchanged:
+            target = version_dir(versions_root, parent)
+            return Published(dataset, parent, target, json.loads((target / "manifest.json").read_text(encoding="utf-8")), report, unchanged=True)
+        raise VersionExists(
+            f"{dataset}@{parent} already holds exactly these records",
+            hint="Nothing to publish. To re-encode the same records as a new PATCH version, pass --bump patch.",
+            dataset=dataset, version=parent,
+        )
+    target = version_dir(versions_root, new_version)
+    if target.exists():
+        raise VersionExists(f"{dataset}@{new_version} is already published", dataset=dataset, version=new_version)
+    _remove_stale_staging(versions_root)
+    staging = versions_root / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    (staging / "data").mkdir(parents=True)
+    try:
+        splits, files = _write_shards(staging, table, split_idx, split_names, entry)
+        manifest = _manifest(root, entry, new_version, splits, files, report, parent, change)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / "stats.json").write_text(json.dumps(_stats(splits), indent=2) + "\n", encoding="utf-8")
+        (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest), encoding="utf-8")
+        _store(root, staging, push=push)
+        if target.exists():
+            raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
+        os.rename(staging, target)  # the commit point
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _refresh_index(root)
+    log.info("published %s@%s (%d rows)", dataset, new_version, table.num_rows)
+    return Published(dataset, new_version, target, manifest, report)
+
+
+_DATASET_LEVEL = {"malformed-yaml", "entry-schema", "unknown-modality", "unknown-record", "bad-license", "bad-split-policy", "source-error", "checksum-mismatch", "unknown-field"}
+
+
+def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
+    """The table in the published schema: class-label strings become class indices."""
+    schema = entry.schema
+    labels = pa.array(list(schema.labels), pa.string())
+
+    def encode(values: pa.Array) -> pa.Array:
+        return pc.index_in(values, value_set=labels).cast(pa.int64())
+
+    columns = []
+    for name in schema.arrow_schema.names:
+        column = flat(table.column(name))
+        for path in schema.label_paths:
+            if path[0] == name:
+                column = map_leaf(column, path[1:], encode)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema.arrow_schema)
+
+
+def _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump) -> tuple[str, str | None]:
+    if version is not None:
+        chosen = str(Version.parse(version))
+        if parent and Version.parse(chosen) <= Version.parse(parent):
+            raise VersionExists(f"{entry.id}@{chosen} is not newer than the latest published version {parent}", dataset=entry.id, version=chosen)
+        change = classify_change(version_dir(versions_root, parent), entry, table, split_idx, split_names) if parent else None
+        return chosen, change
+    if parent is None:
+        return "1.0.0", None
+    change = classify_change(version_dir(versions_root, parent), entry, table, split_idx, split_names)
+    return str(Version.parse(parent).bump(bump or ("patch" if change == "unchanged" else change))), change
+
+
+def _remove_stale_staging(versions_root: Path) -> None:
+    for stale in versions_root.glob(".staging-*"):
+        try:
+            pid = int(stale.name.split("-")[1])
+            os.kill(pid, 0)
+            continue  # its publisher is still running
+        except (ValueError, IndexError, ProcessLookupError):
+            pass
+        except PermissionError:
+            continue
+        log.warning("removing %s, left by an interrupted publish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
+    max_rows, max_bytes = config.shard_rows(), config.shard_bytes()
+    group_key = entry.split.group_key
+    splits: dict[str, dict[str, Any]] = {}
+    files: list[dict[str, Any]] = []
+    with progress.bar(table.num_rows, desc=f"writing {entry.id}") as bar:
+        for i, name in enumerate(names):
+            mask = split_idx == i
+            part = table.filter(pa.array(mask)) if not mask.all() else table
+            if part.num_rows == 0:
+                continue
+            row_bytes = max(1, part.nbytes // max(1, part.num_rows))
+            per_shard = max(1, min(max_rows, max_bytes // row_bytes))
+            n_shards = max(1, -(-part.num_rows // per_shard))
+            split_files = []
+            for s in range(n_shards):
+                shard = part.slice(s * per_shard, per_shard)
+                rel = f"data/{name}-{s:05d}-of-{n_shards:05d}.parquet"
+                pq.write_table(shard, staging / rel)
+                split_files.append({"path": rel, "split": name, "rows": shard.num_rows, "size": (staging / rel).stat().st_size, "sha256": _sha256(staging / rel)})
+                bar.update(shard.num_rows)
+            files += split_files
+            splits[name] = {
+                "rows": part.num_rows,
+                "groups": pc.count_distinct(part.column(group_key)).as_py(),
+                "bytes": sum(f["size"] for f in split_files),
+                "files": len(split_files),
+            }
+    return splits, files
+
+
+def _code_revision() -> dict[str, Any]:
+    here = Path(hub.__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", str(here)], cwd=here, capture_output=True, text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        rev, dirty = None, None
+    return {"hub_version": hub.__version__, "git_commit": rev, "dirty": dirty}
+
+
+def _manifest(root: Path, entry: Entry, version: str, splits: dict, files: list, report: Report, parent: str | None, change: str | None) -> dict[str, Any]:
+    return {
+        "format": "hub-manifest/1",
+        "dataset": entry.id,
+        "version": version,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "modality": entry.modality,
+        "record": entry.schema.record,
+        "license": entry.license.to_dict(),
+        "labels": list(entry.schema.labels),
+        "features": entry.schema.features.to_dict(),
+        "splits": splits,
+        "files": files,
+        "rows": sum(s["rows"] for s in splits.values()),
+        "validation": {"rows_read": report.rows_read, "rows_rejected": report.rows_rejected, "problems": report.counts()},
+        "lineage": {
+            "source": source_fingerprint(entry),
+            "dataset_yaml_sha256": _sha256(entry.yaml_path),
+            "params": {"split": entry.split.to_dict()},
+            "code": _code_revision(),
+        },
+        "parent": {"version": parent, "change": change} if parent else None,
+    }
+
+
+def _stats(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    total = sum(s["rows"] for s in splits.values())
+    return {"rows": total, "splits": {name: {"rows": s["rows"], "groups": s["groups"], "fraction": s["rows"] / total if total else 0} for name, s in splits.items()}}
+
+
+def _store(root: Path, staging: Path, *, push: bool) -> None:
+    """Put the shards into DVC's cache (`data.dvc`) and, if `push`, its default remote."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+    from dvc.ui import ui
+
+    ui.disable()  # the library never prints; DVC's hints go nowhere
+    try:
+        with Repo(str(root)) as repo:
+            repo.add(str(staging / "data"))
+            if push:
+                repo.push(targets=[str(staging / "data.dvc")])
+    except DvcException as exc:
+        raise StorageError(f"DVC could not store {staging.name}: {exc}") from exc
+
+
+def _refresh_index(root: Path) -> None:
+    from hub.catalog import Catalog
+
+    try:
+        Catalog(root).refresh()
+    except Exception as exc:  # the index is derived and rebuilt on the next read
+        log.warning("catalog index not refreshed (%s); it is rebuilt on the next read", exc)
+

@@ -1,0 +1,95 @@
+"""A hub repository on disk: finding it, creating it (`hub init`) and its dataset folders."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from hub import config
+from hub.errors import DatasetExists, HubError, NotAHubRepo, StorageError
+from hub.ids import parse_dataset_id
+from hub.schema import SCHEMA_DIR
+
+log = logging.getLogger(__name__)
+
+__all__ = ["dataset_dir", "find_root", "init", "work_dir"]
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The hub repository containing `start` (or HUB_ROOT, or the cwd).
+
+    A hub repository is a folder holding `registry/`. Raises `NotAHubRepo` naming every
+    place it looked.
+    """
+    if start is None:
+        start = config.root_override() or Path.cwd()
+    start = Path(start).resolve()
+    looked = []
+    for candidate in (start, *start.parents):
+        looked.append(str(candidate))
+        if (candidate / "registry").is_dir():
+            return candidate
+    raise NotAHubRepo(f"no hub repository (a folder with registry/) at {start} or above", looked=looked)
+
+
+def work_dir(root: Path) -> Path:
+    """`.hub/` inside the repository: index, build outputs, quarantine, the default remote."""
+    path = root / config.WORK_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def dataset_dir(root: Path, dataset: str) -> Path:
+    """`registry/<ns>/<name>` for a checked dataset id (never outside `registry/`)."""
+    namespace, name = parse_dataset_id(dataset)
+    return root / "registry" / namespace / name
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    try:
+        done = subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise StorageError(f"`{args[0]}` is not installed", hint="Run scripts/bootstrap to install the hub's tools.") from exc
+    except subprocess.CalledProcessError as exc:
+        raise StorageError(f"`{' '.join(args)}` failed in {cwd}: {exc.stderr.strip() or exc.stdout.strip()}") from exc
+    return done.stdout
+
+
+def init(path: Path | str, *, remote: str | None = None) -> Path:
+    """Create a hub repository at `path`: git + DVC, the fixed layout, a local DVC remote.
+
+    `remote` is any DVC remote URL; the default is `.hub/remote` inside the repository.
+    Returns the repository's root. Raises `DatasetExists` if `path` already holds a hub.
+    """
+    root = Path(path).resolve()
+    if (root / "registry").exists():
+        raise DatasetExists(f"{root} is already a hub repository", hint="Use it as it is, or pick an empty folder.", path=str(root))
+    if root.exists() and any(root.iterdir()) and not (root / ".git").exists():
+        raise HubError(f"{root} exists and is not empty", hint="Pick an empty or new folder.", path=str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in ("registry", "pipelines", "schemas"):
+        (root / folder).mkdir(exist_ok=True)
+    for schema in SCHEMA_DIR.glob("*.schema.json"):
+        shutil.copy2(schema, root / "schemas" / schema.name)
+    for template in _TEMPLATES.glob("init/*"):
+        target = root / template.name.replace("dot-", ".")
+        if not target.exists():
+            shutil.copy2(template, target)
+    (root / "registry" / ".gitkeep").touch()
+    (root / "pipelines" / ".gitkeep").touch()
+    if not (root / ".git").exists():
+        _run(["git", "init", "-q", "-b", "main"], root)
+    if not (root / ".dvc").exists():
+        _run(["dvc", "init", "-q"], root)
+    url = remote or str(Path(config.WORK_DIR) / config.DEFAULT_REMOTE_DIR)  # relative to root; DVC stores it relative to .dvc/
+    _run(["dvc", "remote", "add", "-f", "-d", "local", url], root)
+    # Published files are immutable: link them from the cache instead of copying.
+    _run(["dvc", "config", "cache.type", "hardlink,symlink,copy"], root)
+    if remote is None:
+        (root / config.WORK_DIR / config.DEFAULT_REMOTE_DIR).mkdir(parents=True, exist_ok=True)
+    log.info("initialised hub repository at %s", root)
+    return root

@@ -1,0 +1,124 @@
+"""Validation reports: every problem found, each with a slug, a place and a fix.
+
+Modelled on frictionless: validation never stops at the first problem; the caller decides
+whether to raise (`Report.raise_for_problems`). Each slug has a title and a fix text here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hub.errors import ValidationFailed
+
+__all__ = ["PROBLEM_TYPES", "Problem", "Report"]
+
+# slug -> (title, how to fix)
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "malformed-yaml": ("Malformed YAML", "Fix the YAML syntax at the line given (indentation, quotes, colons)."),
+    "entry-schema": ("dataset.yaml does not match its schema", "Edit dataset.yaml; schemas/dataset.schema.json lists the fields."),
+    "unknown-modality": ("Unknown modality", "Use one of: speech, image, dialogue, industrial."),
+    "unknown-record": ("Record type does not fit the modality", "Pick a record type of the modality (industrial: sensor or inspection)."),
+    "bad-license": ("License is not a valid SPDX expression", "Use SPDX ids (https://spdx.org/licenses/) or LicenseRef-<name>."),
+    "bad-split-policy": ("Split policy is inconsistent", "Name a group_key/stratify_key that the record schema has; ratios must sum to 1."),
+    "source-error": ("Source could not be read", "Check the source section of dataset.yaml and the files it names."),
+    "checksum-mismatch": ("Source file changed", "The file's sha256 differs from dataset.yaml: restore the file or update the checksum."),
+    "unsafe-path": ("Path leaves the dataset folder", "Use paths relative to the dataset folder, without '..' or absolute paths."),
+    "oversized-row": ("Record too large", "Split the record, or raise HUB_MAX_ROW_BYTES if it is genuine."),
+    "type-error": ("Value has the wrong type or shape", "Make the field match the record schema in schemas/."),
+    "missing-field": ("Required field missing", "Add the field to every record (see the record schema)."),
+    "unknown-field": ("Field not in the record schema", "Remove the field or rename it to one the schema has."),
+    "constraint-error": ("Value out of range", "Make the value satisfy the record schema's constraint."),
+    "blank-text": ("Text is empty", "Give a non-blank value, or remove the record."),
+    "duplicate-id": ("Record id repeated", "Record ids must be unique: rename or remove the later record."),
+    "missing-group-key": ("Group key missing", "Every record needs a value in the split policy's group_key field."),
+    "label-not-in-set": ("Label outside the label set", "Add the label to `labels` in dataset.yaml or correct the record."),
+    "undecodable-audio": ("Audio cannot be decoded", "Re-export the file as WAV, FLAC or OGG; check it plays."),
+    "undecodable-image": ("Image cannot be decoded", "Re-export the file as PNG or JPEG; check it opens."),
+    "inconsistent-record": ("Fields disagree with each other", "Make the fields consistent (e.g. one unit and one series per channel)."),
+}
+
+
+@dataclass
+class Problem:
+    slug: str
+    message: str
+    file: str | None = None
+    row: int | None = None  # 1-based position in the source
+    field: str | None = None
+    record_id: str | None = None
+
+    @property
+    def title(self) -> str:
+        return PROBLEM_TYPES[self.slug][0]
+
+    @property
+    def fix(self) -> str:
+        return PROBLEM_TYPES[self.slug][1]
+
+    @property
+    def where(self) -> str:
+        parts = [self.file or "?"]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.field:
+            parts.append(f"field {self.field!r}")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "title": self.title, "fix": self.fix}
+
+
+@dataclass
+class Report:
+    """What validating one dataset found."""
+
+    dataset: str
+    problems: list[Problem] = field(default_factory=list)
+    rows_read: int = 0
+    rows_valid: int = 0
+    quarantine: str | None = None  # path of the rejected rows, when there are any
+    totals: dict[str, int] = field(default_factory=dict)  # every problem, counted by slug
+    keep: int = 1000  # problems kept per slug; the quarantine file has every rejected row
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.rows_valid
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def add(self, slug: str, message: str, **where: Any) -> Problem:
+        if slug not in PROBLEM_TYPES:
+            raise KeyError(f"unknown problem slug {slug!r}")
+        problem = Problem(slug, message, **where)
+        self.totals[slug] = self.totals.get(slug, 0) + 1
+        if self.totals[slug] <= self.keep:
+            self.problems.append(problem)
+        return problem
+
+    def counts(self) -> dict[str, int]:
+        """Every problem found, by slug (`problems` keeps at most `keep` of each)."""
+        return dict(self.totals)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "valid": self.valid,
+            "rows_read": self.rows_read,
+            "rows_valid": self.rows_valid,
+            "rows_rejected": self.rows_rejected,
+            "quarantine": self.quarantine,
+            "counts": self.counts(),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def raise_for_problems(self) -> None:
+        """Raise `ValidationFailed` carrying this report if any problem was found."""
+        if self.problems:
+            n = sum(self.totals.values())
+            summary = f"{self.dataset}: {n} problem{'s' if n != 1 else ''} found"
+            if self.rows_rejected:
+                summary += f", {self.rows_rejected} of {self.rows_read} rows rejected"
+            raise ValidationFailed(summary, report=self)

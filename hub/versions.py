@@ -1,0 +1,90 @@
+"""Published versions on disk, and the semantic-version rule for a new one (as in TFDS).
+
+PATCH: the same records, re-encoded. MINOR: records or features added, no existing record
+changed or moved to another split. MAJOR: any record changed, removed or moved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from hub.entry import Entry
+from hub.errors import VersionNotFound
+from hub.ids import Version
+
+__all__ = ["classify_change", "published_versions", "read_manifest", "version_dir"]
+
+
+def version_dir(versions_root: Path, version: str) -> Path:
+    return versions_root / str(Version.parse(version))
+
+
+def published_versions(versions_root: Path) -> list[str]:
+    """The published versions (folders with a manifest), oldest first."""
+    found = []
+    if versions_root.is_dir():
+        for child in versions_root.iterdir():
+            if child.name.startswith(".") or not (child / "manifest.json").is_file():
+                continue
+            try:
+                found.append(Version.parse(child.name))
+            except ValueError:
+                continue
+    return [str(v) for v in sorted(found)]
+
+
+def read_manifest(versions_root: Path, dataset: str, version: str) -> dict[str, Any]:
+    path = version_dir(versions_root, version) / "manifest.json"
+    if not path.is_file():
+        raise VersionNotFound(f"{dataset}@{version} is not published", dataset=dataset, version=version)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _ensure_data(parent: Path) -> None:
+    """Fetch the parent's shards from the DVC remote if this checkout lacks them."""
+    if any(parent.glob("data/*.parquet")) or not (parent / "data.dvc").is_file():
+        return
+    from dvc.repo import Repo
+
+    with Repo(str(parent), uninitialized=False) as repo:
+        repo.pull(targets=[str(parent / "data.dvc")])
+
+
+def classify_change(parent: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, split_names: list[str]) -> str:
+    """`major`, `minor` or `unchanged` (the same records: a PATCH if the user asks for one)."""
+    manifest = json.loads((parent / "manifest.json").read_text(encoding="utf-8"))
+    old_labels, new_labels = manifest.get("labels", []), list(entry.schema.labels)
+    if new_labels[: len(old_labels)] != old_labels:
+        return "major"  # class indices changed meaning
+    _ensure_data(parent)
+    new = table.append_column("__split", pa.array(np.asarray(split_names, dtype=object)[split_idx], pa.string()))
+    con = duckdb.connect()
+    try:
+        con.register("new_rows", new)
+        files = [str(p) for p in sorted(parent.glob("data/*.parquet"))]
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE VIEW old_rows AS SELECT *, split_part(parse_filename(filename, true), '-', 1) AS __split FROM read_parquet([{listed}], filename=true)")
+        old_columns = [r[0] for r in con.execute("DESCRIBE old_rows").fetchall() if r[0] not in ("filename",)]
+        common = [c for c in old_columns if c in new.column_names and c not in ("id", "__split")]
+        added_columns = [c for c in new.column_names if c not in old_columns]
+        removed_columns = [c for c in old_columns if c not in new.column_names and c != "__split"]
+        differs = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in common) or "false"
+        removed, added, moved, changed = con.execute(f"""
+            SELECT count(*) FILTER (WHERE n.id IS NULL),
+                   count(*) FILTER (WHERE o.id IS NULL),
+                   count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND o.__split <> n.__split),
+                   count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND ({differs}))
+            FROM old_rows o FULL OUTER JOIN new_rows n ON o.id = n.id""").fetchone()
+    finally:
+        con.close()
+    if removed or moved or changed or removed_columns:
+        return "major"
+    if added or added_columns or len(new_labels) > len(old_labels):
+        return "minor"
+    return "unchanged"
