@@ -77,14 +77,14 @@ def new(dataset: str, *, modality: str, record: str | None = None, license: str 
 
 def validate(dataset: str, *, root: Path | str | None = None):
     """Validate an entry and all its records; return the `Report` (never raises for problems)."""
-    from hub.validate import validate as _validate
+    from hub.validation import validate as _validate
 
     return _validate(_root(root), dataset).report
 
 
 def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
-    """Publish a new immutable version; return `Published`. See `hub.publish.publish`."""
-    from hub.publish import publish as _publish
+    """Publish a new immutable version; return `Published`. See `hub.publishing.publish`."""
+    from hub.publishing import publish as _publish
 
     return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, push=push, skip_unchanged=skip_unchanged)
 

@@ -234,4 +234,21 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
 
     (folder / "raw" / "records.jsonl").write_text("# one JSON record per line, for example:\n# " + json.dumps(example, ensure_ascii=False) + "\n", encoding="utf-8")
     (folder / "README.md").write_text(f"# {doc['title']}\n\nTODO: the dataset card's prose: motivation, collection, annotation, known limitations.\n", encoding="utf-8")
+    add_to_params(root, dataset)
     return folder
+
+
+def params_key(dataset: str) -> str:
+    """The dataset's key in params.yaml (DVC stage names cannot hold '/')."""
+    return dataset.replace("/", "-")
+
+
+def add_to_params(root: Path, dataset: str) -> None:
+    """List `dataset` in params.yaml so dvc.yaml's `foreach` stages pick it up."""
+    path = root / "params.yaml"
+    params = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None) or {}
+    datasets = params.get("datasets") or {}
+    datasets[params_key(dataset)] = {"id": dataset}
+    params["datasets"] = dict(sorted(datasets.items()))
+    header = "# One entry per dataset in registry/ (written by `hub new`); dvc.yaml loops over them.\n"
+    path.write_text(header + yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")

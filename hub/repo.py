@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from hub import config
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 __all__ = ["dataset_dir", "find_root", "init", "work_dir"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
+_DVC = [sys.executable, "-m", "dvc"]  # the DVC installed with the hub, whatever PATH says
 
 
 def find_root(start: Path | str | None = None) -> Path:
@@ -84,11 +86,11 @@ def init(path: Path | str, *, remote: str | None = None) -> Path:
     if not (root / ".git").exists():
         _run(["git", "init", "-q", "-b", "main"], root)
     if not (root / ".dvc").exists():
-        _run(["dvc", "init", "-q"], root)
+        _run([*_DVC, "init", "-q"], root)
     url = remote or str(Path(config.WORK_DIR) / config.DEFAULT_REMOTE_DIR)  # relative to root; DVC stores it relative to .dvc/
-    _run(["dvc", "remote", "add", "-f", "-d", "local", url], root)
+    _run([*_DVC, "remote", "add", "-f", "-d", "local", url], root)
     # Published files are immutable: link them from the cache instead of copying.
-    _run(["dvc", "config", "cache.type", "hardlink,symlink,copy"], root)
+    _run([*_DVC, "config", "cache.type", "hardlink,symlink,copy"], root)
     if remote is None:
         (root / config.WORK_DIR / config.DEFAULT_REMOTE_DIR).mkdir(parents=True, exist_ok=True)
     log.info("initialised hub repository at %s", root)

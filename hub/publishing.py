@@ -37,7 +37,7 @@ from hub.report import Report
 from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
 from hub.splits import assign
-from hub.validate import validate
+from hub.validation import validate
 from hub.versions import classify_change, published_versions, version_dir
 
 log = logging.getLogger(__name__)
@@ -254,11 +254,9 @@ def _store(root: Path, staging: Path, *, push: bool) -> None:
     """Put the shards into DVC's cache (`data.dvc`) and, if `push`, its default remote."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
-    from dvc.ui import ui
-
-    ui.disable()  # the library never prints; DVC's hints go nowhere
     try:
         with Repo(str(root)) as repo:
+            repo.scm_context.quiet = True  # the library never prints: no "git add ..." hint
             repo.add(str(staging / "data"))
             if push:
                 repo.push(targets=[str(staging / "data.dvc")])

@@ -1,0 +1,281 @@
+"""Benchmark: `hub.publish` of a large dialogue dataset against plain pyarrow + sha256.
+
+One run builds N synthetic dialogue records (schemas/dialogue.schema.json) as a Parquet
+source, then measures, alternating, `--repeat` times each, in its own subprocess:
+
+* baseline  `pq.read_table(source)` -> `pq.write_table` (default options) -> sha256 (1 MiB reads)
+* hub       `hub.publish()` of the same source registered in a fresh `hub.init` repository
+            (validation, splits, shards, sha256, `dvc add` + `dvc push` to the local remote,
+            manifest, card, catalog refresh)
+
+Wall time is `time.perf_counter` around the operation only (imports and repository set-up
+are not timed). Peak memory is the child's VmHWM (or, if larger, ru_maxrss of the processes
+it waited for): the child's own ru_maxrss would include the parent's, inherited over exec.
+Reports medians, every run, peak MiB, bytes of data files written and all new bytes on disk.
+
+    .venv/bin/python bench/publish_dialogue.py [--rows 1000000] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+DATASET = "bench/dialogue-1m"
+INTENTS = ["greeting", "goodbye", "thanks", "book_flight", "cancel_booking", "check_balance", "transfer_money",
+           "weather", "play_music", "set_alarm", "order_food", "track_order", "complaint", "tech_support",
+           "reset_password", "opening_hours", "small_talk", "jokes", "news", "other"]
+LANGUAGES = ["en", "zh", "es", "de", "fr"]
+TURN = pa.struct([("speaker", pa.string()), ("text", pa.string()), ("intent", pa.string())])
+SOURCE_SCHEMA = pa.schema([("id", pa.string()), ("dialogue_id", pa.string()), ("language", pa.string()),
+                           ("intent", pa.string()), ("turns", pa.list_(TURN))])
+DATASET_YAML = {
+    "title": "Synthetic dialogues (benchmark)",
+    "description": "Random dialogue records for the publish benchmark.",
+    "modality": "dialogue", "record": "dialogue", "tasks": ["text-classification"],
+    "languages": LANGUAGES, "license": "CC0-1.0",
+    "source": {"format": "parquet", "files": [{"path": "raw/records.parquet"}]},
+    "labels": INTENTS,
+    "split": {"group_key": "dialogue_id", "stratify_key": "intent", "ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "seed": 1},
+}
+
+
+# -- data --------------------------------------------------------------------------------
+
+
+def _texts(rng: np.random.Generator, n: int, vocab: np.ndarray, vlen: np.ndarray) -> pa.StringArray:
+    """`n` strings of 5-20 random words, assembled byte-wise with numpy (no Python loop)."""
+    words_per_text = rng.integers(5, 21, n)
+    w = rng.integers(0, len(vlen), int(words_per_text.sum()))
+    first = np.concatenate([[0], np.cumsum(words_per_text)])
+    width = vlen[w] + 1  # each word plus a space ...
+    width[first[1:] - 1] -= 1  # ... except the last word of a text
+    word_start = np.concatenate([[0], np.cumsum(width)])
+    word_of_byte = np.repeat(np.arange(len(w)), width)
+    pos = np.arange(word_start[-1]) - word_start[word_of_byte]
+    buf = vocab[w[word_of_byte], pos]
+    offsets = word_start[first].astype(np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf.tobytes()))
+
+
+def _strings(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, pc.utf8_lpad(pa.array(numbers).cast(pa.string()), 8, "0"), "")
+
+
+def build_table(rows: int, seed: int = 0, chunk: int = 250_000) -> pa.Table:
+    """`rows` dialogue records (one dialogue each, 2-6 turns) in the source schema."""
+    rng = np.random.default_rng(seed)
+    letters = rng.integers(ord("a"), ord("z") + 1, (5000, 11), dtype=np.uint8)
+    vlen = rng.integers(2, 11, 5000)
+    letters[np.arange(5000), vlen] = ord(" ")  # the byte after each word is its separator
+    labels, langs, speakers = pa.array(INTENTS), pa.array(LANGUAGES), pa.array(["user", "bot"])
+    parts = []
+    for lo in range(0, rows, chunk):
+        n = min(chunk, rows - lo)
+        numbers = np.arange(lo, lo + n)
+        n_turns = rng.integers(2, 7, n)
+        offsets = np.concatenate([[0], np.cumsum(n_turns)]).astype(np.int32)
+        total = int(offsets[-1])
+        position = np.arange(total) - np.repeat(offsets[:-1], n_turns)
+        turns = pa.StructArray.from_arrays(
+            [speakers.take(pa.array(position % 2)), _texts(rng, total, letters, vlen), pa.nulls(total, pa.string())],
+            fields=list(TURN))
+        parts.append(pa.table({
+            "id": _strings("rec-", numbers), "dialogue_id": _strings("dlg-", numbers),
+            "language": langs.take(pa.array(rng.choice(len(LANGUAGES), n, p=[0.6, 0.25, 0.05, 0.05, 0.05]))),
+            "intent": labels.take(pa.array(rng.integers(0, len(INTENTS), n))),
+            "turns": pa.ListArray.from_arrays(pa.array(offsets), turns),
+        }, schema=SOURCE_SCHEMA))
+    return pa.concat_tables(parts)
+
+
+# -- the measured children ---------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def child(method: str, src: Path, target: Path) -> dict[str, Any]:
+    """Run one measured operation in this process; return its figures."""
+    if method == "baseline":
+        t0 = time.perf_counter()
+        table = pq.read_table(src)
+        pq.write_table(table, target / "out.parquet")
+        digest = _sha256(target / "out.parquet")
+        elapsed = time.perf_counter() - t0
+        return {"seconds": elapsed, "rows": table.num_rows, "bytes": (target / "out.parquet").stat().st_size, "sha256": digest}
+    import importlib.util
+    import logging
+
+    import dvc.repo  # noqa: F401  imported before the clock starts, like pyarrow above
+    logging.getLogger("dvc").setLevel(logging.WARNING)  # quiet dvc's "To track the changes with git" hint
+    from dvc.ui import Console
+
+    import hub
+
+    publish = hub.publish  # the function: importing a submodule `hub.publish` would rebind the name
+    for module in ("hub.publishing", "hub.publish"):  # hub/publish.py was renamed hub/publishing.py
+        if importlib.util.find_spec(module):
+            importlib.import_module(module)
+            break
+
+    if not hasattr(Console, "disable"):  # shim for hub/publish.py `ui.disable()`: dvc 3.67 has no such method
+        Console.disable = lambda self: setattr(self, "_enabled", False)
+
+    t0 = time.perf_counter()
+    published = publish(DATASET, root=target)
+    elapsed = time.perf_counter() - t0
+    files = published.manifest["files"]
+    return {"seconds": elapsed, "rows": published.manifest["rows"], "bytes": sum(f["size"] for f in files), "files": len(files)}
+
+
+def peak_kib() -> int:
+    """This process's peak RSS (VmHWM: reset by exec, unlike ru_maxrss) or that of a child it waited for."""
+    import resource
+
+    hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+    return max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def _disk_bytes(folder: Path) -> dict[tuple[int, int], int]:
+    """Size of every distinct file (by inode) under `folder`."""
+    seen = {}
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            seen[(st.st_dev, st.st_ino)] = st.st_size
+    return seen
+
+
+def _setup_hub(work: Path, src: Path, i: int) -> Path:
+    import yaml
+
+    import hub
+
+    root = hub.init(work / f"hub-{i}")
+    folder = root / "registry" / DATASET
+    (folder / "raw").mkdir(parents=True)
+    os.link(src, folder / "raw" / "records.parquet")  # the same bytes, no copy
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(DATASET_YAML, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def measure(method: str, work: Path, src: Path, i: int) -> dict[str, Any]:
+    """One measured run in a fresh subprocess (with its own fresh output folder)."""
+    if method == "hub":
+        target = _setup_hub(work, src, i)
+    else:
+        target = work / f"baseline-{i}"
+        target.mkdir()
+    before = _disk_bytes(target)
+    result_file = work / f"result-{method}-{i}.json"
+    env = {**os.environ, "HUB_NO_PROGRESS": "1"}
+    proc = subprocess.run([sys.executable, __file__, "--child", method, str(src), str(target), str(result_file)], env=env)
+    if proc.returncode:
+        raise SystemExit(f"{method} run {i} failed with exit code {proc.returncode}")
+    result = json.loads(result_file.read_text())
+    after = _disk_bytes(target)
+    result["disk_bytes"] = sum(size for key, size in after.items() if key not in before)  # all new files: shards, cache, remote, ...
+    shutil.rmtree(target)
+    return result
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    versions = {}
+    for name in ("hub", "pyarrow", "numpy", "duckdb", "dvc", "datasets"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
+
+
+def summarize(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds = [r["seconds"] for r in runs]
+    return {"method": label, "rows": runs[0]["rows"], "median_s": statistics.median(seconds), "runs_s": seconds,
+            "peak_mib": max(r["peak_mib"] for r in runs), "bytes": runs[0]["bytes"], "disk_bytes": runs[0]["disk_bytes"], "runs": runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side, alternating (default 3)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--workdir", type=Path, help="where the source and the hub repositories go (default: a temporary folder)")
+    parser.add_argument("--child", nargs=4, metavar=("METHOD", "SRC", "TARGET", "RESULT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        method, src, target, result = args.child
+        figures = child(method, Path(src), Path(target))
+        figures["peak_mib"] = peak_kib() / 1024
+        Path(result).write_text(json.dumps(figures))
+        return
+
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
+    info = machine()
+    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
+          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="publish-dialogue-", dir=args.workdir))
+    try:
+        t0 = time.perf_counter()
+        table = build_table(args.rows)
+        src = work / "records.parquet"
+        pq.write_table(table, src)
+        print(f"data: {table.num_rows} records, {len(pc.list_flatten(table.column('turns')))} turns, "
+              f"{table.nbytes / 2**20:.0f} MiB in Arrow, source {src.stat().st_size / 2**20:.0f} MiB "
+              f"(built in {time.perf_counter() - t0:.1f} s, not timed)", flush=True)
+        del table
+        runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "hub": []}
+        for i in range(args.repeat):
+            for method in ("baseline", "hub"):
+                r = measure(method, work, src, i)
+                runs[method].append(r)
+                print(f"  run {i + 1} {method:8s} {r['seconds']:7.2f} s  peak {r['peak_mib']:7.0f} MiB", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows = [summarize("pyarrow+sha256", runs["baseline"]), summarize("hub publish", runs["hub"])]
+    ratio = rows[1]["median_s"] / rows[0]["median_s"]
+    print(f"\n{'method':<17} {'rows':>9} {'median_s':>9}   {'runs_s':<22} {'peak_MiB':>9} {'bytes':>12} {'disk_bytes':>12}")
+    for r in rows:
+        runs_s = ", ".join(f"{s:.2f}" for s in r["runs_s"])
+        print(f"{r['method']:<17} {r['rows']:>9} {r['median_s']:>9.2f}   {runs_s:<22} {r['peak_mib']:>9.0f} {r['bytes']:>12} {r['disk_bytes']:>12}")
+    print(f"ratio hub/baseline: {ratio:.2f} (target <= 1.5)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"benchmark": "publish_dialogue", "rows_requested": args.rows, "machine": info,
+                                         "results": rows, "ratio": ratio, "target": 1.5}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

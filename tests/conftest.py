@@ -1,0 +1,126 @@
+"""Shared fixtures. Every test runs isolated from the machine: caches and state in tmp_path,
+HUB_* variables stripped, paths built from this file, never from the cwd."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+import hub
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "registry" / "demo"
+DEMO_IDS = ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path_factory, monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    home = tmp_path_factory.getbasetemp() / "home"
+    monkeypatch.setenv("HUB_NO_PROGRESS", "1")
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "hf" / "datasets"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "test")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@localhost")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "test")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@localhost")
+
+
+def copy_demo(root: Path, dataset: str) -> None:
+    """Copy a demo entry (not its published versions) into the hub at `root`."""
+    source = REPO / "registry" / dataset
+    shutil.copytree(source, root / "registry" / dataset, ignore=shutil.ignore_patterns("versions"))
+
+
+@pytest.fixture
+def hub_root(tmp_path) -> Path:
+    """A fresh hub repository: git + DVC + a local remote."""
+    return hub.init(tmp_path / "hub")
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """A hub with the four demo datasets published once (shared: do not modify)."""
+    root = hub.init(tmp_path_factory.mktemp("demo") / "hub")
+    for dataset in DEMO_IDS:
+        copy_demo(root, dataset)
+        hub.publish(dataset, root=root)
+    return root
+
+
+def write_dataset(root: Path, dataset: str, records: list[Any] | str, *, modality: str = "image", labels: list[str] | None = None,
+                  license: str = "CC0-1.0", group_key: str | None = None, extra_files: dict[str, bytes] | None = None, **overrides: Any) -> Path:
+    """A JSONL-sourced dataset entry: dataset.yaml, raw/records.jsonl and any media files."""
+    folder = root / "registry" / dataset
+    (folder / "raw").mkdir(parents=True, exist_ok=True)
+    record = {"image": "image", "speech": "speech", "dialogue": "dialogue", "industrial": "sensor"}[modality]
+    keys = {"image": "group", "speech": "speaker", "dialogue": "dialogue_id", "sensor": "asset_id"}
+    doc = {
+        "title": f"Test {dataset}", "description": "A dataset made by a test.", "modality": modality, "license": license,
+        "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}]}, "labels": labels or [],
+        "split": {"group_key": group_key or keys[record], "ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "seed": 3},
+        **overrides,
+    }
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    text = records if isinstance(records, str) else "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    (folder / "raw" / "records.jsonl").write_text(text, encoding="utf-8")
+    for name, data in (extra_files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def digit_pngs() -> list[bytes]:
+    """Real images: scikit-learn's handwritten digits as PNG files."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    out = []
+    for image in digits.images[:40]:
+        buffer = io.BytesIO()
+        Image.fromarray((image * 255 / 16).astype(np.uint8), mode="L").save(buffer, format="PNG")
+        out.append(buffer.getvalue())
+    return out
+
+
+@pytest.fixture(scope="session")
+def espeak_wav(tmp_path_factory) -> bytes:
+    """Real speech: one sentence spoken by espeak-ng, as WAV bytes."""
+    path = tmp_path_factory.mktemp("wav") / "hello.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), "the kettle is boiling in the kitchen"], check=True)
+    return path.read_bytes()
+
+
+def image_records(pngs: list[bytes], n: int, labels: list[str]) -> tuple[list[dict], dict[str, bytes]]:
+    """`n` image records pointing at real PNG files under raw/."""
+    records, files = [], {}
+    for i in range(n):
+        name = f"raw/img-{i:03d}.png"
+        files[name] = pngs[i % len(pngs)]
+        records.append({"id": f"img-{i:03d}", "image": name, "label": labels[i % len(labels)], "group": f"g{i // 2}"})
+    return records, files
+
+
+def run_hub(*args: str, root: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """The real `hub` command in a subprocess."""
+    cmd = [sys.executable, "-m", "hub", "--no-progress"]
+    if root is not None:
+        cmd += ["--root", str(root)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, check=check)

@@ -1,0 +1,49 @@
+"""Semantic versions: MINOR when records are added, MAJOR when one changes; splits stay put."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+
+import hub
+from conftest import image_records, write_dataset
+
+LABELS = ["0", "1", "2"]
+
+
+def _split_of_ids(root, dataset, version):
+    ds = datasets.load_dataset(str(root / "registry" / dataset / "versions" / version))
+    return {row: split for split, part in ds.items() for row in part["id"]}
+
+
+def test_adding_records_is_minor_and_moves_nothing(hub_root, digit_pngs):
+    records, files = image_records(digit_pngs, 30, LABELS)
+    write_dataset(hub_root, "acme/digits", records, labels=LABELS, extra_files=files)
+    assert hub.publish("acme/digits", root=hub_root).version == "1.0.0"
+
+    more, more_files = image_records(digit_pngs, 36, LABELS)  # the same 30, plus 6 new
+    write_dataset(hub_root, "acme/digits", more, labels=LABELS, extra_files=more_files)
+    second = hub.publish("acme/digits", root=hub_root)
+    assert second.version == "1.1.0"
+    assert second.manifest["parent"] == {"version": "1.0.0", "change": "minor"}
+    old, new = _split_of_ids(hub_root, "acme/digits", "1.0.0"), _split_of_ids(hub_root, "acme/digits", "1.1.0")
+    assert {k: new[k] for k in old} == old
+
+    changed = [dict(r, label="2") if r["id"] == "img-000" else r for r in more]
+    write_dataset(hub_root, "acme/digits", changed, labels=LABELS, extra_files=more_files)
+    third = hub.publish("acme/digits", root=hub_root)
+    assert third.version == "2.0.0" and third.manifest["parent"]["change"] == "major"
+    assert json.loads((third.path / "manifest.json").read_text())["version"] == "2.0.0"
+    assert [v for v in hub.show("acme/digits", root=hub_root)["versions"]] == ["1.0.0", "1.1.0", "2.0.0"]
+
+
+def test_explicit_patch_republishes_same_records(hub_root, digit_pngs):
+    records, files = image_records(digit_pngs, 10, LABELS)
+    write_dataset(hub_root, "acme/d", records, labels=LABELS, extra_files=files)
+    hub.publish("acme/d", root=hub_root)
+    assert hub.publish("acme/d", bump="patch", root=hub_root).version == "1.0.1"
+    with pytest.raises(hub.InvalidVersion) as err:
+        hub.publish("acme/d", version="2.0", root=hub_root)
+    assert err.value.message == "invalid version '2.0': expected MAJOR.MINOR.PATCH"
