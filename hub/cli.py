@@ -172,7 +172,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("query", default="")
-@click.option("--modality", type=click.Choice(MODALITIES))
+@click.option("--modality", type=click.Choice(MODALITIES), help="Only datasets of this modality.")
 @click.option("--task", help="A task id, e.g. automatic-speech-recognition.")
 @click.option("--language", help="A BCP-47 language code, e.g. en.")
 @click.option("--license", "license_", help="Part of an SPDX id, e.g. CC-BY.")

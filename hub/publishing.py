@@ -81,8 +81,6 @@ def publish(
     entry, report = validated.entry, validated.report
     dataset_problems = {k: v for k, v in report.counts().items() if k in _DATASET_LEVEL}
     if dataset_problems or (report.problems and not allow_rejects) or not validated.table.num_rows:
-        if not report.problems:
-            report.add("source-error", "the source yielded no records", file=str(entry.yaml_path.relative_to(root)))
         report.raise_for_problems()
     table = encode_labels(validated.table, entry)
     split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)

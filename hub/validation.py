@@ -77,6 +77,8 @@ def validate_entry(root: Path, entry: Entry) -> Validated:
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
+    if not report.rows_read:
+        report.add("source-error", "the source yielded no records", file=rel_yaml, field="source")
     keep = np.ones(table.num_rows, dtype=bool)
     if rejected:
         keep[np.fromiter(rejected.keys(), dtype=np.int64)] = False

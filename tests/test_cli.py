@@ -1,0 +1,101 @@
+"""The data team's walk-through, with the real `hub` command in a subprocess."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import click
+import pytest
+import soundfile
+import yaml
+
+import hub
+from hub.cli import main
+from conftest import run_hub
+
+pytestmark = pytest.mark.slow
+
+
+def test_init_new_validate_publish_find(tmp_path, espeak_wav):
+    result = run_hub("init", str(tmp_path / "my-hub"))
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "my-hub"
+    assert result.stdout.splitlines()[0] == f"Created hub repository {root}"
+    for path in ("registry", "pipelines", "schemas/speech.schema.json", "dvc.yaml", "params.yaml", ".git", ".dvc/config"):
+        assert (root / path).exists(), path
+    assert "url = ../.hub/remote" in (root / ".dvc/config").read_text()
+
+    result = run_hub("new", "acme/factory-sounds", "--modality", "speech", root=root)
+    assert result.returncode == 0, result.stderr
+    folder = root / "registry/acme/factory-sounds"
+    assert yaml.safe_load((root / "params.yaml").read_text())["datasets"] == {"acme-factory-sounds": {"id": "acme/factory-sounds"}}
+    empty = run_hub("validate", "acme/factory-sounds", root=root)
+    assert empty.returncode == 1
+    assert "[source-error] registry/acme/factory-sounds/dataset.yaml, field 'source': the source yielded no records" in empty.stdout
+
+    # The team edits the scaffold: real recordings, a description, a label-free speech corpus.
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc.update(description="Kettles, fans and fridges described aloud in a kitchen.", tasks=["automatic-speech-recognition"], citation="@misc{acme}", privacy="Synthetic voices only.")
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    info = soundfile.info(io.BytesIO(espeak_wav))
+    lines = []
+    for i in range(6):
+        (folder / f"raw/clip-{i}.wav").write_bytes(espeak_wav)
+        lines.append(json.dumps({"id": f"clip-{i}", "audio": f"raw/clip-{i}.wav", "transcript": "the kettle is boiling in the kitchen",
+                                 "speaker": f"spk-{i % 3}", "language": "en", "duration": info.duration, "sample_rate": info.samplerate}))
+    (folder / "raw/records.jsonl").write_text("\n".join(lines) + "\n")
+
+    valid = run_hub("validate", "acme/factory-sounds", root=root)
+    assert (valid.returncode, valid.stdout) == (0, "acme/factory-sounds: valid (6 of 6 rows valid)\n")
+
+    published = run_hub("publish", "acme/factory-sounds", "--json", root=root)
+    assert published.returncode == 0, published.stderr
+    data = json.loads(published.stdout)
+    assert data["version"] == "1.0.0" and data["manifest"]["rows"] == 6
+
+    again = run_hub("publish", "acme/factory-sounds", "--version", "1.0.0", root=root)
+    assert again.returncode == 1
+    assert again.stderr.splitlines() == [
+        "Error: acme/factory-sounds@1.0.0 is not newer than the latest published version 1.0.0",
+        "Hint: A published version is never rewritten: publish a new version (--bump or --version).",
+    ]
+
+    found = run_hub("search", "kitchen", "--modality", "speech", "--commercial", "--json", root=root)
+    assert [d["id"] for d in json.loads(found.stdout)] == ["acme/factory-sounds"]
+    assert json.loads(found.stdout) == hub.search("kitchen", modality="speech", commercial=True, root=root)
+    assert json.loads(run_hub("search", "kitchen", "--non-commercial", "--json", root=root).stdout) == []
+
+    listed = run_hub("list", root=root)
+    assert listed.stdout.splitlines()[1].split()[:4] == ["acme/factory-sounds", "speech", "1.0.0", "CC-BY-4.0"]
+    assert json.loads(run_hub("list", "--json", root=root).stdout) == hub.list_datasets(root=root)
+
+    shown = run_hub("show", "acme/factory-sounds@1.0.0", "--json", root=root)
+    assert json.loads(shown.stdout) == json.loads(json.dumps(hub.show("acme/factory-sounds@1.0.0", root=root), default=str))
+    text = run_hub("show", "acme/factory-sounds@1.0.0", root=root).stdout
+    assert "  versions: 1.0.0" in text and "  1.0.0: 6 rows" in text
+
+    missing = run_hub("show", "acme/factory-sounds@9.9.9", "--json", root=root)
+    assert missing.returncode == 1
+    assert json.loads(missing.stdout) == {
+        "error": "VersionNotFound", "message": "acme/factory-sounds@9.9.9 is not published (versions: 1.0.0)",
+        "hint": "See the published versions with `hub show ns/name`.", "dataset": "acme/factory-sounds", "version": "9.9.9",
+    }
+    rebuilt = run_hub("index", "--json", root=root)
+    assert json.loads(rebuilt.stdout) == {"path": str(root / ".hub/catalog.duckdb"), "datasets": 1}
+
+
+def test_outside_a_hub_the_error_says_where_it_looked(tmp_path):
+    result = run_hub("list", root=tmp_path / "nowhere")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == f"Error: no hub repository (a folder with registry/) at {tmp_path / 'nowhere'} or above"
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_has_help_and_json(name):
+    command = main.commands[name]
+    assert command.help and len(command.help.split()) >= 3
+    assert "--json" in [opt for p in command.params for opt in p.opts]
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in ("as_json",):
+            assert param.help, f"{name} {param.opts} has no help text"
