@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from hub.entry import Entry
-from hub.errors import VersionNotFound
+from hub.errors import StorageError, VersionNotFound
 from hub.ids import Version
 
 __all__ = ["classify_change", "published_versions", "read_manifest", "version_dir"]
@@ -50,10 +50,18 @@ def _ensure_data(parent: Path) -> None:
     """Fetch the parent's shards from the DVC remote if this checkout lacks them."""
     if any(parent.glob("data/*.parquet")) or not (parent / "data.dvc").is_file():
         return
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo(str(parent), uninitialized=False) as repo:
-        repo.pull(targets=[str(parent / "data.dvc")])
+    try:
+        with Repo(str(parent)) as repo:
+            repo.pull(targets=[str(parent / "data.dvc")])
+    except DvcException as exc:
+        raise StorageError(
+            f"the data of version {parent.name} ({parent}) is neither here nor in the DVC remote: {exc}",
+            hint="Run `dvc pull` with access to the remote it was pushed to, or `dvc remote list` to check the remote.",
+            path=str(parent),
+        ) from exc
 
 
 def classify_change(parent: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, split_names: list[str]) -> str:
