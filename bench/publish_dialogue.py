@@ -8,10 +8,11 @@ source, then measures, alternating, `--repeat` times each, in its own subprocess
             (validation, splits, shards, sha256, `dvc add` + `dvc push` to the local remote,
             manifest, card, catalog refresh)
 
-Wall time is `time.perf_counter` around the operation only (imports and repository set-up
-are not timed). Peak memory is the child's VmHWM (or, if larger, ru_maxrss of the processes
-it waited for): the child's own ru_maxrss would include the parent's, inherited over exec.
-Reports medians, every run, peak MiB, bytes of data files written and all new bytes on disk.
+Wall time is `time.perf_counter` (and CPU user/sys time) around the operation only: imports
+and repository set-up are not timed. Peak memory is the child's VmHWM (or, if larger, the
+ru_maxrss of a process it waited for); ru_maxrss of the child itself would include the
+parent's, inherited over exec. Reports medians, every run, peak MiB, bytes of Parquet data
+written and every new byte on disk (for the hub: also DVC's remote copy, manifest, card).
 
     .venv/bin/python bench/publish_dialogue.py [--rows 1000000] [--json out.json]
 """
@@ -19,9 +20,13 @@ Reports medians, every run, peak MiB, bytes of data files written and all new by
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.util
 import json
+import logging
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,7 +35,7 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
@@ -46,17 +51,10 @@ TURN = pa.struct([("speaker", pa.string()), ("text", pa.string()), ("intent", pa
 SOURCE_SCHEMA = pa.schema([("id", pa.string()), ("dialogue_id", pa.string()), ("language", pa.string()),
                            ("intent", pa.string()), ("turns", pa.list_(TURN))])
 DATASET_YAML = {
-    "title": "Synthetic dialogues (benchmark)",
-    "description": "Random dialogue records for the publish benchmark.",
-    "modality": "dialogue", "record": "dialogue", "tasks": ["text-classification"],
-    "languages": LANGUAGES, "license": "CC0-1.0",
-    "source": {"format": "parquet", "files": [{"path": "raw/records.parquet"}]},
-    "labels": INTENTS,
-    "split": {"group_key": "dialogue_id", "stratify_key": "intent", "ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "seed": 1},
-}
-
-
-# -- data --------------------------------------------------------------------------------
+    "title": "Synthetic dialogues (benchmark)", "description": "Random dialogue records for the publish benchmark.",
+    "modality": "dialogue", "record": "dialogue", "tasks": ["text-classification"], "languages": LANGUAGES,
+    "license": "CC0-1.0", "source": {"format": "parquet", "files": [{"path": "raw/records.parquet"}]}, "labels": INTENTS,
+    "split": {"group_key": "dialogue_id", "stratify_key": "intent", "ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "seed": 1}}
 
 
 def _texts(rng: np.random.Generator, n: int, vocab: np.ndarray, vlen: np.ndarray) -> pa.StringArray:
@@ -105,12 +103,7 @@ def build_table(rows: int, seed: int = 0, chunk: int = 250_000) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-# -- the measured children ---------------------------------------------------------------
-
-
 def _sha256(path: Path) -> str:
-    import hashlib
-
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
@@ -118,56 +111,47 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def child(method: str, src: Path, target: Path) -> dict[str, Any]:
-    """Run one measured operation in this process; return its figures."""
+def _operation(method: str, src: Path, target: Path) -> Callable[[], dict[str, Any]]:
+    """The measured operation, ready to call (its imports done); it returns rows and bytes."""
     if method == "baseline":
-        t0 = time.perf_counter()
-        table = pq.read_table(src)
-        pq.write_table(table, target / "out.parquet")
-        digest = _sha256(target / "out.parquet")
-        elapsed = time.perf_counter() - t0
-        return {"seconds": elapsed, "rows": table.num_rows, "bytes": (target / "out.parquet").stat().st_size, "sha256": digest}
-    import importlib.util
-    import logging
-
-    import dvc.repo  # noqa: F401  imported before the clock starts, like pyarrow above
-    logging.getLogger("dvc").setLevel(logging.WARNING)  # quiet dvc's "To track the changes with git" hint
-    from dvc.ui import Console
+        def baseline() -> dict[str, Any]:
+            table = pq.read_table(src)
+            pq.write_table(table, target / "out.parquet")
+            digest = _sha256(target / "out.parquet")
+            return {"rows": table.num_rows, "bytes": (target / "out.parquet").stat().st_size, "sha256": digest}
+        return baseline
+    import dvc.repo  # noqa: F401
 
     import hub
+    import hub.publishing  # noqa: F401 (imports not timed)
 
-    publish = hub.publish  # the function: importing a submodule `hub.publish` would rebind the name
-    for module in ("hub.publishing", "hub.publish"):  # hub/publish.py was renamed hub/publishing.py
-        if importlib.util.find_spec(module):
-            importlib.import_module(module)
-            break
+    publish = hub.publish
 
-    if not hasattr(Console, "disable"):  # shim for hub/publish.py `ui.disable()`: dvc 3.67 has no such method
-        Console.disable = lambda self: setattr(self, "_enabled", False)
+    def hub_publish() -> dict[str, Any]:
+        manifest = publish(DATASET, root=target).manifest
+        return {"rows": manifest["rows"], "bytes": sum(f["size"] for f in manifest["files"]), "files": len(manifest["files"])}
+    return hub_publish
 
-    t0 = time.perf_counter()
-    published = publish(DATASET, root=target)
-    elapsed = time.perf_counter() - t0
-    files = published.manifest["files"]
-    return {"seconds": elapsed, "rows": published.manifest["rows"], "bytes": sum(f["size"] for f in files), "files": len(files)}
+
+def child(method: str, src: Path, target: Path) -> dict[str, Any]:
+    """Run one measured operation in this process; return its figures."""
+    operation = _operation(method, src, target)
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    figures = operation()
+    seconds, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    return {"seconds": seconds, **figures, "cpu_user_s": r1.ru_utime - r0.ru_utime, "cpu_sys_s": r1.ru_stime - r0.ru_stime, "peak_mib": peak_kib() / 1024}
 
 
 def peak_kib() -> int:
     """This process's peak RSS (VmHWM: reset by exec, unlike ru_maxrss) or that of a child it waited for."""
-    import resource
-
     hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
     return max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def _disk_bytes(folder: Path) -> dict[tuple[int, int], int]:
     """Size of every distinct file (by inode) under `folder`."""
-    seen = {}
-    for path in folder.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            st = path.stat()
-            seen[(st.st_dev, st.st_ino)] = st.st_size
-    return seen
+    stats = [p.stat() for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
+    return {(st.st_dev, st.st_ino): st.st_size for st in stats}
 
 
 def _setup_hub(work: Path, src: Path, i: int) -> Path:
@@ -192,6 +176,7 @@ def measure(method: str, work: Path, src: Path, i: int) -> dict[str, Any]:
         target.mkdir()
     before = _disk_bytes(target)
     result_file = work / f"result-{method}-{i}.json"
+    os.sync()  # the previous run's dirty pages are written back now, not during this run
     env = {**os.environ, "HUB_NO_PROGRESS": "1"}
     proc = subprocess.run([sys.executable, __file__, "--child", method, str(src), str(target), str(result_file)], env=env)
     if proc.returncode:
@@ -203,17 +188,17 @@ def measure(method: str, work: Path, src: Path, i: int) -> dict[str, Any]:
     return result
 
 
-# -- report ------------------------------------------------------------------------------
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def machine() -> dict[str, Any]:
+    """nproc, CPU model, Python and library versions."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
-    versions = {}
-    for name in ("hub", "pyarrow", "numpy", "duckdb", "dvc", "datasets"):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    versions = {name: _version(name) for name in ("hub", "pyarrow", "numpy", "duckdb", "dvc", "datasets")}
     nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
 
@@ -234,9 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         method, src, target, result = args.child
-        figures = child(method, Path(src), Path(target))
-        figures["peak_mib"] = peak_kib() / 1024
-        Path(result).write_text(json.dumps(figures))
+        Path(result).write_text(json.dumps(child(method, Path(src), Path(target))))
         return
 
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
@@ -260,7 +243,8 @@ def main() -> None:
             for method in ("baseline", "hub"):
                 r = measure(method, work, src, i)
                 runs[method].append(r)
-                print(f"  run {i + 1} {method:8s} {r['seconds']:7.2f} s  peak {r['peak_mib']:7.0f} MiB", flush=True)
+                print(f"  run {i + 1} {method:8s} {r['seconds']:6.2f} s  (cpu user {r['cpu_user_s']:.2f} s, sys {r['cpu_sys_s']:.2f} s)  "
+                      f"peak {r['peak_mib']:5.0f} MiB", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

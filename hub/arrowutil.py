@@ -14,30 +14,31 @@ def flat(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
-def descend(array: pa.Array, rows: np.ndarray, step: str | None) -> tuple[pa.Array, np.ndarray]:
-    """Go one level down: into a list's values (step None) or a struct's field (step = name).
+def leaf(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, Callable[[], np.ndarray]]:
+    """The values at `path` (through lists and structs), and a function giving each one's table row.
 
-    `rows` maps each element of `array` to its table row; the result keeps that mapping.
+    The row mapping is computed only when called: checks that find nothing never pay for it.
     """
-    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_fixed_size_list(array.type):
-        parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-        return pc.list_flatten(array), rows[parents]
-    if pa.types.is_struct(array.type):
-        child = pc.struct_field(array, step)
-        return child, rows
-    raise TypeError(f"cannot descend into {array.type}")
-
-
-def leaf(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
-    """The values at `path` (through lists and structs), each with its table row."""
     array = flat(table.column(path[0]))
-    rows = np.arange(len(array))
+    levels: list[pa.Array] = []  # the list arrays passed through, outermost first
+
+    def into_lists(array: pa.Array) -> pa.Array:
+        while pa.types.is_list(array.type) or pa.types.is_fixed_size_list(array.type):
+            levels.append(array)
+            array = pc.list_flatten(array)
+        return array
+
     for step in path[1:]:
-        while pa.types.is_list(array.type):
-            array, rows = descend(array, rows, None)
-        array, rows = descend(array, rows, step)
-    while pa.types.is_list(array.type):
-        array, rows = descend(array, rows, None)
+        array = pc.struct_field(into_lists(array), step)
+    array = into_lists(array)
+    n = len(table)
+
+    def rows() -> np.ndarray:
+        mapping = np.arange(n)
+        for level in levels:
+            mapping = mapping[pc.list_parent_indices(level).to_numpy(zero_copy_only=False)]
+        return mapping
+
     return array, rows
 
 

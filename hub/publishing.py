@@ -9,13 +9,13 @@ folders of dead processes are removed by the next publish.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import shutil
 import subprocess
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,7 +31,8 @@ from hub import config, progress
 from hub.arrowutil import flat, map_leaf
 from hub.card import render_card
 from hub.entry import Entry
-from hub.errors import StorageError, ValidationFailed, VersionExists
+from hub.errors import StorageError, VersionExists
+from hub.hashing import HashingWriter, sha256_file
 from hub.ids import Version
 from hub.report import Report
 from hub.repo import dataset_dir
@@ -79,6 +80,8 @@ def publish(
     """
     validated = validate(root, dataset)
     entry, report = validated.entry, validated.report
+    if report.valid or allow_rejects:  # hash the source meanwhile, on the other core
+        source = _BACKGROUND.submit(source_fingerprint, entry)
     dataset_problems = {k: v for k, v in report.counts().items() if k in _DATASET_LEVEL}
     if dataset_problems or (report.problems and not allow_rejects) or not validated.table.num_rows:
         report.raise_for_problems()
@@ -105,11 +108,11 @@ def publish(
     (staging / "data").mkdir(parents=True)
     try:
         splits, files = _write_shards(staging, table, split_idx, split_names, entry)
-        manifest = _manifest(root, entry, new_version, splits, files, report, parent, change)
+        manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "stats.json").write_text(json.dumps(_stats(splits), indent=2) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest), encoding="utf-8")
-        _store(root, staging, push=push)
+        _store(root, staging, files, push=push)
         if target.exists():
             raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
         os.rename(staging, target)  # the commit point
@@ -120,6 +123,8 @@ def publish(
     log.info("published %s@%s (%d rows)", dataset, new_version, table.num_rows)
     return Published(dataset, new_version, target, manifest, report)
 
+
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-publish")
 
 _DATASET_LEVEL = {"malformed-yaml", "entry-schema", "unknown-modality", "unknown-record", "bad-license", "bad-split-policy", "source-error", "checksum-mismatch", "unknown-field"}
 
@@ -169,38 +174,36 @@ def _remove_stale_staging(versions_root: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
+    """Write each split's shards, hashing them as they are written; return (splits, files)."""
     max_rows, max_bytes = config.shard_rows(), config.shard_bytes()
     group_key = entry.split.group_key
+    counts = np.bincount(split_idx, minlength=len(names))
+    if np.count_nonzero(counts) > 1:  # one copy in split order; every split is then a slice
+        table = table.take(pa.array(np.argsort(split_idx, kind="stable")))
     splits: dict[str, dict[str, Any]] = {}
     files: list[dict[str, Any]] = []
+    offset = 0
     with progress.bar(table.num_rows, desc=f"writing {entry.id}") as bar:
-        for i, name in enumerate(names):
-            mask = split_idx == i
-            part = table.filter(pa.array(mask)) if not mask.all() else table
-            if part.num_rows == 0:
+        for name, count in zip(names, counts.tolist()):
+            if count == 0:
                 continue
-            row_bytes = max(1, part.nbytes // max(1, part.num_rows))
+            part = table.slice(offset, count)
+            offset += count
+            row_bytes = max(1, part.nbytes // count)
             per_shard = max(1, min(max_rows, max_bytes // row_bytes))
-            n_shards = max(1, -(-part.num_rows // per_shard))
+            n_shards = -(-count // per_shard)
             split_files = []
             for s in range(n_shards):
                 shard = part.slice(s * per_shard, per_shard)
                 rel = f"data/{name}-{s:05d}-of-{n_shards:05d}.parquet"
-                pq.write_table(shard, staging / rel)
-                split_files.append({"path": rel, "split": name, "rows": shard.num_rows, "size": (staging / rel).stat().st_size, "sha256": _sha256(staging / rel)})
+                with HashingWriter(staging / rel) as sink:
+                    pq.write_table(shard, sink)
+                split_files.append({"path": rel, "split": name, "rows": shard.num_rows, "size": sink.size, "sha256": sink.sha256, "md5": sink.md5})
                 bar.update(shard.num_rows)
             files += split_files
             splits[name] = {
-                "rows": part.num_rows,
+                "rows": count,
                 "groups": pc.count_distinct(part.column(group_key)).as_py(),
                 "bytes": sum(f["size"] for f in split_files),
                 "files": len(split_files),
@@ -218,7 +221,7 @@ def _code_revision() -> dict[str, Any]:
     return {"hub_version": hub.__version__, "git_commit": rev, "dirty": dirty}
 
 
-def _manifest(root: Path, entry: Entry, version: str, splits: dict, files: list, report: Report, parent: str | None, change: str | None) -> dict[str, Any]:
+def _manifest(entry: Entry, version: str, splits: dict, files: list, report: Report, parent: str | None, change: str | None, source: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": "hub-manifest/1",
         "dataset": entry.id,
@@ -230,12 +233,12 @@ def _manifest(root: Path, entry: Entry, version: str, splits: dict, files: list,
         "labels": list(entry.schema.labels),
         "features": entry.schema.features.to_dict(),
         "splits": splits,
-        "files": files,
+        "files": [{k: v for k, v in f.items() if k != "md5"} for f in files],
         "rows": sum(s["rows"] for s in splits.values()),
         "validation": {"rows_read": report.rows_read, "rows_rejected": report.rows_rejected, "problems": report.counts()},
         "lineage": {
-            "source": source_fingerprint(entry),
-            "dataset_yaml_sha256": _sha256(entry.yaml_path),
+            "source": source,
+            "dataset_yaml_sha256": sha256_file(entry.yaml_path),
             "params": {"split": entry.split.to_dict()},
             "code": _code_revision(),
         },
@@ -248,13 +251,21 @@ def _stats(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {"rows": total, "splits": {name: {"rows": s["rows"], "groups": s["groups"], "fraction": s["rows"] / total if total else 0} for name, s in splits.items()}}
 
 
-def _store(root: Path, staging: Path, *, push: bool) -> None:
-    """Put the shards into DVC's cache (`data.dvc`) and, if `push`, its default remote."""
+def _store(root: Path, staging: Path, files: list[dict[str, Any]], *, push: bool) -> None:
+    """Put the shards into DVC's cache (`data.dvc`) and, if `push`, its default remote.
+
+    The md5 of every shard was computed while writing it; DVC's state database is told, so
+    `dvc add` does not read the files again.
+    """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
+    from dvc_data.hashfile.hash_info import HashInfo
+
     try:
         with Repo(str(root)) as repo:
             repo.scm_context.quiet = True  # the library never prints: no "git add ..." hint
+            known = [(str(staging / f["path"]), HashInfo("md5", f["md5"]), None) for f in files]
+            repo.state.save_many(known, repo.fs)
             repo.add(str(staging / "data"))
             if push:
                 repo.push(targets=[str(staging / "data.dvc")])

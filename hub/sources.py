@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from hub.entry import Entry
 from hub.errors import SourceError
+from hub.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,6 @@ def _source_files(entry: Entry) -> list[tuple[str, Path, str | None]]:
             raise SourceError(f"source file {item['path']!r} does not exist in {entry.path}", path=item["path"])
         files.append((item["path"], path, item.get("sha256")))
     return files
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_fingerprint(entry: Entry) -> dict[str, Any]:

@@ -8,11 +8,14 @@ rows are written, with their problems, to a quarantine JSONL file the report nam
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -223,9 +226,24 @@ class _Checker:
 
     def __init__(self, table: pa.Table, schema: RecordSchema, entry: Entry, report: Report, rejected: dict) -> None:
         self.table, self.schema, self.entry, self.report, self.rejected = table, schema, entry, report, rejected
-        self.files = flat(table.column(_FILE)).cast(pa.string()).to_pylist() if table.num_rows else []
-        self.rownos = flat(table.column(_ROW)).to_numpy() if table.num_rows else np.array([], dtype=np.int64)
-        self.ids = flat(table.column("id")).to_pylist() if table.num_rows else []
+
+    # Positions are only turned into Python objects when something is flagged.
+    @cached_property
+    def files(self) -> list[str]:
+        return flat(self.table.column(_FILE)).cast(pa.string()).to_pylist()
+
+    @cached_property
+    def rownos(self) -> np.ndarray:
+        return flat(self.table.column(_ROW)).to_numpy()
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return flat(self.table.column("id")).to_pylist()
+
+    def flag_where(self, mask: pa.Array, rows: Callable[[], np.ndarray], slug: str, message: str, field: str) -> None:
+        """Flag the table rows where `mask` holds; `rows()` maps mask positions to table rows."""
+        if pc.any(mask).as_py():
+            self.flag(rows_where(mask, rows()), slug, message, field)
 
     def flag(self, rows: np.ndarray, slug: str, message: str, field: str) -> None:
         for r in np.unique(rows):
@@ -248,63 +266,71 @@ class _Checker:
 
     def check_property(self, name: str, prop: dict, required: bool, group_key: str) -> None:
         array = flat(self.table.column(name))
-        rows = np.arange(len(array))
+        rows = functools.partial(np.arange, len(array))
         nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
         if name == group_key:
             blank = pc.is_null(array)
             if pa.types.is_string(array.type):
                 blank = pc.or_(blank, pc.invert(pc.match_substring_regex(pc.fill_null(array, ""), r"\S")))
-            self.flag(rows_where(blank, rows), "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name)
+            self.flag_where(blank, rows, "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name)
             return
         if required and not nullable and array.null_count:
-            self.flag(rows_where(pc.is_null(array), rows), "missing-field", f"required field {name!r} is missing", name)
+            self.flag_where(pc.is_null(array), rows, "missing-field", f"required field {name!r} is missing", name)
         self._constraints(array, rows, prop, name)
 
-    def _constraints(self, array: pa.Array, rows: np.ndarray, prop: dict, field: str) -> None:
+    def _constraints(self, array: pa.Array, rows: Callable[[], np.ndarray], prop: dict, field: str) -> None:
         if prop.get("x-feature") in ("Audio", "Image", "ClassLabel"):
             return
         if pa.types.is_string(array.type):
             if prop.get("pattern") == r"\S" or prop.get("minLength"):
                 blank = pc.invert(pc.match_substring_regex(array, r"\S"))
-                self.flag(rows_where(blank, rows), "blank-text", f"{field} is empty or blank", field)
+                self.flag_where(blank, rows, "blank-text", f"{field} is empty or blank", field)
             pattern = prop.get("pattern")
             if pattern and pattern != r"\S":
-                bad = pc.invert(pc.match_substring_regex(array, pattern))
-                for r in rows_where(bad, np.arange(len(array)))[:1000]:
-                    self.flag(rows[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
+                bad = pc.fill_null(pc.invert(pc.match_substring_regex(array, pattern)), False)
+                if pc.any(bad).as_py():
+                    mapped = rows()
+                    for r in np.nonzero(bad.to_numpy(zero_copy_only=False))[0][:1000]:
+                        self.flag(mapped[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
             if "enum" in prop:
                 allowed = [v for v in prop["enum"] if v is not None]
-                bad = pc.invert(pc.is_in(array, pa.array(allowed, pa.string())))
-                bad = pc.and_(bad, pc.is_valid(array))
-                self.flag(rows_where(bad, rows), "constraint-error", f"{field} must be one of {', '.join(allowed)}", field)
+                bad = pc.and_(pc.invert(pc.is_in(array, pa.array(allowed, pa.string()))), pc.is_valid(array))
+                self.flag_where(bad, rows, "constraint-error", f"{field} must be one of {', '.join(allowed)}", field)
         elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
             for key, op, text in (("exclusiveMinimum", pc.less_equal, "greater than"), ("minimum", pc.less, "at least"), ("maximum", pc.greater, "at most")):
                 if key in prop:
-                    self.flag(rows_where(op(array, prop[key]), rows), "constraint-error", f"{field} must be {text} {prop[key]}", field)
+                    self.flag_where(op(array, prop[key]), rows, "constraint-error", f"{field} must be {text} {prop[key]}", field)
             if pa.types.is_floating(array.type):
-                self.flag(rows_where(pc.invert(pc.is_finite(array)), rows), "constraint-error", f"{field} must be a finite number", field)
+                self.flag_where(pc.invert(pc.is_finite(array)), rows, "constraint-error", f"{field} must be a finite number", field)
         elif pa.types.is_list(array.type) or pa.types.is_fixed_size_list(array.type):
             if prop.get("minItems"):
                 short = pc.less(pc.list_value_length(array), prop["minItems"])
-                self.flag(rows_where(short, rows), "constraint-error", f"{field} must have at least {prop['minItems']} item(s)", field)
-            parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-            self._constraints(pc.list_flatten(array), rows[parents], prop.get("items", {}), f"{field}[]")
+                self.flag_where(short, rows, "constraint-error", f"{field} must have at least {prop['minItems']} item(s)", field)
+
+            @functools.cache
+            def item_rows() -> np.ndarray:
+                return rows()[pc.list_parent_indices(array).to_numpy(zero_copy_only=False)]
+
+            self._constraints(pc.list_flatten(array), item_rows, prop.get("items", {}), f"{field}[]")
         elif pa.types.is_struct(array.type):
             for sub_name, sub in prop.get("properties", {}).items():
                 child = pc.struct_field(array, sub_name)
                 if sub_name in prop.get("required", []) and "null" not in (sub.get("type") or []) and child.null_count:
                     missing = pc.and_(pc.is_null(child), pc.is_valid(array))
-                    self.flag(rows_where(missing, rows), "missing-field", f"required field {field}.{sub_name} is missing", f"{field}.{sub_name}")
+                    self.flag_where(missing, rows, "missing-field", f"required field {field}.{sub_name} is missing", f"{field}.{sub_name}")
                 self._constraints(child, rows, sub, f"{field}.{sub_name}")
 
     def check_labels(self) -> None:
         labels = pa.array(list(self.schema.labels), pa.string())
         for path in self.schema.label_paths:
             values, rows = leaf(self.table, path)
-            outside = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, labels)))
-            for value in pc.unique(values.filter(pc.fill_null(outside, False))).to_pylist():
+            outside = pc.fill_null(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, labels))), False)
+            if not pc.any(outside).as_py():
+                continue
+            mapped = rows()
+            for value in pc.unique(values.filter(outside)).to_pylist():
                 hit = pc.and_(pc.equal(values, value), outside)
-                self.flag(rows_where(hit, rows), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
+                self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
 
     def check_duplicate_ids(self) -> None:
         ids = flat(self.table.column("id"))

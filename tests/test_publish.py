@@ -97,8 +97,12 @@ def test_bytes_are_in_the_dvc_cache_and_remote(demo_root):
     with Repo(str(demo_root)) as repo:
         status = repo.status(targets=[str(version_dir / "data.dvc")], cloud=True)
     assert status == {}  # in sync with the remote: nothing new, nothing missing
-    remote_files = list((demo_root / ".hub" / "remote").rglob("*"))
-    assert any(p.is_file() for p in remote_files)
+    # The md5 handed to DVC (computed while writing) names the right content, in cache and remote.
+    for store in (demo_root / ".dvc" / "cache" / "files" / "md5", demo_root / ".hub" / "remote" / "files" / "md5"):
+        objects = [p for p in store.rglob("*") if p.is_file() and not p.name.endswith(".dir")]
+        assert len(objects) >= 11  # the four demo versions' shards
+        for obj in objects:
+            assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name
 
 
 def test_catalog_lists_and_searches_the_demo(demo_root):
