@@ -19,7 +19,7 @@ def leaf(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, Callable[[],
 
     The row mapping is computed only when called: checks that find nothing never pay for it.
     """
-    array = flat(table.column(path[0]))
+    array = table.column(path[0])  # chunked: no copy
     levels: list[pa.Array] = []  # the list arrays passed through, outermost first
 
     def into_lists(array: pa.Array) -> pa.Array:
@@ -36,7 +36,7 @@ def leaf(table: pa.Table, path: tuple[str, ...]) -> tuple[pa.Array, Callable[[],
     def rows() -> np.ndarray:
         mapping = np.arange(n)
         for level in levels:
-            mapping = mapping[pc.list_parent_indices(level).to_numpy(zero_copy_only=False)]
+            mapping = mapping[pc.list_parent_indices(flat(level)).to_numpy(zero_copy_only=False)]
         return mapping
 
     return array, rows
@@ -56,7 +56,7 @@ def map_leaf(array: pa.Array, path: tuple[str, ...], fn: Callable[[pa.Array], pa
     raise TypeError(f"cannot map {path} in {array.type}")
 
 
-def rows_where(mask: pa.Array, rows: np.ndarray) -> np.ndarray:
+def rows_where(mask: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     """Table rows where `mask` is true (nulls count as false)."""
-    m = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    m = flat(pc.fill_null(mask, False)).to_numpy(zero_copy_only=False)
     return rows[m]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hub.errors import DatasetExists, DatasetNotFound
+from hub.errors import DatasetExists, DatasetNotFound, HubError
 from hub.ids import parse_dataset_id
 from hub.license import LicenseInfo, check_license
 from hub.report import Report
@@ -196,8 +197,6 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
     Returns the new folder. Raises `InvalidDatasetId`, `DatasetExists`, or `HubError` for an
     unknown modality.
     """
-    from hub.errors import HubError
-
     parse_dataset_id(dataset)
     if modality not in MODALITY_RECORDS:
         raise HubError(f"unknown modality {modality!r}", hint=f"Use one of: {', '.join(MODALITY_RECORDS)}.", modality=modality)
@@ -230,8 +229,6 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
         "tags": [],
     }
     (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    import json
-
     (folder / "raw" / "records.jsonl").write_text("# one JSON record per line, for example:\n# " + json.dumps(example, ensure_ascii=False) + "\n", encoding="utf-8")
     (folder / "README.md").write_text(f"# {doc['title']}\n\nTODO: the dataset card's prose: motivation, collection, annotation, known limitations.\n", encoding="utf-8")
     add_to_params(root, dataset)

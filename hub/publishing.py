@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 import hub
 from hub import config, progress
-from hub.arrowutil import flat, map_leaf
+from hub.arrowutil import map_leaf
 from hub.card import render_card
 from hub.entry import Entry
 from hub.errors import StorageError, VersionExists
@@ -82,8 +82,8 @@ def publish(
     entry, report = validated.entry, validated.report
     if report.valid or allow_rejects:  # hash the source meanwhile, on the other core
         source = _BACKGROUND.submit(source_fingerprint, entry)
-    dataset_problems = {k: v for k, v in report.counts().items() if k in _DATASET_LEVEL}
-    if dataset_problems or (report.problems and not allow_rejects) or not validated.table.num_rows:
+    dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
+    if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
         report.raise_for_problems()
     table = encode_labels(validated.table, entry)
     split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)
@@ -126,7 +126,6 @@ def publish(
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-publish")
 
-_DATASET_LEVEL = {"malformed-yaml", "entry-schema", "unknown-modality", "unknown-record", "bad-license", "bad-split-policy", "source-error", "checksum-mismatch", "unknown-field"}
 
 
 def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
@@ -139,10 +138,15 @@ def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
 
     columns = []
     for name in schema.arrow_schema.names:
-        column = flat(table.column(name))
-        for path in schema.label_paths:
-            if path[0] == name:
-                column = map_leaf(column, path[1:], encode)
+        column = table.column(name)  # untouched columns are not copied
+        paths = [path[1:] for path in schema.label_paths if path[0] == name]
+        if paths:
+            chunks = []
+            for chunk in column.chunks:
+                for path in paths:
+                    chunk = map_leaf(chunk, path, encode)
+                chunks.append(chunk)
+            column = pa.chunked_array(chunks, type=schema.arrow_schema.field(name).type)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema)
 
@@ -174,40 +178,90 @@ def _remove_stale_staging(versions_root: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+class _ShardWriter:
+    """Writes one split as `data/{split}-NNNNN-of-MMMMM.parquet`, batch by batch, hashing as it goes."""
+
+    ROW_GROUP = 100_000
+
+    def __init__(self, staging: Path, split: str, schema: pa.Schema, total: int, per_shard: int) -> None:
+        self.staging, self.split, self.schema, self.per_shard = staging, split, schema, per_shard
+        self.n_shards = -(-total // per_shard)
+        self.files: list[dict[str, Any]] = []
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_rows = 0
+        self.shard_rows = 0
+        self.sink: HashingWriter | None = None
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        while batch.num_rows:
+            room = self.per_shard - self.shard_rows - self.pending_rows
+            head, batch = batch.slice(0, room), batch.slice(room)
+            self.pending.append(head)
+            self.pending_rows += head.num_rows
+            if self.pending_rows >= self.ROW_GROUP or self.shard_rows + self.pending_rows == self.per_shard:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending_rows:
+            return
+        if self.writer is None:
+            rel = f"data/{self.split}-{len(self.files):05d}-of-{self.n_shards:05d}.parquet"
+            self.sink = HashingWriter(self.staging / rel)
+            self.writer = pq.ParquetWriter(self.sink, self.schema)
+            self.files.append({"path": rel, "split": self.split, "rows": 0})
+        self.writer.write_table(pa.Table.from_batches(self.pending, schema=self.schema), row_group_size=self.pending_rows)
+        self.shard_rows += self.pending_rows
+        self.files[-1]["rows"] = self.shard_rows
+        self.pending, self.pending_rows = [], 0
+        if self.shard_rows == self.per_shard:
+            self._close_shard()
+
+    def _close_shard(self) -> None:
+        self.writer.close()
+        self.sink.close()
+        self.files[-1].update(size=self.sink.size, sha256=self.sink.sha256, md5=self.sink.md5)
+        self.writer = self.sink = None
+        self.shard_rows = 0
+
+    def close(self) -> list[dict[str, Any]]:
+        self._flush()
+        if self.writer is not None:
+            self._close_shard()
+        return self.files
+
+
 def _write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
-    """Write each split's shards, hashing them as they are written; return (splits, files)."""
+    """Write every split's shards in one streaming pass over `table`; return (splits, files).
+
+    Each batch is cut by split and handed to that split's writer, so rows are copied once,
+    in small pieces, and each shard is hashed (sha256 and DVC's md5) while it is written.
+    """
     max_rows, max_bytes = config.shard_rows(), config.shard_bytes()
-    group_key = entry.split.group_key
     counts = np.bincount(split_idx, minlength=len(names))
-    if np.count_nonzero(counts) > 1:  # one copy in split order; every split is then a slice
-        table = table.take(pa.array(np.argsort(split_idx, kind="stable")))
-    splits: dict[str, dict[str, Any]] = {}
-    files: list[dict[str, Any]] = []
+    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    per_shard = max(1, min(max_rows, max_bytes // row_bytes))
+    writers = {i: _ShardWriter(staging, name, table.schema, int(counts[i]), per_shard) for i, name in enumerate(names) if counts[i]}
     offset = 0
     with progress.bar(table.num_rows, desc=f"writing {entry.id}") as bar:
-        for name, count in zip(names, counts.tolist()):
-            if count == 0:
-                continue
-            part = table.slice(offset, count)
-            offset += count
-            row_bytes = max(1, part.nbytes // count)
-            per_shard = max(1, min(max_rows, max_bytes // row_bytes))
-            n_shards = -(-count // per_shard)
-            split_files = []
-            for s in range(n_shards):
-                shard = part.slice(s * per_shard, per_shard)
-                rel = f"data/{name}-{s:05d}-of-{n_shards:05d}.parquet"
-                with HashingWriter(staging / rel) as sink:
-                    pq.write_table(shard, sink)
-                split_files.append({"path": rel, "split": name, "rows": shard.num_rows, "size": sink.size, "sha256": sink.sha256, "md5": sink.md5})
-                bar.update(shard.num_rows)
-            files += split_files
-            splits[name] = {
-                "rows": count,
-                "groups": pc.count_distinct(part.column(group_key)).as_py(),
-                "bytes": sum(f["size"] for f in split_files),
-                "files": len(split_files),
-            }
+        for batch in table.to_batches(max_chunksize=_ShardWriter.ROW_GROUP):
+            idx = split_idx[offset: offset + batch.num_rows]
+            offset += batch.num_rows
+            for i, writer in writers.items():
+                rows = np.flatnonzero(idx == i)
+                if len(rows) == batch.num_rows:
+                    writer.write(batch)
+                elif len(rows):
+                    writer.write(batch.take(pa.array(rows)))
+            bar.update(batch.num_rows)
+    group_values = table.column(entry.split.group_key)
+    splits: dict[str, dict[str, Any]] = {}
+    files: list[dict[str, Any]] = []
+    for i, writer in writers.items():
+        split_files = writer.close()
+        files += split_files
+        groups = pc.count_distinct(group_values.filter(pa.array(split_idx == i))).as_py()
+        splits[names[i]] = {"rows": int(counts[i]), "groups": groups, "bytes": sum(f["size"] for f in split_files), "files": len(split_files)}
     return splits, files
 
 

@@ -265,7 +265,7 @@ class _Checker:
             self.check_media(name, kind)
 
     def check_property(self, name: str, prop: dict, required: bool, group_key: str) -> None:
-        array = flat(self.table.column(name))
+        array = self.table.column(name)  # chunked: no copy
         rows = functools.partial(np.arange, len(array))
         nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
         if name == group_key:
@@ -290,7 +290,7 @@ class _Checker:
                 bad = pc.fill_null(pc.invert(pc.match_substring_regex(array, pattern)), False)
                 if pc.any(bad).as_py():
                     mapped = rows()
-                    for r in np.nonzero(bad.to_numpy(zero_copy_only=False))[0][:1000]:
+                    for r in np.nonzero(flat(bad).to_numpy(zero_copy_only=False))[0][:1000]:
                         self.flag(mapped[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
             if "enum" in prop:
                 allowed = [v for v in prop["enum"] if v is not None]
@@ -309,7 +309,7 @@ class _Checker:
 
             @functools.cache
             def item_rows() -> np.ndarray:
-                return rows()[pc.list_parent_indices(array).to_numpy(zero_copy_only=False)]
+                return rows()[pc.list_parent_indices(flat(array)).to_numpy(zero_copy_only=False)]
 
             self._constraints(pc.list_flatten(array), item_rows, prop.get("items", {}), f"{field}[]")
         elif pa.types.is_struct(array.type):
@@ -333,13 +333,13 @@ class _Checker:
                 self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
 
     def check_duplicate_ids(self) -> None:
-        ids = flat(self.table.column("id"))
+        ids = self.table.column("id")
         counts = pc.value_counts(ids)
         repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
         if not len(repeated):
             return
         first: dict[str, int] = {}
-        for r in rows_where(pc.is_in(ids, repeated), np.arange(len(ids))):
+        for r in rows_where(pc.is_in(ids, value_set=repeated), np.arange(len(ids))):
             value = self.ids[int(r)]
             if value in first:
                 where = f"{self.files[first[value]]} row {int(self.rownos[first[value]])}"

@@ -144,6 +144,8 @@ def test_label_outside_set_blank_text_and_missing_group(hub_root):
     assert report.rows_valid == 1
     quarantined = (hub_root / report.quarantine).read_text().splitlines()
     assert len(quarantined) == 5  # every rejected row kept, none dropped
+    published = hub.publish("acme/chat", allow_rejects=True, root=hub_root)  # row problems only: allowed
+    assert published.manifest["rows"] == 1 and published.manifest["validation"]["rows_rejected"] == 5
 
 
 def test_invalid_json_line_is_reported_not_fatal(hub_root, digit_pngs):

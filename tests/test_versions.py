@@ -47,3 +47,20 @@ def test_explicit_patch_republishes_same_records(hub_root, digit_pngs):
     with pytest.raises(hub.InvalidVersion) as err:
         hub.publish("acme/d", version="2.0", root=hub_root)
     assert err.value.message == "invalid version '2.0': expected MAJOR.MINOR.PATCH"
+
+
+def test_splits_roll_over_into_numbered_shards(hub_root, digit_pngs, monkeypatch):
+    monkeypatch.setenv("HUB_SHARD_ROWS", "7")
+    records, files = image_records(digit_pngs, 40, LABELS)
+    write_dataset(hub_root, "acme/sharded", records, labels=LABELS, extra_files=files)
+    published = hub.publish("acme/sharded", root=hub_root)
+    by_split = {}
+    for f in published.manifest["files"]:
+        by_split.setdefault(f["split"], []).append((f["path"], f["rows"]))
+    for split, shards in by_split.items():
+        n = len(shards)
+        assert [p for p, _ in shards] == [f"data/{split}-{i:05d}-of-{n:05d}.parquet" for i in range(n)]
+        assert [r for _, r in shards[:-1]] == [7] * (n - 1) and 1 <= shards[-1][1] <= 7
+    ds = datasets.load_dataset(str(published.path))
+    assert {s: len(ds[s]) for s in ds} == {s: published.manifest["splits"][s]["rows"] for s in by_split}
+    assert sorted(r for part in ds.values() for r in part["id"]) == sorted(r["id"] for r in records)
