@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import time
 import subprocess
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +79,9 @@ def publish(
     by validation block publishing unless `allow_rejects` (they stay in quarantine and the
     manifest counts them). Raises `ValidationFailed`, `VersionExists`, `StorageError`.
     """
+    clock = _Clock()
     validated = validate(root, dataset)
+    clock.lap("validate")
     entry, report = validated.entry, validated.report
     if report.valid or allow_rejects:  # hash the source meanwhile, on the other core
         source = _BACKGROUND.submit(source_fingerprint, entry)
@@ -86,7 +89,9 @@ def publish(
     if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
         report.raise_for_problems()
     table = encode_labels(validated.table, entry)
+    clock.lap("encode labels")
     split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)
+    clock.lap("assign splits")
     versions_root = dataset_dir(root, dataset) / "versions"
     existing = published_versions(versions_root)
     parent = existing[-1] if existing else None
@@ -107,12 +112,17 @@ def publish(
     staging = versions_root / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (staging / "data").mkdir(parents=True)
     try:
+        clock.lap("choose version")
         splits, files = _write_shards(staging, table, split_idx, split_names, entry)
+        clock.lap("write shards")
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
+        clock.lap("source checksum wait")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "stats.json").write_text(json.dumps(_stats(splits), indent=2) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest), encoding="utf-8")
+        clock.lap("manifest and card")
         _store(root, staging, files, push=push)
+        clock.lap("dvc add and push")
         if target.exists():
             raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
         os.rename(staging, target)  # the commit point
@@ -120,6 +130,8 @@ def publish(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _refresh_index(root)
+    clock.lap("index")
+    log.debug("publish timings: %s", clock)
     log.info("published %s@%s (%d rows)", dataset, new_version, table.num_rows)
     return Published(dataset, new_version, target, manifest, report)
 
@@ -176,6 +188,22 @@ def _remove_stale_staging(versions_root: Path) -> None:
             continue
         log.warning("removing %s, left by an interrupted publish", stale)
         shutil.rmtree(stale, ignore_errors=True)
+
+
+class _Clock:
+    """Wall time per publishing step, for `hub -vv publish`."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:.2f}s" for k, v in self.laps.items())
 
 
 class _ShardWriter:
