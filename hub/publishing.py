@@ -77,17 +77,19 @@ def publish(
     The version is `version` if given, else the latest bumped by `bump`, else 1.0.0 for the
     first and, after that, the smallest bump the change needs (TFDS rules). Rows rejected
     by validation block publishing unless `allow_rejects` (they stay in quarantine and the
-    manifest counts them). Raises `ValidationFailed`, `VersionExists`, `StorageError`.
+    manifest counts them). Publishing exactly the records of the latest version needs an
+    explicit `bump` or `version` (a PATCH re-encode); with `skip_unchanged` the latest
+    version is returned instead. `push=False` keeps the data in the DVC cache only.
+    Raises `ValidationFailed`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
     validated = validate(root, dataset)
     clock.lap("validate")
     entry, report = validated.entry, validated.report
-    if report.valid or allow_rejects:  # hash the source meanwhile, on the other core
-        source = _BACKGROUND.submit(source_fingerprint, entry)
     dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
     if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
         report.raise_for_problems()
+    source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
     table = encode_labels(validated.table, entry)
     clock.lap("encode labels")
     split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)
