@@ -38,7 +38,6 @@ from hub.ids import Version
 from hub.report import Report
 from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
-from hub.splits import assign
 from hub.validation import validate
 from hub.versions import classify_change, published_versions, version_dir
 
@@ -83,7 +82,7 @@ def publish(
     Raises `ValidationFailed`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
-    validated = validate(root, dataset)
+    validated = validate(root, dataset, assign_splits=True)
     clock.lap("validate")
     entry, report = validated.entry, validated.report
     dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
@@ -92,8 +91,8 @@ def publish(
     source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
     table = encode_labels(validated.table, entry)
     clock.lap("encode labels")
-    split_idx, split_names = assign(table.column(entry.split.group_key), entry.split)
-    clock.lap("assign splits")
+    split_idx, split_names = validated.split_assignment()
+    clock.lap("assign splits (wait)")
     versions_root = dataset_dir(root, dataset) / "versions"
     existing = published_versions(versions_root)
     parent = existing[-1] if existing else None

@@ -14,6 +14,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,7 @@ from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.schema import RecordSchema
+from hub.splits import assign
 from hub.sources import SourceRowError, check_source_checksums, iter_rows, parquet_tables, resolve_media
 
 log = logging.getLogger(__name__)
@@ -48,18 +50,38 @@ class Validated:
     entry: Entry
     table: pa.Table  # valid rows, source schema (class labels still strings)
     report: Report
+    keep: np.ndarray | None = None  # which rows read were kept (None: all)
+    _splits: Future | None = None
+
+    def split_assignment(self) -> tuple[np.ndarray, list[str]]:
+        """The split index of every valid row and the split names (see `hub.splits.assign`).
+
+        Computed in the background while the checks ran, when `validate_entry` was asked to.
+        """
+        if self._splits is None:
+            return assign(self.table.column(self.entry.split.group_key), self.entry.split)
+        index, names = self._splits.result()
+        return (index if self.keep is None else index[self.keep]), names
 
 
-def validate(root: Path, dataset: str) -> Validated:
+def validate(root: Path, dataset: str, *, assign_splits: bool = False) -> Validated:
     """Validate `dataset`'s entry and every record of its source.
 
     Returns a `Validated` whose report lists every problem; raises only for an invalid id or
     an unregistered dataset.
     """
-    return validate_entry(root, load_entry(root, dataset))
+    return validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits)
 
 
-def validate_entry(root: Path, entry: Entry) -> Validated:
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-splits")
+
+
+def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> Validated:
+    """Validate an entry's records (see `validate`).
+
+    With `assign_splits`, the split assignment is computed on the other core while the
+    checks run (`Validated.split_assignment`).
+    """
     report = entry.report
     schema = entry.schema
     if not report.valid or schema is None or entry.split is None:
@@ -77,6 +99,7 @@ def validate_entry(root: Path, entry: Entry) -> Validated:
     except SourceError as exc:
         report.add("source-error", exc.message, file=rel_yaml, field="source")
         return Validated(entry, pa.table({}), report)
+    splits = _BACKGROUND.submit(assign, table.column(entry.split.group_key), entry.split) if assign_splits and table.num_rows else None
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
@@ -89,7 +112,7 @@ def validate_entry(root: Path, entry: Entry) -> Validated:
     if rejected or unreadable:
         report.quarantine = str(_write_quarantine(root, entry, table, rejected, unreadable).relative_to(root))
     valid = table.filter(pa.array(keep)) if rejected else table
-    return Validated(entry, valid.drop_columns([_FILE, _ROW]), report)
+    return Validated(entry, valid.drop_columns([_FILE, _ROW]), report, keep if rejected else None, splits)
 
 
 # -- reading -----------------------------------------------------------------------------
