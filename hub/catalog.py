@@ -68,7 +68,7 @@ class Catalog:
         if not force and self.path.exists():
             try:
                 with duckdb.connect(str(self.path), read_only=True) as con:
-                    row = con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+                    row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchall()), None)
                 if row and row[0] == fingerprint:
                     return False
             except duckdb.Error:
@@ -171,13 +171,13 @@ class Catalog:
         """
         dataset, version = parse_ref(ref)
         with self._connect() as con:
-            row = con.execute("SELECT entry, versions, latest, valid FROM datasets WHERE id = ?", [dataset]).fetchone()
+            row = next(iter(con.execute("SELECT entry, versions, latest, valid FROM datasets WHERE id = ?", [dataset]).fetchall()), None)
             if row is None:
                 raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
             info = {**json.loads(row[0]), "versions": list(row[1]), "latest": row[2], "valid": row[3]}
             if version is None:
                 return info
-            found = con.execute("SELECT manifest FROM versions WHERE dataset = ? AND version = ?", [dataset, version]).fetchone()
+            found = next(iter(con.execute("SELECT manifest FROM versions WHERE dataset = ? AND version = ?", [dataset, version]).fetchall()), None)
         if found is None:
             from hub.errors import VersionNotFound
 

@@ -32,9 +32,17 @@ class SplitPolicy:
     stratify_key: str | None
     ratios: dict[str, float]
     seed: int
+    duplicates: tuple[tuple[str, Any], ...] = ()  # overrides of `hub.dedup.Thresholds`
+
+    def thresholds(self):
+        """The duplicate-detection thresholds this policy asks for."""
+        from hub.dedup import Thresholds
+
+        return Thresholds(**dict(self.duplicates))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group_key": self.group_key, "stratify_key": self.stratify_key, "ratios": dict(self.ratios), "seed": self.seed}
+        return {"group_key": self.group_key, "stratify_key": self.stratify_key, "ratios": dict(self.ratios), "seed": self.seed,
+                "duplicates": dict(self.duplicates)}
 
 
 @dataclass
@@ -179,7 +187,8 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
         ok = False
     if not ok:
         return None
-    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)))
+    duplicates = tuple(sorted((raw.get("duplicates") or {}).items()))
+    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates)
 
 
 _SCAFFOLD_SOURCE = {

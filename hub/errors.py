@@ -10,6 +10,7 @@
     ├── VersionExists                  (+ FileExistsError) a published version is never rewritten
     ├── LicenseError                   (+ ValueError)   not a valid SPDX expression
     ├── ValidationFailed               (+ ValueError)   carries the full `Report`
+    ├── LeakageError                   (+ ValueError)   a group or duplicate crosses splits
     ├── SourceError                    (+ OSError)      the raw data could not be read
     └── StorageError                   (+ OSError)      DVC, git or the file system failed
 
@@ -29,6 +30,7 @@ __all__ = [
     "HubError",
     "InvalidDatasetId",
     "InvalidVersion",
+    "LeakageError",
     "LicenseError",
     "NotAHubRepo",
     "SourceError",
@@ -103,6 +105,10 @@ class LicenseError(HubError, ValueError):
 
 class ValidationFailed(HubError, ValueError):
     hint = "Fix the problems listed (rejected rows are in the quarantine file), then run again."
+
+
+class LeakageError(HubError, ValueError):
+    hint = "This is a bug in the split engine, not in your data: report it with the certificate attached."
 
 
 class SourceError(HubError, OSError):

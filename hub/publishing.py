@@ -32,12 +32,13 @@ from hub import config, progress
 from hub.arrowutil import map_leaf
 from hub.card import render_card
 from hub.entry import Entry
-from hub.errors import StorageError, VersionExists
+from hub.errors import LeakageError, StorageError, VersionExists
 from hub.hashing import HashingWriter, sha256_file
 from hub.ids import Version
 from hub.report import Report
 from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
+from hub.splits import certify
 from hub.validation import validate
 from hub.versions import classify_change, published_versions, version_dir
 
@@ -91,8 +92,16 @@ def publish(
     source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
     table = encode_labels(validated.table, entry)
     clock.lap("encode labels")
-    split_idx, split_names = validated.split_assignment()
-    clock.lap("assign splits (wait)")
+    assignment = validated.split_assignment()
+    split_idx, split_names = assignment.index, assignment.names
+    certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
+    if not certificate["holds"]:
+        raise LeakageError(
+            f"{dataset}: the splits leak: {certificate['groups_crossing_splits']} groups and "
+            f"{certificate['duplicate_clusters_crossing_splits']} duplicate clusters cross splits",
+            dataset=dataset, certificate=certificate,
+        )
+    clock.lap("splits and certificate")
     versions_root = dataset_dir(root, dataset) / "versions"
     existing = published_versions(versions_root)
     parent = existing[-1] if existing else None
@@ -117,9 +126,11 @@ def publish(
         splits, files = _write_shards(staging, table, split_idx, split_names, entry)
         clock.lap("write shards")
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
+        manifest["certificate"] = certificate
         clock.lap("source checksum wait")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "stats.json").write_text(json.dumps(_stats(splits), indent=2) + "\n", encoding="utf-8")
+        (staging / "leakage.json").write_text(json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest), encoding="utf-8")
         clock.lap("manifest and card")
         _store(root, staging, files, push=push)

@@ -13,14 +13,17 @@ columns; `bucket_of` is the same rule in plain Python, for checking.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from hub.dedup import DuplicateKeys, Thresholds, find_duplicates
 from hub.entry import SplitPolicy
 
-__all__ = ["BUCKETS", "assign", "bucket_of", "split_of"]
+__all__ = ["BUCKETS", "Assignment", "assign", "assign_leakproof", "bucket_of", "certify", "split_of"]
 
 BUCKETS = 1_000_000
 
@@ -58,3 +61,131 @@ def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.
     finally:
         con.close()
     return result.column("s").to_numpy(), [name for name, _ in thresholds]
+
+
+# -- the leakage-proof engine --------------------------------------------------------------
+
+
+@dataclass
+class Assignment:
+    """Every row's split, after tying duplicate clusters to their groups."""
+
+    index: np.ndarray  # int8 split index per row
+    names: list[str]
+    moved_rows: int  # rows not in their own group's hashed split: a duplicate tied them elsewhere
+    merged_groups: int  # groups whose split another group of their duplicate component decided
+    duplicates: DuplicateKeys
+    thresholds: Thresholds
+
+    def select(self, keep: np.ndarray) -> Assignment:
+        """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
+        new_row = np.cumsum(keep) - 1
+        edge = keep[self.duplicates.rows]
+        dups = DuplicateKeys(new_row[self.duplicates.rows[edge]], self.duplicates.keys[edge], self.duplicates.kinds, self.duplicates.skipped)
+        moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
+        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds)
+
+
+def _group_buckets(codes_dictionary: pa.Array, seed: int) -> np.ndarray:
+    con = duckdb.connect()
+    try:
+        con.register("grp", pa.table({"g": codes_dictionary.cast(pa.string()), "i": pa.array(np.arange(len(codes_dictionary)))}))
+        result = con.sql(f"SELECT i, md5_number_upper($seed || ':' || g) % {BUCKETS} AS b FROM grp ORDER BY i", params={"seed": str(seed)}).to_arrow_table()
+    finally:
+        con.close()
+    return result.column("b").to_numpy().astype(np.int64)
+
+
+def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, thresholds: Thresholds = Thresholds()) -> Assignment:
+    """Group-disjoint splits in which no duplicate cluster crosses a boundary either.
+
+    Groups linked by a duplicate (directly or through others) form one component; the
+    whole component takes the split of its group with the lowest bucket, so the rule stays
+    a function of the data alone and adding unrelated records moves nothing.
+    """
+    encoded = pc.dictionary_encode(table.column(policy.group_key).cast(pa.string())).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    buckets = _group_buckets(encoded.dictionary, policy.seed)
+    thresholds_list = _thresholds(policy)
+    uppers = np.array([upper for _, upper in thresholds_list])
+    base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)  # split of each group by its own hash
+    duplicates = find_duplicates(table, record, thresholds)
+    group_split = base
+    merged = 0
+    if len(duplicates.rows):
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n_groups = len(buckets)
+        n_nodes = n_groups + int(duplicates.keys.max()) + 1
+        graph = coo_matrix((np.ones(len(duplicates.rows)), (codes[duplicates.rows], n_groups + duplicates.keys)), shape=(n_nodes, n_nodes))
+        _, labels = connected_components(graph, directed=False)
+        component = labels[:n_groups]
+        order = np.lexsort((np.arange(n_groups), buckets, component))  # by component, then bucket
+        first = np.ones(n_groups, dtype=bool)
+        first[1:] = component[order][1:] != component[order][:-1]
+        anchor_of_component = {int(component[g]): int(g) for g in order[first]}
+        anchors = np.array([anchor_of_component[int(c)] for c in component], dtype=np.int64)
+        group_split = base[anchors]
+        merged = int((group_split != base).sum())
+    index = group_split[codes].astype(np.int8)
+    moved = int((index != base[codes]).sum())
+    return Assignment(index, [name for name, _ in thresholds_list], moved, merged, duplicates, thresholds)
+
+
+def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str]) -> dict:
+    """The leakage certificate, checked from the final assignment alone (not trusted from it).
+
+    `holds` is true only when no group and no duplicate cluster lies in two splits.
+    """
+    names = assignment.names
+    split_of_row = pa.DictionaryArray.from_arrays(pa.array(assignment.index), pa.array(names))
+    con = duckdb.connect()
+    try:
+        con.register("rows", pa.table({"g": table.column(policy.group_key).cast(pa.string()), "s": split_of_row.cast(pa.string())}))
+        groups_crossing = con.execute("SELECT count(*) FROM (SELECT g FROM rows GROUP BY g HAVING count(DISTINCT s) > 1)").fetchall()[0][0]
+        per_split = {s: {"rows": r, "groups": g} for s, r, g in con.sql("SELECT s, count(*), count(DISTINCT g) FROM rows GROUP BY s").fetchall()}
+        dups = assignment.duplicates
+        con.register("edges", pa.table({"k": pa.array(dups.keys), "s": pa.array(np.asarray(names, dtype=object)[assignment.index[dups.rows]] if len(dups.rows) else [], pa.string())}))
+        clusters_crossing = con.execute("SELECT count(*) FROM (SELECT k FROM edges GROUP BY k HAVING count(DISTINCT s) > 1)").fetchall()[0][0]
+    finally:
+        con.close()
+    certificate = {
+        "holds": groups_crossing == 0 and clusters_crossing == 0,
+        "group_key": policy.group_key,
+        "groups_crossing_splits": int(groups_crossing),
+        "duplicate_clusters": dups.clusters,
+        "duplicate_clusters_by_kind": dups.kinds,
+        "duplicate_clusters_crossing_splits": int(clusters_crossing),
+        "checks_skipped": dups.skipped,
+        "rows_moved_by_duplicates": assignment.moved_rows,
+        "groups_moved_by_duplicates": assignment.merged_groups,
+        "thresholds": assignment.thresholds.to_dict(),
+        "splits": {name: per_split.get(name, {"rows": 0, "groups": 0}) for name in names},
+    }
+    if policy.stratify_key:
+        certificate["stratification"] = _balance(table, assignment, policy.stratify_key, labels)
+    return certificate
+
+
+def _balance(table: pa.Table, assignment: Assignment, key: str, labels: list[str]) -> dict:
+    """Per split, each class's share, and the largest gap to its share in the whole."""
+    values = table.column(key).to_pylist()
+    if labels and all(isinstance(v, int) or v is None for v in values):
+        values = [labels[v] if v is not None else None for v in values]
+    overall: dict = {}
+    per: dict[str, dict] = {name: {} for name in assignment.names}
+    for value, split in zip(values, assignment.index.tolist()):
+        overall[value] = overall.get(value, 0) + 1
+        per[assignment.names[split]][value] = per[assignment.names[split]].get(value, 0) + 1
+    total = sum(overall.values())
+    largest = 0.0
+    shares = {}
+    for name, counts in per.items():
+        n = sum(counts.values())
+        shares[name] = {str(v): round(c / n, 4) for v, c in sorted(counts.items(), key=lambda kv: str(kv[0]))} if n else {}
+        for value, count in overall.items():
+            if n:
+                largest = max(largest, abs(counts.get(value, 0) / n - count / total))
+    return {"key": key, "overall": {str(v): round(c / total, 4) for v, c in sorted(overall.items(), key=lambda kv: str(kv[0]))},
+            "per_split": shares, "largest_deviation": round(largest, 4)}

@@ -32,7 +32,7 @@ from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.schema import RecordSchema
-from hub.splits import assign
+from hub.splits import Assignment, assign_leakproof
 from hub.sources import SourceRowError, check_source_checksums, iter_rows, parquet_tables, resolve_media
 
 log = logging.getLogger(__name__)
@@ -53,15 +53,15 @@ class Validated:
     keep: np.ndarray | None = None  # which rows read were kept (None: all)
     _splits: Future | None = None
 
-    def split_assignment(self) -> tuple[np.ndarray, list[str]]:
-        """The split index of every valid row and the split names (see `hub.splits.assign`).
+    def split_assignment(self) -> Assignment:
+        """The leakage-proof split of every valid row (see `hub.splits.assign_leakproof`).
 
         Computed in the background while the checks ran, when `validate_entry` was asked to.
         """
         if self._splits is None:
-            return assign(self.table.column(self.entry.split.group_key), self.entry.split)
-        index, names = self._splits.result()
-        return (index if self.keep is None else index[self.keep]), names
+            return _assign(self.table, self.entry)
+        assignment = self._splits.result()
+        return assignment if self.keep is None else assignment.select(self.keep)
 
 
 def validate(root: Path, dataset: str, *, assign_splits: bool = False) -> Validated:
@@ -99,7 +99,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> 
     except SourceError as exc:
         report.add("source-error", exc.message, file=rel_yaml, field="source")
         return Validated(entry, pa.table({}), report)
-    splits = _BACKGROUND.submit(assign, table.column(entry.split.group_key), entry.split) if assign_splits and table.num_rows else None
+    splits = _BACKGROUND.submit(_assign, table, entry) if assign_splits and table.num_rows else None
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
@@ -113,6 +113,10 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> 
         report.quarantine = str(_write_quarantine(root, entry, table, rejected, unreadable).relative_to(root))
     valid = table.filter(pa.array(keep)) if rejected else table
     return Validated(entry, valid.drop_columns([_FILE, _ROW]), report, keep if rejected else None, splits)
+
+
+def _assign(table: pa.Table, entry: Entry) -> Assignment:
+    return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds())
 
 
 # -- reading -----------------------------------------------------------------------------

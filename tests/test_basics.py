@@ -12,7 +12,7 @@ from hub.splits import bucket_of, split_of
 
 def test_public_surface_is_pinned():
     assert sorted(hub.__all__) == sorted([
-        "DatasetExists", "DatasetNotFound", "HubError", "InvalidDatasetId", "InvalidVersion", "LicenseError", "NotAHubRepo",
+        "DatasetExists", "DatasetNotFound", "HubError", "InvalidDatasetId", "InvalidVersion", "LeakageError", "LicenseError", "NotAHubRepo",
         "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
         "index", "init", "list_datasets", "new", "publish", "search", "show", "validate",
     ])

@@ -26,7 +26,7 @@ def _digests(folder):
 def _kill_when(root, versions, marker: str) -> int:
     """Start `hub publish`, SIGKILL it once `marker` exists in its staging folder; return its exit status."""
     env = {**os.environ, "HUB_NO_PROGRESS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "hub", "--root", str(root), "publish", "demo/digits"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "hub", "--root", str(root), "publish", "demo/digits", "--bump", "minor"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -59,7 +59,7 @@ def test_killed_publish_leaves_previous_version_and_catalog_intact(hub_root, mar
     assert hub.show("demo/digits", root=hub_root)["versions"] == ["1.0.0"]
     assert hub.show("demo/digits@1.0.0", root=hub_root)["manifest"] == catalog_before["manifest"]
 
-    second = hub.publish("demo/digits", root=hub_root)  # the next publish cleans up and succeeds
+    second = hub.publish("demo/digits", bump="minor", root=hub_root)  # the next publish cleans up and succeeds
     assert second.version == "1.1.0"
     assert not list(versions.glob(".staging-*"))
     assert json.loads((second.path / "manifest.json").read_text())["rows"] == 1797

@@ -1,0 +1,278 @@
+"""Duplicate detection: which records hold the same (or nearly the same) content.
+
+The result is a set of *duplicate keys* per record: two records that share a key are
+duplicates, whatever their groups. The split engine ties every key to the groups of its
+records, so no duplicate can sit on both sides of a split boundary.
+
+| record      | exact duplicate                         | near duplicate                              |
+|-------------|-----------------------------------------|---------------------------------------------|
+| dialogue    | text, lower-cased, whitespace collapsed | MinHash over word 3-grams, Jaccard >= 0.8   |
+| speech      | decoded audio samples                   | (none: the same sentence by two speakers is |
+|             |                                         |  not a duplicate)                           |
+| image       | decoded pixels                          | difference hash within 4 bits and a 16x16   |
+|             |                                         |  grey thumbnail within 3% mean difference   |
+| sensor      | the series values                       | any shared window of `window` samples       |
+| inspection  | decoded pixels                          | as for images                               |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts"]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How near is near: recorded in every leakage certificate."""
+
+    text_jaccard: float = 0.8
+    text_shingle: int = 3
+    minhash_permutations: int = 64
+    minhash_bands: int = 16
+    image_hamming: int = 4
+    image_mad: float = 0.03  # near images also differ by at most this mean absolute grey level (16x16)
+    sensor_window: int = 16
+    near: bool = True
+    near_text_limit: int = 200_000  # MinHash runs in Python: above this, only exact text is checked
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DuplicateKeys:
+    """Edges (row, key): rows sharing a key are duplicates. Keys held by one row only are dropped."""
+
+    rows: np.ndarray  # int64 table rows
+    keys: np.ndarray  # int64 key ids
+    kinds: dict[str, int]  # how many duplicate clusters of each kind (exact-text, near-image, ...)
+    skipped: list[str]  # checks not run, and why
+
+    @property
+    def clusters(self) -> int:
+        return int(len(np.unique(self.keys))) if len(self.keys) else 0
+
+
+class _Keys:
+    """Collects (row, key) edges, numbering keys, keeping only keys held by several rows."""
+
+    def __init__(self) -> None:
+        self.rows: list[np.ndarray] = []
+        self.keys: list[np.ndarray] = []
+        self.next = 0
+        self.kinds: dict[str, int] = {}
+        self.skipped: list[str] = []
+
+    def add_exact(self, kind: str, values: list[Any] | np.ndarray) -> None:
+        """Rows whose `values` are equal (None values never match) become one cluster."""
+        where: dict[Any, list[int]] = defaultdict(list)
+        for row, value in enumerate(values):
+            if value is not None:
+                where[value].append(row)
+        self.add_clusters(kind, [rows for rows in where.values() if len(rows) > 1])
+
+    def add_clusters(self, kind: str, clusters: list[list[int]] | list[np.ndarray]) -> None:
+        for rows in clusters:
+            self.rows.append(np.asarray(rows, dtype=np.int64))
+            self.keys.append(np.full(len(rows), self.next, dtype=np.int64))
+            self.next += 1
+        self.kinds[kind] = self.kinds.get(kind, 0) + len(clusters)
+
+    def result(self) -> DuplicateKeys:
+        if not self.rows:
+            return DuplicateKeys(np.array([], np.int64), np.array([], np.int64), self.kinds, self.skipped)
+        return DuplicateKeys(np.concatenate(self.rows), np.concatenate(self.keys), self.kinds, self.skipped)
+
+
+# -- text --------------------------------------------------------------------------------
+
+
+# DuckDB SQL for a record's text, lower-cased; whitespace is collapsed by `_COLLAPSE`.
+_TEXT = {"dialogue": "lower(array_to_string(list_transform(turns, lambda t: t.text), ' '))"}
+# Collapse runs of whitespace and trim, running the regex only on texts that need it (fast).
+_COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x, chr(10)) OR contains(x, chr(13))
+                      OR contains(x, chr(11)) OR contains(x, chr(12)) OR contains(x, chr(160)) OR contains(x, chr(12288))
+                      OR starts_with(x, ' ') OR ends_with(x, ' ')
+                 THEN trim(regexp_replace(x, '\\s+', ' ', 'g')) ELSE x END"""
+
+
+def _text_query(record: str) -> str:
+    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM records)"
+
+
+def _register(con, table: pa.Table) -> None:
+    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    con.register("records", table.select(["turns"]).append_column("row", rows))
+
+
+def normalized_texts(table: pa.Table, record: str) -> pa.Array:
+    """The normalized text (lower case, whitespace collapsed) of every record, by DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        _register(con, table)
+        result = con.sql(_text_query(record) + " ORDER BY row").to_arrow_table()
+        return result.column("text").combine_chunks()
+    finally:
+        con.close()
+
+
+def _exact_text_clusters(table: pa.Table, record: str) -> list[np.ndarray]:
+    """Rows sharing a normalized text: a DuckDB GROUP BY over an md5 of the text."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        _register(con, table)
+        rows = con.sql(f"""SELECT list(row ORDER BY row) AS rows FROM ({_text_query(record)}) WHERE text IS NOT NULL
+                           GROUP BY md5_number(text) HAVING count(*) > 1""").to_arrow_table().column("rows").to_pylist()
+    finally:
+        con.close()
+    return [np.asarray(r, dtype=np.int64) for r in rows]
+
+
+def _minhash_clusters(texts: list[str], t: Thresholds) -> list[list[int]]:
+    """Pairs of texts with Jaccard similarity of word shingles >= threshold, as clusters."""
+    rng = np.random.default_rng(20261122)
+    prime = np.uint64((1 << 61) - 1)
+    a = rng.integers(1, 1 << 61, t.minhash_permutations, dtype=np.uint64)
+    b = rng.integers(0, 1 << 61, t.minhash_permutations, dtype=np.uint64)
+    rows_per_band = t.minhash_permutations // t.minhash_bands
+    shingles: list[set[int]] = []
+    buckets: dict[tuple, list[int]] = defaultdict(list)
+    for row, text in enumerate(texts):
+        words = text.split()
+        grams = {" ".join(words[i: i + t.text_shingle]) for i in range(max(1, len(words) - t.text_shingle + 1))}
+        hashed = {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") >> 3 for g in grams}
+        shingles.append(hashed)
+        values = np.fromiter(hashed, dtype=np.uint64, count=len(hashed))
+        with np.errstate(over="ignore"):
+            signature = ((np.outer(values, a) + b) % prime).min(axis=0)
+        for band in range(t.minhash_bands):
+            buckets[(band, signature[band * rows_per_band: (band + 1) * rows_per_band].tobytes())].append(row)
+    pairs: set[tuple[int, int]] = set()
+    for members in buckets.values():
+        if 1 < len(members) <= 200:  # a huge bucket is boilerplate, not a duplicate
+            for i, x in enumerate(members):
+                for y in members[i + 1:]:
+                    pairs.add((x, y))
+    clusters = []
+    for x, y in pairs:
+        union = len(shingles[x] | shingles[y])
+        if union and len(shingles[x] & shingles[y]) / union >= t.text_jaccard:
+            clusters.append([x, y])
+    return clusters
+
+
+# -- media -------------------------------------------------------------------------------
+
+
+def _image_keys(blob: bytes | None) -> tuple[bytes | None, int | None, np.ndarray | None]:
+    """Digest of the decoded pixels, 64-bit difference hash, 16x16 grey thumbnail."""
+    if blob is None:
+        return None, None, None
+    from PIL import Image
+
+    with Image.open(io.BytesIO(blob)) as image:
+        pixels = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).digest()
+        grey = image.convert("L")
+        small = np.asarray(grey.resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
+        thumb = np.asarray(grey.resize((16, 16), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return pixels, int(np.packbits(bits).view(">u8")[0]), thumb
+
+
+def _hamming_clusters(hashes: list[int | None], limit: int, same: Callable[[int, int], bool] = lambda x, y: True) -> list[list[int]]:
+    """Pairs of 64-bit hashes within `limit` differing bits for which `same(x, y)` holds.
+
+    The bits are cut into `limit + 1` bands: two hashes that differ in at most `limit` bits
+    agree on at least one whole band (pigeonhole), so comparing the members of each band's
+    buckets finds every such pair.
+    """
+    bands = limit + 1
+    width = 64 // bands
+    buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for row, h in enumerate(hashes):
+        if h is not None:
+            for band in range(bands):
+                buckets[(band, (h >> (width * band)) & ((1 << width) - 1))].append(row)
+    pairs = set()
+    for members in buckets.values():
+        for i, x in enumerate(members):
+            for y in members[i + 1:]:
+                if (x, y) not in pairs and bin(hashes[x] ^ hashes[y]).count("1") <= limit and same(x, y):
+                    pairs.add((x, y))
+    return [list(p) for p in pairs]
+
+
+def _audio_samples(blob: bytes | None) -> bytes | None:
+    if blob is None:
+        return None
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(blob), dtype="int16", always_2d=True)
+    return hashlib.sha256(str(rate).encode() + samples.tobytes()).digest()
+
+
+def _sensor_windows(series: list[list[float]] | None, window: int) -> np.ndarray:
+    """A 64-bit hash of every window of `window` samples across all channels."""
+    if not series:
+        return np.array([], dtype=np.uint64)
+    values = np.asarray(series, dtype=np.float32)  # (channels, time)
+    if values.ndim != 2 or values.shape[1] < window:
+        return np.array([], dtype=np.uint64)
+    as_int = values.view(np.uint32).astype(np.uint64)
+    views = np.lib.stride_tricks.sliding_window_view(as_int, window, axis=1)  # (channels, positions, window)
+    coefficients = np.random.default_rng(7).integers(1, 1 << 62, (as_int.shape[0], window), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        return (views * coefficients[:, None, :]).sum(axis=(0, 2), dtype=np.uint64)
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds()) -> DuplicateKeys:
+    """The duplicate keys of every record of `table` (published or source schema)."""
+    keys = _Keys()
+    if record == "dialogue":
+        keys.add_clusters("exact-text", _exact_text_clusters(table, record))
+        if thresholds.near and table.num_rows <= thresholds.near_text_limit:
+            keys.add_clusters("near-text", _minhash_clusters(normalized_texts(table, record).to_pylist(), thresholds))
+        elif thresholds.near:
+            keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
+    elif record == "speech":
+        blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
+        keys.add_exact("exact-audio", [_audio_samples(b) for b in blobs])
+    elif record in ("image", "inspection"):
+        blobs = pc.struct_field(table.column("image"), "bytes").to_pylist()
+        decoded = [_image_keys(b) for b in blobs]
+        keys.add_exact("exact-image", [d[0] for d in decoded])
+        if thresholds.near:
+            # A difference hash proposes, the pixels decide: on small images (8x8 digits) the
+            # hash alone links look-alikes that are not copies.
+            def same(x: int, y: int) -> bool:
+                return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
+
+            keys.add_clusters("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same))
+    elif record == "sensor":
+        series = table.column("series").to_pylist()
+        keys.add_exact("exact-series", [np.asarray(s, dtype=np.float32).tobytes() if s else None for s in series])
+        if thresholds.near:
+            where: dict[int, set[int]] = defaultdict(set)
+            for row, s in enumerate(series):
+                for h in _sensor_windows(s, thresholds.sensor_window).tolist():
+                    where[h].add(row)
+            clusters = {tuple(sorted(rows)) for rows in where.values() if len(rows) > 1}
+            keys.add_clusters("overlapping-window", [list(c) for c in clusters])
+    return keys.result()

@@ -1,0 +1,104 @@
+"""Duplicates injected into real data never straddle a split boundary; the certificate says so."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import hub
+from hub.entry import SplitPolicy
+from hub.splits import assign, assign_leakproof, certify
+
+POLICY = {"ratios": {"train": 0.5, "validation": 0.25, "test": 0.25}, "seed": 11}
+
+
+def _separated(table: pa.Table, key: str, a: int, b: int, seed_from: int = 0) -> int:
+    """A seed under which rows a and b would land in different splits by their groups alone."""
+    for seed in range(seed_from, seed_from + 500):
+        policy = SplitPolicy(key, None, POLICY["ratios"], seed)
+        index, _ = assign(table.column(key), policy)
+        if index[a] != index[b]:
+            return seed
+    raise AssertionError("no separating seed")
+
+
+def _check(table: pa.Table, key: str, record: str, a: int, b: int, kind: str) -> dict:
+    seed = _separated(table, key, a, b)
+    policy = SplitPolicy(key, None, POLICY["ratios"], seed)
+    assignment = assign_leakproof(table, policy, record)
+    assert assignment.index[a] == assignment.index[b], "the duplicate pair was split"
+    assert assignment.moved_rows >= 1
+    certificate = certify(table, assignment, policy, [])
+    assert certificate["holds"] and certificate["groups_crossing_splits"] == 0
+    assert certificate["duplicate_clusters_crossing_splits"] == 0
+    assert certificate["duplicate_clusters_by_kind"][kind] >= 1
+    return certificate
+
+
+def test_dialogue_repeated_with_other_whitespace_and_case():
+    from hub.demo.chatterbot import load
+
+    rows = [r for r in load({}) if r["language"] == "en"][:300]
+    copy = dict(rows[5], id="copy", dialogue_id="copy-dialogue")
+    copy["turns"] = [dict(t, text="  " + t["text"].upper().replace(" ", "   ") + "\t") for t in rows[5]["turns"]]
+    table = pa.Table.from_pylist([*rows, copy])
+    _check(table, "dialogue_id", "dialogue", 5, len(rows), "exact-text")
+
+
+def test_same_digit_image_under_two_groups():
+    from hub.demo.digits import load
+
+    rows = list(load({"limit": 300}))
+    table = pa.Table.from_pylist([*rows, dict(rows[7], id="copy", group="another-writer")])
+    _check(table, "group", "image", 7, len(rows), "exact-image")
+
+
+def test_same_audio_under_two_speakers():
+    from hub.demo.espeak_speech import load
+
+    rows = list(load({}))
+    copy = dict(rows[0], id="copy", speaker="impostor")
+    table = pa.Table.from_pylist([*rows, copy])
+    # Other speakers say the same sentence: that is not a duplicate, only identical audio is.
+    certificate = _check(table, "speaker", "speech", 0, len(rows), "exact-audio")
+    assert certificate["duplicate_clusters"] == 1
+
+
+def test_overlapping_sensor_windows_from_two_assets():
+    from hub.demo.basicmotions import load
+
+    rows = list(load({}))
+    shifted = dict(rows[3], id="shifted", asset_id="another-watch")
+    shifted["series"] = [channel[20:] + [0.0] * 20 for channel in rows[3]["series"]]  # the same motion, 20 samples later
+    table = pa.Table.from_pylist([*rows, shifted])
+    _check(table, "asset_id", "sensor", 3, len(rows), "overlapping-window")
+
+
+def test_group_disjointness_is_certified_from_the_data_not_trusted():
+    from hub.dedup import DuplicateKeys, Thresholds
+    from hub.splits import Assignment
+
+    table = pa.table({"g": ["a", "a", "b"]})
+    policy = SplitPolicy("g", None, POLICY["ratios"], 1)
+    broken = Assignment(np.array([0, 1, 1], dtype=np.int8), ["train", "validation", "test"], 0, 0,
+                        DuplicateKeys(np.array([0, 2]), np.array([0, 0]), {"exact-text": 1}, []), Thresholds())
+    certificate = certify(table, broken, policy, [])
+    assert (certificate["holds"], certificate["groups_crossing_splits"], certificate["duplicate_clusters_crossing_splits"]) == (False, 1, 1)
+
+
+@pytest.mark.slow
+def test_published_versions_carry_the_certificate(demo_root):
+    for dataset in ("demo/digits", "demo/chatterbot-dialogue"):
+        version = demo_root / "registry" / dataset / "versions" / "1.0.0"
+        certificate = json.loads((version / "leakage.json").read_text())
+        manifest = json.loads((version / "manifest.json").read_text())
+        assert manifest["certificate"] == certificate
+        assert certificate["holds"] is True
+        assert sum(s["rows"] for s in certificate["splits"].values()) == manifest["rows"]
+    dialogue = json.loads((demo_root / "registry/demo/chatterbot-dialogue/versions/1.0.0/leakage.json").read_text())
+    assert dialogue["stratification"]["key"] == "intent"
+    assert 0 <= dialogue["stratification"]["largest_deviation"] < 1
+    assert hub.show("demo/digits@1.0.0", root=demo_root)["manifest"]["certificate"]["thresholds"]["image_mad"] == 0.03
