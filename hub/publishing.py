@@ -40,7 +40,7 @@ from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
 from hub.splits import certify
 from hub.validation import validate
-from hub.versions import classify_change, published_versions, version_dir
+from hub.versions import classify_change, parent_splits, published_versions, version_dir
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,11 @@ def publish(
     Raises `ValidationFailed`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
-    validated = validate(root, dataset, assign_splits=True)
+    versions_root = dataset_dir(root, dataset) / "versions"
+    existing = published_versions(versions_root)
+    parent = existing[-1] if existing else None
+    pins = parent_splits(version_dir(versions_root, parent)) if parent else None  # published records keep their split
+    validated = validate(root, dataset, assign_splits=True, parent=pins)
     clock.lap("validate")
     entry, report = validated.entry, validated.report
     dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
@@ -92,7 +96,7 @@ def publish(
     source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
     table = encode_labels(validated.table, entry)
     clock.lap("encode labels")
-    assignment = validated.split_assignment()
+    assignment = validated.split_assignment(pins)
     split_idx, split_names = assignment.index, assignment.names
     certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
     if not certificate["holds"]:
@@ -102,9 +106,6 @@ def publish(
             dataset=dataset, certificate=certificate,
         )
     clock.lap("splits and certificate")
-    versions_root = dataset_dir(root, dataset) / "versions"
-    existing = published_versions(versions_root)
-    parent = existing[-1] if existing else None
     new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
     if change == "unchanged" and version is None and bump is None:
         if skip_unchanged:

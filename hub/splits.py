@@ -72,10 +72,11 @@ class Assignment:
 
     index: np.ndarray  # int8 split index per row
     names: list[str]
-    moved_rows: int  # rows not in their own group's hashed split: a duplicate tied them elsewhere
+    moved_rows: int  # rows not where they would be: their group's hashed split, or (with a parent) their published split
     merged_groups: int  # groups whose split another group of their duplicate component decided
     duplicates: DuplicateKeys
     thresholds: Thresholds
+    conflicts: int = 0  # components whose published rows were in different splits (new records bridged them)
 
     def select(self, keep: np.ndarray) -> Assignment:
         """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
@@ -83,7 +84,7 @@ class Assignment:
         edge = keep[self.duplicates.rows]
         dups = DuplicateKeys(new_row[self.duplicates.rows[edge]], self.duplicates.keys[edge], self.duplicates.kinds, self.duplicates.skipped)
         moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
-        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds)
+        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds, self.conflicts)
 
 
 def _group_buckets(codes_dictionary: pa.Array, seed: int) -> np.ndarray:
@@ -96,41 +97,55 @@ def _group_buckets(codes_dictionary: pa.Array, seed: int) -> np.ndarray:
     return result.column("b").to_numpy().astype(np.int64)
 
 
-def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, thresholds: Thresholds = Thresholds()) -> Assignment:
+def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, thresholds: Thresholds = Thresholds(),
+                     pinned: np.ndarray | None = None) -> Assignment:
     """Group-disjoint splits in which no duplicate cluster crosses a boundary either.
 
-    Groups linked by a duplicate (directly or through others) form one component; the
-    whole component takes the split of its group with the lowest bucket, so the rule stays
-    a function of the data alone and adding unrelated records moves nothing.
+    Groups linked by a duplicate (directly or through others) form one component, and a
+    component lies in one split: the split its already-published rows have (`pinned`, the
+    parent version's split index per row, -1 for new rows), else the split of its group
+    with the lowest bucket. So a published record never moves unless new records bridge
+    components published in different splits; `conflicts` counts those.
     """
     encoded = pc.dictionary_encode(table.column(policy.group_key).cast(pa.string())).combine_chunks()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     buckets = _group_buckets(encoded.dictionary, policy.seed)
+    n_groups = len(buckets)
     thresholds_list = _thresholds(policy)
     uppers = np.array([upper for _, upper in thresholds_list])
     base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)  # split of each group by its own hash
     duplicates = find_duplicates(table, record, thresholds)
-    group_split = base
-    merged = 0
+    component = np.arange(n_groups)
     if len(duplicates.rows):
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 
-        n_groups = len(buckets)
         n_nodes = n_groups + int(duplicates.keys.max()) + 1
         graph = coo_matrix((np.ones(len(duplicates.rows)), (codes[duplicates.rows], n_groups + duplicates.keys)), shape=(n_nodes, n_nodes))
-        _, labels = connected_components(graph, directed=False)
-        component = labels[:n_groups]
-        order = np.lexsort((np.arange(n_groups), buckets, component))  # by component, then bucket
-        first = np.ones(n_groups, dtype=bool)
-        first[1:] = component[order][1:] != component[order][:-1]
-        anchor_of_component = {int(component[g]): int(g) for g in order[first]}
-        anchors = np.array([anchor_of_component[int(c)] for c in component], dtype=np.int64)
-        group_split = base[anchors]
-        merged = int((group_split != base).sum())
+        component = connected_components(graph, directed=False)[1][:n_groups]
+    n_components = int(component.max()) + 1 if n_groups else 0
+    # The anchor of each component: its group with the lowest bucket (ties: the first).
+    order = np.lexsort((np.arange(n_groups), buckets, component))
+    first = np.ones(n_groups, dtype=bool)
+    first[1:] = component[order][1:] != component[order][:-1]
+    component_split = np.empty(n_components, dtype=np.int8)
+    component_split[component[order][first]] = base[order][first]
+    conflicts = 0
+    if pinned is not None and (pinned >= 0).any():
+        rows = np.flatnonzero(pinned >= 0)
+        comp_of_row = component[codes[rows]]
+        lo = np.full(n_components, 127, dtype=np.int16)
+        hi = np.full(n_components, -1, dtype=np.int16)
+        np.minimum.at(lo, comp_of_row, pinned[rows])
+        np.maximum.at(hi, comp_of_row, pinned[rows])
+        agreed = (hi >= 0) & (lo == hi)
+        component_split[agreed] = hi[agreed]
+        conflicts = int(((hi >= 0) & (lo != hi)).sum())
+    group_split = component_split[component]
+    merged = int((group_split != base).sum())
     index = group_split[codes].astype(np.int8)
-    moved = int((index != base[codes]).sum())
-    return Assignment(index, [name for name, _ in thresholds_list], moved, merged, duplicates, thresholds)
+    moved = int((index != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
+    return Assignment(index, [name for name, _ in thresholds_list], moved, merged, duplicates, thresholds, conflicts)
 
 
 def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str]) -> dict:
@@ -159,6 +174,7 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         "duplicate_clusters_crossing_splits": int(clusters_crossing),
         "checks_skipped": dups.skipped,
         "rows_moved_by_duplicates": assignment.moved_rows,
+        "published_components_bridged": assignment.conflicts,
         "groups_moved_by_duplicates": assignment.merged_groups,
         "thresholds": assignment.thresholds.to_dict(),
         "splits": {name: per_split.get(name, {"rows": 0, "groups": 0}) for name in names},

@@ -53,30 +53,31 @@ class Validated:
     keep: np.ndarray | None = None  # which rows read were kept (None: all)
     _splits: Future | None = None
 
-    def split_assignment(self) -> Assignment:
+    def split_assignment(self, parent: pa.Table | None = None) -> Assignment:
         """The leakage-proof split of every valid row (see `hub.splits.assign_leakproof`).
 
-        Computed in the background while the checks ran, when `validate_entry` was asked to.
+        Computed in the background while the checks ran, when `validate_entry` was asked to
+        (with the same `parent`: the published (id, split) the records keep).
         """
         if self._splits is None:
-            return _assign(self.table, self.entry)
+            return _assign(self.table, self.entry, parent)
         assignment = self._splits.result()
         return assignment if self.keep is None else assignment.select(self.keep)
 
 
-def validate(root: Path, dataset: str, *, assign_splits: bool = False) -> Validated:
+def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: pa.Table | None = None) -> Validated:
     """Validate `dataset`'s entry and every record of its source.
 
     Returns a `Validated` whose report lists every problem; raises only for an invalid id or
     an unregistered dataset.
     """
-    return validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits)
+    return validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-splits")
 
 
-def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> Validated:
+def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, parent: pa.Table | None = None) -> Validated:
     """Validate an entry's records (see `validate`).
 
     With `assign_splits`, the split assignment is computed on the other core while the
@@ -99,7 +100,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> 
     except SourceError as exc:
         report.add("source-error", exc.message, file=rel_yaml, field="source")
         return Validated(entry, pa.table({}), report)
-    splits = _BACKGROUND.submit(_assign, table, entry) if assign_splits and table.num_rows else None
+    splits = _BACKGROUND.submit(_assign, table, entry, parent) if assign_splits and table.num_rows else None
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
@@ -115,8 +116,16 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False) -> 
     return Validated(entry, valid.drop_columns([_FILE, _ROW]), report, keep if rejected else None, splits)
 
 
-def _assign(table: pa.Table, entry: Entry) -> Assignment:
-    return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds())
+def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None) -> Assignment:
+    pinned = None
+    if parent is not None and parent.num_rows:
+        names = list(entry.split.ratios)
+        position = pc.index_in(table.column("id"), value_set=parent.column("id")).to_numpy(zero_copy_only=False)
+        parent_split = np.array([names.index(s) if s in names else -1 for s in parent.column("split").to_pylist()], dtype=np.int16)
+        found = ~np.isnan(position) if position.dtype.kind == "f" else position >= 0
+        pinned = np.full(table.num_rows, -1, dtype=np.int16)
+        pinned[found] = parent_split[position[found].astype(np.int64)]
+    return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned)
 
 
 # -- reading -----------------------------------------------------------------------------

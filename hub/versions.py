@@ -18,7 +18,7 @@ from hub.entry import Entry
 from hub.errors import StorageError, VersionNotFound
 from hub.ids import Version
 
-__all__ = ["classify_change", "published_versions", "read_manifest", "version_dir"]
+__all__ = ["classify_change", "parent_splits", "published_versions", "read_manifest", "version_dir"]
 
 
 def version_dir(versions_root: Path, version: str) -> Path:
@@ -62,6 +62,18 @@ def _ensure_data(parent: Path) -> None:
             hint="Run `dvc pull` with access to the remote it was pushed to, or `dvc remote list` to check the remote.",
             path=str(parent),
         ) from exc
+
+
+def parent_splits(parent: Path) -> pa.Table:
+    """(id, split) of every record of a published version, fetching its data if needed."""
+    _ensure_data(parent)
+    files = [str(p) for p in sorted(parent.glob("data/*.parquet"))]
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    con = duckdb.connect()
+    try:
+        return con.sql(f"SELECT id, split_part(parse_filename(filename, true), '-', 1) AS split FROM read_parquet([{listed}], filename=true)").to_arrow_table()
+    finally:
+        con.close()
 
 
 def classify_change(parent: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, split_names: list[str]) -> str:

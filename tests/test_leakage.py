@@ -102,3 +102,33 @@ def test_published_versions_carry_the_certificate(demo_root):
     assert dialogue["stratification"]["key"] == "intent"
     assert 0 <= dialogue["stratification"]["largest_deviation"] < 1
     assert hub.show("demo/digits@1.0.0", root=demo_root)["manifest"]["certificate"]["thresholds"]["image_mad"] == 0.03
+
+
+@pytest.mark.slow
+def test_growth_moves_no_published_record(hub_root):
+    """Adding ~17% new digits (new groups, some of them near duplicates of old ones) moves nothing."""
+    import datasets
+    import yaml
+
+    from conftest import copy_demo
+
+    copy_demo(hub_root, "demo/digits")
+    entry = hub_root / "registry/demo/digits/dataset.yaml"
+    doc = yaml.safe_load(entry.read_text())
+    doc["source"]["options"] = {"limit": 1500}
+    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    first = hub.publish("demo/digits", root=hub_root)
+    doc["source"]["options"] = {}
+    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    second = hub.publish("demo/digits", root=hub_root)
+    assert (second.version, second.manifest["parent"]) == ("1.1.0", {"version": "1.0.0", "change": "minor"})
+
+    def splits(version):
+        ds = datasets.load_dataset(str(version.path))
+        return {i: s for s, part in ds.items() for i in part["id"]}
+
+    old, new = splits(first), splits(second)
+    assert len(old) == 1500 and len(new) == 1797
+    assert [i for i in old if new[i] != old[i]] == []
+    certificate = second.manifest["certificate"]
+    assert certificate["holds"] and certificate["rows_moved_by_duplicates"] == 0
