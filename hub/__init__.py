@@ -46,6 +46,7 @@ __all__ = [
     "VersionExists",
     "VersionNotFound",
     "__version__",
+    "check",
     "index",
     "init",
     "list_datasets",
@@ -53,6 +54,7 @@ __all__ = [
     "publish",
     "search",
     "show",
+    "split",
     "validate",
 ]
 
@@ -89,6 +91,23 @@ def publish(dataset: str, *, version: str | None = None, bump: str | None = None
     from hub.publishing import publish as _publish
 
     return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, push=push, skip_unchanged=skip_unchanged)
+
+
+def split(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:
+    """Validate and split a dataset into `.hub/build/<ns>/<name>/` (shards, certificate,
+    stats, plots, card); return the summary with the certificate. See `hub.build.split`."""
+    from hub.build import split as _split
+
+    return _split(_root(root), dataset)
+
+
+def check(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:
+    """Certify a dataset's build from its files: no group, no duplicate in two splits.
+
+    Returns the certificate; raises `LeakageError` if it does not hold."""
+    from hub.build import check as _check
+
+    return _check(_root(root), dataset)
 
 
 def search(query: str = "", *, root: Path | str | None = None, **filters: Any) -> list[dict[str, Any]]:

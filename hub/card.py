@@ -46,7 +46,8 @@ def card_metadata(entry: Entry, features: datasets.Features, splits: dict[str, d
     return meta
 
 
-def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str, manifest: dict[str, Any]) -> str:
+def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str, manifest: dict[str, Any],
+                plots: list[str] = ()) -> str:
     """The whole README.md: YAML header, then the registry's prose card and the facts."""
     meta = card_metadata(entry, features, splits, version)
     d = entry.data
@@ -65,6 +66,19 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     lines += [f"| {name} | {s['rows']} | {s['groups']} |" for name, s in splits.items()]
     policy = entry.split.to_dict()
     lines += ["", f"Splits are group-disjoint: every `{policy['group_key']}` lies in one split (seed {policy['seed']}, ratios {policy['ratios']})."]
+    certificate = manifest.get("certificate")
+    if certificate:
+        lines += ["", "## Leakage certificate", "",
+                  f"- Groups (`{certificate['group_key']}`) in more than one split: {certificate['groups_crossing_splits']}",
+                  f"- Duplicate clusters found: {certificate['duplicate_clusters']} ({', '.join(f'{k}: {v}' for k, v in certificate['duplicate_clusters_by_kind'].items()) or 'none'}); "
+                  f"in more than one split: {certificate['duplicate_clusters_crossing_splits']}",
+                  f"- Records placed with a duplicate's group instead of their own: {certificate['rows_moved_by_duplicates']}",
+                  "- Details and thresholds: `leakage.json`."]
+        if certificate.get("checks_skipped"):
+            lines.append(f"- Not checked: {'; '.join(certificate['checks_skipped'])}")
+    if plots:
+        lines += ["", "## Statistics", "", "Per split figures are in `stats.json`.", ""]
+        lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plots]
     if manifest.get("parent"):
         lines.append(f"Parent version: {manifest['parent']['version']} ({manifest['parent']['change']} change).")
     if d.get("privacy"):

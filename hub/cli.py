@@ -152,6 +152,55 @@ def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | N
     click.echo(f"  {result.path}")
 
 
+def _print_certificate(c: dict[str, Any]) -> None:
+    click.echo(f"  leakage certificate: {'HOLDS' if c['holds'] else 'BROKEN'}")
+    click.echo(f"    groups ({c['group_key']}) in more than one split: {c['groups_crossing_splits']}")
+    kinds = ", ".join(f"{k} {v}" for k, v in c["duplicate_clusters_by_kind"].items()) or "none"
+    click.echo(f"    duplicate clusters: {c['duplicate_clusters']} ({kinds}); in more than one split: {c['duplicate_clusters_crossing_splits']}")
+    if "rows_moved_by_duplicates" in c:
+        click.echo(f"    records placed with a duplicate's group: {c['rows_moved_by_duplicates']}")
+    for skipped in c.get("checks_skipped", []):
+        click.echo(f"    not checked: {skipped}")
+    for name, s in c["splits"].items():
+        click.echo(f"    {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
+    if c.get("stratification"):
+        st = c["stratification"]
+        click.echo(f"    largest deviation of a {st['key']} share from the whole: {st['largest_deviation']:.3f}")
+
+
+@main.command(name="split")
+@click.argument("dataset")
+@command
+@click.pass_context
+def split_(ctx: click.Context, dataset: str, as_json: bool) -> None:
+    """Validate and split DATASET into .hub/build/ (shards, certificate, stats, card)."""
+    result = hub.split(dataset, root=_root(ctx))
+    if as_json:
+        _dump(result)
+        return
+    click.echo(f"Split {dataset} into {result['path']}")
+    _print_certificate(result["certificate"])
+
+
+@main.command()
+@click.argument("dataset")
+@command
+@click.pass_context
+def check(ctx: click.Context, dataset: str, as_json: bool) -> None:
+    """Certify DATASET's build from its files: no group or duplicate in two splits."""
+    try:
+        certificate = hub.check(dataset, root=_root(ctx))
+    except hub.LeakageError as exc:
+        if not as_json:
+            _print_certificate(exc.certificate)
+        raise
+    if as_json:
+        _dump(certificate)
+        return
+    click.echo(f"Checked {dataset}")
+    _print_certificate(certificate)
+
+
 def _print_datasets(rows: list[dict[str, Any]]) -> None:
     if not rows:
         click.echo("No datasets found.")

@@ -88,6 +88,23 @@ class _Keys:
             self.next += 1
         self.kinds[kind] = self.kinds.get(kind, 0) + len(clusters)
 
+    def add_pairs(self, kind: str, pairs: list[list[int]], n: int) -> None:
+        """Near-duplicate pairs, joined into clusters (connected components)."""
+        if not pairs:
+            self.kinds[kind] = self.kinds.get(kind, 0)
+            return
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        edges = np.asarray(pairs, dtype=np.int64)
+        graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+        labels = connected_components(graph, directed=False)[1]
+        members = np.unique(edges)
+        clusters: dict[int, list[int]] = defaultdict(list)
+        for row in members.tolist():
+            clusters[int(labels[row])].append(row)
+        self.add_clusters(kind, list(clusters.values()))
+
     def result(self) -> DuplicateKeys:
         if not self.rows:
             return DuplicateKeys(np.array([], np.int64), np.array([], np.int64), self.kinds, self.skipped)
@@ -248,7 +265,7 @@ def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thres
     if record == "dialogue":
         keys.add_clusters("exact-text", _exact_text_clusters(table, record))
         if thresholds.near and table.num_rows <= thresholds.near_text_limit:
-            keys.add_clusters("near-text", _minhash_clusters(normalized_texts(table, record).to_pylist(), thresholds))
+            keys.add_pairs("near-text", _minhash_clusters(normalized_texts(table, record).to_pylist(), thresholds), table.num_rows)
         elif thresholds.near:
             keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
     elif record == "speech":
@@ -264,7 +281,7 @@ def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thres
             def same(x: int, y: int) -> bool:
                 return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
 
-            keys.add_clusters("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same))
+            keys.add_pairs("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
     elif record == "sensor":
         series = table.column("series").to_pylist()
         keys.add_exact("exact-series", [np.asarray(s, dtype=np.float32).tobytes() if s else None for s in series])
@@ -273,6 +290,6 @@ def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thres
             for row, s in enumerate(series):
                 for h in _sensor_windows(s, thresholds.sensor_window).tolist():
                     where[h].add(row)
-            clusters = {tuple(sorted(rows)) for rows in where.values() if len(rows) > 1}
-            keys.add_clusters("overlapping-window", [list(c) for c in clusters])
+            pairs = {(min(rows), r) for rows in where.values() if len(rows) > 1 for r in rows if r != min(rows)}
+            keys.add_pairs("overlapping-window", [list(p) for p in pairs], table.num_rows)
     return keys.result()

@@ -38,7 +38,9 @@ from hub.ids import Version
 from hub.report import Report
 from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
-from hub.splits import certify
+from hub.splits import Assignment, certify
+from hub.stats import compute as compute_stats
+from hub.stats import plot
 from hub.validation import validate
 from hub.versions import classify_change, parent_splits, published_versions, version_dir
 
@@ -62,6 +64,50 @@ class Published:
         return {"dataset": self.dataset, "version": self.version, "unchanged": self.unchanged, "path": str(self.path), "manifest": self.manifest, "report": self.report.to_dict()}
 
 
+@dataclass
+class Prepared:
+    """A dataset validated, encoded and split, with its certificate: what publishing writes."""
+
+    entry: Entry
+    report: Report
+    table: pa.Table  # valid rows in the published schema
+    assignment: Assignment
+    certificate: dict[str, Any]
+    versions_root: Path
+    parent: str | None  # the latest published version, whose records keep their split
+
+
+def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, clock: _Clock | None = None) -> Prepared:
+    """Validate, encode labels and split `dataset`, and certify the split.
+
+    Raises `ValidationFailed` (problems, unless `allow_rejects` and all are row problems)
+    and `LeakageError` (the certificate does not hold: a bug, never the data's fault).
+    """
+    clock = clock or _Clock()
+    versions_root = dataset_dir(root, dataset) / "versions"
+    existing = published_versions(versions_root)
+    parent = existing[-1] if existing else None
+    pins = parent_splits(version_dir(versions_root, parent)) if parent else None  # published records keep their split
+    validated = validate(root, dataset, assign_splits=True, parent=pins)
+    clock.lap("validate")
+    entry, report = validated.entry, validated.report
+    dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
+    if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
+        report.raise_for_problems()
+    table = encode_labels(validated.table, entry)
+    clock.lap("encode labels")
+    assignment = validated.split_assignment(pins)
+    certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
+    if not certificate["holds"]:
+        raise LeakageError(
+            f"{dataset}: the splits leak: {certificate['groups_crossing_splits']} groups and "
+            f"{certificate['duplicate_clusters_crossing_splits']} duplicate clusters cross splits",
+            dataset=dataset, certificate=certificate,
+        )
+    clock.lap("splits and certificate")
+    return Prepared(entry, report, table, assignment, certificate, versions_root, parent)
+
+
 def publish(
     root: Path,
     dataset: str,
@@ -83,29 +129,10 @@ def publish(
     Raises `ValidationFailed`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
-    versions_root = dataset_dir(root, dataset) / "versions"
-    existing = published_versions(versions_root)
-    parent = existing[-1] if existing else None
-    pins = parent_splits(version_dir(versions_root, parent)) if parent else None  # published records keep their split
-    validated = validate(root, dataset, assign_splits=True, parent=pins)
-    clock.lap("validate")
-    entry, report = validated.entry, validated.report
-    dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
-    if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
-        report.raise_for_problems()
+    prepared = prepare(root, dataset, allow_rejects=allow_rejects, clock=clock)
+    entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
+    split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
     source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
-    table = encode_labels(validated.table, entry)
-    clock.lap("encode labels")
-    assignment = validated.split_assignment(pins)
-    split_idx, split_names = assignment.index, assignment.names
-    certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
-    if not certificate["holds"]:
-        raise LeakageError(
-            f"{dataset}: the splits leak: {certificate['groups_crossing_splits']} groups and "
-            f"{certificate['duplicate_clusters_crossing_splits']} duplicate clusters cross splits",
-            dataset=dataset, certificate=certificate,
-        )
-    clock.lap("splits and certificate")
     new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
     if change == "unchanged" and version is None and bump is None:
         if skip_unchanged:
@@ -130,9 +157,11 @@ def publish(
         manifest["certificate"] = certificate
         clock.lap("source checksum wait")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "stats.json").write_text(json.dumps(_stats(splits), indent=2) + "\n", encoding="utf-8")
+        stats = compute_stats(table, split_idx, split_names, entry)
+        stats["plots"] = plot(stats, staging / "plots", entry.id)
+        (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "leakage.json").write_text(json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest), encoding="utf-8")
+        (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest, stats["plots"]), encoding="utf-8")
         clock.lap("manifest and card")
         _store(root, staging, files, push=push)
         clock.lap("dvc add and push")
@@ -339,11 +368,6 @@ def _manifest(entry: Entry, version: str, splits: dict, files: list, report: Rep
         },
         "parent": {"version": parent, "change": change} if parent else None,
     }
-
-
-def _stats(splits: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    total = sum(s["rows"] for s in splits.values())
-    return {"rows": total, "splits": {name: {"rows": s["rows"], "groups": s["groups"], "fraction": s["rows"] / total if total else 0} for name, s in splits.items()}}
 
 
 def _store(root: Path, staging: Path, files: list[dict[str, Any]], *, push: bool) -> None:

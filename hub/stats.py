@@ -1,0 +1,123 @@
+"""Statistics of a split dataset, and their plots (PNG, for the card and the web pages).
+
+Per split: rows, groups, the class balance of every class-label field, and per modality
+audio durations, text lengths, image sizes or channel ranges.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hub.entry import Entry
+
+__all__ = ["compute", "plot"]
+
+
+def _summary(values: np.ndarray) -> dict[str, float]:
+    if not len(values):
+        return {}
+    q = np.percentile(values, [0, 50, 100])
+    return {"min": round(float(q[0]), 4), "median": round(float(q[1]), 4), "max": round(float(q[2]), 4), "mean": round(float(values.mean()), 4)}
+
+
+def _image_sizes(column: pa.ChunkedArray) -> np.ndarray:
+    from PIL import Image
+
+    sizes = []
+    for blob in pc.struct_field(column, "bytes").to_pylist():
+        if blob is not None:
+            with Image.open(io.BytesIO(blob)) as image:
+                sizes.append(image.size)
+    return np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+
+
+def _modality(part: pa.Table, record: str) -> dict[str, Any]:
+    if record == "speech":
+        durations = part.column("duration").to_numpy(zero_copy_only=False)
+        return {"duration_s": _summary(durations), "hours": round(float(durations.sum()) / 3600, 4),
+                "speakers": pc.count_distinct(part.column("speaker")).as_py(),
+                "transcript_chars": _summary(pc.utf8_length(part.column("transcript")).to_numpy(zero_copy_only=False))}
+    if record == "dialogue":
+        turns = part.column("turns")
+        texts = pc.struct_field(pc.list_flatten(turns), "text")
+        return {"turns": _summary(pc.list_value_length(turns).to_numpy(zero_copy_only=False)),
+                "turn_chars": _summary(pc.utf8_length(texts).to_numpy(zero_copy_only=False))}
+    if record in ("image", "inspection"):
+        sizes = _image_sizes(part.column("image"))
+        return {"width": _summary(sizes[:, 0]), "height": _summary(sizes[:, 1])} if len(sizes) else {}
+    if record == "sensor":
+        series = part.column("series").to_pylist()
+        channels = part.column("channels")[0].as_py() if part.num_rows else []
+        values = [np.asarray(s, dtype=np.float64) for s in series if s]
+        ranges = {}
+        if values and all(v.shape == values[0].shape for v in values):
+            stacked = np.stack(values)  # (records, channels, time)
+            for c, name in enumerate(channels):
+                ranges[name] = {"min": round(float(np.nanmin(stacked[:, c])), 4), "max": round(float(np.nanmax(stacked[:, c])), 4)}
+        return {"length": _summary(np.asarray([len(s[0]) for s in series if s])), "channel_ranges": ranges}
+    return {}
+
+
+def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) -> dict[str, Any]:
+    """The stats of `table` (published schema) split by `index` into `names`."""
+    schema = entry.schema
+    labels = list(schema.labels)
+    class_fields = [path[0] for path in schema.label_paths if len(path) == 1]
+    out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
+    for i, name in enumerate(names):
+        part = table.filter(pa.array(index == i))
+        split: dict[str, Any] = {"rows": part.num_rows, "fraction": round(part.num_rows / table.num_rows, 4) if table.num_rows else 0,
+                                 "groups": pc.count_distinct(part.column(entry.split.group_key)).as_py()}
+        for field in class_fields:
+            counts = pc.value_counts(part.column(field)).to_pylist()
+            named = {(labels[c["values"]] if c["values"] is not None else "(none)"): c["counts"] for c in counts}
+            if set(named) != {"(none)"}:
+                split.setdefault("classes", {})[field] = dict(sorted(named.items()))
+        split.update(_modality(part, schema.record) if part.num_rows else {})
+        out["splits"][name] = split
+    return out
+
+
+def plot(stats: dict[str, Any], folder: Path, title: str) -> list[str]:
+    """Write PNG plots of `stats` into `folder`; return their file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    splits = stats["splits"]
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.bar(list(splits), [s["rows"] for s in splits.values()], color="#4c72b0")
+    ax.set_title(f"{title}: rows per split")
+    ax.set_ylabel("rows")
+    fig.tight_layout()
+    fig.savefig(folder / "splits.png", dpi=90)
+    plt.close(fig)
+    written.append("splits.png")
+    fields = sorted({f for s in splits.values() for f in s.get("classes", {})})
+    for field in fields:
+        classes = sorted({c for s in splits.values() for c in s.get("classes", {}).get(field, {})})
+        fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(classes) + 2), 3.2))
+        width = 0.8 / max(1, len(splits))
+        x = np.arange(len(classes))
+        for k, (name, s) in enumerate(splits.items()):
+            counts = s.get("classes", {}).get(field, {})
+            total = sum(counts.values()) or 1
+            ax.bar(x + k * width, [counts.get(c, 0) / total for c in classes], width, label=name)
+        ax.set_xticks(x + width * (len(splits) - 1) / 2, classes, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("share of split")
+        ax.set_title(f"{title}: {field} by split")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / f"classes-{field}.png", dpi=90)
+        plt.close(fig)
+        written.append(f"classes-{field}.png")
+    return written
