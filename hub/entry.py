@@ -164,8 +164,22 @@ def _check_entry(entry: Entry, rel: str) -> None:
             entry.split = _split_policy(entry, rel)
 
 
+def params_overrides(root: Path, dataset: str) -> dict[str, Any]:
+    """`datasets.<key>.split` from params.yaml: what the pipeline overrides of the split policy."""
+    path = root / "params.yaml"
+    if not path.is_file():
+        return {}
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return {}
+    item = (params.get("datasets") or {}).get(params_key(dataset)) or {}
+    return dict(item.get("split") or {}) if isinstance(item, dict) else {}
+
+
 def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     raw = entry.data.get("split") if isinstance(entry.data.get("split"), dict) else {}
+    raw = {**raw, **params_overrides(entry.path.parents[2], entry.id)}
     assert entry.schema is not None  # set by the caller
     fields = entry.schema.properties
     group_key = raw.get("group_key") or DEFAULT_GROUP_KEYS[entry.schema.record]
@@ -240,8 +254,17 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
     (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     (folder / "raw" / "records.jsonl").write_text("# one JSON record per line, for example:\n# " + json.dumps(example, ensure_ascii=False) + "\n", encoding="utf-8")
     (folder / "README.md").write_text(f"# {doc['title']}\n\nTODO: the dataset card's prose: motivation, collection, annotation, known limitations.\n", encoding="utf-8")
-    add_to_params(root, dataset)
+    add_to_params(root, dataset, source=f"registry/{dataset}/raw")
     return folder
+
+
+PARAMS_HEADER = """\
+# One entry per dataset in registry/ (written by `hub new`); dvc.yaml loops over them.
+#   id:     the dataset
+#   source: what the pipeline watches for the raw data (a folder, or the loader's module)
+#   split:  overrides of dataset.yaml's split policy (seed, ratios, duplicates): changing
+#           them rebuilds that dataset only
+"""
 
 
 def params_key(dataset: str) -> str:
@@ -249,12 +272,16 @@ def params_key(dataset: str) -> str:
     return dataset.replace("/", "-")
 
 
-def add_to_params(root: Path, dataset: str) -> None:
-    """List `dataset` in params.yaml so dvc.yaml's `foreach` stages pick it up."""
+def add_to_params(root: Path, dataset: str, *, source: str) -> None:
+    """List `dataset` in params.yaml so dvc.yaml's `foreach` stages pick it up.
+
+    `source` is the path the pipeline watches for the raw data (a folder or a loader module);
+    `split` (empty at first) overrides the entry's split policy, e.g. `{seed: 7}`.
+    """
     path = root / "params.yaml"
     params = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None) or {}
     datasets = params.get("datasets") or {}
-    datasets[params_key(dataset)] = {"id": dataset}
+    datasets[params_key(dataset)] = {"id": dataset, "source": source, "split": {}}
     params["datasets"] = dict(sorted(datasets.items()))
-    header = "# One entry per dataset in registry/ (written by `hub new`); dvc.yaml loops over them.\n"
+    header = PARAMS_HEADER
     path.write_text(header + yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")

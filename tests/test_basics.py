@@ -14,7 +14,7 @@ def test_public_surface_is_pinned():
     assert sorted(hub.__all__) == sorted([
         "DatasetExists", "DatasetNotFound", "HubError", "InvalidDatasetId", "InvalidVersion", "LeakageError", "LicenseError", "NotAHubRepo",
         "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
-        "index", "init", "list_datasets", "new", "publish", "search", "show", "validate",
+        "check", "index", "init", "list_datasets", "new", "publish", "search", "show", "split", "validate",
     ])
     for name in hub.__all__:
         assert callable(getattr(hub, name)) or name == "__version__"

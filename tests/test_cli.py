@@ -29,7 +29,8 @@ def test_init_new_validate_publish_find(tmp_path, espeak_wav):
     result = run_hub("new", "acme/factory-sounds", "--modality", "speech", root=root)
     assert result.returncode == 0, result.stderr
     folder = root / "registry/acme/factory-sounds"
-    assert yaml.safe_load((root / "params.yaml").read_text())["datasets"] == {"acme-factory-sounds": {"id": "acme/factory-sounds"}}
+    assert yaml.safe_load((root / "params.yaml").read_text())["datasets"] == {
+        "acme-factory-sounds": {"id": "acme/factory-sounds", "source": "registry/acme/factory-sounds/raw", "split": {}}}
     empty = run_hub("validate", "acme/factory-sounds", root=root)
     assert empty.returncode == 1
     assert "[source-error] registry/acme/factory-sounds/dataset.yaml, field 'source': the source yielded no records" in empty.stdout

@@ -1,0 +1,72 @@
+"""The DVC pipeline, run for real: `dvc repro` builds, re-runs nothing, rebuilds one dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import copy_demo
+from hub.entry import add_to_params
+
+pytestmark = pytest.mark.slow
+
+
+def _dvc(root: Path, *args: str) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _ran(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def test_repro_builds_certified_splits_then_only_what_changed(hub_root):
+    for dataset in ("demo/basicmotions", "demo/chatterbot-dialogue"):
+        copy_demo(hub_root, dataset)
+        add_to_params(hub_root, dataset, source=f"registry/{dataset}/dataset.yaml")
+
+    first = _ran(_dvc(hub_root, "repro"))
+    assert sorted(first) == sorted(f"{stage}@demo-{name}" for stage in ("validate", "split", "check") for name in ("basicmotions", "chatterbot-dialogue"))
+    for key, dataset in (("demo-basicmotions", "demo/basicmotions"), ("demo-chatterbot-dialogue", "demo/chatterbot-dialogue")):
+        build = hub_root / ".hub" / "build" / dataset
+        assert sorted(p.name for p in build.iterdir()) == ["README.md", "data", "leakage.json", "plots", "split.json", "stats.json"]
+        checked = json.loads((hub_root / ".hub" / "checks" / f"{key}.json").read_text())
+        assert checked["holds"] and checked["groups_crossing_splits"] == 0 and checked["duplicate_clusters_crossing_splits"] == 0
+        assert json.loads((hub_root / ".hub" / "reports" / f"{key}.json").read_text())["valid"] is True
+
+    assert _ran(_dvc(hub_root, "repro")) == []  # nothing changed, nothing runs
+    params = yaml.safe_load((hub_root / "params.yaml").read_text())
+    params["datasets"]["demo-basicmotions"]["split"] = {"seed": 7}
+    (hub_root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert sorted(_ran(_dvc(hub_root, "repro"))) == ["check@demo-basicmotions", "split@demo-basicmotions"]
+    leakage = json.loads((hub_root / ".hub/build/demo/basicmotions/leakage.json").read_text())
+    assert leakage["holds"] and json.loads((hub_root / ".hub/build/demo/basicmotions/split.json").read_text())["dataset"] == "demo/basicmotions"
+    assert "Data and pipelines are up to date." in _dvc(hub_root, "status")
+
+
+def test_hub_check_catches_a_tampered_build(hub_root):
+    """Move one group's rows into another split's file by hand: `hub check` must refuse."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import hub
+
+    copy_demo(hub_root, "demo/basicmotions")
+    hub.split("demo/basicmotions", root=hub_root)
+    data = hub_root / ".hub/build/demo/basicmotions/data"
+    train = pq.read_table(next(data.glob("train-*.parquet")))
+    test_file = next(data.glob("test-*.parquet"))
+    pq.write_table(pa.concat_tables([pq.read_table(test_file), train.slice(0, 1)]), test_file)
+    with pytest.raises(hub.LeakageError) as err:
+        hub.check("demo/basicmotions", root=hub_root)
+    # the copied row is its original's group, its exact series and its windows: 1 group, 2 clusters
+    assert err.value.message == "demo/basicmotions: the build leaks: 1 groups and 2 duplicate clusters cross splits"
+    assert err.value.certificate["duplicate_clusters_by_kind"] == {"exact-series": 1, "overlapping-window": 1}
