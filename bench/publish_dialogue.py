@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
-import logging
 import os
 import platform
 import resource

@@ -19,10 +19,7 @@ Every error has a `hint`: what the user should do next. `hub.cli` renders messag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from hub.report import Report
+from typing import Any
 
 __all__ = [
     "DatasetExists",
