@@ -37,31 +37,35 @@ def _image_sizes(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
 
 
-def _modality(part: pa.Table, record: str) -> dict[str, Any]:
+def _metrics(table: pa.Table, record: str) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Per-row metrics, and per-item metrics with the row each item belongs to, over whole columns."""
+    per_row: dict[str, np.ndarray] = {}
+    per_item: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if record == "speech":
-        durations = part.column("duration").to_numpy(zero_copy_only=False)
-        return {"duration_s": _summary(durations), "hours": round(float(durations.sum()) / 3600, 4),
-                "speakers": pc.count_distinct(part.column("speaker")).as_py(),
-                "transcript_chars": _summary(pc.utf8_length(part.column("transcript")).to_numpy(zero_copy_only=False))}
-    if record == "dialogue":
-        turns = part.column("turns")
-        texts = pc.struct_field(pc.list_flatten(turns), "text")
-        return {"turns": _summary(pc.list_value_length(turns).to_numpy(zero_copy_only=False)),
-                "turn_chars": _summary(pc.utf8_length(texts).to_numpy(zero_copy_only=False))}
-    if record in ("image", "inspection"):
-        sizes = _image_sizes(part.column("image"))
-        return {"width": _summary(sizes[:, 0]), "height": _summary(sizes[:, 1])} if len(sizes) else {}
-    if record == "sensor":
-        series = part.column("series").to_pylist()
-        channels = part.column("channels")[0].as_py() if part.num_rows else []
-        values = [np.asarray(s, dtype=np.float64) for s in series if s]
-        ranges = {}
-        if values and all(v.shape == values[0].shape for v in values):
-            stacked = np.stack(values)  # (records, channels, time)
-            for c, name in enumerate(channels):
-                ranges[name] = {"min": round(float(np.nanmin(stacked[:, c])), 4), "max": round(float(np.nanmax(stacked[:, c])), 4)}
-        return {"length": _summary(np.asarray([len(s[0]) for s in series if s])), "channel_ranges": ranges}
-    return {}
+        per_row["duration_s"] = table.column("duration").to_numpy(zero_copy_only=False).astype(np.float64)
+        per_row["transcript_chars"] = pc.utf8_length(table.column("transcript")).to_numpy(zero_copy_only=False)
+    elif record == "dialogue":
+        turns = table.column("turns").combine_chunks()
+        per_row["turns"] = pc.list_value_length(turns).to_numpy(zero_copy_only=False)
+        lengths = pc.utf8_length(pc.struct_field(pc.list_flatten(turns), "text")).to_numpy(zero_copy_only=False)
+        per_item["turn_chars"] = (lengths, pc.list_parent_indices(turns).to_numpy(zero_copy_only=False))
+    elif record in ("image", "inspection"):
+        sizes = _image_sizes(table.column("image"))
+        if len(sizes) == table.num_rows:
+            per_row["width"], per_row["height"] = sizes[:, 0], sizes[:, 1]
+    return per_row, per_item
+
+
+def _sensor(part: pa.Table) -> dict[str, Any]:
+    series = part.column("series").to_pylist()
+    channels = part.column("channels")[0].as_py() if part.num_rows else []
+    values = [np.asarray(s, dtype=np.float64) for s in series if s]
+    ranges = {}
+    if values and all(v.shape == values[0].shape for v in values):
+        stacked = np.stack(values)  # (records, channels, time)
+        for c, name in enumerate(channels):
+            ranges[name] = {"min": round(float(np.nanmin(stacked[:, c])), 4), "max": round(float(np.nanmax(stacked[:, c])), 4)}
+    return {"length": _summary(np.asarray([len(s[0]) for s in series if s])), "channel_ranges": ranges}
 
 
 def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) -> dict[str, Any]:
@@ -69,17 +73,30 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) 
     schema = entry.schema
     labels = list(schema.labels)
     class_fields = [path[0] for path in schema.label_paths if len(path) == 1]
+    groups = pc.dictionary_encode(table.column(entry.split.group_key)).combine_chunks().indices.to_numpy(zero_copy_only=False)
+    classes = {f: table.column(f).to_numpy(zero_copy_only=False) for f in class_fields}
+    per_row, per_item = _metrics(table, schema.record)
     out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
     for i, name in enumerate(names):
-        part = table.filter(pa.array(index == i))
-        split: dict[str, Any] = {"rows": part.num_rows, "fraction": round(part.num_rows / table.num_rows, 4) if table.num_rows else 0,
-                                 "groups": pc.count_distinct(part.column(entry.split.group_key)).as_py()}
-        for field in class_fields:
-            counts = pc.value_counts(part.column(field)).to_pylist()
-            named = {(labels[c["values"]] if c["values"] is not None else "(none)"): c["counts"] for c in counts}
-            if set(named) != {"(none)"}:
-                split.setdefault("classes", {})[field] = dict(sorted(named.items()))
-        split.update(_modality(part, schema.record) if part.num_rows else {})
+        mask = index == i
+        n = int(mask.sum())
+        split: dict[str, Any] = {"rows": n, "fraction": round(n / table.num_rows, 4) if table.num_rows else 0,
+                                 "groups": int(len(np.unique(groups[mask])))}
+        for field, values in classes.items():
+            chosen = values[mask]
+            known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
+            if len(known):
+                counts = np.bincount(known, minlength=len(labels))
+                split.setdefault("classes", {})[field] = {labels[c]: int(counts[c]) for c in range(len(labels)) if counts[c]}
+        for metric, values in per_row.items():
+            split[metric] = _summary(values[mask])
+        for metric, (values, rows) in per_item.items():
+            split[metric] = _summary(values[mask[rows]])
+        if schema.record == "speech" and n:
+            split["hours"] = round(float(per_row["duration_s"][mask].sum()) / 3600, 4)
+            split["speakers"] = split["groups"] if entry.split.group_key == "speaker" else pc.count_distinct(table.column("speaker").filter(pa.array(mask))).as_py()
+        if schema.record == "sensor" and n:
+            split.update(_sensor(table.filter(pa.array(mask))))
         out["splits"][name] = split
     return out
 

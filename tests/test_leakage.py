@@ -102,6 +102,18 @@ def test_published_versions_carry_the_certificate(demo_root):
     assert dialogue["stratification"]["key"] == "intent"
     assert 0 <= dialogue["stratification"]["largest_deviation"] < 1
     assert hub.show("demo/digits@1.0.0", root=demo_root)["manifest"]["certificate"]["thresholds"]["image_mad"] == 0.03
+    for dataset, metric in (("demo/digits", "width"), ("demo/chatterbot-dialogue", "turn_chars"), ("demo/espeak-speech", "duration_s"), ("demo/basicmotions", "channel_ranges")):
+        version = demo_root / "registry" / dataset / "versions" / "1.0.0"
+        stats = json.loads((version / "stats.json").read_text())
+        manifest = json.loads((version / "manifest.json").read_text())
+        assert {s: v["rows"] for s, v in stats["splits"].items() if v["rows"]} == {s: v["rows"] for s, v in manifest["splits"].items()}
+        assert any(metric in v for v in stats["splits"].values())
+        for name in stats["plots"]:
+            assert (version / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+            assert f"](plots/{name})" in (version / "README.md").read_text()
+    digits = json.loads((demo_root / "registry/demo/digits/versions/1.0.0/stats.json").read_text())
+    assert sum(sum(s["classes"]["label"].values()) for s in digits["splits"].values()) == 1797
+    assert digits["splits"]["train"]["width"] == {"min": 8.0, "median": 8.0, "max": 8.0, "mean": 8.0}
 
 
 @pytest.mark.slow
