@@ -21,7 +21,7 @@ from hub.card import render_card
 from hub.entry import load_entry
 from hub.errors import HubError, LeakageError
 from hub.ids import parse_dataset_id
-from hub.publishing import _write_shards, prepare
+from hub.publishing import prepare, write_shards
 from hub.repo import work_dir
 from hub.splits import Assignment, certify
 from hub.stats import compute as compute_stats
@@ -46,7 +46,7 @@ def split(root: Path, dataset: str) -> dict[str, Any]:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
-    splits, files = _write_shards(tmp, prepared.table, assignment.index, assignment.names, entry)
+    splits, files = write_shards(tmp, prepared.table, assignment.index, assignment.names, entry)
     stats = compute_stats(prepared.table, assignment.index, assignment.names, entry)
     stats["plots"] = plot(stats, tmp / "plots", entry.id)
     summary = {"dataset": dataset, "path": str(out), "parent": prepared.parent, "splits": splits,

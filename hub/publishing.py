@@ -126,7 +126,7 @@ def publish(
     manifest counts them). Publishing exactly the records of the latest version needs an
     explicit `bump` or `version` (a PATCH re-encode); with `skip_unchanged` the latest
     version is returned instead. `push=False` keeps the data in the DVC cache only.
-    Raises `ValidationFailed`, `VersionExists`, `InvalidVersion`, `StorageError`.
+    Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, clock=clock)
@@ -151,7 +151,7 @@ def publish(
     (staging / "data").mkdir(parents=True)
     try:
         clock.lap("choose version")
-        splits, files = _write_shards(staging, table, split_idx, split_names, entry)
+        splits, files = write_shards(staging, table, split_idx, split_names, entry)
         clock.lap("write shards")
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
@@ -162,7 +162,7 @@ def publish(
         (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "leakage.json").write_text(json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest, stats["plots"]), encoding="utf-8")
-        clock.lap("manifest and card")
+        clock.lap("stats, plots, manifest and card")
         _store(root, staging, files, push=push)
         clock.lap("dvc add and push")
         if target.exists():
@@ -179,7 +179,6 @@ def publish(
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-publish")
-
 
 
 def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
@@ -301,7 +300,7 @@ class _ShardWriter:
         return self.files
 
 
-def _write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
+def write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
     """Write every split's shards in one streaming pass over `table`; return (splits, files).
 
     Each batch is cut by split and handed to that split's writer, so rows are copied once,
