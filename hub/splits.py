@@ -186,22 +186,26 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
 
 def _balance(table: pa.Table, assignment: Assignment, key: str, labels: list[str]) -> dict:
     """Per split, each class's share, and the largest gap to its share in the whole."""
-    values = table.column(key).to_pylist()
-    if labels and all(isinstance(v, int) or v is None for v in values):
-        values = [labels[v] if v is not None else None for v in values]
-    overall: dict = {}
-    per: dict[str, dict] = {name: {} for name in assignment.names}
-    for value, split in zip(values, assignment.index.tolist()):
-        overall[value] = overall.get(value, 0) + 1
-        per[assignment.names[split]][value] = per[assignment.names[split]].get(value, 0) + 1
-    total = sum(overall.values())
-    largest = 0.0
-    shares = {}
-    for name, counts in per.items():
-        n = sum(counts.values())
-        shares[name] = {str(v): round(c / n, 4) for v, c in sorted(counts.items(), key=lambda kv: str(kv[0]))} if n else {}
-        for value, count in overall.items():
-            if n:
-                largest = max(largest, abs(counts.get(value, 0) / n - count / total))
-    return {"key": key, "overall": {str(v): round(c / total, 4) for v, c in sorted(overall.items(), key=lambda kv: str(kv[0]))},
+    column = table.column(key)
+    if pa.types.is_integer(column.type) and labels:  # a class label: indices into `labels`
+        codes = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        names = [*labels, "None"]
+        codes = np.where(codes < 0, len(labels), codes)
+    else:
+        encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+        names = [*encoded.dictionary.to_pylist(), "None"]
+        codes = pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
+    n_splits, n_values = len(assignment.names), len(names)
+    counts = np.bincount(assignment.index.astype(np.int64) * n_values + codes, minlength=n_splits * n_values).reshape(n_splits, n_values)
+    overall = counts.sum(axis=0)
+    present = np.flatnonzero(overall)
+    order = sorted(present.tolist(), key=lambda v: str(names[v]))
+    total = overall.sum()
+    shares, largest = {}, 0.0
+    for i, name in enumerate(assignment.names):
+        n = counts[i].sum()
+        shares[name] = {str(names[v]): round(float(counts[i, v] / n), 4) for v in order if counts[i, v]} if n else {}
+        if n:
+            largest = max(largest, float(np.abs(counts[i, present] / n - overall[present] / total).max()))
+    return {"key": key, "overall": {str(names[v]): round(float(overall[v] / total), 4) for v in order},
             "per_split": shares, "largest_deviation": round(largest, 4)}

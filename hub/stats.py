@@ -45,10 +45,12 @@ def _metrics(table: pa.Table, record: str) -> tuple[dict[str, np.ndarray], dict[
         per_row["duration_s"] = table.column("duration").to_numpy(zero_copy_only=False).astype(np.float64)
         per_row["transcript_chars"] = pc.utf8_length(table.column("transcript")).to_numpy(zero_copy_only=False)
     elif record == "dialogue":
-        turns = table.column("turns").combine_chunks()
+        turns = table.column("turns")  # chunk by chunk: no copy of the texts
         per_row["turns"] = pc.list_value_length(turns).to_numpy(zero_copy_only=False)
         lengths = pc.utf8_length(pc.struct_field(pc.list_flatten(turns), "text")).to_numpy(zero_copy_only=False)
-        per_item["turn_chars"] = (lengths, pc.list_parent_indices(turns).to_numpy(zero_copy_only=False))
+        starts = np.cumsum([0, *(len(c) for c in turns.chunks)])
+        parents = [pc.list_parent_indices(c).to_numpy(zero_copy_only=False) + start for c, start in zip(turns.chunks, starts)]
+        per_item["turn_chars"] = (lengths, np.concatenate(parents) if parents else np.array([], np.int64))
     elif record in ("image", "inspection"):
         sizes = _image_sizes(table.column("image"))
         if len(sizes) == table.num_rows:
@@ -76,12 +78,14 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) 
     groups = pc.dictionary_encode(table.column(entry.split.group_key)).combine_chunks().indices.to_numpy(zero_copy_only=False)
     classes = {f: table.column(f).to_numpy(zero_copy_only=False) for f in class_fields}
     per_row, per_item = _metrics(table, schema.record)
+    present = np.zeros((len(names), int(groups.max()) + 1 if len(groups) else 0), dtype=bool)
+    present[index.astype(np.int64), groups] = True  # which groups each split holds
     out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
     for i, name in enumerate(names):
         mask = index == i
         n = int(mask.sum())
         split: dict[str, Any] = {"rows": n, "fraction": round(n / table.num_rows, 4) if table.num_rows else 0,
-                                 "groups": int(len(np.unique(groups[mask])))}
+                                 "groups": int(present[i].sum())}
         for field, values in classes.items():
             chosen = values[mask]
             known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
