@@ -47,6 +47,14 @@ def copy_demo(root: Path, dataset: str) -> None:
     shutil.copytree(source, root / "registry" / dataset, ignore=shutil.ignore_patterns("versions"))
 
 
+def set_source_options(root: Path, dataset: str, **options: Any) -> None:
+    """Rewrite the loader options of a dataset entry (e.g. `limit=1500` for a smaller source)."""
+    path = root / "registry" / dataset / "dataset.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["source"]["options"] = options
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
 @pytest.fixture
 def hub_root(tmp_path) -> Path:
     """A fresh hub repository: git + DVC + a local remote."""

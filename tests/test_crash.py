@@ -11,10 +11,9 @@ import sys
 import time
 
 import pytest
-import yaml
 
 import hub
-from conftest import copy_demo
+from conftest import copy_demo, set_source_options
 
 pytestmark = pytest.mark.slow
 
@@ -41,16 +40,12 @@ def _kill_when(root, versions, marker: str) -> int:
 @pytest.mark.parametrize("marker", ["data", "data.dvc"])  # while writing shards; after `dvc add`
 def test_killed_publish_leaves_previous_version_and_catalog_intact(hub_root, marker):
     copy_demo(hub_root, "demo/digits")
-    entry = hub_root / "registry/demo/digits/dataset.yaml"
-    doc = yaml.safe_load(entry.read_text())
-    doc["source"]["options"] = {"limit": 1500}
-    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    set_source_options(hub_root, "demo/digits", limit=1500)
     first = hub.publish("demo/digits", root=hub_root)
     before = _digests(first.path)
     catalog_before = hub.show("demo/digits@1.0.0", root=hub_root)
 
-    doc["source"]["options"] = {}  # all 1797 digits: a MINOR version
-    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    set_source_options(hub_root, "demo/digits")  # all 1797 digits
     versions = hub_root / "registry/demo/digits/versions"
     assert _kill_when(hub_root, versions, marker) == -signal.SIGKILL
 

@@ -120,18 +120,13 @@ def test_published_versions_carry_the_certificate(demo_root):
 def test_growth_moves_no_published_record(hub_root):
     """Adding ~17% new digits (new groups, some of them near duplicates of old ones) moves nothing."""
     import datasets
-    import yaml
 
-    from conftest import copy_demo
+    from conftest import copy_demo, set_source_options
 
     copy_demo(hub_root, "demo/digits")
-    entry = hub_root / "registry/demo/digits/dataset.yaml"
-    doc = yaml.safe_load(entry.read_text())
-    doc["source"]["options"] = {"limit": 1500}
-    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    set_source_options(hub_root, "demo/digits", limit=1500)
     first = hub.publish("demo/digits", root=hub_root)
-    doc["source"]["options"] = {}
-    entry.write_text(yaml.safe_dump(doc, sort_keys=False))
+    set_source_options(hub_root, "demo/digits")
     second = hub.publish("demo/digits", root=hub_root)
     assert (second.version, second.manifest["parent"]) == ("1.1.0", {"version": "1.0.0", "change": "minor"})
 
