@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -202,6 +203,12 @@ def leakage(out: Path) -> dict[str, int]:
     return {"written_rows": rows, "leaked_groups": groups, "leaked_dup_texts": texts, "bytes": sum(Path(f).stat().st_size for f in files)}
 
 
+def _busy_s() -> float:
+    """Non-idle CPU seconds of the whole machine since boot (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(method: str, work: Path, src: Path, i: int, timeout: float) -> dict[str, Any] | None:
     """One measured run in a fresh subprocess; None if it ran out of time."""
     out = work / f"{method}-{i}"
@@ -209,6 +216,7 @@ def measure(method: str, work: Path, src: Path, i: int, timeout: float) -> dict[
     result_file = work / f"result-{method}-{i}.json"
     os.sync()  # the previous run's dirty pages are written back now, not during this run
     env = {**os.environ, "HUB_NO_PROGRESS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    busy0, own0 = _busy_s(), resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         proc = subprocess.run([sys.executable, __file__, "--child", method, str(src), str(out), str(result_file)], env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -216,7 +224,10 @@ def measure(method: str, work: Path, src: Path, i: int, timeout: float) -> dict[
         return None
     if proc.returncode:
         raise SystemExit(f"{method} run {i} failed with exit code {proc.returncode}")
+    own1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(result_file.read_text())
+    # CPU the rest of the machine used while the child ran (other users' jobs skew the figures)
+    result["others_cpu_s"] = _busy_s() - busy0 - (own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime)
     result.update(leakage(out) if method in SPLIT_METHODS else {})
     shutil.rmtree(out)
     return result
@@ -322,7 +333,7 @@ def main() -> None:
                     continue
                 runs[method].append(r)
                 found = f"leaked groups {r['leaked_groups']}" if method in SPLIT_METHODS else f"clusters {r['clusters']}"
-                print(f"  run {i + 1} {method:12s} {r['seconds']:7.2f} s  peak {r['peak_mib']:6.0f} MiB  {found}", flush=True)
+                print(f"  run {i + 1} {method:12s} {r['seconds']:7.2f} s  peak {r['peak_mib']:6.0f} MiB  {found}  (others' cpu {r['others_cpu_s']:.1f} s)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
