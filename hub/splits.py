@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.arrowutil import flat
 from hub.dedup import DuplicateKeys, Thresholds, find_duplicates
 from hub.entry import SplitPolicy
 
@@ -49,18 +50,31 @@ def split_of(group: str, policy: SplitPolicy) -> str:
     return next(name for name, upper in _thresholds(policy) if bucket < upper)
 
 
-def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.ndarray, list[str]]:
-    """Split index (int8) of every row, and the split names the indices refer to."""
+@dataclass
+class _Hashed:
+    """The groups of every row, and the split each group gets from its own bucket."""
+
+    codes: np.ndarray  # group number of every row
+    buckets: np.ndarray  # bucket of every group
+    base: np.ndarray  # int8 split of every group
+    names: list[str]
+
+
+def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> _Hashed:
+    """The rule above, over whole columns: each distinct group is hashed once, by DuckDB."""
+    encoded = flat(pc.dictionary_encode(groups.cast(pa.string())))
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    buckets = _group_buckets(encoded.dictionary, policy.seed)
     thresholds = _thresholds(policy)
-    cases = " ".join(f"WHEN b < {upper} THEN {i}" for i, (_, upper) in enumerate(thresholds))
-    con = duckdb.connect()
-    try:
-        con.register("grp", pa.table({"g": groups.cast(pa.string())}))
-        query = f"SELECT (CASE {cases} END)::TINYINT AS s FROM (SELECT md5_number_upper($seed || ':' || g) % {BUCKETS} AS b FROM grp)"
-        result = con.sql(query, params={"seed": str(policy.seed)}).to_arrow_table()
-    finally:
-        con.close()
-    return result.column("s").to_numpy(), [name for name, _ in thresholds]
+    uppers = np.array([upper for _, upper in thresholds])
+    base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)
+    return _Hashed(codes, buckets, base, [name for name, _ in thresholds])
+
+
+def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.ndarray, list[str]]:
+    """Split index (int8) of every row by its group alone, and the split names the indices refer to."""
+    hashed = _hash_groups(groups, policy)
+    return hashed.base[hashed.codes], hashed.names
 
 
 # -- the leakage-proof engine --------------------------------------------------------------
@@ -107,13 +121,9 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     with the lowest bucket. So a published record never moves unless new records bridge
     components published in different splits; `conflicts` counts those.
     """
-    encoded = pc.dictionary_encode(table.column(policy.group_key).cast(pa.string())).combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    buckets = _group_buckets(encoded.dictionary, policy.seed)
+    hashed = _hash_groups(table.column(policy.group_key), policy)
+    codes, buckets, base = hashed.codes, hashed.buckets, hashed.base
     n_groups = len(buckets)
-    thresholds_list = _thresholds(policy)
-    uppers = np.array([upper for _, upper in thresholds_list])
-    base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)  # split of each group by its own hash
     duplicates = find_duplicates(table, record, thresholds)
     component = np.arange(n_groups)
     if len(duplicates.rows):
@@ -145,7 +155,7 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     merged = int((group_split != base).sum())
     index = group_split[codes].astype(np.int8)
     moved = int((index != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
-    return Assignment(index, [name for name, _ in thresholds_list], moved, merged, duplicates, thresholds, conflicts)
+    return Assignment(index, hashed.names, moved, merged, duplicates, thresholds, conflicts)
 
 
 def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str]) -> dict:

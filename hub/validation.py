@@ -119,22 +119,22 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
 def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None) -> Assignment:
     pinned = None
     if parent is not None and parent.num_rows:
-        names = list(entry.split.ratios)
-        position = pc.index_in(table.column("id"), value_set=parent.column("id")).to_numpy(zero_copy_only=False)
-        parent_split = np.array([names.index(s) if s in names else -1 for s in parent.column("split").to_pylist()], dtype=np.int16)
-        found = ~np.isnan(position) if position.dtype.kind == "f" else position >= 0
+        names = pa.array(list(entry.split.ratios), pa.string())
+        parent_split = pc.fill_null(pc.index_in(parent.column("split"), value_set=names), -1).to_numpy(zero_copy_only=False)
+        position = pc.fill_null(pc.index_in(table.column("id"), value_set=parent.column("id")), -1).to_numpy(zero_copy_only=False)
+        found = position >= 0
         pinned = np.full(table.num_rows, -1, dtype=np.int16)
-        pinned[found] = parent_split[position[found].astype(np.int64)]
+        pinned[found] = parent_split[position[found]]
     return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned)
 
 
 # -- reading -----------------------------------------------------------------------------
 
 
-def _with_position(table: pa.Table, file: str, first_row: int) -> pa.Table:
-    n = table.num_rows
-    table = table.append_column(_FILE, pa.array([file] * n, pa.string()).dictionary_encode())
-    return table.append_column(_ROW, pa.array(np.arange(first_row, first_row + n, dtype=np.int64)))
+def _with_position(table: pa.Table, files: list[str], rows: list[int] | np.ndarray) -> pa.Table:
+    """`table` with the source file and row of each record, for messages and quarantine."""
+    table = table.append_column(_FILE, pa.array(files, pa.string()).dictionary_encode())
+    return table.append_column(_ROW, pa.array(rows, pa.int64()))
 
 
 def _positioned_schema(schema: RecordSchema) -> pa.Schema:
@@ -161,7 +161,7 @@ def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable
             rows = ((name, i + 1, r) for i, r in enumerate(table.to_pylist()))
             tables.append(_rows_to_table(rows, entry, schema, report, unreadable, total=table.num_rows))
             continue
-        tables.append(_with_position(table, name, 1))
+        tables.append(_with_position(table, [name] * table.num_rows, np.arange(1, table.num_rows + 1)))
     if not tables:
         return _positioned_schema(schema).empty_table()
     return pa.concat_tables(tables)
@@ -189,10 +189,7 @@ def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unr
         if not batch:
             return
         try:
-            table = pa.Table.from_pylist(batch, schema=target)
-            files = [w[0] for w in where]
-            table = table.append_column(_FILE, pa.array(files, pa.string()).dictionary_encode())
-            batches.append(table.append_column(_ROW, pa.array([w[1] for w in where], pa.int64())))
+            batches.append(_with_position(pa.Table.from_pylist(batch, schema=target), [w[0] for w in where], [w[1] for w in where]))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
             for record, (file, row) in zip(batch, where):  # find the culprits one by one
                 try:
@@ -203,8 +200,7 @@ def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unr
                     message = f"{'.'.join(str(p) for p in error.absolute_path) or 'record'}: {error.message}" if error else str(exc)
                     reject(file, row, record, "type-error", message[:500], _path(error) if error else None)
                     continue
-                one = one.append_column(_FILE, pa.array([file], pa.string()).dictionary_encode())
-                batches.append(one.append_column(_ROW, pa.array([row], pa.int64())))
+                batches.append(_with_position(one, [file], [row]))
         batch.clear()
         where.clear()
 

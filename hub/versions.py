@@ -64,14 +64,18 @@ def _ensure_data(parent: Path) -> None:
         ) from exc
 
 
+def _shards_with_split(version: Path, split_column: str) -> str:
+    """DuckDB SQL reading a version's shards (fetched if needed), each row with its split."""
+    _ensure_data(version)
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in sorted(version.glob("data/*.parquet")))
+    return f"SELECT *, split_part(parse_filename(filename, true), '-', 1) AS {split_column} FROM read_parquet([{listed}], filename=true)"
+
+
 def parent_splits(parent: Path) -> pa.Table:
     """(id, split) of every record of a published version, fetching its data if needed."""
-    _ensure_data(parent)
-    files = [str(p) for p in sorted(parent.glob("data/*.parquet"))]
-    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     con = duckdb.connect()
     try:
-        return con.sql(f"SELECT id, split_part(parse_filename(filename, true), '-', 1) AS split FROM read_parquet([{listed}], filename=true)").to_arrow_table()
+        return con.sql(f"SELECT id, split FROM ({_shards_with_split(parent, 'split')})").to_arrow_table()
     finally:
         con.close()
 
@@ -82,14 +86,11 @@ def classify_change(parent: Path, entry: Entry, table: pa.Table, split_idx: np.n
     old_labels, new_labels = manifest.get("labels", []), list(entry.schema.labels)
     if new_labels[: len(old_labels)] != old_labels:
         return "major"  # class indices changed meaning
-    _ensure_data(parent)
     new = table.append_column("__split", pa.array(np.asarray(split_names, dtype=object)[split_idx], pa.string()))
     con = duckdb.connect()
     try:
         con.register("new_rows", new)
-        files = [str(p) for p in sorted(parent.glob("data/*.parquet"))]
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE VIEW old_rows AS SELECT *, split_part(parse_filename(filename, true), '-', 1) AS __split FROM read_parquet([{listed}], filename=true)")
+        con.execute(f"CREATE VIEW old_rows AS {_shards_with_split(parent, '__split')}")
         old_columns = [r[0] for r in con.execute("DESCRIBE old_rows").fetchall() if r[0] not in ("filename",)]
         common = [c for c in old_columns if c in new.column_names and c not in ("id", "__split")]
         added_columns = [c for c in new.column_names if c not in old_columns]
