@@ -29,13 +29,14 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Catalog"]
 
+_FORMAT = "2"
 _SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE datasets (
     id VARCHAR PRIMARY KEY, namespace VARCHAR, name VARCHAR, title VARCHAR, description VARCHAR,
     modality VARCHAR, record VARCHAR, tasks VARCHAR[], languages VARCHAR[], license VARCHAR,
     commercial BOOLEAN, tags VARCHAR[], labels VARCHAR[], latest VARCHAR, versions VARCHAR[],
-    valid BOOLEAN, problems INTEGER, entry JSON, search_text VARCHAR);
+    valid BOOLEAN, problems INTEGER, entry JSON, search_text VARCHAR, access VARCHAR);
 CREATE TABLE versions (
     dataset VARCHAR, version VARCHAR, created VARCHAR, rows BIGINT, bytes BIGINT, manifest JSON,
     PRIMARY KEY (dataset, version));
@@ -54,7 +55,7 @@ class Catalog:
         return work_dir(self.root) / config.CATALOG_FILE
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(f"format {_FORMAT}\n".encode())  # a new table layout rebuilds old files
         registry = self.root / "registry"
         for pattern in ("*/*/dataset.yaml", "*/*/README.md", "*/*/versions/*/manifest.json"):
             for path in sorted(registry.glob(pattern)):
@@ -81,7 +82,7 @@ class Catalog:
         tmp.unlink(missing_ok=True)
         with duckdb.connect(str(tmp)) as con:
             con.execute(_SCHEMA)
-            con.execute("INSERT INTO meta VALUES ('fingerprint', ?), ('format', '1')", [fingerprint])
+            con.execute("INSERT INTO meta VALUES ('fingerprint', ?), ('format', ?)", [fingerprint, _FORMAT])
             for dataset in registered(self.root):
                 self._add(con, dataset)
         os.replace(tmp, self.path)
@@ -99,11 +100,11 @@ class Catalog:
         prose = (entry.path / "README.md").read_text(encoding="utf-8") if (entry.path / "README.md").is_file() else ""
         text = " ".join(str(x) for x in [dataset, summary["title"], summary["description"], " ".join(summary["tags"]), " ".join(summary["tasks"]), " ".join(summary["labels"]), prose] if x)
         con.execute(
-            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [dataset, ns, name, summary["title"], summary["description"], summary["modality"], summary["record"], summary["tasks"],
              summary["languages"], summary["license"], summary["commercial"], summary["tags"], summary["labels"],
              versions[-1] if versions else None, versions, entry.report.valid, len(entry.report.problems),
-             json.dumps(summary, default=str), text.lower()],
+             json.dumps(summary, default=str), text.lower(), summary["access"]],
         )
         for version in versions:
             manifest = read_manifest(versions_root, dataset, version)
@@ -125,12 +126,17 @@ class Catalog:
         license: str | None = None,
         commercial: bool | None = None,
         limit: int = 100,
+        offset: int = 0,
+        include_private: bool = True,
     ) -> list[dict[str, Any]]:
         """Datasets whose text matches every word of `query`, with the filters applied.
 
         Results are ranked by where the words match (id and title before description).
+        `include_private=False` leaves out datasets whose access is `private`.
         """
         where, params = [], []
+        if not include_private:
+            where.append("access <> 'private'")
         words = [w for w in re.split(r"\s+", query.lower().strip()) if w]
         for word in words:
             where.append("search_text LIKE ? ESCAPE '\\'")
@@ -152,13 +158,21 @@ class Catalog:
             params.append(commercial)
         rank = " + ".join(["(CASE WHEN lower(id || ' ' || coalesce(title, '')) LIKE ? THEN 0 ELSE 1 END)" for _ in words])
         rank_params = ["%" + w + "%" for w in words]
-        sql = f"""SELECT id, title, modality, tasks, languages, license, commercial, latest, versions
+        sql = f"""SELECT id, title, modality, tasks, languages, license, commercial, latest, versions, access
                   FROM datasets {"WHERE " + " AND ".join(where) if where else ""}
-                  ORDER BY {rank + ", " if rank else ""}id LIMIT ?"""
+                  ORDER BY {rank + ", " if rank else ""}id LIMIT ? OFFSET ?"""
         with self._connect() as con:
-            cursor = con.execute(sql, [*params, *rank_params, limit])
+            cursor = con.execute(sql, [*params, *rank_params, limit, offset])
             columns = [d[0] for d in cursor.description]
             return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+    def access_of(self, dataset: str) -> str:
+        """The dataset's access level (`public`, `private` or `gated`); raises `DatasetNotFound`."""
+        with self._connect() as con:
+            row = next(iter(con.execute("SELECT access FROM datasets WHERE id = ?", [dataset]).fetchall()), None)
+        if row is None:
+            raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
+        return row[0]
 
     def list(self) -> list[dict[str, Any]]:
         """Every registered dataset, by id."""

@@ -7,6 +7,11 @@
 | HUB_SHARD_ROWS     | the most rows in one Parquet shard                  | 500000                  |
 | HUB_SHARD_BYTES    | the most uncompressed bytes in one Parquet shard    | 500 MB                  |
 | HUB_MAX_ROW_BYTES  | the largest record the importer accepts             | 64 MiB                  |
+| HUB_MAX_QUERY_BYTES| the longest query string the server takes           | 8192                    |
+| HUB_ENDPOINT       | the server `hub pull` / `hub.load` download from    | http://127.0.0.1:8000   |
+| HUB_TOKEN          | the API token sent to that server                   | none                    |
+| HUB_CACHE          | where pulled versions are kept (shared by users)    | ~/.cache/hub            |
+| HUB_OFFLINE        | `1`: never touch the network, use the cache only    | off                     |
 """
 
 from __future__ import annotations
@@ -65,3 +70,27 @@ def shard_bytes() -> int:
 
 def max_row_bytes() -> int:
     return env_int("HUB_MAX_ROW_BYTES", 64 * 1024 * 1024)
+
+
+def max_query_bytes() -> int:
+    return env_int("HUB_MAX_QUERY_BYTES", 8192)
+
+
+def endpoint() -> str:
+    return (env_str("HUB_ENDPOINT") or "http://127.0.0.1:8000").rstrip("/")
+
+
+def token() -> str | None:
+    return env_str("HUB_TOKEN")
+
+
+def cache_dir() -> Path:
+    value = env_str("HUB_CACHE")
+    if value:
+        return Path(value)
+    base = env_str("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "hub"
+
+
+def offline() -> bool:
+    return env_bool("HUB_OFFLINE")

@@ -89,6 +89,8 @@ class Entry:
             "creators": list(d.get("creators") or []),
             "citation": d.get("citation"),
             "privacy": d.get("privacy"),
+            "access": d.get("access") or "public",
+            "terms": d.get("terms"),
             "split": self.split.to_dict() if self.split else None,
         }
 

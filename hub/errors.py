@@ -12,7 +12,13 @@
     ├── ValidationFailed               (+ ValueError)   carries the full `Report`
     ├── LeakageError                   (+ ValueError)   a group or duplicate crosses splits
     ├── SourceError                    (+ OSError)      the raw data could not be read
-    └── StorageError                   (+ OSError)      DVC, git or the file system failed
+    ├── StorageError                   (+ OSError)      DVC, git or the file system failed
+    ├── EntryNotFound                  (+ LookupError)  no such file in a version
+    ├── AccessDenied                   (+ PermissionError) no token, a bad token, or too few rights
+    │   └── GatedDataset                                 the terms were not accepted yet
+    ├── BadRequest                     (+ ValueError)   a malformed request to the server
+    ├── IntegrityError                 (+ OSError)      a download's sha256 is not the recorded one
+    └── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
 
 Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
 """
@@ -22,7 +28,13 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessDenied",
+    "BadRequest",
     "DatasetExists",
+    "EntryNotFound",
+    "GatedDataset",
+    "IntegrityError",
+    "OfflineError",
     "DatasetNotFound",
     "HubError",
     "InvalidDatasetId",
@@ -114,3 +126,27 @@ class SourceError(HubError, OSError):
 
 class StorageError(HubError, OSError):
     hint = "Check the disk, `dvc doctor` and the DVC remote (`dvc remote list`)."
+
+
+class EntryNotFound(HubError, LookupError):
+    hint = "List the version's files with `hub show ns/name@VERSION --json` or GET /api/datasets/ns/name/tree/VERSION."
+
+
+class AccessDenied(HubError, PermissionError):
+    hint = "Pass a token (`--token`, HUB_TOKEN, or `Authorization: Bearer ...`); an admin creates one with `hub token create USER`."
+
+
+class GatedDataset(AccessDenied):
+    hint = "Read the dataset's terms and accept them once: `hub accept ns/name --token ...` (POST /api/datasets/ns/name/accept)."
+
+
+class BadRequest(HubError, ValueError):
+    hint = "See the API's OpenAPI document at /openapi.json."
+
+
+class IntegrityError(HubError, OSError):
+    hint = "The bad copy was removed; run the command again to download it afresh."
+
+
+class OfflineError(HubError, ConnectionError):
+    hint = "Unset HUB_OFFLINE to download, or pull this version once while online."

@@ -1,0 +1,127 @@
+"""Who may see, download and publish what: API tokens, private and gated datasets.
+
+- A dataset's `access` in dataset.yaml is `public` (the default), `private` (invisible without
+  a valid token) or `gated` (visible, but its files need a token whose user accepted the
+  dataset's `terms`; the acceptance is recorded with its time).
+- Tokens are created by `hub token create USER [--publish]`, shown once, and stored only as
+  their sha256 in `.hub/access/tokens.json`. A `publish` token may publish through the API.
+- Acceptances are appended to `.hub/access/acceptances.jsonl`, one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hub.errors import AccessDenied, GatedDataset, HubError
+from hub.repo import work_dir
+
+__all__ = ["ACCESS_LEVELS", "AccessStore", "User"]
+
+ACCESS_LEVELS = ("public", "private", "gated")
+TOKEN_PREFIX = "hub_"
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    publish: bool = False
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccessStore:
+    """Tokens and acceptances of one hub repository."""
+
+    def __init__(self, root: Path) -> None:
+        self.dir = work_dir(root) / "access"
+        self.tokens_path = self.dir / "tokens.json"
+        self.acceptances_path = self.dir / "acceptances.jsonl"
+
+    def _tokens(self) -> dict[str, dict[str, Any]]:
+        try:
+            return json.loads(self.tokens_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+
+    def create_token(self, user: str, *, publish: bool = False) -> str:
+        """A new token for `user`; only its sha256 is stored, so this is the one chance to see it."""
+        if not user or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            raise HubError(f"invalid user name {user!r}", hint="Use letters, digits, '-', '_' or '.'.")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with _lock:
+            tokens = self._tokens()
+            tokens[_digest(token)] = {"user": user, "publish": publish, "created": _now()}
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.tokens_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(tokens, indent=2) + "\n", encoding="utf-8")
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.tokens_path)
+        return token
+
+    def user(self, token: str | None) -> User | None:
+        """The token's user; None without a token. Raises `AccessDenied` for an unknown token."""
+        if not token:
+            return None
+        found = self._tokens().get(_digest(token))
+        if found is None:
+            raise AccessDenied("the token is not valid", hint="Check the token, or ask an admin for one (`hub token create USER`).")
+        return User(found["user"], bool(found.get("publish")))
+
+    def accepted(self, user: User, dataset: str) -> bool:
+        return any(a["user"] == user.name and a["dataset"] == dataset for a in self.acceptances())
+
+    def acceptances(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.acceptances_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def accept(self, user: User, dataset: str) -> dict[str, Any]:
+        """Record that `user` accepted `dataset`'s terms (once); return the record."""
+        for record in self.acceptances():
+            if record["user"] == user.name and record["dataset"] == dataset:
+                return record
+        record = {"user": user.name, "dataset": dataset, "accepted_at": _now()}
+        with _lock:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with self.acceptances_path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        return record
+
+    # -- the rules ------------------------------------------------------------------------------
+
+    def can_see(self, access: str, user: User | None) -> bool:
+        return access != "private" or user is not None
+
+    def check_download(self, dataset: str, access: str, user: User | None) -> None:
+        """Raise unless `user` may download the files of a dataset with this access level."""
+        if access == "private" and user is None:
+            raise AccessDenied(f"dataset {dataset!r} is private", dataset=dataset)
+        if access == "gated":
+            if user is None:
+                raise GatedDataset(f"dataset {dataset!r} is gated: downloads need a token whose user accepted its terms", dataset=dataset)
+            if not self.accepted(user, dataset):
+                raise GatedDataset(f"user {user.name!r} has not accepted the terms of {dataset!r}", dataset=dataset, user=user.name)
+
+    def check_publish(self, user: User | None) -> User:
+        if user is None:
+            raise AccessDenied("publishing needs a token")
+        if not user.publish:
+            raise AccessDenied(f"user {user.name!r} may not publish", hint="Ask an admin for a token made with `hub token create USER --publish`.", user=user.name)
+        return user
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,12 @@
+"""`hub serve`: the catalog over HTTP, a thin layer over the library.
+
+- `hub.server.api`: the JSON API (`/api/...`), one error shape for every endpoint, OpenAPI at
+  `/openapi.json`;
+- `hub.server.hf`: the subset of the Hugging Face Hub API that `huggingface_hub` and
+  `datasets` use (`HF_ENDPOINT=http://host:port`);
+- `hub.server.pages`: the HTML pages for people.
+"""
+
+from hub.server.app import create_app, serve
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,166 @@
+"""The ASGI application: routers, the one error shape, and `serve()`.
+
+Every error, whatever raised it (the library, FastAPI's validation, an unknown route, a
+malformed Range header, a query string too long), reaches the client as
+
+    {"error": "<what went wrong>", "type": "<HubError subclass or HTTP reason>",
+     "hint": "<what to do next>", "status": <HTTP status>, ...fields}
+
+with the Hugging Face headers `X-Error-Code` / `X-Error-Message` where its clients read them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import hub
+from hub import config
+from hub.access import AccessStore, User
+from hub.catalog import Catalog
+from hub.errors import (
+    AccessDenied,
+    BadRequest,
+    DatasetExists,
+    DatasetNotFound,
+    EntryNotFound,
+    GatedDataset,
+    HubError,
+    InvalidDatasetId,
+    InvalidVersion,
+    LicenseError,
+    ValidationFailed,
+    VersionExists,
+    VersionNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app", "error_response", "serve"]
+
+# (status, Hugging Face X-Error-Code) per error type; the first match in MRO order wins
+_STATUS: dict[type[HubError], tuple[int, str | None]] = {
+    GatedDataset: (403, "GatedRepo"),
+    AccessDenied: (401, None),
+    DatasetNotFound: (404, "RepoNotFound"),
+    VersionNotFound: (404, "RevisionNotFound"),
+    EntryNotFound: (404, "EntryNotFound"),
+    InvalidDatasetId: (400, None),
+    InvalidVersion: (400, None),
+    BadRequest: (400, None),
+    LicenseError: (400, None),
+    ValidationFailed: (422, None),
+    DatasetExists: (409, None),
+    VersionExists: (409, None),
+}
+
+
+def _status_of(exc: HubError) -> tuple[int, str | None]:
+    for cls in type(exc).__mro__:
+        if cls in _STATUS:
+            return _STATUS[cls]
+    return 400, None
+
+
+def error_response(status: int, message: str, *, type_: str, hint: str = "", code: str | None = None, headers: dict[str, str] | None = None, **fields: Any) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "type": type_, "status": status}
+    if hint:
+        body["hint"] = hint
+    body.update({k: v for k, v in fields.items() if v is not None})
+    out = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500]}
+    if code:
+        out["X-Error-Code"] = code
+    out.update(headers or {})
+    return JSONResponse(body, status_code=status, headers=out)
+
+
+def hub_error_response(exc: HubError) -> JSONResponse:
+    status, code = _status_of(exc)
+    if isinstance(exc, AccessDenied) and not isinstance(exc, GatedDataset) and exc.fields.get("user"):
+        status = 403  # authenticated, but not allowed
+    fields = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in exc.fields.items()}
+    return error_response(status, exc.message, type_=type(exc).__name__, hint=exc.hint, code=code, **fields)
+
+
+def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = None) -> FastAPI:
+    """The server for the hub repository at `root` (found from the cwd when None)."""
+    from hub.server import api, hf, pages
+
+    app = FastAPI(
+        title="hub",
+        version=hub.__version__,
+        description="Annotated training data: the catalog, versions, splits, downloads (also through the Hugging Face Hub API).",
+    )
+    app.state.root = hub._root(root)
+    app.state.catalog = Catalog(app.state.root)
+    app.state.access = AccessStore(app.state.root)
+    limit = max_query_bytes if max_query_bytes is not None else config.max_query_bytes()
+
+    @app.middleware("http")
+    async def _limits(request: Request, call_next):
+        query = request.scope.get("query_string", b"")
+        if len(query) > limit:
+            return error_response(414, f"the query string is {len(query)} bytes; the most this server takes is {limit}", type_="URITooLong", hint="Shorten the query.")
+        return await call_next(request)
+
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        return hub_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()]
+        summary = "; ".join(f"{p['where']}: {p['message']}" for p in problems)
+        return error_response(422, f"invalid request: {summary}", type_="RequestValidationError", hint="See /openapi.json for the parameters.", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+        return error_response(exc.status_code, message, type_=_reason(exc.status_code), headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error: {type(exc).__name__}", type_="InternalError", hint="This is a bug in the hub: report it with the server log.")
+
+    app.add_exception_handler(hf.RangeNotSatisfiable, lambda request, exc: hf.not_satisfiable(exc))
+    app.include_router(api.router)
+    app.include_router(hf.router)
+    app.include_router(pages.router)
+    return app
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "")
+    except ValueError:
+        return "HTTPError"
+
+
+def current_user(request: Request) -> User | None:
+    """The user of the request's bearer token (None without one); raises `AccessDenied` for a bad token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        return None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AccessDenied("the Authorization header must be `Bearer <token>`")
+    return request.app.state.access.user(token.strip())
+
+
+def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Run the server until interrupted."""
+    import uvicorn
+
+    app = create_app(root)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, h11_max_incomplete_event_size=1024 * 1024)

@@ -1,0 +1,5 @@
+"""HTML pages for people (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
