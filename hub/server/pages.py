@@ -1,5 +1,242 @@
-"""HTML pages for people (being written)."""
+"""The HTML pages for people: the catalog, a dataset, a version.
 
-from fastapi import APIRouter
+Server-rendered from the Jinja2 templates next to this module (autoescape on), a thin layer
+over the same library calls as the JSON API, with the same visibility rules: a private dataset
+does not exist for a caller without a token. Every error becomes an HTML page with the
+message and hint (the status the API would answer), never a traceback.
 
-router = APIRouter()
+| page                                   | shows                                                    |
+|----------------------------------------|----------------------------------------------------------|
+| GET /                                  | search box, filters, the matching datasets               |
+| GET /datasets/{ns}/{name}              | card, license, access, versions, splits, plots, preview  |
+| GET /datasets/{ns}/{name}/v/{version}  | files with sha256, lineage, certificate, how to download |
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+
+import hub
+from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError
+from hub.server.api import _rows, visible_entry
+from hub.server.app import current_user, hub_error_response
+from hub.store import Revision, file_sha256, resolve_revision
+
+log = logging.getLogger(__name__)
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+HERE = Path(__file__).parent
+MODALITIES = ("speech", "image", "dialogue", "industrial")
+PREVIEW_ROWS = 10
+SERIES_VALUES = 8  # values shown per channel of a series
+TEXT_CHARS = 300
+
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.filters["size"] = lambda n: _human_size(n)
+_env.filters["q"] = lambda s: quote(str(s), safe="")
+_env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """The template rendered as a page."""
+    return HTMLResponse(_env.get_template(template).render(version_of_hub=hub.__version__, **context), status_code=status_code)
+
+
+def error_page(status: int, message: str, *, type_: str, hint: str = "") -> HTMLResponse:
+    return render("error.html", status, status=status, message=message, type=type_, hint=hint)
+
+
+def page(func: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]:
+    """Turn a `HubError` (or a bug) raised by a page into an HTML error page."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> HTMLResponse:
+        try:
+            return func(*args, **kwargs)
+        except HubError as exc:
+            return error_page(hub_error_response(exc).status_code, exc.message, type_=type(exc).__name__, hint=exc.hint)
+        except Exception as exc:
+            log.exception("internal error rendering %s", func.__name__)
+            return error_page(500, f"internal error: {type(exc).__name__}", type_="InternalError", hint="This is a bug in the hub: report it with the server log.")
+
+    return wrapper
+
+
+@router.get("/static/{name}")
+def static(name: str) -> FileResponse:
+    """The stylesheet (only files that exist in `static/`, by exact name)."""
+    folder = HERE / "static"
+    if name not in {p.name for p in folder.iterdir() if p.is_file()}:
+        raise EntryNotFound(f"no static file {name!r}", path=name)
+    media = "text/css" if name.endswith(".css") else "application/octet-stream"
+    return FileResponse(folder / name, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- the catalog ---------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+@page
+def catalog(request: Request, search: str = "", modality: str = "", task: str = "", language: str = "", license: str = "", commercial: str = "") -> HTMLResponse:
+    include_private = current_user(request) is not None
+    if modality and modality not in MODALITIES:
+        raise BadRequest(f"unknown modality {modality!r}", hint=f"Choose one of: {', '.join(MODALITIES)}.")
+    allowed = {"": None, "yes": True, "true": True, "no": False, "false": False}
+    if commercial.lower() not in allowed:
+        raise BadRequest(f"commercial must be yes or no, not {commercial!r}", hint="Leave it empty for any license.")
+    cat = request.app.state.catalog
+    everything = cat.search(limit=100_000, include_private=include_private)
+    results = cat.search(search, modality=modality or None, task=task or None, language=language or None, license=license or None,
+                         commercial=allowed[commercial.lower()], limit=1000, include_private=include_private)
+    choices = {
+        "modality": MODALITIES,
+        "task": sorted({t for row in everything for t in row["tasks"] or []}),
+        "language": sorted({lang for row in everything for lang in row["languages"] or []}),
+    }
+    form = {"search": search, "modality": modality, "task": task, "language": language, "license": license, "commercial": commercial.lower()}
+    return render("catalog.html", results=results, choices=choices, form=form, total=len(everything))
+
+
+# -- a dataset and its versions ------------------------------------------------------------------
+
+
+@router.get("/datasets/{ns}/{name}", response_class=HTMLResponse)
+@page
+def dataset(request: Request, ns: str, name: str) -> HTMLResponse:
+    info = visible_entry(request, f"{ns}/{name}")
+    rev = resolve_revision(request.app.state.root, info["id"]) if info["versions"] else None
+    context: dict[str, Any] = {"info": info, "card": _card(request.app.state.root, info["id"]), "rev": rev}
+    if rev is not None:
+        context.update(_version_context(request, rev))
+        context["preview"] = _preview(request, rev)
+    return render("dataset.html", **context)
+
+
+@router.get("/datasets/{ns}/{name}/v/{version}", response_class=HTMLResponse)
+@page
+def version(request: Request, ns: str, name: str, version: str) -> HTMLResponse:
+    info = visible_entry(request, f"{ns}/{name}")
+    rev = resolve_revision(request.app.state.root, info["id"], version)
+    files = [{"path": f.path, "size": f.size, "sha256": file_sha256(rev, f), "split": f.split, "rows": f.rows, "url": _resolve_url(rev, f.path)} for f in rev.files.values()]
+    base = str(request.base_url).rstrip("/")
+    return render("version.html", info=info, rev=rev, files=files, base=base, **_version_context(request, rev))
+
+
+def _version_context(request: Request, rev: Revision) -> dict[str, Any]:
+    """What the dataset and version pages both show about one version."""
+    leakage = rev.path / "leakage.json"
+    certificate = json.loads(leakage.read_text(encoding="utf-8")) if leakage.is_file() else rev.manifest.get("certificate")
+    splits = rev.manifest.get("splits", {})
+    return {
+        "manifest": rev.manifest,
+        "license": rev.manifest.get("license") or {},
+        "splits": splits,
+        "certificate": certificate,
+        "plots": [{"path": p, "url": _resolve_url(rev, p)} for p in rev.files if p.startswith("plots/") and p.endswith(".png")],
+        "croissant": f"/api/datasets/{rev.dataset}/croissant?version={quote(rev.version)}",
+    }
+
+
+def _resolve_url(rev: Revision, path: str) -> str:
+    return f"/datasets/{rev.dataset}/resolve/{quote(rev.version)}/{quote(path)}"
+
+
+def _card(root: Path, dataset: str) -> str:
+    """The registry README.md as safe HTML (raw HTML in the Markdown is escaped)."""
+    from hub.repo import dataset_dir
+
+    path = dataset_dir(root, dataset) / "README.md"
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if text.startswith("---\n") and "\n---" in text[4:]:
+        text = text[text.index("\n---", 4) + 4 :].lstrip("-\n")
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:  # plain text, escaped
+        return str(Markup("<pre>{}</pre>").format(text)) if text else ""
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+
+
+# -- the row preview -----------------------------------------------------------------------------
+
+
+def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
+    """The first rows of the test split (or the first split) as cells the template draws."""
+    splits = rev.manifest.get("splits", {})
+    split = "test" if "test" in splits else next(iter(splits), None)
+    if split is None:
+        return None
+    features = rev.manifest.get("features", {})
+    try:
+        table, total = _rows(rev, split, 0, PREVIEW_ROWS)
+    except Exception as exc:  # the page still shows everything else
+        log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
+        return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
+    try:
+        access = request.app.state.catalog.access_of(rev.dataset)
+        request.app.state.access.check_download(rev.dataset, access, current_user(request))
+        media_hidden = ""
+    except AccessDenied as exc:
+        media_hidden = exc.message
+    columns = table.column_names
+    rows = []
+    for row in table.to_pylist():
+        base = f"/api/datasets/{rev.dataset}/versions/{quote(rev.version)}/media/{quote(str(row.get('id')), safe='')}"
+        rows.append([_cell(row[c], features.get(c, {}), f"{base}/{quote(c, safe='')}", media_hidden) for c in columns])
+    return {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "media_hidden": media_hidden}
+
+
+def _cell(value: Any, feature: dict[str, Any], url: str, media_hidden: str) -> dict[str, Any]:
+    kind = feature.get("_type")
+    if value is None:
+        return {"kind": "text", "text": ""}
+    if kind in ("Audio", "Image") or (isinstance(value, dict) and "bytes" in value):
+        if media_hidden:
+            return {"kind": "text", "text": "(media needs access)"}
+        return {"kind": "audio" if kind == "Audio" else "image", "url": url}
+    if kind == "ClassLabel" and isinstance(value, int) and 0 <= value < len(feature.get("names") or []):
+        name = feature["names"][value]
+        return {"kind": "text", "text": name if name == str(value) else f"{name} ({value})"}
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "text" in v for v in value):
+        return {"kind": "turns", "turns": [{"speaker": str(v.get("speaker") or ""), "text": _cut(str(v.get("text") or ""))} for v in value]}
+    if isinstance(value, list) and value and all(isinstance(v, list) for v in value) and all(isinstance(x, (int, float)) for v in value for x in v[:SERIES_VALUES]):
+        return {"kind": "series", "channels": [_series(v) for v in value]}
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return {"kind": "series", "channels": [_series(value)]}
+    if isinstance(value, list):
+        return {"kind": "text", "text": _cut(", ".join(str(v) for v in value))}
+    if isinstance(value, float):
+        return {"kind": "text", "text": f"{value:.4g}"}
+    return {"kind": "text", "text": _cut(str(value))}
+
+
+def _series(values: list[float]) -> str:
+    head = ", ".join(f"{v:.3g}" for v in values[:SERIES_VALUES])
+    return f"{head}, … ({len(values)} values)" if len(values) > SERIES_VALUES else head
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "…"
