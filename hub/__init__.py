@@ -14,6 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 from hub.errors import (  # noqa: E402
+    AccessDenied,
     DatasetExists,
     DatasetNotFound,
     HubError,
@@ -28,31 +29,41 @@ from hub.errors import (  # noqa: E402
     VersionExists,
     VersionNotFound,
 )
+from hub.errors import GatedDataset, IntegrityError, OfflineError  # noqa: E402
 
 logging.getLogger("hub").addHandler(logging.NullHandler())
 
 __all__ = [
+    "AccessDenied",
     "DatasetExists",
     "DatasetNotFound",
+    "GatedDataset",
     "HubError",
+    "IntegrityError",
     "InvalidDatasetId",
     "InvalidVersion",
     "LeakageError",
     "LicenseError",
     "NotAHubRepo",
+    "OfflineError",
     "SourceError",
     "StorageError",
     "ValidationFailed",
     "VersionExists",
     "VersionNotFound",
     "__version__",
+    "accept",
     "check",
+    "create_token",
     "index",
     "init",
     "list_datasets",
+    "load",
     "new",
     "publish",
+    "pull",
     "search",
+    "serve",
     "show",
     "split",
     "validate",
@@ -138,3 +149,39 @@ def index(*, root: Path | str | None = None) -> dict[str, Any]:
     catalog = Catalog(_root(root))
     catalog.refresh(force=True)
     return {"path": str(catalog.path), "datasets": len(catalog.list())}
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, root: Path | str | None = None) -> None:
+    """Serve the catalog (pages, JSON API, Hugging Face API subset) until interrupted."""
+    from hub.server import serve as _serve
+
+    _serve(_root(root), host=host, port=port)
+
+
+def create_token(user: str, *, publish: bool = False, root: Path | str | None = None) -> str:
+    """A new API token for `user` (stored hashed; this is the only time it is shown)."""
+    from hub.access import AccessStore
+
+    return AccessStore(_root(root)).create_token(user, publish=publish)
+
+
+def pull(ref: str, *, split: str | list[str] | None = None, endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None):
+    """Download `ns/name@version` (or one split) from a hub server into the cache, verified;
+    return `Pulled` (path, files, NOTICE.md). See `hub.pull.pull`."""
+    from hub.pull import pull as _pull
+
+    return _pull(ref, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
+
+
+def load(dataset: str, *, version: str | None = None, split: str = "test", endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None):
+    """A `datasets.Dataset` of a split or TFDS slice (`test[:10%]`) of a pinned version."""
+    from hub.pull import load as _load
+
+    return _load(dataset, version=version, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
+
+
+def accept(dataset: str, *, endpoint: str | None = None, token: str | None = None) -> dict[str, Any]:
+    """Accept a gated dataset's terms on the server, for the token's user; return the record."""
+    from hub.pull import accept as _accept
+
+    return _accept(dataset, endpoint=endpoint, token=token)

@@ -264,3 +264,72 @@ def index(ctx: click.Context, as_json: bool) -> None:
     """Rebuild the catalog index (DuckDB) from registry/."""
     result = hub.index(root=_root(ctx))
     _dump(result) if as_json else click.echo(f"Indexed {result['datasets']} datasets into {result['path']}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 for every one).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@command
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
+    """Serve the catalog: pages, JSON API, the Hugging Face Hub API subset, Croissant."""
+    url = f"http://{host}:{port}"
+    if as_json:
+        _dump({"url": url, "hf_endpoint": url, "openapi": f"{url}/openapi.json"})
+    else:
+        click.echo(f"Serving the catalog at {url}/  (API docs {url}/docs; HF_ENDPOINT={url})")
+    hub.serve(host=host, port=port, root=_root(ctx))
+
+
+@main.command()
+@click.argument("ref")
+@click.option("--split", "splits", multiple=True, help="Only this split (repeat for several; default: all).")
+@click.option("--endpoint", envvar="HUB_ENDPOINT", help="The hub server (default: HUB_ENDPOINT or http://127.0.0.1:8000).")
+@click.option("--token", envvar="HUB_TOKEN", help="API token, for private and gated datasets (also HUB_TOKEN).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HUB_CACHE", help="Where pulled versions are kept (default: HUB_CACHE or ~/.cache/hub).")
+@command
+def pull(ref: str, splits: tuple[str, ...], endpoint: str | None, token: str | None, cache_dir: Path | None, as_json: bool) -> None:
+    """Download REF (ns/name@version) into the cache, verify every sha256, write NOTICE.md."""
+    result = hub.pull(ref, split=list(splits) or None, endpoint=endpoint, token=token, cache_dir=cache_dir)
+    if as_json:
+        _dump(result.to_dict())
+        return
+    rows = sum(f["rows"] for f in result.files)
+    click.echo(f"Pulled {result.dataset}@{result.version} ({', '.join(result.splits)}): {rows} rows in {len(result.files)} files, all sha256 verified")
+    click.echo(f"  {result.downloaded_bytes} bytes downloaded, the rest from the cache")
+    click.echo(f"  {result.path}")
+    click.echo(f"  license terms: {result.notice}")
+
+
+@main.group()
+def token() -> None:
+    """Create API tokens for the server (stored hashed)."""
+
+
+@token.command(name="create")
+@click.argument("user")
+@click.option("--publish", "can_publish", is_flag=True, help="Let this token publish through the API.")
+@command
+@click.pass_context
+def token_create(ctx: click.Context, user: str, can_publish: bool, as_json: bool) -> None:
+    """Create a token for USER and print it once (only its sha256 is kept)."""
+    value = hub.create_token(user, publish=can_publish, root=_root(ctx.parent))
+    if as_json:
+        _dump({"user": user, "publish": can_publish, "token": value})
+    else:
+        click.echo(value)
+        click.echo(f"Token for {user}{' (may publish)' if can_publish else ''}: keep it, it is not shown again.", err=True)
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--endpoint", envvar="HUB_ENDPOINT", help="The hub server (default: HUB_ENDPOINT or http://127.0.0.1:8000).")
+@click.option("--token", envvar="HUB_TOKEN", help="Your API token (also HUB_TOKEN): the acceptance is recorded for its user.")
+@command
+def accept(dataset: str, endpoint: str | None, token: str | None, as_json: bool) -> None:
+    """Accept a gated DATASET's terms on the server, so your token may download it."""
+    record = hub.accept(dataset, endpoint=endpoint, token=token)
+    if as_json:
+        _dump(record)
+    else:
+        click.echo(f"{record['user']} accepted the terms of {record['dataset']} at {record['accepted_at']}")

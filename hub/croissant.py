@@ -95,7 +95,7 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
         "alternateName": [revision.dataset, summary.get("title") or name],
         "description": summary.get("description") or summary.get("title") or revision.dataset,
         "license": _licenses(manifest.get("license") or {}, summary.get("license")),
-        "url": page or summary.get("homepage") or revision.path.resolve().as_uri(),
+        "url": page or summary.get("homepage") or "README.md",  # else the card beside this document
         "creator": [_creator(c) for c in summary.get("creators") or []] or [{"@type": "sc:Organization", "name": revision.dataset.split("/")[0]}],
         "datePublished": manifest.get("created"),
         "version": revision.version,

@@ -31,6 +31,7 @@ import hub
 from hub import config, progress
 from hub.arrowutil import map_leaf
 from hub.card import render_card
+from hub.croissant import croissant
 from hub.entry import Entry
 from hub.errors import LeakageError, StorageError, VersionExists
 from hub.hashing import HashingWriter, sha256_file
@@ -41,6 +42,7 @@ from hub.sources import source_fingerprint
 from hub.splits import Assignment, certify
 from hub.stats import compute as compute_stats
 from hub.stats import plot
+from hub.store import revision_at
 from hub.validation import validate
 from hub.versions import classify_change, parent_splits, published_versions, version_dir
 
@@ -162,6 +164,7 @@ def publish(
         (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "leakage.json").write_text(json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest, stats["plots"]), encoding="utf-8")
+        (staging / "croissant.json").write_text(json.dumps(croissant(revision_at(root, dataset, staging)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         clock.lap("stats, plots, manifest and card")
         _store(root, staging, files, push=push)
         clock.lap("dvc add and push")

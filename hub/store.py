@@ -28,7 +28,7 @@ from hub.ids import Version, check_dataset_id
 from hub.repo import dataset_dir
 from hub.versions import published_versions
 
-__all__ = ["RepoFile", "Revision", "resolve_revision"]
+__all__ = ["RepoFile", "Revision", "resolve_revision", "revision_at"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -129,6 +129,12 @@ def resolve_revision(root: Path, dataset: str, revision: str | None = None) -> R
     )
 
 
+def revision_at(root: Path, dataset: str, path: Path) -> Revision:
+    """The version in folder `path` (which holds its manifest.json), wherever the folder is
+    (a published version, or one being staged)."""
+    return _load(root, dataset, path)
+
+
 def _load(root: Path, dataset: str, path: Path) -> Revision:
     manifest_path = path / "manifest.json"
     st = manifest_path.stat()
@@ -139,7 +145,7 @@ def _load(root: Path, dataset: str, path: Path) -> Revision:
 def _load_cached(root: Path, dataset: str, path: Path, _mtime: int, _size: int) -> Revision:
     raw = (path / "manifest.json").read_bytes()
     manifest = json.loads(raw)
-    revision = Revision(root, dataset, path.name, path, manifest, hashlib.sha1(raw).hexdigest())
+    revision = Revision(root, dataset, manifest.get("version", path.name), path, manifest, hashlib.sha1(raw).hexdigest())
     shards = {f["path"]: f for f in manifest.get("files", [])}
     entries: dict[str, RepoFile] = {}
     for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):

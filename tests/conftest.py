@@ -132,3 +132,67 @@ def run_hub(*args: str, root: Path | None = None, check: bool = False) -> subpro
     if root is not None:
         cmd += ["--root", str(root)]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, check=check)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `hub serve` process on 127.0.0.1, started with the real CLI."""
+
+    def __init__(self, root: Path, log: Path) -> None:
+        import time
+        import urllib.request
+
+        self.root, self.port = root, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log.open("w")
+        self.process = subprocess.Popen([sys.executable, "-m", "hub", "--root", str(root), "serve", "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"hub serve did not start: see {log}:\n{log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def served(demo_root, tmp_path_factory):
+    """The demo registry (plus a private and a gated dataset) behind a real `hub serve`.
+
+    Yields the `Server`, with `.tokens`: `alice` (may publish) and `bob` (may not)."""
+    root = tmp_path_factory.mktemp("served") / "hub"
+    shutil.copytree(demo_root, root, symlinks=True)
+    for name, access in (("acme/secret-digits", {"access": "private"}), ("acme/gated-digits", {"access": "gated", "terms": "Use for evaluation only; do not redistribute."})):
+        shutil.copytree(DEMO / "digits", root / "registry" / name, ignore=shutil.ignore_patterns("versions"))
+        path = root / "registry" / name / "dataset.yaml"
+        doc = yaml.safe_load(path.read_text())
+        doc.update(access)
+        doc["title"] = f"{doc['title']} ({access['access']})"
+        doc["source"]["options"] = {"limit": 200}
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        hub.publish(name, root=root)
+    tokens = {"alice": hub.create_token("alice", publish=True, root=root), "bob": hub.create_token("bob", root=root)}
+    server = Server(root, tmp_path_factory.mktemp("logs") / "serve.log")
+    server.tokens = tokens
+    yield server
+    server.stop()

@@ -12,9 +12,11 @@ from hub.splits import bucket_of, split_of
 
 def test_public_surface_is_pinned():
     assert sorted(hub.__all__) == sorted([
-        "DatasetExists", "DatasetNotFound", "HubError", "InvalidDatasetId", "InvalidVersion", "LeakageError", "LicenseError", "NotAHubRepo",
-        "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
-        "check", "index", "init", "list_datasets", "new", "publish", "search", "show", "split", "validate",
+        "AccessDenied", "DatasetExists", "DatasetNotFound", "GatedDataset", "HubError", "IntegrityError", "InvalidDatasetId", "InvalidVersion",
+        "LeakageError", "LicenseError", "NotAHubRepo", "OfflineError", "SourceError", "StorageError", "ValidationFailed", "VersionExists",
+        "VersionNotFound", "__version__",
+        "accept", "check", "create_token", "index", "init", "list_datasets", "load", "new", "publish", "pull", "search", "serve", "show",
+        "split", "validate",
     ])
     for name in hub.__all__:
         assert callable(getattr(hub, name)) or name == "__version__"

@@ -92,9 +92,20 @@ def test_outside_a_hub_the_error_says_where_it_looked(tmp_path):
     assert result.stderr.splitlines()[0] == f"Error: no hub repository (a folder with registry/) at {tmp_path / 'nowhere'} or above"
 
 
-@pytest.mark.parametrize("name", sorted(main.commands))
+def _leaf_commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
+    found = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            assert command.help, f"group {prefix}{name} has no help text"
+            found.update(_leaf_commands(command, f"{prefix}{name} "))
+        else:
+            found[prefix + name] = command
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_leaf_commands(main)))
 def test_every_command_has_help_and_json(name):
-    command = main.commands[name]
+    command = _leaf_commands(main)[name]
     assert command.help and len(command.help.split()) >= 3
     assert "--json" in [opt for p in command.params for opt in p.opts]
     for param in command.params:

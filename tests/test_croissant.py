@@ -7,7 +7,6 @@ import collections
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -18,8 +17,8 @@ from hub.hashing import sha256_file
 from hub.store import resolve_revision
 from tests.conftest import DEMO_IDS
 
-mlc = pytest.importorskip("mlcroissant")
-from mlcroissant._src.core.rdf import make_context  # noqa: E402
+import mlcroissant as mlc
+from mlcroissant._src.core.rdf import make_context
 MLCROISSANT = Path(sys.executable).parent / "mlcroissant"
 REQUIRED = ["@context", "@type", "conformsTo", "name", "description", "license", "url", "creator", "datePublished"]
 
@@ -30,17 +29,15 @@ def _text(value: object) -> str:
 
 
 @pytest.fixture(scope="module")
-def written(demo_root: Path) -> Iterator[dict[str, Path]]:
-    """`croissant.json` written into each demo version folder (relative contentUrls)."""
+def written(demo_root: Path) -> dict[str, Path]:
+    """The `croissant.json` that publishing wrote into each demo version (relative contentUrls)."""
     out = {}
     for dataset in DEMO_IDS:
         revision = resolve_revision(demo_root, dataset, "1.0.0")
         path = revision.path / "croissant.json"
-        path.write_text(json.dumps(croissant(revision), indent=2), encoding="utf-8")
+        assert json.loads(path.read_text(encoding="utf-8")) == croissant(revision)
         out[dataset] = path
-    yield out
-    for path in out.values():  # the demo hub is shared: leave its version folders as they were
-        path.unlink()
+    return out
 
 
 @pytest.mark.parametrize("dataset", DEMO_IDS)

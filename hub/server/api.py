@@ -21,7 +21,7 @@ from hub.errors import BadRequest, DatasetNotFound, EntryNotFound
 from hub.server.app import current_user
 from hub.store import Revision, resolve_revision
 
-__all__ = ["router", "visible_entry"]
+__all__ = ["read_rows", "router", "visible_entry"]
 
 router = APIRouter()
 
@@ -159,7 +159,7 @@ def rows(
 ) -> dict[str, Any]:
     visible_entry(request, f"{ns}/{name}")
     rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
-    table, total = _rows(rev, split, offset, length)
+    table, total = read_rows(rev, split, offset, length)
     media_base = f"{_base(request)}/api/datasets/{rev.dataset}/versions/{rev.version}/media"
     out = []
     for row in table.to_pylist():
@@ -176,7 +176,7 @@ def _split_files(rev: Revision, split: str) -> list:
     return files
 
 
-def _rows(rev: Revision, split: str, offset: int, length: int) -> tuple[pa.Table, int]:
+def read_rows(rev: Revision, split: str, offset: int, length: int) -> tuple[pa.Table, int]:
     """Rows [offset, offset+length) of a split, reading only the row groups they are in."""
     files = _split_files(rev, split)
     total = sum(f.rows or 0 for f in files)

@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError
-from hub.server.api import _rows, visible_entry
+from hub.server.api import read_rows, visible_entry
 from hub.server.app import current_user, hub_error_response
 from hub.store import Revision, file_sha256, resolve_revision
 
@@ -191,7 +191,7 @@ def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
         return None
     features = rev.manifest.get("features", {})
     try:
-        table, total = _rows(rev, split, 0, PREVIEW_ROWS)
+        table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
     except Exception as exc:  # the page still shows everything else
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
         return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
