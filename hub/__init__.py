@@ -167,21 +167,21 @@ def create_token(user: str, *, publish: bool = False, root: Path | str | None = 
 
 def pull(ref: str, *, split: str | list[str] | None = None, endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None):
     """Download `ns/name@version` (or one split) from a hub server into the cache, verified;
-    return `Pulled` (path, files, NOTICE.md). See `hub.pull.pull`."""
-    from hub.pull import pull as _pull
+    return `Pulled` (path, files, NOTICE.md). See `hub.client.pull`."""
+    from hub.client import pull as _pull
 
     return _pull(ref, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
 
 
 def load(dataset: str, *, version: str | None = None, split: str = "test", endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None):
     """A `datasets.Dataset` of a split or TFDS slice (`test[:10%]`) of a pinned version."""
-    from hub.pull import load as _load
+    from hub.client import load as _load
 
     return _load(dataset, version=version, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
 
 
 def accept(dataset: str, *, endpoint: str | None = None, token: str | None = None) -> dict[str, Any]:
     """Accept a gated dataset's terms on the server, for the token's user; return the record."""
-    from hub.pull import accept as _accept
+    from hub.client import accept as _accept
 
     return _accept(dataset, endpoint=endpoint, token=token)

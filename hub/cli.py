@@ -295,7 +295,7 @@ def pull(ref: str, splits: tuple[str, ...], endpoint: str | None, token: str | N
         _dump(result.to_dict())
         return
     rows = sum(f["rows"] for f in result.files)
-    click.echo(f"Pulled {result.dataset}@{result.version} ({', '.join(result.splits)}): {rows} rows in {len(result.files)} files, all sha256 verified")
+    click.echo(f"Pulled {result.dataset}@{result.version} ({', '.join(result.splits)}): {rows} rows in {len(result.files)} file{'s' if len(result.files) != 1 else ''}, all sha256 verified")
     click.echo(f"  {result.downloaded_bytes} bytes downloaded, the rest from the cache")
     click.echo(f"  {result.path}")
     click.echo(f"  license terms: {result.notice}")

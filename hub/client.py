@@ -1,4 +1,4 @@
-"""Download a pinned version from a hub server into a shared cache, verified.
+"""The download client: a pinned version from a hub server into a shared cache, verified.
 
     HUB_CACHE/<ns>/<name>/<version>/          what a version's folder holds, for the splits pulled
         manifest.json, README.md, NOTICE.md  (the license's obligations, written next to the data)
