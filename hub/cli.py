@@ -267,8 +267,8 @@ def index(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 for every one).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Interface to listen on (0.0.0.0 for every one; also HUB_HOST).")
+@click.option("--port", default=8000, show_default=True, envvar="HUB_PORT", type=click.IntRange(1, 65535), help="TCP port (also HUB_PORT).")
 @command
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, as_json: bool) -> None:

@@ -8,6 +8,7 @@
 | HUB_SHARD_BYTES    | the most uncompressed bytes in one Parquet shard    | 500 MB                  |
 | HUB_MAX_ROW_BYTES  | the largest record the importer accepts             | 64 MiB                  |
 | HUB_MAX_QUERY_BYTES| the longest query string the server takes           | 8192                    |
+| HUB_HOST, HUB_PORT | where `hub serve` listens (read by the CLI)         | 127.0.0.1, 8000         |
 | HUB_ENDPOINT       | the server `hub pull` / `hub.load` download from    | http://127.0.0.1:8000   |
 | HUB_TOKEN          | the API token sent to that server                   | none                    |
 | HUB_CACHE          | where pulled versions are kept (shared by users)    | ~/.cache/hub            |
