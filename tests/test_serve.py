@@ -226,7 +226,7 @@ def test_gated_downloads_need_an_accepted_token_and_the_acceptance_is_recorded(s
     status, _, body = raw(served, "GET", url, auth)
     assert status == 200 and hashlib.sha256(body).hexdigest() == next(f["sha256"] for f in manifest(served, "acme/gated-digits")["files"] if f["path"] == SHARD)
     records = [json.loads(line) for line in (served.root / ".hub/access/acceptances.jsonl").read_text().splitlines()]
-    assert [(r["user"], r["dataset"]) for r in records] == [("carol", "acme/gated-digits")]
+    assert [r["dataset"] for r in records if r["user"] == "carol"] == ["acme/gated-digits"]  # recorded once (the server is shared)
     stored = (served.root / ".hub/access/tokens.json").read_text()
     assert carol not in stored and hashlib.sha256(carol.encode()).hexdigest() in stored
 
