@@ -1,0 +1,265 @@
+"""Benchmark: downloading one ~1 GB split from a `hub serve`, hub pull against curl.
+
+One run builds a temporary hub with one dialogue dataset (the synthetic records of
+publish_dialogue.py: random words, so the Parquet shards hold ~1 GB on disk), published in a child
+process with `push=False` and ratios 5/5/90 so that its `test` split is ~`--mb` MB in several
+shards, starts a real `hub serve` subprocess on a free port, then measures, alternating,
+`--repeat` times each, each into an empty folder:
+
+* curl              `curl -sS -o FILE URL` for each shard of the split, one after the other
+                    (the same /datasets/{ns}/{name}/resolve/{version}/{path} URLs hub pull uses)
+* curl+sha256sum    the same, then `sha256sum` of each file (what hub pull also does: it
+                    verifies every shard against the manifest's sha256, hashing as it downloads)
+* curl+openssl      the same with `openssl dgst -sha256` (coreutils 9.1's sha256sum does not use
+                    the CPU's SHA instructions, OpenSSL and Python's hashlib do: ~4x faster here)
+* hub pull (CLI)    `hub pull ns/name@1.0.0 --split test --endpoint URL --cache-dir EMPTY`: the
+                    whole command, Python start-up and imports included
+* hub.pull (lib)    `hub.pull(...)` in a fresh Python process, imports done before the clock
+
+Wall time is measured around the whole command (curl, CLI) or the call (lib); the client's
+peak RSS is `/usr/bin/time`'s %M (the largest process of the command's tree) or, for the
+library call, the child's VmHWM. CPU seconds of the client and of the server (from
+/proc/PID/stat) over each run are recorded, and so is `others' cpu`: the busy CPU time of the
+rest of the machine during the run. See bench/README.md.
+
+    .venv/bin/python bench/pull_split.py [--mb 1000] [--repeat 3] [--json bench/results/pull_split_1g.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from publish_dialogue import DATASET_YAML as PUBLISH_YAML  # noqa: E402
+from publish_dialogue import build_table, machine  # noqa: E402
+
+DATASET = "bench/dialogue-1g"
+VERSION = "1.0.0"
+SPLIT = "test"
+TEST_SHARE = 0.9
+BYTES_PER_ROW = 358  # Parquet bytes of one publish_dialogue record, as the hub writes it (measured)
+DATASET_YAML = {**PUBLISH_YAML, "title": "Synthetic dialogues (download benchmark)",
+                "split": {**PUBLISH_YAML["split"], "ratios": {"train": 0.05, "validation": 0.05, "test": TEST_SHARE}}}
+METHODS = ["curl", "curl+sha256sum", "curl+openssl", "hub-cli", "hub-lib"]
+LABEL = {"curl": "curl", "curl+sha256sum": "curl + sha256sum", "curl+openssl": "curl + openssl sha256", "hub-cli": "hub pull (CLI)", "hub-lib": "hub.pull (library)"}
+
+
+def _busy_s() -> float:
+    """Non-idle CPU seconds of the whole machine since boot (/proc/stat)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def build_hub(work: Path, mb: float) -> dict[str, Any]:
+    """A fresh hub with one published dialogue dataset whose test split is ~`mb` MB; returns its manifest.
+
+    Runs in a child process (`--build`), so that this process stays small while it measures."""
+    import yaml
+
+    import hub
+
+    root = hub.init(work / "hub")
+    folder = root / "registry" / DATASET
+    (folder / "raw").mkdir(parents=True)
+    rows = int(mb * 1e6 / TEST_SHARE / BYTES_PER_ROW)
+    table = build_table(rows)
+    pq.write_table(table, folder / "raw" / "records.parquet")
+    del table
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(DATASET_YAML, sort_keys=False), encoding="utf-8")
+    manifest = hub.publish(DATASET, root=root, push=False).manifest
+    print(f"data: {rows} dialogue records (random words), published with push=False, ratios {DATASET_YAML['split']['ratios']}", flush=True)
+    return manifest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(root: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    hub_cli = Path(sys.executable).with_name("hub")
+    proc = subprocess.Popen([str(hub_cli), "--root", str(root), "serve", "--port", str(port)], stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"hub serve exited with {proc.returncode}: see {log}")
+            time.sleep(0.1)
+    raise SystemExit("hub serve did not answer /health in 30 s")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _command(method: str, url: str, shards: list[dict[str, Any]], out: Path, result: Path) -> list[str]:
+    if method.startswith("curl"):
+        script = " && ".join(f"curl -sS -o {out / Path(f['path']).name} {url}/datasets/{DATASET}/resolve/{VERSION}/{f['path']}" for f in shards)
+        if method == "curl+sha256sum":
+            script += " && sha256sum " + " ".join(str(out / Path(f["path"]).name) for f in shards) + f" > {out / 'SHA256SUMS'}"
+        elif method == "curl+openssl":  # coreutils 9.1's sha256sum does not use the CPU's SHA instructions; OpenSSL (and hashlib) do
+            script += " && openssl dgst -sha256 " + " ".join(str(out / Path(f["path"]).name) for f in shards) + f" > {out / 'SHA256SUMS'}"
+        return ["sh", "-c", script]
+    if method == "hub-cli":
+        return [str(Path(sys.executable).with_name("hub")), "pull", f"{DATASET}@{VERSION}", "--split", SPLIT, "--endpoint", url, "--cache-dir", str(out)]
+    return [sys.executable, __file__, "--child", url, str(out), str(result)]
+
+
+def child(url: str, cache: Path, result: Path) -> None:
+    """The library call, timed in this fresh process (imports not timed)."""
+    import importlib
+
+    import hub
+
+    for module in ("hub.client", "hub.pull"):  # the downloader's module (renamed from hub.pull to hub.client)
+        try:
+            importlib.import_module(module)
+            break
+        except ModuleNotFoundError:
+            continue
+    t0 = time.perf_counter()
+    pulled = hub.pull(f"{DATASET}@{VERSION}", split=SPLIT, endpoint=url, cache_dir=cache)
+    seconds = time.perf_counter() - t0
+    hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+    result.write_text(json.dumps({"seconds": seconds, "peak_kib": hwm, "downloaded": pulled.downloaded_bytes}))
+
+
+def measure(method: str, work: Path, url: str, shards: list[dict[str, Any]], server_pid: int, i: int) -> dict[str, Any]:
+    """One run of `method` into an empty folder, in a fresh subprocess."""
+    out = work / f"out-{method}-{i}"
+    out.mkdir()
+    result = work / f"result-{method}-{i}.json"
+    os.sync()  # the previous run's dirty pages are written back now, not during this run
+    env = {**os.environ, "HUB_NO_PROGRESS": "1"}
+    busy0, server0 = _busy_s(), _proc_cpu_s(server_pid)
+    t0 = time.perf_counter()
+    # /usr/bin/time reports the peak RSS of the largest process of the command's tree: our own
+    # ru_maxrss from wait4 would include this (large) process's RSS, inherited over fork + exec
+    timed = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(work / "time.txt")]
+    proc = subprocess.Popen(timed + _command(method, url, shards, out, result), env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    busy1, server1 = _busy_s(), _proc_cpu_s(server_pid)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"{method} run {i + 1} failed with exit status {os.waitstatus_to_exitcode(status)}")
+    client_cpu = usage.ru_utime + usage.ru_stime
+    peak_kib = int((work / "time.txt").read_text().split()[-3])
+    r = {"wall_s": seconds, "seconds": seconds, "peak_mib": peak_kib / 1024, "client_cpu_s": client_cpu, "server_cpu_s": server1 - server0}
+    if method == "hub-lib":
+        inner = json.loads(result.read_text())
+        r.update(seconds=inner["seconds"], peak_mib=inner["peak_kib"] / 1024)
+    r["others_cpu_s"] = busy1 - busy0 - client_cpu - r["server_cpu_s"]
+    # the bytes are the published ones: check every downloaded file (not timed)
+    folder = out / DATASET / VERSION / "data" if method.startswith("hub") else out
+    for f in shards:
+        path = folder / Path(f["path"]).name
+        if path.stat().st_size != f["size"] or _sha256(path) != f["sha256"]:
+            raise SystemExit(f"{method} run {i + 1}: {path} does not match the manifest")
+    shutil.rmtree(out)
+    return r
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=1000, help="size of the test split in MB (default 1000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each method, alternating (default 3)")
+    parser.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--workdir", type=Path, help="where the hub and the downloads go (default: a temporary folder; needs ~4x --mb free)")
+    parser.add_argument("--child", nargs=3, metavar=("URL", "CACHE", "RESULT"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=2, metavar=("WORK", "MB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.build:
+        manifest = build_hub(Path(args.build[0]), float(args.build[1]))
+        (Path(args.build[0]) / "manifest.json").write_text(json.dumps(manifest))
+        return
+    if args.child:
+        return child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
+    info = machine()
+    info["versions"]["curl"] = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
+    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
+          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="pull-split-", dir=args.workdir))
+    server = None
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, __file__, "--build", str(work), str(args.mb)], check=True)
+        root, manifest = work / "hub", json.loads((work / "manifest.json").read_text())
+        shards = [f for f in manifest["files"] if f.get("split") == SPLIT]
+        total = sum(f["size"] for f in shards)
+        print(f"split {SPLIT}: {len(shards)} shards, {total / 1e6:.0f} MB ({', '.join(str(round(f['size'] / 1e6)) for f in shards)} MB), "
+              f"{sum(f['rows'] for f in shards)} rows (hub built in {time.perf_counter() - t0:.0f} s, not timed)", flush=True)
+        server, url = start_server(root, work / "server.log")
+        # warm-up (not reported): the shards into the page cache, the server's first request
+        measure("curl", work, url, shards, server.pid, -1)
+        for i in range(args.repeat):
+            for method in runs:
+                r = measure(method, work, url, shards, server.pid, i)
+                runs[method].append(r)
+                print(f"  run {i + 1} {method:15s} {r['seconds']:6.2f} s  {total / 1e6 / r['seconds']:6.0f} MB/s  peak {r['peak_mib']:5.0f} MiB  "
+                      f"client cpu {r['client_cpu_s']:5.2f} s  server cpu {r['server_cpu_s']:5.2f} s  (others' cpu {r['others_cpu_s']:.1f} s)", flush=True)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+
+    results = {}
+    for method, rs in runs.items():
+        median = statistics.median(r["seconds"] for r in rs)
+        results[method] = {"method": LABEL[method], "median_s": median, "runs_s": [r["seconds"] for r in rs], "mb_per_s": total / 1e6 / median,
+                           "peak_mib": max(r["peak_mib"] for r in rs), "client_cpu_s": statistics.median(r["client_cpu_s"] for r in rs),
+                           "server_cpu_s": statistics.median(r["server_cpu_s"] for r in rs), "max_others_cpu_s": max(r["others_cpu_s"] for r in rs), "runs": rs}
+    print(f"\n{'method':<20} {'median_s':>8}  {'runs_s':<20} {'MB/s':>6} {'peak_MiB':>8} {'client_cpu_s':>12} {'server_cpu_s':>12} {'others_cpu_max':>14}")
+    for r in results.values():
+        print(f"{r['method']:<20} {r['median_s']:>8.2f}  {', '.join(f'{s:.2f}' for s in r['runs_s']):<20} {r['mb_per_s']:>6.0f} {r['peak_mib']:>8.0f} "
+              f"{r['client_cpu_s']:>12.2f} {r['server_cpu_s']:>12.2f} {r['max_others_cpu_s']:>14.1f}")
+    ratios = {}
+    for hub_side in ("hub-cli", "hub-lib"):
+        for base in ("curl", "curl+sha256sum", "curl+openssl"):
+            if hub_side in results and base in results:
+                ratios[f"{hub_side}/{base}"] = results[hub_side]["median_s"] / results[base]["median_s"]
+                print(f"ratio {LABEL[hub_side]} / {LABEL[base]}: {ratios[f'{hub_side}/{base}']:.2f} (target <= 1.25)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"benchmark": "pull_split", "split_bytes": total, "shards": len(shards), "machine": info,
+                                         "results": results, "ratios": ratios, "target": 1.25}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
