@@ -3,6 +3,13 @@
 The index is never the source of truth. It records a fingerprint of the registry (every
 dataset.yaml and manifest.json with its size and mtime); a read that finds the fingerprint
 changed rebuilds it, into a new file swapped in by rename, so readers never see half of it.
+
+A long-lived `Catalog` (the server's) keeps one read-only connection to the index file it
+checked and fingerprints the registry at most once every `RECHECK_SECONDS`: an index file
+replaced since (every `hub publish` rebuilds it) is seen at the next read, a hand edit of the
+registry within that interval. Each connection is a private in-memory DuckDB with the file
+ATTACHed: `duckdb.connect(path)` would hand back the instance cached for that path while any
+connection to it is open, that is, the replaced file, for as long as requests overlap.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ import json
 import logging
 import os
 import re
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Catalog"]
 
 _FORMAT = "2"
+RECHECK_SECONDS = 1.0  # how stale a long-lived Catalog may be about hand edits of the registry
 _SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE datasets (
@@ -49,6 +59,11 @@ class Catalog:
     """Search and describe the datasets of one hub repository."""
 
     root: Path
+    # the index file last checked against the registry: its (inode, mtime, size), fingerprint, when
+    _checked: tuple[Any, str, float] | None = field(default=None, init=False, repr=False, compare=False)
+    _db: tuple[Any, duckdb.DuckDBPyConnection] | None = field(default=None, init=False, repr=False, compare=False)
+    _retired: list[tuple[float, duckdb.DuckDBPyConnection]] = field(default_factory=list, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def path(self) -> Path:
@@ -65,11 +80,13 @@ class Catalog:
 
     def refresh(self, force: bool = False) -> bool:
         """Rebuild the index if the registry changed (or `force`); True if it was rebuilt."""
-        fingerprint = self.fingerprint()
+        return self._refresh(self.fingerprint(), force)
+
+    def _refresh(self, fingerprint: str, force: bool = False) -> bool:
         if not force and self.path.exists():
             try:
-                with duckdb.connect(str(self.path), read_only=True) as con:
-                    row = next(iter(con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchall()), None)
+                with _open(self.path) as con:
+                    row = next(iter(con.execute("SELECT value FROM hub_index.meta WHERE key = 'fingerprint'").fetchall()), None)
                 if row and row[0] == fingerprint:
                     return False
             except duckdb.Error:
@@ -78,7 +95,7 @@ class Catalog:
         return True
 
     def _build(self, fingerprint: str) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.unlink(missing_ok=True)
         with duckdb.connect(str(tmp)) as con:
             con.execute(_SCHEMA)
@@ -113,8 +130,33 @@ class Catalog:
                 con.execute("INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?)", [dataset, version, split, s["rows"], s.get("groups"), s.get("bytes")])
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        self.refresh()
-        return duckdb.connect(str(self.path), read_only=True)
+        """A cursor on the index, fresh (see the module's docstring); close it after use."""
+        with self._lock:
+            now = time.monotonic()
+            file_id = self._file_id()
+            if self._checked is None or file_id is None or self._checked[0] != file_id or now - self._checked[2] > RECHECK_SECONDS:
+                fingerprint = self.fingerprint()
+                if self._checked is None or file_id is None or self._checked[0] != file_id or self._checked[1] != fingerprint:
+                    self._refresh(fingerprint)
+                    file_id = self._file_id()
+                self._checked = (file_id, fingerprint, now)
+            if self._db is None or self._db[0] != file_id:
+                if self._db is not None:  # cursors of other threads may still be reading it: closed later
+                    self._retired.append((now, self._db[1]))
+                self._db = (file_id, _open(self.path))
+                for retired in [r for r in self._retired if now - r[0] > 60]:
+                    retired[1].close()
+                    self._retired.remove(retired)
+            cursor = self._db[1].cursor()
+        cursor.execute("USE hub_index")
+        return cursor
+
+    def _file_id(self) -> tuple[int, int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def search(
         self,
@@ -198,3 +240,14 @@ class Catalog:
             raise VersionNotFound(f"{dataset}@{version} is not published (versions: {', '.join(info['versions']) or 'none'})", dataset=dataset, version=version)
         manifest = json.loads(found[0])
         return {**info, "version": version, "manifest": manifest, "path": str(dataset_dir(self.root, dataset) / "versions" / version)}
+
+
+def _open(path: Path) -> duckdb.DuckDBPyConnection:
+    """The index file, read-only, as database `hub_index` of a private in-memory DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS hub_index (READ_ONLY)", [str(path)])
+    except BaseException:
+        con.close()
+        raise
+    return con
