@@ -60,3 +60,44 @@ def rows_where(mask: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> np.ndarray
     """Table rows where `mask` is true (nulls count as false)."""
     m = flat(pc.fill_null(mask, False)).to_numpy(zero_copy_only=False)
     return rows[m]
+
+
+class Series:
+    """A `list<list<float>>` column (records x channels x samples) as flat numpy arrays, with no
+    Python object per value: `values` (float32, every sample of every channel of every record,
+    in order), `channels` (per record), `samples` (per record: the length of its first channel;
+    validation rejects records whose channels differ in length) and `starts` (per record: its
+    first value's index in `values`)."""
+
+    def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
+        outer = flat(column)
+        inner = pc.list_flatten(outer)
+        self.values = pc.list_flatten(inner).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        self.channels = pc.fill_null(pc.list_value_length(outer), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        lengths = pc.fill_null(pc.list_value_length(inner), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        n = len(self.channels)
+        first_channel = np.minimum(np.concatenate([[0], np.cumsum(self.channels)])[:-1], max(len(lengths) - 1, 0))
+        self.samples = np.where(self.channels > 0, lengths[first_channel], 0) if len(lengths) else np.zeros(n, np.int64)
+        self.sizes = np.bincount(np.repeat(np.arange(n), self.channels), weights=lengths, minlength=n).astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)])[:-1]
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    def block(self, rows: np.ndarray) -> np.ndarray:
+        """The records `rows` (all of one shape: same channels and samples) as (rows, channels, samples)."""
+        c, t = int(self.channels[rows[0]]), int(self.samples[rows[0]])
+        index = self.starts[rows][:, None] + np.arange(c * t)[None, :]
+        return self.values[index].reshape(len(rows), c, t)
+
+    def shapes(self) -> dict[tuple[int, int], np.ndarray]:
+        """The rows of each (channels, samples) shape, records with a consistent, non-empty series only."""
+        ok = (self.channels > 0) & (self.sizes == self.channels * self.samples)
+        out: dict[tuple[int, int], np.ndarray] = {}
+        if not ok.any():
+            return out
+        keys = self.channels * (int(self.samples.max()) + 1) + self.samples
+        for key in np.unique(keys[ok]):
+            rows = np.nonzero(ok & (keys == key))[0]
+            out[(int(self.channels[rows[0]]), int(self.samples[rows[0]]))] = rows
+        return out
