@@ -186,21 +186,30 @@ def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int
     np.minimum.at(lo, unit, stratum)
     np.maximum.at(hi, unit, stratum)
     out = np.where(lo < n_strata, lo, 0)
-    mixed = np.flatnonzero(lo != hi)
-    if len(mixed):  # count (unit, stratum) pairs of the mixed units only
-        is_mixed = np.zeros(n_units, dtype=bool)
-        is_mixed[mixed] = True
-        rows = is_mixed[unit]
-        pairs = np.sort(unit[rows] * n_strata + stratum[rows])
-        starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
-        counts = np.diff(np.append(starts, len(pairs)))
-        pair_unit, pair_stratum = pairs[starts] // n_strata, pairs[starts] % n_strata
-        best = np.zeros(n_units, dtype=np.int64)
-        np.maximum.at(best, pair_unit, counts)
-        winners = np.flatnonzero(counts == best[pair_unit])  # in (unit, stratum) order: the first per unit is the smallest stratum
-        first = np.ones(len(winners), dtype=bool)
-        first[1:] = pair_unit[winners][1:] != pair_unit[winners][:-1]
-        out[pair_unit[winners[first]]] = pair_stratum[winners[first]]
+    mixed = lo != hi
+    n_mixed = int(mixed.sum())
+    if not n_mixed:
+        return out
+    # Count (unit, stratum) pairs of the mixed units' rows: sort their codes, measure the runs.
+    dtype = np.int32 if n_units * n_strata < 2**31 else np.int64
+    rows = None if n_mixed == n_units else mixed[unit]
+    pairs = (unit if rows is None else unit[rows]).astype(dtype)
+    pairs *= n_strata
+    pairs += stratum if rows is None else stratum[rows]
+    pairs.sort()
+    starts = np.flatnonzero(pairs[1:] != pairs[:-1])
+    starts += 1
+    starts = np.concatenate(([0], starts))
+    counts = np.diff(starts, append=len(pairs))
+    codes = pairs[starts]
+    del pairs
+    pair_unit, pair_stratum = np.divmod(codes, dtype(n_strata))
+    best = np.zeros(n_units, dtype=counts.dtype)
+    np.maximum.at(best, pair_unit, counts)
+    winners = np.flatnonzero(counts == best[pair_unit])  # in (unit, stratum) order: the first per unit has the smallest stratum
+    first = np.ones(len(winners), dtype=bool)
+    first[1:] = pair_unit[winners[1:]] != pair_unit[winners[:-1]]
+    out[pair_unit[winners[first]]] = pair_stratum[winners[first]]
     return out
 
 
