@@ -30,6 +30,7 @@ an unpublished dataset moves only the few components next to a stratum's cut poi
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -225,7 +226,8 @@ def _balance_free(split: np.ndarray, size: np.ndarray, stratum: np.ndarray, orde
     share = np.divide(free_rows, total_need, out=np.zeros(n_strata), where=total_need > 0)
     bounds = np.cumsum(need * share[None, :], axis=0)  # (split, stratum): where each split's share ends
     order = free[np.argsort(order_key[free], kind="stable")]
-    order = order[np.argsort(stratum[order], kind="stable")]
+    small = np.int16 if n_strata < 2**15 else np.int64  # a stable sort of small integers is a radix sort
+    order = order[np.argsort(stratum[order].astype(small), kind="stable")]
     weight = size[order].astype(np.float64)
     middle = np.cumsum(weight) - weight / 2
     start = np.concatenate(([0.0], np.cumsum(free_rows)[:-1]))
@@ -269,9 +271,11 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     those; such a component takes the hashed split of its anchor group).
     `hashed` records where the groups' hashes alone would have put every row.
     """
-    hashed = _hash_groups(table.column(policy.group_key), policy)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-duplicates") as pool:
+        found = pool.submit(find_duplicates, table, record, thresholds)  # mostly DuckDB, GIL released: overlaps the hashing
+        hashed = _hash_groups(table.column(policy.group_key), policy)
+        duplicates = found.result()
     codes, base = hashed.codes, hashed.base
-    duplicates = find_duplicates(table, record, thresholds)
     component = _components(codes, len(base), duplicates)
     anchor_split, order_key = _anchors(component, hashed)
     n_components = len(anchor_split)
