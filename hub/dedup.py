@@ -131,13 +131,14 @@ _COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x,
                  THEN trim(regexp_replace(x, '\\s+', ' ', 'g')) ELSE x END"""
 
 
-def _text_query(record: str) -> str:
-    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM records)"
+def _text_query(record: str, source: str = "records") -> str:
+    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM {source})"
 
 
-def _register(con, table: pa.Table) -> None:
-    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    con.register("records", table.select(["turns"]).append_column("row", rows))
+def _register(con, table: pa.Table, rows: np.ndarray | None = None, name: str = "records") -> None:
+    """`table`'s texts as the view `name`, with each one's table row (`rows`, default 0..n-1)."""
+    rows = np.arange(table.num_rows, dtype=np.int64) if rows is None else rows
+    con.register(name, table.select(["turns"]).append_column("row", pa.array(rows)))
 
 
 def normalized_texts(table: pa.Table, record: str) -> pa.Array:
@@ -153,30 +154,48 @@ def normalized_texts(table: pa.Table, record: str) -> pa.Array:
         con.close()
 
 
-def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sharing a normalized text, as (rows, cluster number): DuckDB counts each text's md5 in a window.
+def _take_sorted(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """`table.take(rows)` for sorted rows, chunk by chunk (a chunked take would first copy the whole column)."""
+    parts, start = [], 0
+    for batch in table.to_batches():
+        lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(rows[lo:hi] - start)))
+        start += batch.num_rows
+    return pa.Table.from_batches(parts, schema=table.schema)
 
-    Only rows whose md5 occurs more than once come back (row, md5 as two 64-bit halves); no
-    per-cluster lists are built.
+
+def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
+    """`columns` (of row and h) of the rows of `query` (row, text) whose h, an SQL expression of text, occurs more than once."""
+    return con.sql(f"""SELECT {columns} FROM (SELECT row, h, count(*) OVER (PARTITION BY h) AS n
+                                             FROM (SELECT row, {key} AS h FROM ({query}) WHERE text IS NOT NULL))
+                       WHERE n > 1""").to_arrow_table()
+
+
+def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing a normalized text (the same md5), as (rows, cluster number), with no per-cluster lists.
+
+    DuckDB counts a cheap 64-bit hash of every text in a window; only the few rows whose hash
+    repeats are hashed again, with md5, which decides (a 64-bit collision is not a duplicate).
     """
     import duckdb
 
     con = duckdb.connect()
     try:
         _register(con, table)
-        found = con.sql(f"""SELECT row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo
-                            FROM (SELECT row, h, count(*) OVER (PARTITION BY h) AS n
-                                  FROM (SELECT row, md5_number(text) AS h FROM ({_text_query(record)}) WHERE text IS NOT NULL))
-                            WHERE n > 1""").to_arrow_table()
+        candidates = np.sort(_repeated(con, _text_query(record), "hash(text)").column("row").to_numpy())
+        if not len(candidates):
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
+        found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
+                          "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")
     finally:
         con.close()
-    rows = found.column("row").to_numpy()
-    if not len(rows):
-        return rows.astype(np.int64), np.array([], dtype=np.int64)
+    rows = found.column("row").to_numpy().astype(np.int64)
     digest = np.empty((len(rows), 2), dtype=np.uint64)
     digest[:, 0], digest[:, 1] = found.column("hi").to_numpy(), found.column("lo").to_numpy()
     _, cluster = np.unique(digest, axis=0, return_inverse=True)
-    return rows.astype(np.int64), cluster.reshape(-1).astype(np.int64)
+    return rows, cluster.reshape(-1).astype(np.int64)
 
 
 def _minhash_clusters(texts: Iterable[str], t: Thresholds) -> list[list[int]]:
