@@ -271,11 +271,15 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     those; such a component takes the hashed split of its anchor group).
     `hashed` records where the groups' hashes alone would have put every row.
     """
+    balancing = pinned is None or bool((pinned < 0).any())  # are there new records to place?
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-duplicates") as pool:
-        found = pool.submit(find_duplicates, table, record, thresholds)  # mostly DuckDB, GIL released: overlaps the hashing
+        found = pool.submit(find_duplicates, table, record, thresholds)  # mostly DuckDB, GIL released: overlaps what follows
         hashed = _hash_groups(table.column(policy.group_key), policy)
+        codes, base = hashed.codes, hashed.base
+        if balancing:
+            stratum, n_strata = _strata(table, policy.stratify_key, table.num_rows)
+            group_stratum = _majority(stratum, codes, len(base), n_strata)
         duplicates = found.result()
-    codes, base = hashed.codes, hashed.base
     component = _components(codes, len(base), duplicates)
     anchor_split, order_key = _anchors(component, hashed)
     n_components = len(anchor_split)
@@ -297,8 +301,14 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     size = np.bincount(unit, minlength=n_components).astype(np.float64)
     ratios = np.array(list(policy.ratios.values()), dtype=np.float64)
     if (split < 0).any():
-        stratum, n_strata = _strata(table, policy.stratify_key, table.num_rows)
-        _balance_free(split, size, _majority(stratum, unit, n_components, n_strata), order_key, ratios, n_strata)
+        component_stratum = np.empty(n_components, dtype=np.int64)
+        component_stratum[component] = group_stratum  # right for single-group components
+        shared = np.bincount(component, minlength=n_components) > 1
+        if shared.any():  # the few components of several groups: their majority over all their rows
+            rows = np.flatnonzero(shared[unit])
+            ids, local = np.unique(unit[rows], return_inverse=True)
+            component_stratum[ids] = _majority(stratum[rows], local.reshape(-1), len(ids), n_strata)
+        _balance_free(split, size, component_stratum, order_key, ratios, n_strata)
         _fill_empty(split, size, order_key, fixed < 0, ratios)
     group_hashed = hashed_split[component]
     merged = int((group_hashed != base).sum())
