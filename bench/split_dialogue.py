@@ -107,6 +107,27 @@ def _timed(steps: dict[str, float], name: str, fn: Callable) -> Callable:
     return wrapper
 
 
+def stream_splits(table: pa.Table, index: np.ndarray, files: list[Path]) -> None:
+    """One pass over `table`'s batches, each cut by split and appended to that split's file
+    (as `hub.publishing.write_shards` does, without its hashing and shard numbering): no
+    filtered copy of the whole table is ever made."""
+    writers = [pq.ParquetWriter(path, table.schema) for path in files]
+    offset = 0
+    try:
+        for batch in table.to_batches():
+            part = index[offset: offset + batch.num_rows]
+            offset += batch.num_rows
+            for i, writer in enumerate(writers):
+                rows = np.flatnonzero(part == i)
+                if len(rows) == batch.num_rows:
+                    writer.write_batch(batch)
+                elif len(rows):
+                    writer.write_batch(batch.take(pa.array(rows)))
+    finally:
+        for writer in writers:
+            writer.close()
+
+
 def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float]) -> Callable[[], dict[str, Any]]:
     """The measured operation, its imports done; it returns what it found."""
     files = [out / f"{name}.parquet" for name in SPLITS]
@@ -117,11 +138,14 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
         from hub.dedup import Thresholds, find_duplicates
         from hub.entry import SplitPolicy
 
-        # per-step times (looked up at call time); the rest of assign_leakproof is graph, anchors, index
+        # per-step times (looked up at call time); the rest of assign_leakproof is anchors, pins, index.
+        # find_duplicates runs in a thread while the groups are encoded and hashed: those overlap.
         pc.dictionary_encode = _timed(steps, "dictionary_encode", pc.dictionary_encode)
-        hub.splits._group_buckets = _timed(steps, "group_buckets", hub.splits._group_buckets)
+        hub.splits._group_hashes = _timed(steps, "group_hashes", hub.splits._group_hashes)
         hub.splits.find_duplicates = _timed(steps, "find_duplicates", hub.splits.find_duplicates)
         scipy.sparse.csgraph.connected_components = _timed(steps, "connected_components", scipy.sparse.csgraph.connected_components)
+        hub.splits._majority = _timed(steps, "majority_stratum", hub.splits._majority)
+        hub.splits._balance_free = _timed(steps, "balance", hub.splits._balance_free)
         if method == "hub-dedup":
             def hub_dedup() -> dict[str, Any]:
                 dups = find_duplicates(table, "dialogue", Thresholds(near=False))
@@ -133,8 +157,7 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
         def hub_split() -> dict[str, Any]:
             assignment = assign_leakproof(table, policy, "dialogue", Thresholds(near=False))
             t0 = time.perf_counter()
-            for i, path in enumerate(files):
-                pq.write_table(table.filter(pa.array(assignment.index == i)), path)
+            stream_splits(table, assignment.index, files)
             steps["filter_write"] = time.perf_counter() - t0
             return {"moved_rows": assignment.moved_rows}
         return hub_split

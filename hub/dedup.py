@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -81,6 +81,14 @@ class _Keys:
                 where[value].append(row)
         self.add_clusters(kind, [rows for rows in where.values() if len(rows) > 1])
 
+    def add_numbered(self, kind: str, rows: np.ndarray, cluster: np.ndarray) -> None:
+        """Rows with their cluster number (0..k-1, each cluster held by several rows)."""
+        n_clusters = int(cluster.max()) + 1 if len(cluster) else 0
+        self.rows.append(rows)
+        self.keys.append(cluster + self.next)
+        self.next += n_clusters
+        self.kinds[kind] = self.kinds.get(kind, 0) + n_clusters
+
     def add_clusters(self, kind: str, clusters: list[list[int]] | list[np.ndarray]) -> None:
         for rows in clusters:
             self.rows.append(np.asarray(rows, dtype=np.int64))
@@ -123,13 +131,14 @@ _COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x,
                  THEN trim(regexp_replace(x, '\\s+', ' ', 'g')) ELSE x END"""
 
 
-def _text_query(record: str) -> str:
-    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM records)"
+def _text_query(record: str, source: str = "records") -> str:
+    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM {source})"
 
 
-def _register(con, table: pa.Table) -> None:
-    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
-    con.register("records", table.select(["turns"]).append_column("row", rows))
+def _register(con, table: pa.Table, rows: np.ndarray | None = None, name: str = "records") -> None:
+    """`table`'s texts as the view `name`, with each one's table row (`rows`, default 0..n-1)."""
+    rows = np.arange(table.num_rows, dtype=np.int64) if rows is None else rows
+    con.register(name, table.select(["turns"]).append_column("row", pa.array(rows)))
 
 
 def normalized_texts(table: pa.Table, record: str) -> pa.Array:
@@ -145,21 +154,51 @@ def normalized_texts(table: pa.Table, record: str) -> pa.Array:
         con.close()
 
 
-def _exact_text_clusters(table: pa.Table, record: str) -> list[np.ndarray]:
-    """Rows sharing a normalized text: a DuckDB GROUP BY over an md5 of the text."""
+def _take_sorted(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """`table.take(rows)` for sorted rows, chunk by chunk (a chunked take would first copy the whole column)."""
+    parts, start = [], 0
+    for batch in table.to_batches():
+        lo, hi = np.searchsorted(rows, [start, start + batch.num_rows])
+        if hi > lo:
+            parts.append(batch.take(pa.array(rows[lo:hi] - start)))
+        start += batch.num_rows
+    return pa.Table.from_batches(parts, schema=table.schema)
+
+
+def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
+    """`columns` (of row and h) of the rows of `query` (row, text) whose h, an SQL expression of text, occurs more than once."""
+    return con.sql(f"""SELECT {columns} FROM (SELECT row, h, count(*) OVER (PARTITION BY h) AS n
+                                             FROM (SELECT row, {key} AS h FROM ({query}) WHERE text IS NOT NULL))
+                       WHERE n > 1""").to_arrow_table()
+
+
+def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing a normalized text (the same md5), as (rows, cluster number), with no per-cluster lists.
+
+    DuckDB counts a cheap 64-bit hash of every text in a window; only the few rows whose hash
+    repeats are hashed again, with md5, which decides (a 64-bit collision is not a duplicate).
+    """
     import duckdb
 
     con = duckdb.connect()
     try:
         _register(con, table)
-        rows = con.sql(f"""SELECT list(row ORDER BY row) AS rows FROM ({_text_query(record)}) WHERE text IS NOT NULL
-                           GROUP BY md5_number(text) HAVING count(*) > 1""").to_arrow_table().column("rows").to_pylist()
+        candidates = np.sort(_repeated(con, _text_query(record), "hash(text)").column("row").to_numpy())
+        if not len(candidates):
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
+        found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
+                          "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")
     finally:
         con.close()
-    return [np.asarray(r, dtype=np.int64) for r in rows]
+    rows = found.column("row").to_numpy().astype(np.int64)
+    digest = np.empty((len(rows), 2), dtype=np.uint64)
+    digest[:, 0], digest[:, 1] = found.column("hi").to_numpy(), found.column("lo").to_numpy()
+    _, cluster = np.unique(digest, axis=0, return_inverse=True)
+    return rows, cluster.reshape(-1).astype(np.int64)
 
 
-def _minhash_clusters(texts: list[str], t: Thresholds) -> list[list[int]]:
+def _minhash_clusters(texts: Iterable[str], t: Thresholds) -> list[list[int]]:
     """Pairs of texts with Jaccard similarity of word shingles >= threshold, as clusters."""
     rng = np.random.default_rng(20261122)
     prime = np.uint64((1 << 61) - 1)
@@ -259,37 +298,52 @@ def _sensor_windows(series: list[list[float]] | None, window: int) -> np.ndarray
 # -- entry point -------------------------------------------------------------------------
 
 
-def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds()) -> DuplicateKeys:
-    """The duplicate keys of every record of `table` (published or source schema)."""
-    keys = _Keys()
-    if record == "dialogue":
-        keys.add_clusters("exact-text", _exact_text_clusters(table, record))
-        if thresholds.near and table.num_rows <= thresholds.near_text_limit:
-            keys.add_pairs("near-text", _minhash_clusters(normalized_texts(table, record).to_pylist(), thresholds), table.num_rows)
-        elif thresholds.near:
-            keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
-    elif record == "speech":
-        blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
-        keys.add_exact("exact-audio", [_audio_samples(b) for b in blobs])
-    elif record in ("image", "inspection"):
-        blobs = pc.struct_field(table.column("image"), "bytes").to_pylist()
-        decoded = [_image_keys(b) for b in blobs]
-        keys.add_exact("exact-image", [d[0] for d in decoded])
-        if thresholds.near:
-            # A difference hash proposes, the pixels decide: on small images (8x8 digits) the
-            # hash alone links look-alikes that are not copies.
-            def same(x: int, y: int) -> bool:
-                return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
+def _tracked(values: list[Any], bar: Any) -> Iterator[Any]:
+    """`values`, advancing `bar` by one per value (in steps of 256)."""
+    for i, value in enumerate(values):
+        if i % 256 == 255:
+            bar.update(256)
+        yield value
+    bar.update(len(values) % 256)
 
-            keys.add_pairs("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
-    elif record == "sensor":
-        series = table.column("series").to_pylist()
-        keys.add_exact("exact-series", [np.asarray(s, dtype=np.float32).tobytes() if s else None for s in series])
-        if thresholds.near:
-            where: dict[int, set[int]] = defaultdict(set)
-            for row, s in enumerate(series):
-                for h in _sensor_windows(s, thresholds.sensor_window).tolist():
-                    where[h].add(row)
-            pairs = {(min(rows), r) for rows in where.values() if len(rows) > 1 for r in rows if r != min(rows)}
-            keys.add_pairs("overlapping-window", [list(p) for p in pairs], table.num_rows)
+
+def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds()) -> DuplicateKeys:
+    """The duplicate keys of every record of `table` (published or source schema), with a progress bar."""
+    from hub import progress
+
+    keys = _Keys()
+    with progress.bar(table.num_rows, desc="finding duplicates") as bar:
+        if record == "dialogue":
+            keys.add_numbered("exact-text", *_exact_text_clusters(table, record))
+            bar.update(table.num_rows)
+            if thresholds.near and table.num_rows <= thresholds.near_text_limit:
+                bar.reset(table.num_rows)
+                bar.set_description("finding near duplicates")
+                keys.add_pairs("near-text", _minhash_clusters(_tracked(normalized_texts(table, record).to_pylist(), bar), thresholds), table.num_rows)
+            elif thresholds.near:
+                keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
+        elif record == "speech":
+            blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
+            keys.add_exact("exact-audio", [_audio_samples(b) for b in _tracked(blobs, bar)])
+        elif record in ("image", "inspection"):
+            blobs = pc.struct_field(table.column("image"), "bytes").to_pylist()
+            decoded = [_image_keys(b) for b in _tracked(blobs, bar)]
+            keys.add_exact("exact-image", [d[0] for d in decoded])
+            if thresholds.near:
+                # A difference hash proposes, the pixels decide: on small images (8x8 digits) the
+                # hash alone links look-alikes that are not copies.
+                def same(x: int, y: int) -> bool:
+                    return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
+
+                keys.add_pairs("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
+        elif record == "sensor":
+            series = table.column("series").to_pylist()
+            keys.add_exact("exact-series", [np.asarray(s, dtype=np.float32).tobytes() if s else None for s in _tracked(series, bar)])
+            if thresholds.near:
+                where: dict[int, set[int]] = defaultdict(set)
+                for row, s in enumerate(series):
+                    for h in _sensor_windows(s, thresholds.sensor_window).tolist():
+                        where[h].add(row)
+                pairs = {(min(rows), r) for rows in where.values() if len(rows) > 1 for r in rows if r != min(rows)}
+                keys.add_pairs("overlapping-window", [list(p) for p in pairs], table.num_rows)
     return keys.result()

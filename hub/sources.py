@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
@@ -80,6 +81,28 @@ def _source_files(entry: Entry) -> list[tuple[str, Path, str | None]]:
     return files
 
 
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}
+
+
+def _sha256(path: Path) -> str:
+    """The sha256 of a source file, read once per version of the file (validation checks it,
+    the lineage records it: one read serves both).
+
+    A file changed in the last two seconds is always read: a rewrite within the clock's
+    granularity could keep its size and mtime (git's "racily clean" problem).
+    """
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = sha256_file(path)
+        if time.time_ns() - st.st_mtime_ns > 2_000_000_000:
+            if len(_DIGESTS) >= 1024:
+                _DIGESTS.clear()
+            _DIGESTS[key] = digest
+    return digest
+
+
 def source_fingerprint(entry: Entry) -> dict[str, Any]:
     """What the data was made from: file checksums, or the loader and its package's version."""
     source = entry.data["source"]
@@ -93,14 +116,14 @@ def source_fingerprint(entry: Entry) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             version = None
         return {"loader": source["loader"], "options": source.get("options", {}), "package_version": version, "code_sha256": hashlib.sha256(code).hexdigest()}
-    return {"format": source["format"], "files": [{"path": name, "sha256": sha256_file(path)} for name, path, _ in _source_files(entry)]}
+    return {"format": source["format"], "files": [{"path": name, "sha256": _sha256(path)} for name, path, _ in _source_files(entry)]}
 
 
 def check_source_checksums(entry: Entry) -> list[tuple[str, str, str]]:
     """(path, expected, actual) for every source file whose declared sha256 does not match."""
     bad = []
     for name, path, expected in _source_files(entry):
-        if expected and (actual := sha256_file(path)) != expected:
+        if expected and (actual := _sha256(path)) != expected:
             bad.append((name, expected, actual))
     return bad
 

@@ -1,18 +1,36 @@
 """Deterministic, group-disjoint split assignment.
 
-A record's split is a pure function of its group key and the dataset's seed:
+Every group key gets a position from the dataset's seed alone:
 
-    bucket = uint64_le(md5(f"{seed}:{group}")[:8]) mod 1_000_000
+    hash   = uint64_le(md5(f"{seed}:{group}")[:8])
+    bucket = hash mod 1_000_000
     split  = the first split (in the policy's order) whose cumulative ratio exceeds bucket/1e6
 
-so a whole group (speaker, dialogue, asset) lands in one split, and adding records never
-moves an existing one. DuckDB's `md5_number_upper` computes exactly that prefix, over whole
-columns; `bucket_of` is the same rule in plain Python, for checking.
+`assign`, `split_of` and `bucket_of` are that rule (DuckDB's `md5_number_upper` computes the
+hash over whole columns; `bucket_of` is the same in plain Python, for checking).
+
+`assign_leakproof`, the split engine, places *components* (groups tied together by duplicate
+records) instead, and never breaks one:
+
+1. A component holding records of the parent version keeps their split (pinned).
+2. The other components are balanced: each gets a stratum (the most frequent value of the
+   stratify key among its rows; one stratum when the policy has none), and within a stratum
+   the components, in the order of their hash, fill each split's share of the stratum's rows
+   (its ratio of all the stratum's rows, minus what pinned components already hold there).
+   A component goes to the split its middle row falls in, so every split holds its share of
+   every stratum to within one component.
+3. When there are at least as many components as splits with a positive ratio, none of those
+   splits stays empty: the smallest new component of the split most over its share moves there.
+
+So the split of a record depends on its component, the seed and the other new components of
+the same stratum, never on row order; published records never move, and adding records to
+an unpublished dataset moves only the few components next to a stratum's cut points.
 """
 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import duckdb
@@ -45,7 +63,7 @@ def bucket_of(group: str, seed: int) -> int:
 
 
 def split_of(group: str, policy: SplitPolicy) -> str:
-    """The split one group key lands in."""
+    """The split one group key lands in by the hash rule alone."""
     bucket = bucket_of(group, policy.seed)
     return next(name for name, upper in _thresholds(policy) if bucket < upper)
 
@@ -55,7 +73,8 @@ class _Hashed:
     """The groups of every row, and the split each group gets from its own bucket."""
 
     codes: np.ndarray  # group number of every row
-    buckets: np.ndarray  # bucket of every group
+    hashes: np.ndarray  # uint64 hash of every group
+    buckets: np.ndarray  # bucket of every group (hashes mod BUCKETS)
     base: np.ndarray  # int8 split of every group
     names: list[str]
 
@@ -64,17 +83,30 @@ def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> _Ha
     """The rule above, over whole columns: each distinct group is hashed once, by DuckDB."""
     encoded = flat(pc.dictionary_encode(groups.cast(pa.string())))
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    buckets = _group_buckets(encoded.dictionary, policy.seed)
+    hashes = _group_hashes(encoded.dictionary, policy.seed)
+    buckets = (hashes % np.uint64(BUCKETS)).astype(np.int64)
     thresholds = _thresholds(policy)
     uppers = np.array([upper for _, upper in thresholds])
     base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)
-    return _Hashed(codes, buckets, base, [name for name, _ in thresholds])
+    return _Hashed(codes, hashes, buckets, base, [name for name, _ in thresholds])
 
 
 def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.ndarray, list[str]]:
-    """Split index (int8) of every row by its group alone, and the split names the indices refer to."""
+    """Split index (int8) of every row by its group's hash alone, and the split names the indices refer to."""
     hashed = _hash_groups(groups, policy)
     return hashed.base[hashed.codes], hashed.names
+
+
+def _group_hashes(dictionary: pa.Array, seed: int) -> np.ndarray:
+    con = duckdb.connect()
+    try:
+        con.register("grp", pa.table({"g": dictionary.cast(pa.string()), "i": pa.array(np.arange(len(dictionary)))}))
+        result = con.sql("SELECT i, md5_number_upper($seed || ':' || g) AS h FROM grp", params={"seed": str(seed)}).to_arrow_table()
+    finally:
+        con.close()
+    hashes = np.empty(len(dictionary), dtype=np.uint64)
+    hashes[result.column("i").to_numpy()] = result.column("h").to_numpy()
+    return hashes
 
 
 # -- the leakage-proof engine --------------------------------------------------------------
@@ -82,15 +114,16 @@ def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.
 
 @dataclass
 class Assignment:
-    """Every row's split, after tying duplicate clusters to their groups."""
+    """Every row's split, after tying duplicate clusters to their groups and balancing."""
 
     index: np.ndarray  # int8 split index per row
     names: list[str]
-    moved_rows: int  # rows not where they would be: their group's hashed split, or (with a parent) their published split
+    moved_rows: int  # rows not where their group's hash put them because of a duplicate, or (with a parent) published rows whose split changed
     merged_groups: int  # groups whose split another group of their duplicate component decided
     duplicates: DuplicateKeys
     thresholds: Thresholds
     conflicts: int = 0  # components whose published rows were in different splits (new records bridged them)
+    hashed: np.ndarray | None = None  # int8 split per row by the groups' hashes alone (components tied, pins kept): before balancing
 
     def select(self, keep: np.ndarray) -> Assignment:
         """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
@@ -98,64 +131,191 @@ class Assignment:
         edge = keep[self.duplicates.rows]
         dups = DuplicateKeys(new_row[self.duplicates.rows[edge]], self.duplicates.keys[edge], self.duplicates.kinds, self.duplicates.skipped)
         moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
-        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds, self.conflicts)
+        hashed = None if self.hashed is None else self.hashed[keep]
+        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds, self.conflicts, hashed)
 
 
-def _group_buckets(codes_dictionary: pa.Array, seed: int) -> np.ndarray:
-    con = duckdb.connect()
+def _components(codes: np.ndarray, n_groups: int, duplicates: DuplicateKeys) -> np.ndarray:
+    """The component of every group: groups sharing a duplicate key, directly or through others."""
+    if not len(duplicates.rows):
+        return np.arange(n_groups)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n_nodes = n_groups + int(duplicates.keys.max()) + 1
+    graph = coo_matrix((np.ones(len(duplicates.rows)), (codes[duplicates.rows], n_groups + duplicates.keys)), shape=(n_nodes, n_nodes))
+    return connected_components(graph, directed=False)[1][:n_groups]
+
+
+def _anchors(component: np.ndarray, hashed: _Hashed) -> tuple[np.ndarray, np.ndarray]:
+    """Per component, the hashed split and the hash of its anchor: its group with the lowest bucket.
+
+    Only groups that share their component are sorted; every other group is its own anchor.
+    """
+    n_components = int(component.max()) + 1 if len(component) else 0
+    anchor = np.empty(n_components, dtype=np.int64)
+    anchor[component] = np.arange(len(component))  # right for single-group components
+    shared = np.flatnonzero(np.bincount(component, minlength=n_components)[component] > 1)
+    if len(shared):
+        order = shared[np.lexsort((shared, hashed.hashes[shared], hashed.buckets[shared], component[shared]))]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = component[order][1:] != component[order][:-1]
+        anchor[component[order][first]] = order[first]
+    return hashed.base[anchor], hashed.hashes[anchor]
+
+
+def _strata(table: pa.Table, key: str | None, n_rows: int) -> tuple[np.ndarray, int]:
+    """The stratum of every row (values numbered in sorted order, null last) and how many there are."""
+    if key is None:
+        return np.zeros(n_rows, dtype=np.int64), 1
     try:
-        con.register("grp", pa.table({"g": codes_dictionary.cast(pa.string()), "i": pa.array(np.arange(len(codes_dictionary)))}))
-        result = con.sql(f"SELECT i, md5_number_upper($seed || ':' || g) % {BUCKETS} AS b FROM grp ORDER BY i", params={"seed": str(seed)}).to_arrow_table()
-    finally:
-        con.close()
-    return result.column("b").to_numpy().astype(np.int64)
+        encoded = flat(pc.dictionary_encode(table.column(key)))
+        rank = pc.subtract(pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="first"), 1).to_numpy(zero_copy_only=False)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):  # lists, structs: not a stratum
+        return np.zeros(n_rows, dtype=np.int64), 1
+    n_values = len(encoded.dictionary)
+    codes = pc.fill_null(encoded.indices, n_values).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.append(rank, n_values)[codes], n_values + 1
+
+
+def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int) -> np.ndarray:
+    """Per unit, the stratum most of its rows have (ties: the smallest)."""
+    if n_strata == 1:
+        return np.zeros(n_units, dtype=np.int64)
+    lo = np.full(n_units, n_strata, dtype=np.int64)
+    hi = np.full(n_units, -1, dtype=np.int64)
+    np.minimum.at(lo, unit, stratum)
+    np.maximum.at(hi, unit, stratum)
+    out = np.where(lo < n_strata, lo, 0)
+    mixed = lo != hi
+    n_mixed = int(mixed.sum())
+    if not n_mixed:
+        return out
+    # Count (unit, stratum) pairs of the mixed units' rows: sort their codes, measure the runs.
+    dtype = np.int32 if n_units * n_strata < 2**31 else np.int64
+    rows = None if n_mixed == n_units else mixed[unit]
+    pairs = (unit if rows is None else unit[rows]).astype(dtype)
+    pairs *= n_strata
+    pairs += stratum if rows is None else stratum[rows]
+    pairs.sort()
+    starts = np.flatnonzero(pairs[1:] != pairs[:-1])
+    starts += 1
+    starts = np.concatenate(([0], starts))
+    counts = np.diff(starts, append=len(pairs))
+    codes = pairs[starts]
+    del pairs
+    pair_unit, pair_stratum = np.divmod(codes, dtype(n_strata))
+    best = np.zeros(n_units, dtype=counts.dtype)
+    np.maximum.at(best, pair_unit, counts)
+    winners = np.flatnonzero(counts == best[pair_unit])  # in (unit, stratum) order: the first per unit has the smallest stratum
+    first = np.ones(len(winners), dtype=bool)
+    first[1:] = pair_unit[winners[1:]] != pair_unit[winners[:-1]]
+    out[pair_unit[winners[first]]] = pair_stratum[winners[first]]
+    return out
+
+
+def _balance_free(split: np.ndarray, size: np.ndarray, stratum: np.ndarray, order_key: np.ndarray, ratios: np.ndarray, n_strata: int) -> None:
+    """Place the components whose `split` is -1 (rule 2 of the module docstring), in place."""
+    n_splits = len(ratios)
+    fixed = split >= 0
+    placed = np.bincount(split[fixed].astype(np.int64) * n_strata + stratum[fixed], weights=size[fixed], minlength=n_splits * n_strata).reshape(n_splits, n_strata)
+    free = np.flatnonzero(~fixed)
+    free_rows = np.bincount(stratum[free], weights=size[free], minlength=n_strata)
+    need = np.maximum(0.0, ratios[:, None] * (placed.sum(axis=0) + free_rows)[None, :] - placed)
+    total_need = need.sum(axis=0)
+    share = np.divide(free_rows, total_need, out=np.zeros(n_strata), where=total_need > 0)
+    bounds = np.cumsum(need * share[None, :], axis=0)  # (split, stratum): where each split's share ends
+    order = free[np.argsort(order_key[free], kind="stable")]
+    small = np.int16 if n_strata < 2**15 else np.int64  # a stable sort of small integers is a radix sort
+    order = order[np.argsort(stratum[order].astype(small), kind="stable")]
+    weight = size[order].astype(np.float64)
+    middle = np.cumsum(weight) - weight / 2
+    start = np.concatenate(([0.0], np.cumsum(free_rows)[:-1]))
+    middle -= start[stratum[order]]
+    chosen = np.zeros(len(order), dtype=np.int8)
+    for s in range(n_splits - 1):
+        chosen += middle >= bounds[s, stratum[order]]
+    split[order] = chosen
+
+
+def _fill_empty(split: np.ndarray, size: np.ndarray, order_key: np.ndarray, movable: np.ndarray, ratios: np.ndarray) -> None:
+    """Rule 3 of the module docstring, in place: no split with a positive ratio stays empty."""
+    n_splits = len(ratios)
+    wanted = np.flatnonzero(ratios > 0)
+    if len(split) < len(wanted):
+        return
+    for target in wanted:
+        units = np.bincount(split, minlength=n_splits)
+        if units[target]:
+            continue
+        donors = movable & (units[split] > 1)
+        if not donors.any():
+            return
+        surplus = np.bincount(split, weights=size, minlength=n_splits) - ratios * size.sum()
+        candidates = np.unique(split[donors])
+        donor_split = candidates[np.argmax(surplus[candidates])]
+        members = np.flatnonzero(donors & (split == donor_split))
+        smallest = members[size[members] == size[members].min()]
+        split[smallest[np.argmax(order_key[smallest])]] = target
 
 
 def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, thresholds: Thresholds = Thresholds(),
                      pinned: np.ndarray | None = None) -> Assignment:
-    """Group-disjoint splits in which no duplicate cluster crosses a boundary either.
+    """Group-disjoint splits in which no duplicate cluster crosses a boundary either, balanced per stratum.
 
     Groups linked by a duplicate (directly or through others) form one component, and a
     component lies in one split: the split its already-published rows have (`pinned`, the
-    parent version's split index per row, -1 for new rows), else the split of its group
-    with the lowest bucket. So a published record never moves unless new records bridge
-    components published in different splits; `conflicts` counts those.
+    parent version's split index per row, -1 for new rows); new components are balanced by
+    the policy's stratify key (see the module docstring). So a published record never moves
+    unless new records bridge components published in different splits (`conflicts` counts
+    those; such a component takes the hashed split of its anchor group).
+    `hashed` records where the groups' hashes alone would have put every row.
     """
-    hashed = _hash_groups(table.column(policy.group_key), policy)
-    codes, buckets, base = hashed.codes, hashed.buckets, hashed.base
-    n_groups = len(buckets)
-    duplicates = find_duplicates(table, record, thresholds)
-    component = np.arange(n_groups)
-    if len(duplicates.rows):
-        from scipy.sparse import coo_matrix
-        from scipy.sparse.csgraph import connected_components
-
-        n_nodes = n_groups + int(duplicates.keys.max()) + 1
-        graph = coo_matrix((np.ones(len(duplicates.rows)), (codes[duplicates.rows], n_groups + duplicates.keys)), shape=(n_nodes, n_nodes))
-        component = connected_components(graph, directed=False)[1][:n_groups]
-    n_components = int(component.max()) + 1 if n_groups else 0
-    # The anchor of each component: its group with the lowest bucket (ties: the first).
-    order = np.lexsort((np.arange(n_groups), buckets, component))
-    first = np.ones(n_groups, dtype=bool)
-    first[1:] = component[order][1:] != component[order][:-1]
-    component_split = np.empty(n_components, dtype=np.int8)
-    component_split[component[order][first]] = base[order][first]
+    balancing = pinned is None or bool((pinned < 0).any())  # are there new records to place?
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-duplicates") as pool:
+        found = pool.submit(find_duplicates, table, record, thresholds)  # mostly DuckDB, GIL released: overlaps what follows
+        hashed = _hash_groups(table.column(policy.group_key), policy)
+        codes, base = hashed.codes, hashed.base
+        if balancing:
+            stratum, n_strata = _strata(table, policy.stratify_key, table.num_rows)
+            group_stratum = _majority(stratum, codes, len(base), n_strata)
+        duplicates = found.result()
+    component = _components(codes, len(base), duplicates)
+    anchor_split, order_key = _anchors(component, hashed)
+    n_components = len(anchor_split)
+    unit = component[codes] if len(duplicates.rows) else codes  # the component of every row
+    fixed = np.full(n_components, -1, dtype=np.int8)
     conflicts = 0
     if pinned is not None and (pinned >= 0).any():
         rows = np.flatnonzero(pinned >= 0)
-        comp_of_row = component[codes[rows]]
         lo = np.full(n_components, 127, dtype=np.int16)
         hi = np.full(n_components, -1, dtype=np.int16)
-        np.minimum.at(lo, comp_of_row, pinned[rows])
-        np.maximum.at(hi, comp_of_row, pinned[rows])
-        agreed = (hi >= 0) & (lo == hi)
-        component_split[agreed] = hi[agreed]
-        conflicts = int(((hi >= 0) & (lo != hi)).sum())
-    group_split = component_split[component]
-    merged = int((group_split != base).sum())
-    index = group_split[codes].astype(np.int8)
-    moved = int((index != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
-    return Assignment(index, hashed.names, moved, merged, duplicates, thresholds, conflicts)
+        np.minimum.at(lo, unit[rows], pinned[rows])
+        np.maximum.at(hi, unit[rows], pinned[rows])
+        agreed, bridged = (hi >= 0) & (lo == hi), (hi >= 0) & (lo != hi)
+        fixed[agreed] = hi[agreed]
+        fixed[bridged] = anchor_split[bridged]
+        conflicts = int(bridged.sum())
+    hashed_split = np.where(fixed >= 0, fixed, anchor_split).astype(np.int8)
+    split = fixed.copy()
+    size = np.bincount(unit, minlength=n_components).astype(np.float64)
+    ratios = np.array(list(policy.ratios.values()), dtype=np.float64)
+    if (split < 0).any():
+        component_stratum = np.empty(n_components, dtype=np.int64)
+        component_stratum[component] = group_stratum  # right for single-group components
+        shared = np.bincount(component, minlength=n_components) > 1
+        if shared.any():  # the few components of several groups: their majority over all their rows
+            rows = np.flatnonzero(shared[unit])
+            ids, local = np.unique(unit[rows], return_inverse=True)
+            component_stratum[ids] = _majority(stratum[rows], local.reshape(-1), len(ids), n_strata)
+        _balance_free(split, size, component_stratum, order_key, ratios, n_strata)
+        _fill_empty(split, size, order_key, fixed < 0, ratios)
+    group_hashed = hashed_split[component]
+    merged = int((group_hashed != base).sum())
+    before = group_hashed[codes]
+    index = split[unit]
+    moved = int((before != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
+    return Assignment(index, hashed.names, moved, merged, duplicates, thresholds, conflicts, before)
 
 
 def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str]) -> dict:
@@ -190,32 +350,37 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         "splits": {name: per_split.get(name, {"rows": 0, "groups": 0}) for name in names},
     }
     if policy.stratify_key:
-        certificate["stratification"] = _balance(table, assignment, policy.stratify_key, labels)
+        codes, values = _values(table.column(policy.stratify_key), labels)
+        balance = _balance(codes, values, assignment.index, names)
+        if assignment.hashed is not None:  # what the groups' hashes alone would have given
+            balance["largest_deviation_hashed"] = _balance(codes, values, assignment.hashed, names)["largest_deviation"]
+        certificate["stratification"] = {"key": policy.stratify_key, **balance}
     return certificate
 
 
-def _balance(table: pa.Table, assignment: Assignment, key: str, labels: list[str]) -> dict:
-    """Per split, each class's share, and the largest gap to its share in the whole."""
-    column = table.column(key)
+def _values(column: pa.ChunkedArray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The code of every row's value (nulls: the last code) and the value names."""
     if pa.types.is_integer(column.type) and labels:  # a class label: indices into `labels`
         codes = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        names = [*labels, "None"]
-        codes = np.where(codes < 0, len(labels), codes)
-    else:
-        encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
-        names = [*encoded.dictionary.to_pylist(), "None"]
-        codes = pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-    n_splits, n_values = len(assignment.names), len(names)
-    counts = np.bincount(assignment.index.astype(np.int64) * n_values + codes, minlength=n_splits * n_values).reshape(n_splits, n_values)
+        return np.where(codes < 0, len(labels), codes), [*labels, "None"]
+    encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+    names = [*encoded.dictionary.to_pylist(), "None"]
+    return pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64), names
+
+
+def _balance(codes: np.ndarray, values: list[str], index: np.ndarray, splits: list[str]) -> dict:
+    """Per split, each value's share, and the largest gap to its share in the whole."""
+    n_splits, n_values = len(splits), len(values)
+    counts = np.bincount(index.astype(np.int64) * n_values + codes, minlength=n_splits * n_values).reshape(n_splits, n_values)
     overall = counts.sum(axis=0)
     present = np.flatnonzero(overall)
-    order = sorted(present.tolist(), key=lambda v: str(names[v]))
+    order = sorted(present.tolist(), key=lambda v: str(values[v]))
     total = overall.sum()
     shares, largest = {}, 0.0
-    for i, name in enumerate(assignment.names):
+    for i, name in enumerate(splits):
         n = counts[i].sum()
-        shares[name] = {str(names[v]): round(float(counts[i, v] / n), 4) for v in order if counts[i, v]} if n else {}
+        shares[name] = {str(values[v]): round(float(counts[i, v] / n), 4) for v in order if counts[i, v]} if n else {}
         if n:
             largest = max(largest, float(np.abs(counts[i, present] / n - overall[present] / total).max()))
-    return {"key": key, "overall": {str(names[v]): round(float(overall[v] / total), 4) for v in order},
+    return {"overall": {str(values[v]): round(float(overall[v] / total), 4) for v in order},
             "per_split": shares, "largest_deviation": round(largest, 4)}

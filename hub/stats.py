@@ -1,7 +1,8 @@
 """Statistics of a split dataset, and their plots (PNG, for the card and the web pages).
 
 Per split: rows, groups, the class balance of every class-label field, and per modality
-audio durations, text lengths, image sizes or channel ranges.
+audio durations, text lengths, image sizes or channel ranges. Per class-label field, the
+largest gap between a class's share of a split and its share of the whole (`class_balance`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) 
     present = np.zeros((len(names), int(groups.max()) + 1 if len(groups) else 0), dtype=bool)
     present[index.astype(np.int64), groups] = True  # which groups each split holds
     out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
+    class_counts: dict[str, np.ndarray] = {f: np.zeros((len(names), len(labels)), dtype=np.int64) for f in classes}
     for i, name in enumerate(names):
         mask = index == i
         n = int(mask.sum())
@@ -91,6 +93,7 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) 
             known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
             if len(known):
                 counts = np.bincount(known, minlength=len(labels))
+                class_counts[field][i] = counts[: len(labels)]
                 split.setdefault("classes", {})[field] = {labels[c]: int(counts[c]) for c in range(len(labels)) if counts[c]}
         for metric, values in per_row.items():
             split[metric] = _summary(values[mask])
@@ -102,7 +105,19 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) 
         if schema.record == "sensor" and n:
             split.update(_sensor(table.filter(pa.array(mask))))
         out["splits"][name] = split
+    if class_counts:
+        out["class_balance"] = {field: {"largest_deviation": _largest_deviation(counts)} for field, counts in class_counts.items()}
     return out
+
+
+def _largest_deviation(counts: np.ndarray) -> float:
+    """The largest |share of a class in a split - its share in the whole|, over non-empty splits."""
+    overall = counts.sum(axis=0)
+    sizes = counts.sum(axis=1)
+    if not overall.sum():
+        return 0.0
+    shares = counts[sizes > 0] / sizes[sizes > 0, None]
+    return round(float(np.abs(shares - overall / overall.sum()).max(initial=0.0)), 4)
 
 
 def plot(stats: dict[str, Any], folder: Path, title: str) -> list[str]:

@@ -114,6 +114,11 @@ def test_published_versions_carry_the_certificate(demo_root):
     digits = json.loads((demo_root / "registry/demo/digits/versions/1.0.0/stats.json").read_text())
     assert sum(sum(s["classes"]["label"].values()) for s in digits["splits"].values()) == 1797
     assert digits["splits"]["train"]["width"] == {"min": 8.0, "median": 8.0, "max": 8.0, "mean": 8.0}
+    assert digits["class_balance"]["label"]["largest_deviation"] <= 0.01
+    digits_balance = json.loads((demo_root / "registry/demo/digits/versions/1.0.0/leakage.json").read_text())["stratification"]
+    assert digits_balance["largest_deviation"] < digits_balance["largest_deviation_hashed"]
+    speech = json.loads((demo_root / "registry/demo/espeak-speech/versions/1.0.0/leakage.json").read_text())
+    assert {name: s["groups"] for name, s in speech["splits"].items()} == {"train": 6, "validation": 1, "test": 1}
 
 
 @pytest.mark.slow
@@ -139,3 +144,79 @@ def test_growth_moves_no_published_record(hub_root):
     assert [i for i in old if new[i] != old[i]] == []
     certificate = second.manifest["certificate"]
     assert certificate["holds"] and certificate["rows_moved_by_duplicates"] == 0
+
+
+# -- balancing within the group constraint --------------------------------------------------
+
+
+def _demo_policy(dataset: str, seed: int | None = None) -> SplitPolicy:
+    from conftest import REPO
+    from hub.entry import load_entry
+
+    policy = load_entry(REPO, dataset).split
+    return policy if seed is None else SplitPolicy(policy.group_key, policy.stratify_key, policy.ratios, seed, policy.duplicates)
+
+
+@pytest.fixture(scope="module")
+def digits() -> pa.Table:
+    from hub.demo.digits import load
+
+    return pa.Table.from_pylist(list(load({})))
+
+
+@pytest.fixture(scope="module")
+def speech() -> pa.Table:
+    from hub.demo.espeak_speech import load
+
+    return pa.Table.from_pylist(list(load({})))
+
+
+@pytest.mark.parametrize("seed", [20261122, 1, 2, 3])
+def test_class_stratified_digits_are_balanced_better_than_hashing(digits, seed):
+    policy = _demo_policy("demo/digits", seed)
+    assignment = assign_leakproof(digits, policy, "image")
+    certificate = certify(digits, assignment, policy, [])
+    balance = certificate["stratification"]
+    assert certificate["holds"] and balance["key"] == "label"
+    assert balance["largest_deviation"] <= 0.01
+    assert balance["largest_deviation"] < balance["largest_deviation_hashed"]
+    rows = {name: s["rows"] for name, s in certificate["splits"].items()}
+    assert abs(rows["validation"] - 0.1 * digits.num_rows) <= 2 and abs(rows["test"] - 0.1 * digits.num_rows) <= 2
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_few_speakers_leave_no_split_empty(speech, seed):
+    policy = _demo_policy("demo/espeak-speech", None if seed == 0 else seed)
+    assignment = assign_leakproof(speech, policy, "speech")
+    certificate = certify(speech, assignment, policy, [])
+    assert certificate["holds"]
+    assert {name: s["groups"] for name, s in certificate["splits"].items()} == {"train": 6, "validation": 1, "test": 1}
+
+
+def test_the_demo_speech_split_used_to_leave_validation_empty(speech):
+    policy = _demo_policy("demo/espeak-speech")
+    hashed, names = assign(speech.column("speaker"), policy)
+    assert np.bincount(hashed, minlength=3)[names.index("validation")] == 0  # the symptom
+    index = assign_leakproof(speech, policy, "speech").index
+    assert np.bincount(index, minlength=3).min() > 0
+
+
+def test_split_is_a_function_of_the_records_not_their_order(digits):
+    policy = _demo_policy("demo/digits")
+    shuffled = digits.take(pa.array(np.random.default_rng(5).permutation(digits.num_rows)))
+    by_id = {}
+    for table in (digits, shuffled):
+        assignment = assign_leakproof(table, policy, "image")
+        by_id[len(by_id)] = dict(zip(table.column("id").to_pylist(), assignment.index.tolist()))
+    assert by_id[0] == by_id[1]
+
+
+def test_growth_keeps_pinned_records_and_balances_the_new_ones(digits):
+    policy = _demo_policy("demo/digits")
+    first = assign_leakproof(digits.slice(0, 1500), policy, "image")
+    pinned = np.full(digits.num_rows, -1, dtype=np.int16)
+    pinned[:1500] = first.index
+    grown = assign_leakproof(digits, policy, "image", pinned=pinned)
+    assert (grown.index[:1500] != first.index).sum() == 0 and grown.moved_rows == 0
+    balance = certify(digits, grown, policy, [])["stratification"]
+    assert balance["largest_deviation"] <= 0.02
