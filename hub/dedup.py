@@ -28,6 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.arrowutil import Series
+
 __all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts"]
 
 
@@ -281,18 +283,68 @@ def _audio_samples(blob: bytes | None) -> bytes | None:
     return hashlib.sha256(str(rate).encode() + samples.tobytes()).digest()
 
 
-def _sensor_windows(series: list[list[float]] | None, window: int) -> np.ndarray:
-    """A 64-bit hash of every window of `window` samples across all channels."""
-    if not series:
-        return np.array([], dtype=np.uint64)
-    values = np.asarray(series, dtype=np.float32)  # (channels, time)
-    if values.ndim != 2 or values.shape[1] < window:
-        return np.array([], dtype=np.uint64)
-    as_int = values.view(np.uint32).astype(np.uint64)
-    views = np.lib.stride_tricks.sliding_window_view(as_int, window, axis=1)  # (channels, positions, window)
-    coefficients = np.random.default_rng(7).integers(1, 1 << 62, (as_int.shape[0], window), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        return (views * coefficients[:, None, :]).sum(axis=(0, 2), dtype=np.uint64)
+_WINDOW_CHUNK_VALUES = 1 << 22  # samples hashed at once: bounds the temporaries to ~100 MB
+
+
+def _series_keys(series: Series) -> list[bytes | None]:
+    """The exact key of every record's series: its shape and the sha256 of its samples."""
+    keys: list[bytes | None] = [None] * len(series)
+    for r in np.flatnonzero(series.channels > 0):
+        start, size = int(series.starts[r]), int(series.sizes[r])
+        head = f"{series.channels[r]}x{series.samples[r]}:".encode()
+        keys[r] = hashlib.sha256(head + series.values[start : start + size].tobytes()).digest()
+    return keys
+
+
+def _window_hashes(series: Series, window: int, bar: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, row) of every window of `window` consecutive samples, all channels together,
+    of every record: h(p) = sum over channels c and offsets k of coef[c, k] * bits(x[c, p + k]).
+
+    Records are hashed in blocks of one shape, one channel and offset at a time, so memory
+    stays near the hashes themselves (8 bytes a window position) whatever the record size.
+    """
+    hashes: list[np.ndarray] = []
+    rows_out: list[np.ndarray] = []
+    for (c, t), rows in series.shapes().items():
+        if t < window:
+            bar.update(len(rows))
+            continue
+        coefficients = np.random.default_rng(7).integers(1, 1 << 62, (c, window), dtype=np.uint64)
+        positions = t - window + 1
+        step = max(1, _WINDOW_CHUNK_VALUES // (c * t))
+        for i in range(0, len(rows), step):
+            chunk = rows[i : i + step]
+            bits = series.block(chunk).view(np.uint32).astype(np.uint64)  # (records, channels, samples)
+            acc = np.zeros((len(chunk), positions), dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for ch in range(c):
+                    for k in range(window):
+                        acc += coefficients[ch, k] * bits[:, ch, k : k + positions]
+            hashes.append(acc.ravel())
+            rows_out.append(np.repeat(chunk.astype(np.int32), positions))
+            bar.update(len(chunk))
+    if not hashes:
+        return np.array([], np.uint64), np.array([], np.int32)
+    return np.concatenate(hashes), np.concatenate(rows_out)
+
+
+def _rows_sharing_a_hash(hashes: np.ndarray, rows: np.ndarray) -> list[list[int]]:
+    """[first row, other row] for every hash found in more than one row."""
+    if not len(hashes):
+        return []
+    order = np.argsort(hashes, kind="stable")
+    h, r = hashes[order], rows[order]
+    del order
+    starts = np.flatnonzero(np.concatenate([[True], h[1:] != h[:-1]]))
+    low, high = np.minimum.reduceat(r, starts), np.maximum.reduceat(r, starts)
+    shared = low != high
+    if not shared.any():
+        return []
+    sizes = np.diff(np.append(starts, len(h)))
+    first = np.repeat(low, sizes)
+    keep = np.repeat(shared, sizes) & (r != first)
+    pairs = np.unique(np.stack([first[keep], r[keep]], axis=1).astype(np.int64), axis=0)
+    return pairs.tolist()
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -337,13 +389,11 @@ def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thres
 
                 keys.add_pairs("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
         elif record == "sensor":
-            series = table.column("series").to_pylist()
-            keys.add_exact("exact-series", [np.asarray(s, dtype=np.float32).tobytes() if s else None for s in _tracked(series, bar)])
+            series = Series(table.column("series"))
+            keys.add_exact("exact-series", _series_keys(series))
+            bar.update(table.num_rows)
             if thresholds.near:
-                where: dict[int, set[int]] = defaultdict(set)
-                for row, s in enumerate(series):
-                    for h in _sensor_windows(s, thresholds.sensor_window).tolist():
-                        where[h].add(row)
-                pairs = {(min(rows), r) for rows in where.values() if len(rows) > 1 for r in rows if r != min(rows)}
-                keys.add_pairs("overlapping-window", [list(p) for p in pairs], table.num_rows)
+                bar.reset(table.num_rows)
+                bar.set_description("finding overlapping windows")
+                keys.add_pairs("overlapping-window", _rows_sharing_a_hash(*_window_hashes(series, thresholds.sensor_window, bar)), table.num_rows)
     return keys.result()

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.arrowutil import Series
 from hub.entry import Entry
 
 __all__ = ["compute", "plot"]
@@ -60,15 +61,20 @@ def _metrics(table: pa.Table, record: str) -> tuple[dict[str, np.ndarray], dict[
 
 
 def _sensor(part: pa.Table) -> dict[str, Any]:
-    series = part.column("series").to_pylist()
+    """Series lengths, and each channel's range when every record has the same shape."""
+    series = Series(part.column("series"))
     channels = part.column("channels")[0].as_py() if part.num_rows else []
-    values = [np.asarray(s, dtype=np.float64) for s in series if s]
     ranges = {}
-    if values and all(v.shape == values[0].shape for v in values):
-        stacked = np.stack(values)  # (records, channels, time)
-        for c, name in enumerate(channels):
-            ranges[name] = {"min": round(float(np.nanmin(stacked[:, c])), 4), "max": round(float(np.nanmax(stacked[:, c])), 4)}
-    return {"length": _summary(np.asarray([len(s[0]) for s in series if s])), "channel_ranges": ranges}
+    shapes = series.shapes()
+    if len(shapes) == 1 and len(series.values):
+        (c, t), rows = next(iter(shapes.items()))
+        if c == len(channels) and len(rows) == int((series.channels > 0).sum()):
+            per_channel = np.arange(0, len(series.values), t)  # every channel of every record, in order
+            low = np.fmin.reduceat(series.values, per_channel).reshape(-1, c)
+            high = np.fmax.reduceat(series.values, per_channel).reshape(-1, c)
+            for i, name in enumerate(channels):
+                ranges[name] = {"min": round(float(np.nanmin(low[:, i])), 4), "max": round(float(np.nanmax(high[:, i])), 4)}
+    return {"length": _summary(series.samples[series.channels > 0]), "channel_ranges": ranges}
 
 
 def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) -> dict[str, Any]:

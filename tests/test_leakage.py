@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import hub
@@ -119,6 +120,11 @@ def test_published_versions_carry_the_certificate(demo_root):
     assert digits_balance["largest_deviation"] < digits_balance["largest_deviation_hashed"]
     speech = json.loads((demo_root / "registry/demo/espeak-speech/versions/1.0.0/leakage.json").read_text())
     assert {name: s["groups"] for name, s in speech["splits"].items()} == {"train": 6, "validation": 1, "test": 1}
+    motions = demo_root / "registry/demo/basicmotions/versions/1.0.0"
+    test = pq.read_table(motions / "data/test-00000-of-00001.parquet", columns=["channels", "series"]).to_pylist()
+    values = np.asarray([r["series"] for r in test], dtype=np.float32)  # (records, channels, samples)
+    ranges = json.loads((motions / "stats.json").read_text())["splits"]["test"]["channel_ranges"]
+    assert ranges == {name: {"min": round(float(values[:, c].min()), 4), "max": round(float(values[:, c].max()), 4)} for c, name in enumerate(test[0]["channels"])}
 
 
 @pytest.mark.slow
