@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from hub import config
 from hub.entry import load_entry, registered
@@ -100,11 +101,18 @@ class Catalog:
         with duckdb.connect(str(tmp)) as con:
             con.execute(_SCHEMA)
             con.execute("INSERT INTO meta VALUES ('fingerprint', ?), ('format', ?)", [fingerprint, _FORMAT])
+            rows: dict[str, list[list[Any]]] = {"datasets": [], "versions": [], "splits": []}
             for dataset in registered(self.root):
-                self._add(con, dataset)
+                self._add(rows, dataset)
+            for table, values in rows.items():  # one Arrow insert per table: executemany is ~1,000x slower
+                if values:
+                    names = [d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+                    con.register("new_rows", pa.table({n: pa.array(list(column)) for n, column in zip(names, zip(*values))}))
+                    con.execute(f"INSERT INTO {table} SELECT * FROM new_rows")
+                    con.unregister("new_rows")
         os.replace(tmp, self.path)
 
-    def _add(self, con: duckdb.DuckDBPyConnection, dataset: str) -> None:
+    def _add(self, rows: dict[str, list[list[Any]]], dataset: str) -> None:
         try:
             entry = load_entry(self.root, dataset)
         except Exception as exc:  # an entry that cannot be read is listed as invalid
@@ -116,8 +124,7 @@ class Catalog:
         ns, name = dataset.split("/")
         prose = (entry.path / "README.md").read_text(encoding="utf-8") if (entry.path / "README.md").is_file() else ""
         text = " ".join(str(x) for x in [dataset, summary["title"], summary["description"], " ".join(summary["tags"]), " ".join(summary["tasks"]), " ".join(summary["labels"]), prose] if x)
-        con.execute(
-            "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows["datasets"].append(
             [dataset, ns, name, summary["title"], summary["description"], summary["modality"], summary["record"], summary["tasks"],
              summary["languages"], summary["license"], summary["commercial"], summary["tags"], summary["labels"],
              versions[-1] if versions else None, versions, entry.report.valid, len(entry.report.problems),
@@ -125,9 +132,9 @@ class Catalog:
         )
         for version in versions:
             manifest = read_manifest(versions_root, dataset, version)
-            con.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)", [dataset, version, manifest.get("created"), manifest.get("rows"), sum(f["size"] for f in manifest.get("files", [])), json.dumps(manifest)])
+            rows["versions"].append([dataset, version, manifest.get("created"), manifest.get("rows"), sum(f["size"] for f in manifest.get("files", [])), json.dumps(manifest)])
             for split, s in manifest.get("splits", {}).items():
-                con.execute("INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?)", [dataset, version, split, s["rows"], s.get("groups"), s.get("bytes")])
+                rows["splits"].append([dataset, version, split, s["rows"], s.get("groups"), s.get("bytes")])
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A cursor on the index, fresh (see the module's docstring); close it after use."""
