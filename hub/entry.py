@@ -97,8 +97,12 @@ class Entry:
 
 
 def _yaml(text: str) -> Any:
-    """YAML, parsed by libyaml when PyYAML has it (ten times faster than pure Python)."""
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """YAML, parsed by libyaml when PyYAML has it (ten times faster than pure Python); an error
+    is raised by the pure-Python parser, whose messages say what it expected."""
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return yaml.safe_load(text)
 
 
 @functools.lru_cache(maxsize=8)
