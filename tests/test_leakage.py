@@ -226,3 +226,24 @@ def test_growth_keeps_pinned_records_and_balances_the_new_ones(digits):
     assert (grown.index[:1500] != first.index).sum() == 0 and grown.moved_rows == 0
     balance = certify(digits, grown, policy, [])["stratification"]
     assert balance["largest_deviation"] <= 0.02
+
+
+def test_a_colliding_text_hash_is_not_taken_for_a_duplicate(monkeypatch):
+    """Every text's cheap hash made equal: md5 of the candidates still finds exactly the real clusters."""
+    from hub import dedup
+    from hub.demo.chatterbot import load
+
+    rows = [r for r in load({}) if r["language"] == "en"][:300]
+    copy = dict(rows[5], id="copy", dialogue_id="copy-dialogue")
+    copy["turns"] = [dict(t, text=" " + t["text"].upper() + "  ") for t in rows[5]["turns"]]
+    table = pa.Table.from_pylist([*rows, copy])
+
+    def clusters() -> set[frozenset[int]]:
+        found = dedup.find_duplicates(table, "dialogue", dedup.Thresholds(near=False))
+        return {frozenset(found.rows[found.keys == k].tolist()) for k in np.unique(found.keys)}
+
+    expected = clusters()
+    assert frozenset({5, len(rows)}) in expected
+    real = dedup._repeated
+    monkeypatch.setattr(dedup, "_repeated", lambda con, query, key, columns="row": real(con, query, "0" if key == "hash(text)" else key, columns))
+    assert clusters() == expected
