@@ -107,25 +107,16 @@ def _timed(steps: dict[str, float], name: str, fn: Callable) -> Callable:
     return wrapper
 
 
-def stream_splits(table: pa.Table, index: np.ndarray, files: list[Path]) -> None:
-    """One pass over `table`'s batches, each cut by split and appended to that split's file
-    (as `hub.publishing.write_shards` does, without its hashing and shard numbering): no
-    filtered copy of the whole table is ever made."""
-    writers = [pq.ParquetWriter(path, table.schema) for path in files]
-    offset = 0
-    try:
-        for batch in table.to_batches():
-            part = index[offset: offset + batch.num_rows]
-            offset += batch.num_rows
-            for i, writer in enumerate(writers):
-                rows = np.flatnonzero(part == i)
-                if len(rows) == batch.num_rows:
-                    writer.write_batch(batch)
-                elif len(rows):
-                    writer.write_batch(batch.take(pa.array(rows)))
-    finally:
-        for writer in writers:
-            writer.close()
+def hub_write(table: pa.Table, index: np.ndarray, out: Path) -> None:
+    """The hub's own shard writer (`hub.shards.write_splits`, as `hub publish` calls it, with
+    the hub's default shard size) without the sha256/md5 hashing, which DuckDB does not do."""
+    from hub import config
+    from hub.shards import write_splits
+
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    per_shard = max(1, min(config.shard_rows(), config.shard_bytes() // row_bytes))
+    write_splits(out, table, index, list(SPLITS), per_shard, hashed=False)
 
 
 def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float]) -> Callable[[], dict[str, Any]]:
@@ -157,7 +148,7 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
         def hub_split() -> dict[str, Any]:
             assignment = assign_leakproof(table, policy, "dialogue", Thresholds(near=False))
             t0 = time.perf_counter()
-            stream_splits(table, assignment.index, files)
+            hub_write(table, assignment.index, out)
             steps["filter_write"] = time.perf_counter() - t0
             return {"moved_rows": assignment.moved_rows}
         return hub_split
@@ -217,9 +208,10 @@ def leakage(out: Path) -> dict[str, int]:
     """Rows written, groups in more than one split, normalized texts in more than one split."""
     import duckdb
 
-    files = [str(out / f"{name}.parquet") for name in SPLITS]
+    files = [str(f) for f in sorted(out.rglob("*.parquet"))]  # split.parquet, or the hub's data/split-NNNNN-of-NNNNN.parquet
     con = duckdb.connect()
-    con.execute(f"CREATE VIEW w AS SELECT filename AS s, dialogue_id, {TEXT_SQL} AS x FROM read_parquet({files}, filename=true)")
+    split = "regexp_extract(filename, '(train|validation|test)[^/]*$', 1)"
+    con.execute(f"CREATE VIEW w AS SELECT {split} AS s, dialogue_id, {TEXT_SQL} AS x FROM read_parquet({files}, filename=true)")
     rows, groups, texts = con.execute(
         "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM (SELECT dialogue_id FROM w GROUP BY 1 HAVING count(DISTINCT s) > 1)), "
         "(SELECT count(*) FROM (SELECT md5_number(trim(regexp_replace(lower(x), '\\s+', ' ', 'g'))) h FROM w GROUP BY h HAVING count(DISTINCT s) > 1))").fetchone()

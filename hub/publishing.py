@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 import hub
 from hub import config, progress
@@ -34,11 +33,12 @@ from hub.card import render_card
 from hub.croissant import croissant
 from hub.entry import Entry
 from hub.errors import LeakageError, StorageError, VersionExists
-from hub.hashing import HashingWriter, sha256_file
+from hub.hashing import sha256_file
 from hub.ids import Version
 from hub.report import Report
 from hub.repo import dataset_dir
 from hub.sources import source_fingerprint
+from hub.shards import write_splits
 from hub.splits import Assignment, certify
 from hub.stats import compute as compute_stats
 from hub.stats import plot
@@ -259,90 +259,27 @@ class _Clock:
         return ", ".join(f"{k} {v:.2f}s" for k, v in self.laps.items())
 
 
-class _ShardWriter:
-    """Writes one split as `data/{split}-NNNNN-of-MMMMM.parquet`, batch by batch, hashing as it goes."""
-
-    ROW_GROUP = 100_000
-
-    def __init__(self, staging: Path, split: str, schema: pa.Schema, total: int, per_shard: int) -> None:
-        self.staging, self.split, self.schema, self.per_shard = staging, split, schema, per_shard
-        self.n_shards = -(-total // per_shard)
-        self.files: list[dict[str, Any]] = []
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_rows = 0
-        self.shard_rows = 0
-        self.sink: HashingWriter | None = None
-        self.writer: pq.ParquetWriter | None = None
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        while batch.num_rows:
-            room = self.per_shard - self.shard_rows - self.pending_rows
-            head, batch = batch.slice(0, room), batch.slice(room)
-            self.pending.append(head)
-            self.pending_rows += head.num_rows
-            if self.pending_rows >= self.ROW_GROUP or self.shard_rows + self.pending_rows == self.per_shard:
-                self._flush()
-
-    def _flush(self) -> None:
-        if not self.pending_rows:
-            return
-        if self.writer is None:
-            rel = f"data/{self.split}-{len(self.files):05d}-of-{self.n_shards:05d}.parquet"
-            self.sink = HashingWriter(self.staging / rel)
-            self.writer = pq.ParquetWriter(self.sink, self.schema)
-            self.files.append({"path": rel, "split": self.split, "rows": 0})
-        self.writer.write_table(pa.Table.from_batches(self.pending, schema=self.schema), row_group_size=self.pending_rows)
-        self.shard_rows += self.pending_rows
-        self.files[-1]["rows"] = self.shard_rows
-        self.pending, self.pending_rows = [], 0
-        if self.shard_rows == self.per_shard:
-            self._close_shard()
-
-    def _close_shard(self) -> None:
-        self.writer.close()
-        self.sink.close()
-        self.files[-1].update(size=self.sink.size, sha256=self.sink.sha256, md5=self.sink.md5)
-        self.writer = self.sink = None
-        self.shard_rows = 0
-
-    def close(self) -> list[dict[str, Any]]:
-        self._flush()
-        if self.writer is not None:
-            self._close_shard()
-        return self.files
-
-
 def write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
     """Write every split's shards in one streaming pass over `table`; return (splits, files).
 
-    Each batch is cut by split and handed to that split's writer, so rows are copied once,
-    in small pieces, and each shard is hashed (sha256 and DVC's md5) while it is written.
+    Batches are cut by split and handed to writer threads (`hub.shards`), so rows are copied
+    once, in small pieces, shards are encoded on every core, and each is hashed (sha256 and
+    DVC's md5) while it is written.
     """
     max_rows, max_bytes = config.shard_rows(), config.shard_bytes()
     counts = np.bincount(split_idx, minlength=len(names))
     row_bytes = max(1, table.nbytes // max(1, table.num_rows))
     per_shard = max(1, min(max_rows, max_bytes // row_bytes))
-    writers = {i: _ShardWriter(staging, name, table.schema, int(counts[i]), per_shard) for i, name in enumerate(names) if counts[i]}
-    offset = 0
     with progress.bar(table.num_rows, desc=f"writing {entry.id}") as bar:
-        for batch in table.to_batches(max_chunksize=_ShardWriter.ROW_GROUP):
-            idx = split_idx[offset: offset + batch.num_rows]
-            offset += batch.num_rows
-            for i, writer in writers.items():
-                rows = np.flatnonzero(idx == i)
-                if len(rows) == batch.num_rows:
-                    writer.write(batch)
-                elif len(rows):
-                    writer.write(batch.take(pa.array(rows)))
-            bar.update(batch.num_rows)
+        files = write_splits(staging, table, split_idx, names, per_shard, progress=bar.update)
     group_values = table.column(entry.split.group_key)
     splits: dict[str, dict[str, Any]] = {}
-    files: list[dict[str, Any]] = []
-    for i, writer in writers.items():
-        split_files = writer.close()
-        files += split_files
+    for i, name in enumerate(names):
+        if not counts[i]:
+            continue
+        split_files = [f for f in files if f["split"] == name]
         groups = pc.count_distinct(group_values.filter(pa.array(split_idx == i))).as_py()
-        splits[names[i]] = {"rows": int(counts[i]), "groups": groups, "bytes": sum(f["size"] for f in split_files), "files": len(split_files)}
+        splits[name] = {"rows": int(counts[i]), "groups": groups, "bytes": sum(f["size"] for f in split_files), "files": len(split_files)}
     return splits, files
 
 

@@ -64,3 +64,14 @@ def test_splits_roll_over_into_numbered_shards(hub_root, digit_pngs, monkeypatch
     ds = datasets.load_dataset(str(published.path))
     assert {s: len(ds[s]) for s in ds} == {s: published.manifest["splits"][s]["rows"] for s in by_split}
     assert sorted(r for part in ds.values() for r in part["id"]) == sorted(r["id"] for r in records)
+
+
+@pytest.mark.parametrize("rows, per_shard", [(1, 500_000), (800_000, 500_000), (1_050_000, 525_000), (10, 3), (1_000_000, 100_000), (250_001, 250_000)])
+def test_no_shard_gets_more_rows_than_allowed(rows, per_shard):
+    from hub.shards import shard_count
+
+    group, k = shard_count(rows, per_shard)
+    groups = -(-rows // group)
+    most = -(-groups // k) * group  # row groups are dealt to the k shards in turn
+    assert group <= per_shard and (most <= per_shard or rows <= per_shard)
+    assert k == 1 or -(-groups // (k - 1)) * group > per_shard  # and no more shards than needed
