@@ -14,14 +14,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 from hub.errors import (  # noqa: E402
+    AnnotationError,
     DatasetExists,
     DatasetNotFound,
     HubError,
     InvalidDatasetId,
     InvalidVersion,
+    LabelStudioAuthError,
+    LabelStudioUnavailable,
     LeakageError,
     LicenseError,
     NotAHubRepo,
+    ProjectNotFound,
     SourceError,
     StorageError,
     ValidationFailed,
@@ -32,20 +36,27 @@ from hub.errors import (  # noqa: E402
 logging.getLogger("hub").addHandler(logging.NullHandler())
 
 __all__ = [
+    "AnnotationError",
     "DatasetExists",
     "DatasetNotFound",
     "HubError",
     "InvalidDatasetId",
     "InvalidVersion",
+    "LabelStudioAuthError",
+    "LabelStudioUnavailable",
     "LeakageError",
     "LicenseError",
     "NotAHubRepo",
+    "ProjectNotFound",
     "SourceError",
     "StorageError",
     "ValidationFailed",
     "VersionExists",
     "VersionNotFound",
     "__version__",
+    "annotate_pull",
+    "annotate_push",
+    "annotate_status",
     "check",
     "index",
     "init",
@@ -138,3 +149,30 @@ def index(*, root: Path | str | None = None) -> dict[str, Any]:
     catalog = Catalog(_root(root))
     catalog.refresh(force=True)
     return {"path": str(catalog.path), "datasets": len(catalog.list())}
+
+
+def annotate_push(ref: str, *, split: str = "train", task: str | None = None, limit: int | None = None, sample: int | None = None, seed: int = 0,
+                  prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str | None = None,
+                  root: Path | str | None = None) -> dict[str, Any]:
+    """Create or update the Label Studio project for `ref` (`ns/name@X.Y.Z`) and import the
+    split's records that have no task yet; return the project and counts. See `hub.labelstudio.bridge.push`."""
+    from hub.labelstudio.bridge import push
+
+    return push(_root(root), ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel,
+                predictions=predictions, model_version=model_version)
+
+
+def annotate_status(project: int | str, *, root: Path | str | None = None) -> dict[str, Any]:
+    """A Label Studio project's progress: tasks, done, annotations per task, agreement so far."""
+    from hub.labelstudio.bridge import status
+
+    return status(_root(root), project)
+
+
+def annotate_pull(project: int | str, *, rule: str = "majority", reviewers: list[str] | tuple[str, ...] = (), push: bool = True,
+                  root: Path | str | None = None) -> dict[str, Any]:
+    """Pull a project's annotations, resolve them by `rule` and publish the changed labels as a
+    new version; return the report (version None when nothing changed). See `hub.labelstudio.bridge.pull`."""
+    from hub.labelstudio.bridge import pull
+
+    return pull(_root(root), project, rule=rule, reviewers=reviewers, push=push)

@@ -7,6 +7,10 @@
 | HUB_SHARD_ROWS     | the most rows in one Parquet shard                  | 500000                  |
 | HUB_SHARD_BYTES    | the most uncompressed bytes in one Parquet shard    | 500 MB                  |
 | HUB_MAX_ROW_BYTES  | the largest record the importer accepts             | 64 MiB                  |
+| HUB_LABEL_STUDIO_URL   | the Label Studio server `hub annotate` talks to | http://127.0.0.1:8080   |
+| HUB_LABEL_STUDIO_TOKEN | its API token (legacy token or personal access token) | none: required    |
+| HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
+| HUB_ANNOTATOR_SALT | salt of the annotator pseudonyms in manifests       | a random one kept in .hub/annotate/salt |
 """
 
 from __future__ import annotations
@@ -65,3 +69,23 @@ def shard_bytes() -> int:
 
 def max_row_bytes() -> int:
     return env_int("HUB_MAX_ROW_BYTES", 64 * 1024 * 1024)
+
+
+DEFAULT_LABEL_STUDIO_URL = "http://127.0.0.1:8080"
+
+
+def label_studio_url() -> str:
+    return (env_str("HUB_LABEL_STUDIO_URL", DEFAULT_LABEL_STUDIO_URL) or DEFAULT_LABEL_STUDIO_URL).rstrip("/")
+
+
+def label_studio_token() -> str | None:
+    return env_str("HUB_LABEL_STUDIO_TOKEN")
+
+
+def label_studio_document_root() -> Path | None:
+    value = env_str("HUB_LABEL_STUDIO_DOCUMENT_ROOT")
+    return Path(value) if value else None
+
+
+def annotator_salt() -> str | None:
+    return env_str("HUB_ANNOTATOR_SALT")

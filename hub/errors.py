@@ -12,7 +12,11 @@
     ├── ValidationFailed               (+ ValueError)   carries the full `Report`
     ├── LeakageError                   (+ ValueError)   a group or duplicate crosses splits
     ├── SourceError                    (+ OSError)      the raw data could not be read
-    └── StorageError                   (+ OSError)      DVC, git or the file system failed
+    ├── StorageError                   (+ OSError)      DVC, git or the file system failed
+    └── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
+        ├── LabelStudioUnavailable     (+ ConnectionError) unreachable, or 5xx: a rerun resumes
+        ├── LabelStudioAuthError       (+ PermissionError) the token was refused
+        └── ProjectNotFound            (+ LookupError)  no such Label Studio project
 
 Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
 """
@@ -22,6 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AnnotationError",
+    "LabelStudioAuthError",
+    "LabelStudioUnavailable",
+    "ProjectNotFound",
     "DatasetExists",
     "DatasetNotFound",
     "HubError",
@@ -114,3 +122,22 @@ class SourceError(HubError, OSError):
 
 class StorageError(HubError, OSError):
     hint = "Check the disk, `dvc doctor` and the DVC remote (`dvc remote list`)."
+
+
+class AnnotationError(HubError, ValueError):
+    hint = "See `hub annotate --help` for the tasks each modality supports."
+
+
+class LabelStudioUnavailable(AnnotationError, ConnectionError):
+    hint = (
+        "Check that Label Studio runs at HUB_LABEL_STUDIO_URL, then run the command again: "
+        "nothing was published, and a pull resumes where it stopped."
+    )
+
+
+class LabelStudioAuthError(AnnotationError, PermissionError):
+    hint = "Set HUB_LABEL_STUDIO_TOKEN to your API token (Label Studio: Account & Settings > Access Token)."
+
+
+class ProjectNotFound(AnnotationError, LookupError):
+    hint = "Use the project id that `hub annotate push` printed (also in the Label Studio web app), or create one with `hub annotate push`."
