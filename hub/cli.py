@@ -264,3 +264,8 @@ def index(ctx: click.Context, as_json: bool) -> None:
     """Rebuild the catalog index (DuckDB) from registry/."""
     result = hub.index(root=_root(ctx))
     _dump(result) if as_json else click.echo(f"Indexed {result['datasets']} datasets into {result['path']}")
+
+
+from hub.labelstudio.cli import annotate  # noqa: E402  (the group uses `command` above)
+
+main.add_command(annotate)

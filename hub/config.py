@@ -10,6 +10,7 @@
 | HUB_LABEL_STUDIO_URL   | the Label Studio server `hub annotate` talks to | http://127.0.0.1:8080   |
 | HUB_LABEL_STUDIO_TOKEN | its API token (legacy token or personal access token) | none: required    |
 | HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
+| HUB_LABEL_STUDIO_PAGE_SIZE | tasks per page when exporting a project           | 1000                    |
 | HUB_ANNOTATOR_SALT | salt of the annotator pseudonyms in manifests       | a random one kept in .hub/annotate/salt |
 """
 
@@ -85,6 +86,10 @@ def label_studio_token() -> str | None:
 def label_studio_document_root() -> Path | None:
     value = env_str("HUB_LABEL_STUDIO_DOCUMENT_ROOT")
     return Path(value) if value else None
+
+
+def label_studio_page_size() -> int:
+    return max(1, env_int("HUB_LABEL_STUDIO_PAGE_SIZE", 1000))
 
 
 def annotator_salt() -> str | None:

@@ -92,9 +92,20 @@ def test_outside_a_hub_the_error_says_where_it_looked(tmp_path):
     assert result.stderr.splitlines()[0] == f"Error: no hub repository (a folder with registry/) at {tmp_path / 'nowhere'} or above"
 
 
-@pytest.mark.parametrize("name", sorted(main.commands))
+def _leaf_commands(group, prefix=""):
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+LEAVES = dict(_leaf_commands(main))
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
 def test_every_command_has_help_and_json(name):
-    command = main.commands[name]
+    command = LEAVES[name]
     assert command.help and len(command.help.split()) >= 3
     assert "--json" in [opt for p in command.params for opt in p.opts]
     for param in command.params:

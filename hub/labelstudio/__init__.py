@@ -7,10 +7,21 @@ resolution, and publishing the labels as a new version.
     agreement.py  inter-annotator agreement (alpha, WER, IoU-matched F1, span F1)
     resolve.py    majority / reviewer / latest
     bridge.py     push, status, pull
+    cli.py        the `hub annotate` command group
+
+The SDK is imported only when a function that talks to Label Studio runs.
 """
 
-from hub.labelstudio.bridge import pull, push, status
-from hub.labelstudio.client import Client
-from hub.labelstudio.config import TASKS
+from __future__ import annotations
 
-__all__ = ["TASKS", "Client", "pull", "push", "status"]
+from typing import Any
+
+__all__ = ["pull", "push", "status"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from hub.labelstudio import bridge
+
+        return getattr(bridge, name)
+    raise AttributeError(name)

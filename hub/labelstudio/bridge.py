@@ -32,7 +32,7 @@ from hub.errors import AnnotationError, DatasetNotFound, ProjectNotFound, Versio
 from hub.hashing import sha256_file
 from hub.ids import parse_dataset_id
 from hub.labelstudio.agreement import agreement
-from hub.labelstudio.client import PAGE_SIZE, Client
+from hub.labelstudio.client import Client
 from hub.labelstudio.config import ResultError, TaskSpec, from_results, label_config, task_spec, tasks_for
 from hub.labelstudio.resolve import RULES, Vote, resolve
 from hub.labelstudio.tasks import build_tasks, decode_value, media_columns, read_records
@@ -221,7 +221,7 @@ def _export(client: Client, pid: int, cache: Path | None) -> list[dict[str, Any]
             items = json.loads(saved.read_text(encoding="utf-8"))
             more = True
         else:
-            raw, more = client.tasks_page(pid, page, page_size=PAGE_SIZE)
+            raw, more = client.tasks_page(pid, page)
             items = [_trim(t) for t in raw]
             if saved is not None and more:  # only full pages are final
                 saved.parent.mkdir(parents=True, exist_ok=True)

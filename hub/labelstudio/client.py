@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Client"]
 
 T = TypeVar("T")
-PAGE_SIZE = 1000
 IMPORT_BATCH = 5000
 
 
@@ -99,8 +98,9 @@ class Client:
             created += int(getattr(result, "task_count", None) or 0)
         return created
 
-    def tasks_page(self, project_id: int, page: int, *, page_size: int = PAGE_SIZE, annotations: bool = True) -> tuple[list[dict[str, Any]], bool]:
+    def tasks_page(self, project_id: int, page: int, *, page_size: int | None = None, annotations: bool = True) -> tuple[list[dict[str, Any]], bool]:
         """One page of the project's tasks in id order (with annotations), and whether more follow."""
+        page_size = page_size or config.label_studio_page_size()
         query = json.dumps({"ordering": ["tasks:id"]})
         try:
             pager = self.call(f"exporting page {page} of project {project_id}", self.sdk.tasks.list, project=project_id, page=page, page_size=page_size,
