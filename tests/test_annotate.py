@@ -14,7 +14,7 @@ import pytest
 
 import hub
 from conftest import copy_demo, run_hub, set_source_options
-from hub.labelstudio.config import task_spec
+from hub.labelstudio.config import TASKS, label_config, task_spec
 from hub.labelstudio.tasks import decode_value, read_records
 
 A1, A2, A3, REVIEWER = "ann1@localhost", "ann2@localhost", "ann3@localhost", "reviewer@localhost"
@@ -197,3 +197,11 @@ def test_cli_push_and_pull_text(hub_root, ls_env):
     pulled = run_hub("annotate", "pull", str(pid), root=hub_root)
     assert pulled.returncode == 0
     assert pulled.stdout.splitlines()[0] == f"Nothing changed: demo/digits@1.0.0 already holds every resolved label of project {pid}; no version published"
+
+
+@pytest.mark.parametrize("record,task", sorted(TASKS))
+def test_every_label_config_is_accepted_by_label_studio(record, task, label_studio):
+    xml = label_config(task_spec(record, task), ["ok", "scratch", "dent"], channels=["acc_x", "gyr_y"])
+    with label_studio.api() as api:
+        r = api.post("/api/projects/", json={"title": f"config check {record} {task}", "label_config": xml})
+    assert r.status_code == 201, r.text

@@ -106,12 +106,12 @@ def test_annotation_of_a_record_that_no_longer_exists(digits, ls_env):
 
 def test_project_not_made_by_the_hub(digits, ls_env):
     with ls_env.api() as api:
-        r = api.post("/api/projects/", json={"title": "someone else's project", "label_config": '<View><Text name="t" value="$t"/></View>'})
+        r = api.post("/api/projects/", json={"title": "made by hand", "label_config": '<View><Text name="t" value="$t"/></View>'})
         r.raise_for_status()
         pid = r.json()["id"]
     with pytest.raises(hub.AnnotationError) as err:
         hub.annotate_pull(pid, root=digits)
-    assert err.value.message == f"Label Studio project {pid} ('someone else\\'s project') at {ls_env.url} was not created by `hub annotate push`"
+    assert err.value.message == f"Label Studio project {pid} ('made by hand') at {ls_env.url} was not created by `hub annotate push`"
     with pytest.raises(hub.ProjectNotFound) as missing:
         hub.annotate_status(999999, root=digits)
     assert missing.value.message == f"Label Studio at {ls_env.url} has no project 999999"

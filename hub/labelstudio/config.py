@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
-__all__ = ["ResultError", "TaskSpec", "TASKS", "from_results", "label_config", "task_spec", "to_results"]
+__all__ = ["ResultError", "TASKS", "TaskSpec", "from_results", "label_config", "task_spec", "tasks_for", "to_results"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def tasks_for(record: str) -> list[str]:
     return [name for (r, name) in TASKS if r == record]
 
 
-def _choices(name: str, to: str, labels: list[str], tag: str = "Choice") -> str:
+def _choices(labels: list[str], tag: str = "Choice") -> str:
     return "\n".join(f"    <{tag} value={quoteattr(v)}/>" for v in labels)
 
 
@@ -77,18 +77,18 @@ def label_config(spec: TaskSpec, labels: list[str], *, channels: list[str] | Non
     if spec.name == "transcription":
         body = f'  <Audio name={o} value={value}/>\n  <TextArea name={c} toName={o} rows="3" editable="true" maxSubmissions="1" required="true"/>'
     elif spec.name == "speaker-segments":
-        body = f"  <Labels name={c} toName={o}>\n{_choices(spec.control, spec.object, labels, 'Label')}\n  </Labels>\n  <Audio name={o} value={value}/>"
+        body = f"  <Labels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </Labels>\n  <Audio name={o} value={value}/>"
     elif spec.result_type == "choices" and spec.record == "dialogue":
         body = (f'  <Paragraphs name={o} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>\n'
-                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(spec.control, spec.object, labels)}\n  </Choices>')
+                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
     elif spec.result_type == "choices":
         body = (f'  <Image name={o} value={value}/>\n'
-                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(spec.control, spec.object, labels)}\n  </Choices>')
+                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
     elif spec.result_type == "rectanglelabels":
-        body = f"  <Image name={o} value={value}/>\n  <RectangleLabels name={c} toName={o}>\n{_choices(spec.control, spec.object, labels, 'Label')}\n  </RectangleLabels>"
+        body = f"  <Image name={o} value={value}/>\n  <RectangleLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </RectangleLabels>"
     elif spec.result_type == "timeserieslabels":
         chans = "\n".join(f"    <Channel column={quoteattr(ch)} legend={quoteattr(ch)}/>" for ch in channels or [])
-        body = (f"  <TimeSeriesLabels name={c} toName={o}>\n{_choices(spec.control, spec.object, labels, 'Label')}\n  </TimeSeriesLabels>\n"
+        body = (f"  <TimeSeriesLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </TimeSeriesLabels>\n"
                 f'  <TimeSeries name={o} value={value} valueType="json" timeColumn="time" sep=",">\n{chans}\n  </TimeSeries>')
     else:  # pragma: no cover - every spec is handled above
         raise KeyError(spec.name)
@@ -183,7 +183,3 @@ def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str
             raise ResultError(f"malformed span {v!r}")
         spans.append({"start": round(float(v["start"]), 4), "end": round(float(v["end"]), 4), "label": check_label(names[0])})
     return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
-
-
-def describe(spec: TaskSpec) -> str:
-    return escape(f"{spec.record} {spec.name} -> {spec.field}")
