@@ -19,6 +19,7 @@ import json
 import logging
 import secrets
 import shutil
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -370,7 +371,10 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
     dataset = entry.id
     host = client.url.split("//", 1)[-1].replace(":", "-").replace("/", "_")
     cache = work_dir(root) / "annotate" / "pulls" / f"{host}-{pid}"
+    clock = time.perf_counter()
     tasks = _export(client, pid, cache)
+    timings = {"export_s": round(time.perf_counter() - clock, 3)}
+    clock = time.perf_counter()
     reviewer_set = set(reviewers)
     names = _names(root, client, tasks, reviewer_set)
     collected = _collect(spec, meta["labels"], tasks, names, reviewer_set)
@@ -393,6 +397,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
         if _norm(winner.value) != _norm(current[rid]) or (rid in overlay and _norm(overlay[rid]["value"]) != _norm(winner.value)):
             changed.append(rid)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    timings["convert_agree_resolve_s"] = round(time.perf_counter() - clock, 3)
     report = {
         "project": {"id": pid, "title": _title(meta["dataset"], meta["version"], meta["split"], meta["task"]), "url": client.url},
         "dataset": dataset, "annotated_version": meta["version"], "parent": parent, "task": spec.name, "field": spec.field, "rule": rule,
@@ -400,7 +405,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
         "records_changed": len(changed), "records_unchanged": len(resolved) - len(changed),
         "conflicts": conflicts, "missing_records": missing, "duplicate_tasks": collected["duplicates"],
         "skipped_tasks": collected["skipped"], "empty_annotations": collected["empty"], "rejected_annotations": collected["rejected"],
-        "version": None, "published": False,
+        "version": None, "published": False, "timings": timings,
     }
     if not changed:
         shutil.rmtree(cache, ignore_errors=True)
@@ -430,6 +435,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
     }
     from hub.publishing import publish
 
+    clock = time.perf_counter()
     try:
         published = publish(root, dataset, push=push, skip_unchanged=True, annotation=provenance)
     except BaseException:
@@ -439,6 +445,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
             path.write_bytes(before)
         raise
     shutil.rmtree(cache, ignore_errors=True)
+    timings["overlay_and_publish_s"] = round(time.perf_counter() - clock, 3)
     report.update(version=published.version, published=not published.unchanged, path=str(published.path),
                   change=(published.manifest.get("parent") or {}).get("change"))
     report["message"] = (f"published {dataset}@{published.version}: {len(changed)} records relabelled from project {pid}"
