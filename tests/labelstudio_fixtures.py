@@ -130,14 +130,17 @@ def ls_env(label_studio, monkeypatch) -> LabelStudioServer:
 
 
 class FaultyProxy:
-    """A real HTTP proxy in front of Label Studio that answers 500 to chosen requests.
+    """A real HTTP proxy in front of Label Studio that fails chosen requests.
 
-    `fail_when(path_and_query) -> bool` picks them; `seen` lists every request's path.
+    `fail_when(path_and_query) -> bool` picks them; `fault` is "500" (answer HTTP 500) or
+    "drop" (close the connection without an answer, as a server that went away); `seen`
+    lists every request's path.
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.split("//", 1)[1]
         self.fail_when = lambda path: False
+        self.fault = "500"
         self.seen: list[str] = []
         proxy = self
 
@@ -148,6 +151,9 @@ class FaultyProxy:
             def _forward(self) -> None:
                 proxy.seen.append(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if proxy.fail_when(self.path) and proxy.fault == "drop":
+                    self.close_connection = True
+                    return
                 if proxy.fail_when(self.path):
                     self.send_response(500)
                     self.send_header("Content-Type", "application/json")

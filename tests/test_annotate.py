@@ -33,6 +33,12 @@ def _spans(v: list[tuple[float, float, str]]) -> list[dict]:
              "value": {"start": s, "end": e, "instant": False, "timeserieslabels": [label]}} for s, e, label in v]
 
 
+def _boxes(v: list[tuple[float, float, float, float, str]]) -> list[dict]:  # pixels of an 8x8 digit
+    return [{"from_name": "objects", "to_name": "image", "type": "rectanglelabels", "original_width": 8, "original_height": 8, "image_rotation": 0,
+             "value": {"x": x * 12.5, "y": y * 12.5, "width": w * 12.5, "height": h * 12.5, "rotation": 0, "rectanglelabels": [cat]}}
+            for x, y, w, h, cat in v]
+
+
 @dataclass
 class Case:
     dataset: str
@@ -56,6 +62,12 @@ DIGITS = [str(i) for i in range(10)]
 CASES = {
     "image": Case("demo/digits", "classification", 60, _choice("label", "image"), _other(DIGITS),
                   bad=[{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["eleven"]}}]),
+    "image-boxes": Case("demo/digits", "boxes", 60, _boxes,
+                        lambda current: ([(1, 1, 4, 4, "3")], [(0, 0, 2, 2, "1")], [(4, 4, 4, 4, "7")]),
+                        stored=lambda v: {"bbox": [[x, y, w, h] for x, y, w, h, _ in v], "category": [c for *_, c in v]},
+                        bad=[{"from_name": "objects", "to_name": "image", "type": "rectanglelabels", "original_width": 8, "original_height": 8,
+                              "value": {"x": 0, "y": 0, "width": 50, "height": 50, "rectanglelabels": ["eleven"]}}],
+                        prelabelled=0),
     "speech": Case("demo/espeak-speech", "transcription", 96, _text,
                    lambda current: ("the kettle is boiling", "one two three", "four five six"),
                    bad=[{"from_name": "speaker", "to_name": "audio", "type": "labels", "value": {"start": 0, "end": 1, "labels": ["x"]}}]),

@@ -1,6 +1,6 @@
-"""Faults and bad input around Label Studio: a wrong token, no server, a 5xx in the middle of
-a pull (a real proxy in front of the real server), a record that no longer exists, a
-project the hub did not create, a task that does not fit the record type."""
+"""Faults and bad input around Label Studio: a wrong token, no server, a 5xx or a dropped
+connection in the middle of a pull (a real proxy in front of the real server), a record that
+no longer exists, a project the hub did not create, a task that does not fit the record type."""
 
 from __future__ import annotations
 
@@ -61,17 +61,19 @@ def test_server_unreachable(digits, ls_env, monkeypatch):
     }
 
 
-def test_5xx_mid_pull_then_rerun_resumes(digits, ls_env, faulty_proxy, monkeypatch):
+@pytest.mark.parametrize("fault,failure", [("500", "failed (HTTP 500)"), ("drop", "is unreachable (RemoteProtocolError)")])
+def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, faulty_proxy, monkeypatch):
     pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
     tasks = ls_env.tasks(pid)
     for task in tasks:
         ls_env.annotate(task["id"], A1, _choice("9"))
     monkeypatch.setenv("HUB_LABEL_STUDIO_URL", faulty_proxy.url)
     monkeypatch.setenv("HUB_LABEL_STUDIO_PAGE_SIZE", "2")  # three pages
+    faulty_proxy.fault = fault
     faulty_proxy.fail_when = lambda path: path.startswith("/api/tasks") and "page=2&" in path + "&"
     with pytest.raises(hub.LabelStudioUnavailable) as err:
         hub.annotate_pull(pid, root=digits)
-    assert err.value.message == f"Label Studio at {faulty_proxy.url} failed (HTTP 500) while exporting page 2 of project {pid}"
+    assert err.value.message == f"Label Studio at {faulty_proxy.url} {failure} while exporting page 2 of project {pid}"
     assert hub.show("demo/digits", root=digits)["versions"] == ["1.0.0"]  # nothing published, nothing lost
 
     faulty_proxy.fail_when = lambda path: False

@@ -15,6 +15,7 @@ def test_public_surface_is_pinned():
         "DatasetExists", "DatasetNotFound", "HubError", "InvalidDatasetId", "InvalidVersion", "LeakageError", "LicenseError", "NotAHubRepo",
         "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
         "check", "index", "init", "list_datasets", "new", "publish", "search", "show", "split", "validate",
+        "AnnotationError", "LabelStudioAuthError", "LabelStudioUnavailable", "ProjectNotFound", "annotate_pull", "annotate_push", "annotate_status",
     ])
     for name in hub.__all__:
         assert callable(getattr(hub, name)) or name == "__version__"

@@ -31,7 +31,7 @@ from hub.annotations import append_overlay, overlay_path, read_overlay
 from hub.entry import Entry, load_entry
 from hub.errors import AnnotationError, DatasetNotFound, ProjectNotFound, VersionNotFound
 from hub.hashing import sha256_file
-from hub.ids import parse_dataset_id
+from hub.ids import parse_ref
 from hub.labelstudio.agreement import agreement
 from hub.labelstudio.client import Client
 from hub.labelstudio.config import ResultError, TaskSpec, from_results, label_config, task_spec, tasks_for
@@ -48,12 +48,6 @@ FORMAT = "hub-annotate/1"
 
 
 # -- projects -------------------------------------------------------------------------------
-
-
-def _parse_ref(ref: str) -> tuple[str, str | None]:
-    dataset, _, version = ref.partition("@")
-    parse_dataset_id(dataset)
-    return dataset, version or None
 
 
 def _title(dataset: str, version: str, split: str, task: str) -> str:
@@ -134,7 +128,7 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     """
     if limit is not None and sample is not None:
         raise AnnotationError("--limit and --sample exclude each other", hint="Give one of them.")
-    dataset, version = _parse_ref(ref)
+    dataset, version = parse_ref(ref)
     entry = _entry(root, dataset)
     version = _version(root, dataset, version)
     spec = _spec(entry, task)
