@@ -99,6 +99,7 @@ def main() -> None:
     parser.add_argument("--token", help="its API token (with --url)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--workdir", type=Path, help="where the temporary hub and server data go")
+    parser.add_argument("--order", choices=["baseline-first", "hub-first"], default="baseline-first", help="which side runs first in each phase")
     args = parser.parse_args()
 
     os.environ["HUB_NO_PROGRESS"] = "1"
@@ -140,10 +141,6 @@ def main() -> None:
             for start in range(0, len(tasks), 5000):
                 sdk.projects.import_tasks(id=plain.id, request=tasks[start: start + 5000])
 
-        _, base_push, base_push_cpu = timed(sdk_import)
-        print(f"baseline push {base_push:.1f} s", file=sys.stderr, flush=True)
-        predictions_to_annotations(url, token, plain.id)
-
         def sdk_export_paged():
             out, page = [], 1
             while True:
@@ -159,21 +156,30 @@ def main() -> None:
                     return out
                 page += 1
 
-        exported, base_pull, base_pull_cpu = timed(sdk_export_paged)
-        print(f"baseline pull {base_pull:.1f} s", file=sys.stderr, flush=True)
-        assert sum(len(t["annotations"]) for t in exported) == n
-
-        # -- the hub: push (read the version, build tasks, skip existing, import), pull (export, convert, agree, resolve, publish) --
-        pushed, hub_push, hub_push_cpu = timed(hub.annotate_push, f"{dataset}@1.0.0", task="intent", predictions=predicted,
-                                               model_version="bench", root=root)
+        # the two sides alternate within each phase (push, push; annotate both; pull, pull), in --order
+        order = ["hub", "baseline"] if args.order == "hub-first" else ["baseline", "hub"]
+        pushes = {"baseline": lambda: timed(sdk_import),
+                  "hub": lambda: timed(hub.annotate_push, f"{dataset}@1.0.0", task="intent", predictions=predicted, model_version="bench", root=root)}
+        figures = {}
+        for side in order:
+            figures[side, "push"] = pushes[side]()
+            print(f"{side} push {figures[side, 'push'][1]:.1f} s", file=sys.stderr, flush=True)
+        pushed = figures["hub", "push"][0]
         assert pushed["imported"] == n
-        print(f"hub push {hub_push:.1f} s", file=sys.stderr, flush=True)
+        predictions_to_annotations(url, token, plain.id)
         predictions_to_annotations(url, token, pushed["project"]["id"])
-        pulled, hub_pull, hub_pull_cpu = timed(hub.annotate_pull, pushed["project"]["id"], root=root)
+        pulls = {"baseline": lambda: timed(sdk_export_paged), "hub": lambda: timed(hub.annotate_pull, pushed["project"]["id"], root=root)}
+        for side in order:
+            figures[side, "pull"] = pulls[side]()
+            print(f"{side} pull {figures[side, 'pull'][1]:.1f} s", file=sys.stderr, flush=True)
+        exported, pulled = figures["baseline", "pull"][0], figures["hub", "pull"][0]
+        assert sum(len(t["annotations"]) for t in exported) == n
         assert pulled["records_changed"] == n and pulled["version"] == "1.1.0", pulled["message"]
+        (_, base_push, base_push_cpu), (_, base_pull, base_pull_cpu) = figures["baseline", "push"], figures["baseline", "pull"]
+        (_, hub_push, hub_push_cpu), (_, hub_pull, hub_pull_cpu) = figures["hub", "push"], figures["hub", "pull"]
 
         result = {
-            "tasks": n, "label_studio": "1.23.2 (sqlite, runserver)",
+            "tasks": n, "label_studio": "1.23.2 (sqlite, runserver)", "order": order,
             "baseline": {"push_s": base_push, "push_cpu_s": base_push_cpu, "pull_s": base_pull, "pull_cpu_s": base_pull_cpu,
                          "total_s": round(base_push + base_pull, 3)},
             "hub": {"push_s": hub_push, "push_cpu_s": hub_push_cpu, "pull_s": hub_pull, "pull_cpu_s": hub_pull_cpu,

@@ -2,7 +2,8 @@
 annotations back and publish them as a new version.
 
 A project remembers what it annotates in its description (`hub-annotate/1` JSON: dataset,
-version, split, task, labels), so `status` and `pull` need only its id. Tasks carry the
+version, split, task, labels, and the path of the hub repository it belongs to: two hubs
+sharing a server never share a project), so `status` and `pull` need only its id. Tasks carry the
 record id (`data.record_id`); pushing again imports only records that have no task yet.
 
 Pulling exports the tasks page by page (each page is kept under `.hub/annotate/pulls/` until
@@ -54,7 +55,7 @@ def _title(dataset: str, version: str, split: str, task: str) -> str:
     return f"{dataset}@{version} {split} {task}"
 
 
-def _meta(project: dict[str, Any], client: Client) -> dict[str, Any]:
+def _meta(project: dict[str, Any], client: Client, *, strict: bool = True) -> dict[str, Any]:
     text = project.get("description") or ""
     for line in reversed(text.splitlines()):
         if line.startswith(FORMAT + " "):
@@ -65,6 +66,8 @@ def _meta(project: dict[str, Any], client: Client) -> dict[str, Any]:
             if isinstance(meta, dict) and meta.get("format") == FORMAT:
                 return meta
             break
+    if not strict:
+        return {}
     raise AnnotationError(f"Label Studio project {project['id']} ({project.get('title')!r}) at {client.url} was not created by `hub annotate push`",
                           hint="Give the id of a project that `hub annotate push` created.", project=project["id"])
 
@@ -140,10 +143,11 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     table = read_records(vdir, split, [*media_columns(spec), spec.field], limit=limit, sample=sample, seed=seed)
     client = client or Client()
     title = _title(dataset, version, split, spec.name)
-    project = client.find_project(title)
+    hub_root = str(root.resolve())  # a project belongs to one hub repository
+    project = next((p for p in client.find_projects(title) if _meta(p, client, strict=False).get("root") == hub_root), None)
     meta = _meta(project, client) if project else {
         "format": FORMAT, "dataset": dataset, "version": version, "split": split, "task": spec.name, "record": spec.record, "field": spec.field,
-        "labels": [], "channels": None,
+        "labels": [], "channels": None, "root": hub_root,
     }
     config_labels = labels
     if spec.name == "speaker-segments":

@@ -70,11 +70,9 @@ class Client:
         except ProjectNotFound:
             raise ProjectNotFound(f"Label Studio at {self.url} has no project {project_id}", url=self.url, project=project_id) from None
 
-    def find_project(self, title: str) -> dict[str, Any] | None:
-        for project in self.call("listing projects", lambda: list(self.sdk.projects.list(title=title, page_size=100))):
-            if project.title == title:
-                return _dump(project)
-        return None
+    def find_projects(self, title: str) -> list[dict[str, Any]]:
+        """Every project titled `title`."""
+        return [_dump(p) for p in self.call("listing projects", lambda: list(self.sdk.projects.list(title=title, page_size=100))) if p.title == title]
 
     def create_project(self, title: str, description: str, label_config: str) -> dict[str, Any]:
         return _dump(self.call("creating a project", self.sdk.projects.create, title=title, description=description, label_config=label_config))
