@@ -202,10 +202,16 @@ def test_rules_latest_and_reviewer(hub_root, ls_env):
 
 def test_cli_push_and_pull_text(hub_root, ls_env):
     _publish_demo(hub_root, "demo/digits", 40)
-    pushed = run_hub("annotate", "push", "demo/digits@1.0.0", "--sample", "3", "--seed", "7", root=hub_root)
+    model = hub_root / "model.jsonl"  # a model's output as pre-annotations
+    model.write_text("".join(json.dumps({"id": f"digits-{i:05d}", "value": "9"}) + "\n" for i in range(40)))
+    pushed = run_hub("annotate", "push", "demo/digits@1.0.0", "--sample", "3", "--seed", "7", "--predictions", str(model),
+                     "--model-version", "cnn-3", root=hub_root)
     assert pushed.returncode == 0, pushed.stderr
     pid = int(pushed.stdout.split()[1])
-    assert pushed.stdout.splitlines()[0] == f"Project {pid} (demo/digits@1.0.0 train classification): 3 tasks imported, 0 already there"
+    assert pushed.stdout.splitlines()[0] == f"Project {pid} (demo/digits@1.0.0 train classification): 3 tasks imported, 0 already there, 3 with pre-annotations"
+    with ls_env.api() as api:
+        tasks = api.get("/api/tasks/", params={"project": pid, "fields": "all"}).json()["tasks"]
+    assert {p["model_version"] for t in tasks for p in t["predictions"]} == {"cnn-3"}
     pulled = run_hub("annotate", "pull", str(pid), root=hub_root)
     assert pulled.returncode == 0
     assert pulled.stdout.splitlines()[0] == f"Nothing changed: demo/digits@1.0.0 already holds every resolved label of project {pid}; no version published"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -31,11 +32,21 @@ def annotate() -> None:
 @click.option("--sample", type=click.IntRange(min=1), help="A random sample of N records of the split (see --seed).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --sample.")
 @click.option("--prelabel", is_flag=True, help="Attach the records' current labels as pre-annotations (predictions).")
+@click.option("--predictions", type=click.File("r", encoding="utf-8"), help='A model\'s output as pre-annotations: JSONL lines {"id": record id, "value": the field\'s value}.')
+@click.option("--model-version", help="The model version the pre-annotations carry (default: ns/name@X.Y.Z).")
 @command
 @click.pass_context
-def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int | None, sample: int | None, seed: int, prelabel: bool, as_json: bool) -> None:
+def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int | None, sample: int | None, seed: int, prelabel: bool,
+         predictions: Any, model_version: str | None, as_json: bool) -> None:
     """Create or update the Label Studio project for REF (ns/name@X.Y.Z) and import its new records."""
-    result = hub.annotate_push(ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel, root=_root(ctx))
+    values = None
+    if predictions is not None:
+        try:
+            values = {item["id"]: item["value"] for item in map(json.loads, filter(str.strip, predictions))}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.BadParameter(f"not JSONL lines with 'id' and 'value': {exc}", param_hint="--predictions") from None
+    result = hub.annotate_push(ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel, predictions=values,
+                               model_version=model_version, root=_root(ctx))
     if as_json:
         _dump(result)
         return
