@@ -15,26 +15,33 @@ __version__ = "0.1.0"
 
 from hub.errors import (  # noqa: E402
     AccessDenied,
+    AnnotationError,
     DatasetExists,
     DatasetNotFound,
+    GatedDataset,
     HubError,
+    IntegrityError,
     InvalidDatasetId,
     InvalidVersion,
+    LabelStudioAuthError,
+    LabelStudioUnavailable,
     LeakageError,
     LicenseError,
     NotAHubRepo,
+    OfflineError,
+    ProjectNotFound,
     SourceError,
     StorageError,
     ValidationFailed,
     VersionExists,
     VersionNotFound,
 )
-from hub.errors import GatedDataset, IntegrityError, OfflineError  # noqa: E402
 
 logging.getLogger("hub").addHandler(logging.NullHandler())
 
 __all__ = [
     "AccessDenied",
+    "AnnotationError",
     "DatasetExists",
     "DatasetNotFound",
     "GatedDataset",
@@ -42,10 +49,13 @@ __all__ = [
     "IntegrityError",
     "InvalidDatasetId",
     "InvalidVersion",
+    "LabelStudioAuthError",
+    "LabelStudioUnavailable",
     "LeakageError",
     "LicenseError",
     "NotAHubRepo",
     "OfflineError",
+    "ProjectNotFound",
     "SourceError",
     "StorageError",
     "ValidationFailed",
@@ -53,6 +63,9 @@ __all__ = [
     "VersionNotFound",
     "__version__",
     "accept",
+    "annotate_pull",
+    "annotate_push",
+    "annotate_status",
     "check",
     "create_token",
     "index",
@@ -185,3 +198,28 @@ def accept(dataset: str, *, endpoint: str | None = None, token: str | None = Non
     from hub.client import accept as _accept
 
     return _accept(dataset, endpoint=endpoint, token=token)
+def annotate_push(ref: str, *, split: str = "train", task: str | None = None, limit: int | None = None, sample: int | None = None, seed: int = 0,
+                  prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str | None = None,
+                  root: Path | str | None = None) -> dict[str, Any]:
+    """Create or update the Label Studio project for `ref` (`ns/name@X.Y.Z`) and import the
+    split's records that have no task yet; return the project and counts. See `hub.labelstudio.bridge.push`."""
+    from hub.labelstudio.bridge import push
+
+    return push(_root(root), ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel,
+                predictions=predictions, model_version=model_version)
+
+
+def annotate_status(project: int | str, *, root: Path | str | None = None) -> dict[str, Any]:
+    """A Label Studio project's progress: tasks, done, annotations per task, agreement so far."""
+    from hub.labelstudio.bridge import status
+
+    return status(_root(root), project)
+
+
+def annotate_pull(project: int | str, *, rule: str = "majority", reviewers: list[str] | tuple[str, ...] = (), push: bool = True,
+                  root: Path | str | None = None) -> dict[str, Any]:
+    """Pull a project's annotations, resolve them by `rule` and publish the changed labels as a
+    new version; return the report (version None when nothing changed). See `hub.labelstudio.bridge.pull`."""
+    from hub.labelstudio.bridge import pull
+
+    return pull(_root(root), project, rule=rule, reviewers=reviewers, push=push)

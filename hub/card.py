@@ -79,6 +79,8 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     if plots:
         lines += ["", "## Statistics", "", "Per split figures are in `stats.json`.", ""]
         lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plots]
+    if manifest.get("annotation"):
+        lines += ["", *annotation_lines(manifest["annotation"])]
     if manifest.get("parent"):
         lines.append(f"Parent version: {manifest['parent']['version']} ({manifest['parent']['change']} change).")
     if d.get("privacy"):
@@ -86,3 +88,19 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     if d.get("citation"):
         lines += ["", "## Citation", "", "```bibtex", d["citation"].strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def annotation_lines(a: dict[str, Any]) -> list[str]:
+    """The card's section on labels pulled from Label Studio: where, who (pseudonyms), agreement."""
+    agreement = a.get("agreement") or {}
+    overall = agreement.get("overall")
+    lines = ["## Annotation", "",
+             f"- Labels of `{a['field']}` ({a['task']}) from Label Studio project {a['project']['id']} ({a['project']['title']!r}), pulled {a['pulled']}",
+             f"- Records relabelled in this version: {a['records_changed']}; tasks exported: {a['tasks']}; annotations: {a['annotations']}; rule: {a['rule']}",
+             f"- Annotators (pseudonymized, salted sha256): {len(a['annotators'])}",
+             f"- Agreement ({agreement.get('measure', '-')}): {'-' if overall is None else f'{overall:.3f}'} over {agreement.get('tasks_compared', 0)} tasks"
+             + (f"; Krippendorff's alpha {agreement['alpha']:.3f}" if agreement.get("alpha") is not None else "")]
+    for who, s in sorted((agreement.get("per_annotator") or {}).items()):
+        lines.append(f"  - `{who}`: {s['score']:.3f} over {s['pairs']} pairs")
+    lines.append(f"- Left out: {a['conflicts']} conflicts, {a['skipped']} skipped tasks, {a['rejected']} rejected annotations (listed in `manifest.json`)")
+    return lines

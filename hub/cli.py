@@ -333,3 +333,6 @@ def accept(dataset: str, endpoint: str | None, token: str | None, as_json: bool)
         _dump(record)
     else:
         click.echo(f"{record['user']} accepted the terms of {record['dataset']} at {record['accepted_at']}")
+from hub.labelstudio.cli import annotate  # noqa: E402  (the group uses `command` above)
+
+main.add_command(annotate)

@@ -13,6 +13,11 @@
 | HUB_TOKEN          | the API token sent to that server                   | none                    |
 | HUB_CACHE          | where pulled versions are kept (shared by users)    | ~/.cache/hub            |
 | HUB_OFFLINE        | `1`: never touch the network, use the cache only    | off                     |
+| HUB_LABEL_STUDIO_URL   | the Label Studio server `hub annotate` talks to | http://127.0.0.1:8080   |
+| HUB_LABEL_STUDIO_TOKEN | its API token (legacy token or personal access token) | none: required    |
+| HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
+| HUB_LABEL_STUDIO_PAGE_SIZE | tasks per page when exporting a project           | 1000                    |
+| HUB_ANNOTATOR_SALT | salt of the annotator pseudonyms in manifests       | a random one kept in .hub/annotate/salt |
 """
 
 from __future__ import annotations
@@ -95,3 +100,25 @@ def cache_dir() -> Path:
 
 def offline() -> bool:
     return env_bool("HUB_OFFLINE")
+DEFAULT_LABEL_STUDIO_URL = "http://127.0.0.1:8080"
+
+
+def label_studio_url() -> str:
+    return (env_str("HUB_LABEL_STUDIO_URL", DEFAULT_LABEL_STUDIO_URL) or DEFAULT_LABEL_STUDIO_URL).rstrip("/")
+
+
+def label_studio_token() -> str | None:
+    return env_str("HUB_LABEL_STUDIO_TOKEN")
+
+
+def label_studio_document_root() -> Path | None:
+    value = env_str("HUB_LABEL_STUDIO_DOCUMENT_ROOT")
+    return Path(value) if value else None
+
+
+def label_studio_page_size() -> int:
+    return max(1, env_int("HUB_LABEL_STUDIO_PAGE_SIZE", 1000))
+
+
+def annotator_salt() -> str | None:
+    return env_str("HUB_ANNOTATOR_SALT")

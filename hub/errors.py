@@ -18,7 +18,11 @@
     │   └── GatedDataset                                 the terms were not accepted yet
     ├── BadRequest                     (+ ValueError)   a malformed request to the server
     ├── IntegrityError                 (+ OSError)      a download's sha256 is not the recorded one
-    └── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
+    ├── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
+    └── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
+        ├── LabelStudioUnavailable     (+ ConnectionError) unreachable, or 5xx: a rerun resumes
+        ├── LabelStudioAuthError       (+ PermissionError) the token was refused
+        └── ProjectNotFound            (+ LookupError)  no such Label Studio project
 
 Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
 """
@@ -29,19 +33,23 @@ from typing import Any
 
 __all__ = [
     "AccessDenied",
+    "AnnotationError",
     "BadRequest",
     "DatasetExists",
+    "DatasetNotFound",
     "EntryNotFound",
     "GatedDataset",
-    "IntegrityError",
-    "OfflineError",
-    "DatasetNotFound",
     "HubError",
+    "IntegrityError",
     "InvalidDatasetId",
     "InvalidVersion",
+    "LabelStudioAuthError",
+    "LabelStudioUnavailable",
     "LeakageError",
     "LicenseError",
     "NotAHubRepo",
+    "OfflineError",
+    "ProjectNotFound",
     "SourceError",
     "StorageError",
     "ValidationFailed",
@@ -150,3 +158,20 @@ class IntegrityError(HubError, OSError):
 
 class OfflineError(HubError, ConnectionError):
     hint = "Unset HUB_OFFLINE to download, or pull this version once while online."
+class AnnotationError(HubError, ValueError):
+    hint = "See `hub annotate --help` for the tasks each modality supports."
+
+
+class LabelStudioUnavailable(AnnotationError, ConnectionError):
+    hint = (
+        "Check that Label Studio runs at HUB_LABEL_STUDIO_URL, then run the command again: "
+        "nothing was published, and a pull resumes where it stopped."
+    )
+
+
+class LabelStudioAuthError(AnnotationError, PermissionError):
+    hint = "Set HUB_LABEL_STUDIO_TOKEN to your API token (Label Studio: Account & Settings > Access Token)."
+
+
+class ProjectNotFound(AnnotationError, LookupError):
+    hint = "Use the project id that `hub annotate push` printed (also in the Label Studio web app), or create one with `hub annotate push`."

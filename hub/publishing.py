@@ -119,6 +119,7 @@ def publish(
     allow_rejects: bool = False,
     push: bool = True,
     skip_unchanged: bool = False,
+    annotation: dict[str, Any] | None = None,
 ) -> Published:
     """Validate `dataset`, split it and publish a new immutable version.
 
@@ -128,6 +129,7 @@ def publish(
     manifest counts them). Publishing exactly the records of the latest version needs an
     explicit `bump` or `version` (a PATCH re-encode); with `skip_unchanged` the latest
     version is returned instead. `push=False` keeps the data in the DVC cache only.
+    `annotation` (provenance of labels pulled from Label Studio) goes into the manifest and card.
     Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
@@ -159,6 +161,8 @@ def publish(
         clock.lap("write shards")
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
+        if annotation is not None:
+            manifest["annotation"] = annotation
         clock.lap("source checksum wait")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         stats = stats_job.result()

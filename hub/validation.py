@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub import config, progress
+from hub.annotations import apply_overlay
 from hub.arrowutil import flat, leaf, rows_where
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
@@ -100,6 +101,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     except SourceError as exc:
         report.add("source-error", exc.message, file=rel_yaml, field="source")
         return Validated(entry, pa.table({}), report)
+    table = apply_overlay(entry, table)  # labels pulled back from annotation (hub.annotations)
     splits = _BACKGROUND.submit(_assign, table, entry, parent) if assign_splits and table.num_rows else None
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()

@@ -1,7 +1,8 @@
 """Published versions on disk, and the semantic-version rule for a new one (as in TFDS).
 
-PATCH: the same records, re-encoded. MINOR: records or features added, no existing record
-changed or moved to another split. MAJOR: any record changed, removed or moved.
+PATCH: the same records, re-encoded. MINOR: records or features added, or only labels changed
+(class labels, transcripts, boxes, segments: `LABEL_FIELDS`), no record moved to another
+split. MAJOR: any other field of a record changed, or a record removed or moved.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from hub.entry import Entry
 from hub.errors import StorageError, VersionNotFound
 from hub.ids import Version
 
-__all__ = ["classify_change", "parent_splits", "published_versions", "read_manifest", "version_dir"]
+__all__ = ["LABEL_FIELDS", "classify_change", "label_fields", "parent_splits", "published_versions", "read_manifest", "version_dir"]
+
+
+# fields that hold annotation rather than data, besides every class-label field
+LABEL_FIELDS = ("transcript", "objects", "segments", "anomalies")
+
+
+def label_fields(entry: Entry) -> set[str]:
+    """The top-level fields whose change is a labels-only (MINOR) change."""
+    return {path[0] for path in entry.schema.label_paths} | set(LABEL_FIELDS)
 
 
 def version_dir(versions_root: Path, version: str) -> Path:
@@ -95,17 +105,20 @@ def classify_change(parent: Path, entry: Entry, table: pa.Table, split_idx: np.n
         common = [c for c in old_columns if c in new.column_names and c not in ("id", "__split")]
         added_columns = [c for c in new.column_names if c not in old_columns]
         removed_columns = [c for c in old_columns if c not in new.column_names and c != "__split"]
-        differs = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in common) or "false"
-        removed, added, moved, changed = con.execute(f"""
+        labels = label_fields(entry)
+        differs = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in common if c not in labels) or "false"
+        relabelled = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in common if c in labels) or "false"
+        removed, added, moved, changed, changed_labels = con.execute(f"""
             SELECT count(*) FILTER (WHERE n.id IS NULL),
                    count(*) FILTER (WHERE o.id IS NULL),
                    count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND o.__split <> n.__split),
-                   count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND ({differs}))
+                   count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND ({differs})),
+                   count(*) FILTER (WHERE o.id IS NOT NULL AND n.id IS NOT NULL AND ({relabelled}))
             FROM old_rows o FULL OUTER JOIN new_rows n ON o.id = n.id""").fetchone()
     finally:
         con.close()
     if removed or moved or changed or removed_columns:
         return "major"
-    if added or added_columns or len(new_labels) > len(old_labels):
+    if added or added_columns or changed_labels or len(new_labels) > len(old_labels):
         return "minor"
     return "unchanged"

@@ -12,11 +12,11 @@ from hub.splits import bucket_of, split_of
 
 def test_public_surface_is_pinned():
     assert sorted(hub.__all__) == sorted([
-        "AccessDenied", "DatasetExists", "DatasetNotFound", "GatedDataset", "HubError", "IntegrityError", "InvalidDatasetId", "InvalidVersion",
-        "LeakageError", "LicenseError", "NotAHubRepo", "OfflineError", "SourceError", "StorageError", "ValidationFailed", "VersionExists",
-        "VersionNotFound", "__version__",
-        "accept", "check", "create_token", "index", "init", "list_datasets", "load", "new", "publish", "pull", "search", "serve", "show",
-        "split", "validate",
+        "AccessDenied", "AnnotationError", "DatasetExists", "DatasetNotFound", "GatedDataset", "HubError", "IntegrityError", "InvalidDatasetId",
+        "InvalidVersion", "LabelStudioAuthError", "LabelStudioUnavailable", "LeakageError", "LicenseError", "NotAHubRepo", "OfflineError",
+        "ProjectNotFound", "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
+        "accept", "annotate_pull", "annotate_push", "annotate_status", "check", "create_token", "index", "init", "list_datasets", "load", "new",
+        "publish", "pull", "search", "serve", "show", "split", "validate",
     ])
     for name in hub.__all__:
         assert callable(getattr(hub, name)) or name == "__version__"

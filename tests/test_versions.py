@@ -1,4 +1,4 @@
-"""Semantic versions: MINOR when records are added, MAJOR when one changes; splits stay put."""
+"""Semantic versions: MINOR when records are added or only labels change, MAJOR when data changes; splits stay put."""
 
 from __future__ import annotations
 
@@ -31,12 +31,17 @@ def test_adding_records_is_minor_and_moves_nothing(hub_root, digit_pngs):
     old, new = _split_of_ids(hub_root, "acme/digits", "1.0.0"), _split_of_ids(hub_root, "acme/digits", "1.1.0")
     assert {k: new[k] for k in old} == old
 
-    changed = [dict(r, label="2") if r["id"] == "img-000" else r for r in more]
-    write_dataset(hub_root, "acme/digits", changed, labels=LABELS, extra_files=more_files)
+    relabelled = [dict(r, label="2") if r["id"] == "img-000" else r for r in more]  # only a label changed: MINOR
+    write_dataset(hub_root, "acme/digits", relabelled, labels=LABELS, extra_files=more_files)
     third = hub.publish("acme/digits", root=hub_root)
-    assert third.version == "2.0.0" and third.manifest["parent"]["change"] == "major"
-    assert json.loads((third.path / "manifest.json").read_text())["version"] == "2.0.0"
-    assert [v for v in hub.show("acme/digits", root=hub_root)["versions"]] == ["1.0.0", "1.1.0", "2.0.0"]
+    assert third.version == "1.2.0" and third.manifest["parent"] == {"version": "1.1.0", "change": "minor"}
+
+    changed = [dict(r, image="raw/other.png") if r["id"] == "img-000" else r for r in relabelled]  # the data changed: MAJOR
+    write_dataset(hub_root, "acme/digits", changed, labels=LABELS, extra_files={**more_files, "raw/other.png": digit_pngs[38]})
+    fourth = hub.publish("acme/digits", root=hub_root)
+    assert fourth.version == "2.0.0" and fourth.manifest["parent"]["change"] == "major"
+    assert json.loads((fourth.path / "manifest.json").read_text())["version"] == "2.0.0"
+    assert [v for v in hub.show("acme/digits", root=hub_root)["versions"]] == ["1.0.0", "1.1.0", "1.2.0", "2.0.0"]
 
 
 def test_explicit_patch_republishes_same_records(hub_root, digit_pngs):

@@ -1,0 +1,185 @@
+"""Label configs derived from a dataset's record type, the task and its label set, and the
+conversions between a record's field and Label Studio results (both ways).
+
+| record     | task               | Label Studio config                              | record field  | agreement |
+|------------|--------------------|--------------------------------------------------|---------------|-----------|
+| speech     | transcription      | Audio + TextArea                                 | `transcript`  | text      |
+| speech     | speaker-segments   | Audio + Labels (one per speaker)                 | `segments`    | spans     |
+| image      | classification     | Image + Choices                                  | `label`       | choice    |
+| image      | boxes              | Image + RectangleLabels                          | `objects`     | boxes     |
+| dialogue   | intent             | Paragraphs (dialogue layout) + Choices           | `intent`      | choice    |
+| sensor     | anomaly-spans      | TimeSeries (one Channel per channel) + TimeSeriesLabels | `anomalies` | spans |
+| inspection | defect             | Image + Choices                                  | `defect`      | choice    |
+| inspection | boxes              | Image + RectangleLabels                          | `objects`     | boxes     |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+__all__ = ["ResultError", "TASKS", "TaskSpec", "from_results", "label_config", "task_spec", "tasks_for", "to_results"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One annotation task of one record type."""
+
+    record: str
+    name: str
+    field: str  # the record field the labels fill
+    kind: str  # agreement kind: choice, text, boxes, spans
+    control: str  # the control tag's name (`from_name`)
+    object: str  # the object tag's name (`to_name`), also the task data key of the media
+    result_type: str  # Label Studio's result type
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.kind in ("choice", "boxes") or self.name == "anomaly-spans"
+
+
+TASKS: dict[tuple[str, str], TaskSpec] = {
+    (s.record, s.name): s
+    for s in [
+        TaskSpec("speech", "transcription", "transcript", "text", "transcript", "audio", "textarea"),
+        TaskSpec("speech", "speaker-segments", "segments", "spans", "segments", "audio", "labels"),
+        TaskSpec("image", "classification", "label", "choice", "label", "image", "choices"),
+        TaskSpec("image", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
+        TaskSpec("dialogue", "intent", "intent", "choice", "intent", "dialogue", "choices"),
+        TaskSpec("sensor", "anomaly-spans", "anomalies", "spans", "anomalies", "series", "timeserieslabels"),
+        TaskSpec("inspection", "defect", "defect", "choice", "defect", "image", "choices"),
+        TaskSpec("inspection", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
+    ]
+}
+
+
+def task_spec(record: str, task: str | None) -> TaskSpec:
+    """The spec of `task` for `record` (the first listed when `task` is None); KeyError if none."""
+    if task is None:
+        return next(s for (r, _), s in TASKS.items() if r == record)
+    return TASKS[(record, task)]
+
+
+def tasks_for(record: str) -> list[str]:
+    return [name for (r, name) in TASKS if r == record]
+
+
+def _choices(labels: list[str], tag: str = "Choice") -> str:
+    return "\n".join(f"    <{tag} value={quoteattr(v)}/>" for v in labels)
+
+
+def label_config(spec: TaskSpec, labels: list[str], *, channels: list[str] | None = None) -> str:
+    """The Label Studio XML config for `spec` with `labels` (speakers for speaker segments)."""
+    c, o = quoteattr(spec.control), quoteattr(spec.object)
+    value = quoteattr("$" + spec.object)
+    if spec.name == "transcription":
+        body = f'  <Audio name={o} value={value}/>\n  <TextArea name={c} toName={o} rows="3" editable="true" maxSubmissions="1" required="true"/>'
+    elif spec.name == "speaker-segments":
+        body = f"  <Labels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </Labels>\n  <Audio name={o} value={value}/>"
+    elif spec.result_type == "choices" and spec.record == "dialogue":
+        body = (f'  <Paragraphs name={o} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>\n'
+                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
+    elif spec.result_type == "choices":
+        body = (f'  <Image name={o} value={value}/>\n'
+                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
+    elif spec.result_type == "rectanglelabels":
+        body = f"  <Image name={o} value={value}/>\n  <RectangleLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </RectangleLabels>"
+    elif spec.result_type == "timeserieslabels":
+        chans = "\n".join(f"    <Channel column={quoteattr(ch)} legend={quoteattr(ch)}/>" for ch in channels or [])
+        body = (f"  <TimeSeriesLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </TimeSeriesLabels>\n"
+                f'  <TimeSeries name={o} value={value} valueType="json" timeColumn="time" sep=",">\n{chans}\n  </TimeSeries>')
+    else:  # pragma: no cover - every spec is handled above
+        raise KeyError(spec.name)
+    return f"<View>\n  <Header value={quoteattr('Record $record_id')}/>\n{body}\n</View>\n"
+
+
+class ResultError(ValueError):
+    """A Label Studio result that does not fit the task's label config."""
+
+
+def _result(spec: TaskSpec, value: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"from_name": spec.control, "to_name": spec.object, "type": spec.result_type, "value": value, **extra}
+
+
+def to_results(spec: TaskSpec, value: Any, size: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+    """Label Studio results (for a prediction) that say `value`; [] when there is nothing to say."""
+    if value is None:
+        return []
+    if spec.kind == "text":
+        return [_result(spec, {"text": [value]})]
+    if spec.kind == "choice":
+        return [_result(spec, {"choices": [value]})]
+    if spec.kind == "boxes":
+        width, height = size or (0, 0)
+        if not width or not height:
+            return []
+        return [_result(spec, {"x": 100 * x / width, "y": 100 * y / height, "width": 100 * w / width, "height": 100 * h / height, "rotation": 0,
+                               "rectanglelabels": [cat]}, original_width=width, original_height=height, image_rotation=0)
+                for (x, y, w, h), cat in zip(value["bbox"], value["category"])]
+    key = spec.result_type
+    out = []
+    for span in value:
+        v = {"start": span["start"], "end": span["end"], key: [span["label"]]}
+        if key == "timeserieslabels":
+            v["instant"] = False
+        out.append(_result(spec, v))
+    return out
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str], size: tuple[int, int] | None = None) -> Any:
+    """The record field's value that Label Studio `results` say.
+
+    Raises `ResultError` when a result does not fit the config (unknown control, a label not
+    in the label set, a malformed value) and returns None when they say nothing.
+    """
+    mine = []
+    for r in results:
+        if r.get("from_name") != spec.control or r.get("type") != spec.result_type:
+            raise ResultError(f"result from control {r.get('from_name')!r} of type {r.get('type')!r} is not part of the {spec.record} {spec.name} config")
+        mine.append(r.get("value") or {})
+    if not mine:
+        return None
+    allowed = set(labels) if labels else None
+
+    def check_label(label: Any) -> str:
+        if not isinstance(label, str) or (allowed is not None and label not in allowed):
+            raise ResultError(f"label {label!r} is not in the label set")
+        return label
+
+    if spec.kind == "text":
+        texts = [t for v in mine for t in (v.get("text") or [])]
+        if not all(isinstance(t, str) for t in texts):
+            raise ResultError("a transcript is not text")
+        text = " ".join(t.strip() for t in texts if t.strip())
+        return text or None
+    if spec.kind == "choice":
+        choices = [c for v in mine for c in (v.get("choices") or [])]
+        if len(choices) != 1:
+            raise ResultError(f"expected one choice, got {len(choices)}")
+        return check_label(choices[0])
+    if spec.kind == "boxes":
+        boxes, cats = [], []
+        for r, v in zip(results, mine):
+            width = r.get("original_width") or (size or (0, 0))[0]
+            height = r.get("original_height") or (size or (0, 0))[1]
+            coords = [v.get(k) for k in ("x", "y", "width", "height")]
+            names = v.get(spec.result_type) or []
+            if not (width and height and all(_finite(c) for c in coords) and len(names) == 1):
+                raise ResultError(f"malformed box {v!r}")
+            x, y, w, h = coords
+            boxes.append([round(x * width / 100, 3), round(y * height / 100, 3), round(w * width / 100, 3), round(h * height / 100, 3)])
+            cats.append(check_label(names[0]))
+        return {"bbox": boxes, "category": cats}
+    spans = []
+    for v in mine:
+        names = v.get(spec.result_type) or []
+        if not (_finite(v.get("start")) and _finite(v.get("end")) and len(names) == 1) or v["end"] < v["start"]:
+            raise ResultError(f"malformed span {v!r}")
+        spans.append({"start": round(float(v["start"]), 4), "end": round(float(v["end"]), 4), "label": check_label(names[0])})
+    return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))

@@ -1,0 +1,168 @@
+"""Label Studio tasks from a published version's records, and its media on local disk.
+
+Media (audio, images) are written from the Parquet shards to files under the media folder
+(`.hub/annotate/media/<ns>/<name>/<version>/<split>/`, or HUB_LABEL_STUDIO_DOCUMENT_ROOT),
+which Label Studio serves to the annotator's browser through its local-files storage
+(`/data/local-files/?d=<path relative to its document root>`): annotation does not need
+`hub serve` running. Dialogue turns and sensor series travel inside the task itself.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+import pyarrow as pa
+
+from hub.errors import AnnotationError
+from hub.labelstudio.config import TaskSpec, to_results
+from hub.versions import _shards_with_split
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_tasks", "decode_value", "read_records"]
+
+_MEDIA_KIND = {"speech": "audio", "image": "image", "inspection": "image"}
+
+
+def read_records(version_path: Path, split: str, columns: list[str], *, limit: int | None = None, sample: int | None = None,
+                 seed: int = 0) -> pa.Table:
+    """`columns` of the records of one split of a published version, in id order.
+
+    `limit` takes the first N by id; `sample` a deterministic random N (md5 of seed and id).
+    """
+    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(["id", *columns]))
+    order = "id"
+    if sample is not None:
+        order = f"md5('{int(seed)}:' || id)"
+    n = sample if sample is not None else limit
+    tail = f" LIMIT {int(n)}" if n is not None else ""
+    con = duckdb.connect()
+    try:
+        quoted = "'" + split.replace("'", "''") + "'"
+        sql = f"SELECT {cols} FROM ({_shards_with_split(version_path, '__split')}) WHERE __split = {quoted} ORDER BY {order}{tail}"
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+
+
+def decode_value(spec: TaskSpec, value: Any, labels: list[str]) -> Any:
+    """A published field value (class indices) as the record schema's source value (names)."""
+    if value is None:
+        return None
+    name = lambda i: labels[i] if isinstance(i, int) and 0 <= i < len(labels) else i  # noqa: E731
+    if spec.kind == "choice":
+        return name(value)
+    if spec.kind == "boxes":
+        return {"bbox": [[float(x) for x in b] for b in value.get("bbox") or []], "category": [name(c) for c in value.get("category") or []]}
+    if spec.kind == "spans":
+        return [{"start": float(s["start"]), "end": float(s["end"]), "label": name(s["label"]) if spec.name == "anomaly-spans" else s["label"]} for s in value]
+    return value
+
+
+def _extension(data: bytes) -> str:
+    if data[:4] == b"RIFF":
+        return ".wav"
+    if data[:4] == b"fLaC":
+        return ".flac"
+    if data[:4] == b"OggS":
+        return ".ogg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    return ".bin"
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except Exception:  # an undecodable image was rejected by validation; be safe anyway
+        return None
+
+
+def _media_url(path: Path, document_root: Path) -> str:
+    try:
+        rel = path.resolve().relative_to(document_root.resolve())
+    except ValueError:
+        raise AnnotationError(
+            f"media folder {path.parent} is not inside Label Studio's document root {document_root}",
+            hint="Start Label Studio with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a folder holding the hub's .hub/annotate/media "
+                 "and give the same folder as HUB_LABEL_STUDIO_DOCUMENT_ROOT.",
+        ) from None
+    return "/data/local-files/?d=" + quote(rel.as_posix(), safe="/")
+
+
+def media_columns(spec: TaskSpec) -> list[str]:
+    """The published columns a task of `spec` needs (besides id and the labelled field)."""
+    if spec.record in _MEDIA_KIND:
+        return [_MEDIA_KIND[spec.record]] + (["speaker"] if spec.name == "speaker-segments" else [])
+    if spec.record == "dialogue":
+        return ["turns"]
+    return ["channels", "sample_rate", "series"]
+
+
+def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir: Path, document_root: Path,
+                prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str = "",
+                channels: list[str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(tasks to import, problems) for the records in `table`.
+
+    Media bytes are written to `media_dir` (skipped when the file is already there). With
+    `prelabel`, each record's current label is attached as a prediction of `model_version`;
+    `predictions` (record id -> value) does the same for a model's output.
+    """
+    tasks, problems = [], []
+    media_field = _MEDIA_KIND.get(spec.record)
+    if media_field:
+        media_dir.mkdir(parents=True, exist_ok=True)
+    for row in table.to_pylist():
+        record_id = row["id"]
+        data: dict[str, Any] = {"record_id": record_id}
+        size = None
+        if media_field:
+            blob = (row.get(media_field) or {}).get("bytes")
+            if not blob:
+                problems.append({"record_id": record_id, "slug": "no-media", "message": f"record {record_id} has no {media_field} bytes"})
+                continue
+            path = media_dir / (record_id + _extension(blob))
+            if not path.is_file() or path.stat().st_size != len(blob):
+                path.write_bytes(blob)
+            data[spec.object] = _media_url(path, document_root)
+            if media_field == "image":
+                size = _image_size(blob)
+                if size:
+                    data["width"], data["height"] = size
+        elif spec.record == "dialogue":
+            data[spec.object] = [{"speaker": t["speaker"], "text": t["text"]} for t in row["turns"] or []]
+        else:
+            if channels is not None and list(row["channels"]) != list(channels):
+                problems.append({"record_id": record_id, "slug": "channels-differ",
+                                 "message": f"record {record_id} has channels {row['channels']}, the project shows {channels}"})
+                continue
+            rate = float(row["sample_rate"])
+            length = max((len(s) for s in row["series"]), default=0)
+            series = {"time": [round(t / rate, 6) for t in range(length)]}
+            for name, values in zip(row["channels"], row["series"]):
+                series[name] = list(values)
+            data[spec.object] = series
+        task: dict[str, Any] = {"data": data}
+        preds = []
+        if prelabel and row.get(spec.field) is not None:
+            result = to_results(spec, decode_value(spec, row[spec.field], labels), size)
+            if result:
+                preds.append({"model_version": model_version, "result": result})
+        if predictions and record_id in predictions:
+            result = to_results(spec, predictions[record_id], size)
+            if result:
+                preds.append({"model_version": model_version or "predictions", "result": result})
+        if preds:
+            task["predictions"] = preds
+        tasks.append(task)
+    return tasks, problems

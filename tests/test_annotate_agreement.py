@@ -1,0 +1,63 @@
+"""Agreement and resolution rules (pure functions; the round trips are in test_annotate.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.labelstudio.agreement import agreement, krippendorff_alpha, pair_score, wer
+from hub.labelstudio.config import ResultError, from_results, label_config, task_spec, to_results
+from hub.labelstudio.resolve import Vote, resolve
+
+
+def test_krippendorff_alpha_matches_the_textbook_example():
+    # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", nominal data: alpha = 0.743
+    units = [[1, 1, 1], [2, 2, 3, 2], [3, 3, 3, 3], [3, 3, 3, 3], [2, 2, 2, 2], [1, 2, 3, 4], [4, 4, 4, 4], [1, 1, 2, 1],
+             [2, 2, 2, 2], [5, 5, 5], [1, 1], [3]]
+    assert krippendorff_alpha(units) == pytest.approx(0.743, abs=0.001)
+    assert krippendorff_alpha([["a", "a"], ["a", "a"]]) is None  # one value only: undefined
+
+
+def test_wer_and_pair_scores():
+    assert wer("the cat sat", "the cat sat down") == pytest.approx(1 / 3)
+    assert wer("Hello, world!", "hello world") == 0.0
+    boxes = {"bbox": [[0, 0, 10, 10], [20, 20, 5, 5]], "category": ["a", "b"]}
+    shifted = {"bbox": [[1, 1, 10, 10], [40, 40, 5, 5]], "category": ["a", "b"]}
+    assert pair_score("boxes", boxes, boxes) == 1.0
+    assert pair_score("boxes", boxes, shifted) == 0.5  # one of two boxes matched at IoU >= 0.5
+    spans = [{"start": 0.0, "end": 2.0, "label": "x"}]
+    assert pair_score("spans", spans, [{"start": 0.5, "end": 2.0, "label": "x"}]) == 1.0
+    assert pair_score("spans", spans, [{"start": 0.5, "end": 2.0, "label": "y"}]) == 0.0
+
+
+def test_agreement_per_task_and_annotator():
+    result = agreement("choice", {"r1": [("p", "a"), ("q", "a")], "r2": [("p", "a"), ("q", "b")], "r3": [("p", "c")]})
+    assert result["per_task"] == {"r1": 1.0, "r2": 0.0} and result["tasks_compared"] == 2 and result["overall"] == 0.5
+    assert result["per_annotator"] == {"p": {"score": 0.5, "pairs": 2}, "q": {"score": 0.5, "pairs": 2}}
+
+
+def test_resolution_rules():
+    votes = [Vote(1, "p", "2026-01-01", "a"), Vote(2, "q", "2026-01-03", "b"), Vote(3, "r", "2026-01-02", "a", reviewer=True)]
+    assert resolve("choice", votes, "majority")[0].value == "a"
+    assert resolve("choice", votes[:2], "majority") == (None, "conflict")
+    assert resolve("choice", votes[:2], "latest")[0].annotation == 2
+    assert resolve("choice", votes, "reviewer") == (votes[2], "reviewer")
+    assert resolve("text", [Vote(1, "p", "", "Hello world."), Vote(2, "q", "", "hello world")], "majority")[1] == "majority"
+
+
+@pytest.mark.parametrize("record,task,value", [
+    ("speech", "transcription", "the kettle is boiling"),
+    ("speech", "speaker-segments", [{"start": 0.0, "end": 1.5, "label": "spk1"}]),
+    ("image", "classification", "3"),
+    ("image", "boxes", {"bbox": [[1.0, 2.0, 3.0, 4.0]], "category": ["3"]}),
+    ("dialogue", "intent", "3"),
+    ("sensor", "anomaly-spans", [{"start": 0.5, "end": 2.0, "label": "3"}]),
+    ("inspection", "defect", "3"),
+])
+def test_results_round_trip_and_configs(record, task, value):
+    spec = task_spec(record, task)
+    labels = ["spk1"] if task == "speaker-segments" else ["1", "2", "3"]
+    assert from_results(spec, to_results(spec, value, (8, 8)), labels, (8, 8)) == value
+    xml = label_config(spec, labels, channels=["acc_x", "acc_y"])
+    assert xml.startswith("<View>") and f'name="{spec.control}"' in xml and f'toName="{spec.object}"' in xml
+    with pytest.raises(ResultError):
+        from_results(spec, [{"from_name": "other", "to_name": spec.object, "type": spec.result_type, "value": {}}], labels)

@@ -1,0 +1,132 @@
+"""Faults and bad input around Label Studio: a wrong token, no server, a 5xx or a dropped
+connection in the middle of a pull (a real proxy in front of the real server), a record that
+no longer exists, a project the hub did not create, a task that does not fit the record type."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+import hub
+from conftest import copy_demo, run_hub, set_source_options
+from labelstudio_fixtures import free_port
+
+A1, A2 = "ann1@localhost", "ann2@localhost"
+
+
+def _choice(v: str) -> list[dict]:
+    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [v]}}]
+
+
+@pytest.fixture
+def digits(hub_root):
+    copy_demo(hub_root, "demo/digits")
+    set_source_options(hub_root, "demo/digits", limit=40)
+    hub.publish("demo/digits", root=hub_root)
+    return hub_root
+
+
+def test_wrong_token(digits, ls_env, monkeypatch):
+    monkeypatch.setenv("HUB_LABEL_STUDIO_TOKEN", "not-the-token")
+    with pytest.raises(hub.LabelStudioAuthError) as err:
+        hub.annotate_push("demo/digits@1.0.0", root=digits)
+    assert err.value.message == f"Label Studio at {ls_env.url} refused the API token (HTTP 401) while listing projects"
+    result = run_hub("annotate", "push", "demo/digits@1.0.0", root=digits)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: Label Studio at {ls_env.url} refused the API token (HTTP 401) while listing projects",
+        "Hint: Set HUB_LABEL_STUDIO_TOKEN to your API token (Label Studio: Account & Settings > Access Token).",
+    ]
+
+
+def test_no_token(digits, ls_env, monkeypatch):
+    monkeypatch.delenv("HUB_LABEL_STUDIO_TOKEN")
+    with pytest.raises(hub.LabelStudioAuthError) as err:
+        hub.annotate_status(1, root=digits)
+    assert err.value.message == f"no API token for Label Studio at {ls_env.url}: HUB_LABEL_STUDIO_TOKEN is not set"
+
+
+def test_server_unreachable(digits, ls_env, monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    monkeypatch.setenv("HUB_LABEL_STUDIO_URL", url)
+    result = run_hub("annotate", "pull", "3", "--json", root=digits)
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {
+        "error": "LabelStudioUnavailable",
+        "message": f"Label Studio at {url} is unreachable (ConnectError) while reading project 3",
+        "hint": "Check that Label Studio runs at HUB_LABEL_STUDIO_URL, then run the command again: nothing was published, and a pull resumes where it stopped.",
+        "url": url,
+    }
+
+
+@pytest.mark.parametrize("fault,failure", [("500", "failed (HTTP 500)"), ("drop", "is unreachable (RemoteProtocolError)")])
+def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, faulty_proxy, monkeypatch):
+    pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
+    tasks = ls_env.tasks(pid)
+    for task in tasks:
+        ls_env.annotate(task["id"], A1, _choice("9"))
+    monkeypatch.setenv("HUB_LABEL_STUDIO_URL", faulty_proxy.url)
+    monkeypatch.setenv("HUB_LABEL_STUDIO_PAGE_SIZE", "2")  # three pages
+    faulty_proxy.fault = fault
+    faulty_proxy.fail_when = lambda path: path.startswith("/api/tasks") and "page=2&" in path + "&"
+    with pytest.raises(hub.LabelStudioUnavailable) as err:
+        hub.annotate_pull(pid, root=digits)
+    assert err.value.message == f"Label Studio at {faulty_proxy.url} {failure} while exporting page 2 of project {pid}"
+    assert hub.show("demo/digits", root=digits)["versions"] == ["1.0.0"]  # nothing published, nothing lost
+
+    faulty_proxy.fail_when = lambda path: False
+    faulty_proxy.seen.clear()
+    pulled = hub.annotate_pull(pid, root=digits)
+    pages = [p for p in faulty_proxy.seen if p.startswith("/api/tasks")]
+    assert not any("page=1&" in p + "&" for p in pages)  # the first page came from the interrupted pull
+    assert pulled["version"] == "1.1.0" and pulled["done"] == 5
+    assert pulled["records_changed"] + pulled["records_unchanged"] == 5
+
+
+def test_annotation_of_a_record_that_no_longer_exists(digits, ls_env):
+    pid = hub.annotate_push("demo/digits@1.0.0", limit=3, root=digits)["project"]["id"]
+    tasks = ls_env.tasks(pid)
+    gone = tasks[-1]["data"]["record_id"]
+    source = digits / "registry/demo/digits/dataset.yaml"
+    # the record leaves the dataset: a version without it
+    import yaml
+
+    doc = yaml.safe_load(source.read_text())
+    keep = int(gone.split("-")[1])
+    doc["source"]["options"] = {"limit": keep}
+    source.write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert hub.publish("demo/digits", root=digits).version == "2.0.0"
+    for task in tasks:
+        ls_env.annotate(task["id"], A1, _choice("9"))
+    pulled = hub.annotate_pull(pid, root=digits)
+    assert [m["record_id"] for m in pulled["missing_records"]] == [gone]
+    manifest = json.loads((digits / f"registry/demo/digits/versions/{pulled['version']}/manifest.json").read_text())
+    assert gone not in [r["id"] for r in manifest["annotation"]["records"]]
+
+
+def test_project_not_made_by_the_hub(digits, ls_env):
+    with ls_env.api() as api:
+        r = api.post("/api/projects/", json={"title": "made by hand", "label_config": '<View><Text name="t" value="$t"/></View>'})
+        r.raise_for_status()
+        pid = r.json()["id"]
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_pull(pid, root=digits)
+    assert err.value.message == f"Label Studio project {pid} ('made by hand') at {ls_env.url} was not created by `hub annotate push`"
+    with pytest.raises(hub.ProjectNotFound) as missing:
+        hub.annotate_status(999999, root=digits)
+    assert missing.value.message == f"Label Studio at {ls_env.url} has no project 999999"
+
+
+def test_bad_task_and_split(digits, ls_env):
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_push("demo/digits@1.0.0", task="transcription", root=digits)
+    assert err.value.message == "no annotation task 'transcription' for image records of demo/digits"
+    assert err.value.hint == "Use one of: classification, boxes."
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_push("demo/digits@1.0.0", split="dev", root=digits)
+    assert err.value.message == "demo/digits@1.0.0 has no split 'dev'"
+    with pytest.raises(hub.VersionNotFound):
+        hub.annotate_push("demo/digits@3.0.0", root=digits)
+    assert httpx.get(f"{ls_env.url}/health").status_code == 200
