@@ -293,6 +293,23 @@ def params_key(dataset: str) -> str:
     return dataset.replace("/", "-")
 
 
+ANNOTATIONS_README = """# Annotations
+
+`labels.jsonl` here (written by `hub annotate pull`) holds the labels that came back from
+Label Studio, one JSON line per labelled field of a record: `{"id", "field", "value",
+"provenance"}`; later lines win. Validation lays them over the source records, so the next
+version holds them. Commit this folder with the entry; the DVC pipeline watches it.
+"""
+
+
+def _ensure_annotations_folder(folder: Path) -> None:
+    """`annotations/` with its README: the pipeline's stages depend on the folder."""
+    readme = folder / "annotations" / "README.md"
+    if not readme.is_file():
+        readme.parent.mkdir(parents=True, exist_ok=True)
+        readme.write_text(ANNOTATIONS_README, encoding="utf-8")
+
+
 def add_to_params(root: Path, dataset: str, *, source: str) -> None:
     """List `dataset` in params.yaml so dvc.yaml's `foreach` stages pick it up.
 
@@ -303,6 +320,7 @@ def add_to_params(root: Path, dataset: str, *, source: str) -> None:
     params = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None) or {}
     datasets = params.get("datasets") or {}
     datasets[params_key(dataset)] = {"id": dataset, "source": source, "split": {}}
+    _ensure_annotations_folder(dataset_dir(root, dataset))
     params["datasets"] = dict(sorted(datasets.items()))
     header = PARAMS_HEADER
     path.write_text(header + yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")

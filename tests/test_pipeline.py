@@ -51,6 +51,19 @@ def test_repro_builds_certified_splits_then_only_what_changed(hub_root):
     assert leakage["holds"] and json.loads((hub_root / ".hub/build/demo/basicmotions/split.json").read_text())["dataset"] == "demo/basicmotions"
     assert "Data and pipelines are up to date." in _dvc(hub_root, "status")
 
+    # a label that came back from annotation (the overlay `hub annotate pull` appends to) rebuilds that dataset alone
+    import pyarrow.parquet as pq
+
+    build = hub_root / ".hub/build/demo/chatterbot-dialogue/data"
+    first = pq.read_table(sorted(build.glob("train-*.parquet"))[0], columns=["id", "intent"]).slice(0, 1).to_pylist()[0]
+    labels = yaml.safe_load((hub_root / "registry/demo/chatterbot-dialogue/dataset.yaml").read_text())["labels"]
+    relabel = next(label for i, label in enumerate(labels) if i != first["intent"])
+    overlay = hub_root / "registry/demo/chatterbot-dialogue/annotations/labels.jsonl"
+    overlay.write_text(json.dumps({"id": first["id"], "field": "intent", "value": relabel, "provenance": {"by": "test"}}) + "\n")
+    assert sorted(_ran(_dvc(hub_root, "repro"))) == ["check@demo-chatterbot-dialogue", "split@demo-chatterbot-dialogue", "validate@demo-chatterbot-dialogue"]
+    rebuilt = pq.read_table(sorted(build.glob("*.parquet")), columns=["id", "intent"]).to_pylist()
+    assert next(r["intent"] for r in rebuilt if r["id"] == first["id"]) == labels.index(relabel)
+
 
 def test_hub_check_catches_a_tampered_build(hub_root):
     """Move one group's rows into another split's file by hand: `hub check` must refuse."""
