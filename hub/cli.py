@@ -105,7 +105,7 @@ def init(path: Path, remote: str | None, as_json: bool) -> None:
 @command
 @click.pass_context
 def new(ctx: click.Context, dataset: str, modality: str, record: str | None, license_: str, title: str | None, as_json: bool) -> None:
-    """Scaffold registry/DATASET/ (dataset.yaml, README.md, raw/) to edit."""
+    """Scaffold registry/DATASET/ (dataset.yaml, README.md, raw/, annotations/) to edit."""
     folder = hub.new(dataset, modality=modality, record=record, license=license_, title=title, root=_root(ctx))
     if as_json:
         _dump({"dataset": dataset, "path": str(folder)})

@@ -236,7 +236,7 @@ _SCAFFOLD_SOURCE = {
 
 
 def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None) -> Path:
-    """Scaffold `registry/<dataset>/` with a dataset.yaml to edit, a README card and a raw/ folder.
+    """Scaffold `registry/<dataset>/` with a dataset.yaml to edit, a README card, a raw/ folder and annotations/.
 
     Returns the new folder. Raises `InvalidDatasetId`, `DatasetExists`, or `HubError` for an
     unknown modality.
