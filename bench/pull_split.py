@@ -28,7 +28,6 @@ rest of the machine during the run. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -47,6 +46,8 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from publish_dialogue import DATASET_YAML as PUBLISH_YAML  # noqa: E402
 from publish_dialogue import build_table, machine  # noqa: E402
+
+from hub.hashing import sha256_file  # noqa: E402
 
 DATASET = "bench/dialogue-1g"
 VERSION = "1.0.0"
@@ -114,14 +115,6 @@ def start_server(root: Path, log: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("hub serve did not answer /health in 30 s")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _command(method: str, url: str, shards: list[dict[str, Any]], out: Path, result: Path) -> list[str]:
     if method.startswith("curl"):
         script = " && ".join(f"curl -sS -o {out / Path(f['path']).name} {url}/datasets/{DATASET}/resolve/{VERSION}/{f['path']}" for f in shards)
@@ -137,16 +130,9 @@ def _command(method: str, url: str, shards: list[dict[str, Any]], out: Path, res
 
 def child(url: str, cache: Path, result: Path) -> None:
     """The library call, timed in this fresh process (imports not timed)."""
-    import importlib
-
     import hub
+    import hub.client  # noqa: F401  (the downloader's imports, before the clock)
 
-    for module in ("hub.client", "hub.pull"):  # the downloader's module (renamed from hub.pull to hub.client)
-        try:
-            importlib.import_module(module)
-            break
-        except ModuleNotFoundError:
-            continue
     t0 = time.perf_counter()
     pulled = hub.pull(f"{DATASET}@{VERSION}", split=SPLIT, endpoint=url, cache_dir=cache)
     seconds = time.perf_counter() - t0
@@ -183,7 +169,7 @@ def measure(method: str, work: Path, url: str, shards: list[dict[str, Any]], ser
     folder = out / DATASET / VERSION / "data" if method.startswith("hub") else out
     for f in shards:
         path = folder / Path(f["path"]).name
-        if path.stat().st_size != f["size"] or _sha256(path) != f["sha256"]:
+        if path.stat().st_size != f["size"] or sha256_file(path) != f["sha256"]:
             raise SystemExit(f"{method} run {i + 1}: {path} does not match the manifest")
     shutil.rmtree(out)
     return r

@@ -38,13 +38,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from publish_dialogue import machine  # noqa: E402
-from pull_split import _busy_s, _free_port, _proc_cpu_s  # noqa: E402
+from pull_split import _busy_s, _proc_cpu_s, start_server  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech"]
@@ -99,21 +98,6 @@ def build_hub(work: Path, total: int) -> tuple[Path, list[str], list[str]]:
     count = hub.index(root=root)["datasets"]
     print(f"copied {len(ids) - len(DEMO)} more entries in {t1 - t0:.0f} s; catalog index built in {time.perf_counter() - t1:.1f} s: {count} datasets", flush=True)
     return root, ids, sorted(words)
-
-
-def start_server(root: Path, log: Path) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("hub")), "--root", str(root), "serve", "--port", str(port)],
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(f"hub serve exited with {proc.returncode}: see {log}")
-            time.sleep(0.1)
-    raise SystemExit("hub serve did not answer /health in 30 s")
 
 
 def _paths(scenario: str, ids: list[str], words: list[str], rng: random.Random, n: int = 5000) -> list[str]:
@@ -251,7 +235,8 @@ def main() -> None:
         if args.profile:
             steps = profile(root, ids)
             print("in-process, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), flush=True)
-        server, port = start_server(root, work / "server.log")
+        server, url = start_server(root, work / "server.log")
+        port = int(url.rsplit(":", 1)[1])
         rng = random.Random(0)
         # warm-up (not reported): imports on first use, the catalog's first read, templates
         measure(port, server.pid, "warm-up", [p for s in SCENARIOS for p in _paths(s, ids, words, rng, 50)], 2, 3, work)

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pull_split import _busy_s  # noqa: E402
 from publish_dialogue import INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _strings, machine, peak_kib
 
 SPLITS = {"train": (0, 80), "validation": (80, 90), "test": (90, 100)}
@@ -216,12 +217,6 @@ def leakage(out: Path) -> dict[str, int]:
         "SELECT (SELECT count(*) FROM w), (SELECT count(*) FROM (SELECT dialogue_id FROM w GROUP BY 1 HAVING count(DISTINCT s) > 1)), "
         "(SELECT count(*) FROM (SELECT md5_number(trim(regexp_replace(lower(x), '\\s+', ' ', 'g'))) h FROM w GROUP BY h HAVING count(DISTINCT s) > 1))").fetchone()
     return {"written_rows": rows, "leaked_groups": groups, "leaked_dup_texts": texts, "bytes": sum(Path(f).stat().st_size for f in files)}
-
-
-def _busy_s() -> float:
-    """Non-idle CPU seconds of the whole machine since boot (/proc/stat)."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(method: str, work: Path, src: Path, i: int, timeout: float) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 from hub import config
 from hub.errors import AccessDenied, DatasetNotFound, EntryNotFound, GatedDataset, HubError, IntegrityError, OfflineError, VersionNotFound
-from hub.hashing import sha256_file
+from hub.hashing import sha256_file, update_from_file
 from hub.ids import check_dataset_id
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ def _download(server: _Server, url_path: str, target: Path, shard: dict[str, Any
         headers = {"Range": f"bytes={have}-"} if have else {}
         with server.request(url_path, headers) as response:
             if have and response.status == 206:
-                _hash_into(digest, part)
+                update_from_file(digest, part)
                 bar.update(have)
                 mode = "ab"
             else:
@@ -240,16 +240,10 @@ def _download(server: _Server, url_path: str, target: Path, shard: dict[str, Any
                     got += len(chunk)
                     bar.update(len(chunk))
     else:
-        _hash_into(digest, part)
+        update_from_file(digest, part)
         bar.update(have)
     os.replace(part, target)
     return got, digest.hexdigest()
-
-
-def _hash_into(digest, path: Path) -> None:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
 
 
 @contextmanager

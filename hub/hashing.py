@@ -11,16 +11,22 @@ import hashlib
 import queue
 import threading
 from pathlib import Path
+from typing import Any
 
-__all__ = ["HashingWriter", "sha256_file"]
+__all__ = ["HashingWriter", "sha256_file", "update_from_file"]
+
+
+def update_from_file(digest: Any, path: Path, chunk: int = 1 << 20) -> None:
+    """Feed a file's bytes to `digest`, in 1 MiB blocks."""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     """The sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
+    update_from_file(digest, path, chunk)
     return digest.hexdigest()
 
 

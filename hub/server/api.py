@@ -7,7 +7,6 @@ the Hub's fields (`id`, `sha`, `siblings`, `private`, `gated`, `cardData`...) an
 
 from __future__ import annotations
 
-import io
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -21,7 +20,7 @@ from hub.errors import BadRequest, DatasetNotFound, EntryNotFound
 from hub.server.app import current_user
 from hub.store import Revision, resolve_revision
 
-__all__ = ["read_rows", "router", "visible_entry"]
+__all__ = ["check_download", "read_json", "read_rows", "router", "visible_entry", "visible_revision"]
 
 router = APIRouter()
 
@@ -34,6 +33,18 @@ def visible_entry(request: Request, dataset: str) -> dict[str, Any]:
     if info.get("access") == "private" and current_user(request) is None:
         raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
     return info
+
+
+def visible_revision(request: Request, ns: str, name: str, revision: str | None) -> Revision:
+    """Resolve the revision of a dataset the caller may see (`visible_entry`'s rule)."""
+    visible_entry(request, f"{ns}/{name}")
+    return resolve_revision(request.app.state.root, f"{ns}/{name}", revision)
+
+
+def check_download(request: Request, rev: Revision) -> None:
+    """Raise unless the caller may download the data of `rev` (private and gated datasets)."""
+    access = request.app.state.catalog.access_of(rev.dataset)
+    request.app.state.access.check_download(rev.dataset, access, current_user(request))
 
 
 def _base(request: Request) -> str:
@@ -114,23 +125,23 @@ def _card_data(rev: Revision) -> dict[str, Any]:
 
 @router.get("/api/datasets/{ns}/{name}/versions/{version}", tags=["catalog"], summary="One version: manifest, stats, certificate, files")
 def version(request: Request, ns: str, name: str, version: str) -> dict[str, Any]:
-    visible_entry(request, f"{ns}/{name}")
-    rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
+    rev = visible_revision(request, ns, name, version)
     base = _base(request)
     return {
         "dataset": rev.dataset,
         "version": rev.version,
         "commit": rev.commit,
         "manifest": rev.manifest,
-        "stats": _read_json(rev, "stats.json"),
-        "leakage": _read_json(rev, "leakage.json"),
+        "stats": read_json(rev, "stats.json"),
+        "leakage": read_json(rev, "leakage.json"),
         "files": [{"path": f.path, "size": f.size, "sha256": f.sha256, "split": f.split, "rows": f.rows, "url": f"{base}/datasets/{rev.dataset}/resolve/{rev.version}/{f.path}"} for f in rev.files.values()],
         "plots": [f"{base}/datasets/{rev.dataset}/resolve/{rev.version}/{p}" for p in rev.files if p.startswith("plots/")],
         "croissant": f"{base}/api/datasets/{rev.dataset}/croissant?version={rev.version}",
     }
 
 
-def _read_json(rev: Revision, name: str) -> Any:
+def read_json(rev: Revision, name: str) -> Any:
+    """A JSON file of the version folder (stats.json, leakage.json), or None if it has none."""
     import json
 
     path = rev.path / name
@@ -141,8 +152,7 @@ def _read_json(rev: Revision, name: str) -> Any:
 def croissant(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40, description="A version; the latest when absent.")) -> JSONResponse:
     from hub.croissant import croissant as make
 
-    visible_entry(request, f"{ns}/{name}")
-    rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
+    rev = visible_revision(request, ns, name, version)
     doc = make(rev, base_url=f"{_base(request)}/datasets/{rev.dataset}/resolve/{rev.commit}/")
     return JSONResponse(doc, media_type="application/ld+json")
 
@@ -157,8 +167,7 @@ def rows(
     offset: int = Query(0, ge=0, le=10**9, description="The first row."),
     length: int = Query(20, ge=1, le=MAX_PREVIEW_ROWS, description="How many rows."),
 ) -> dict[str, Any]:
-    visible_entry(request, f"{ns}/{name}")
-    rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
+    rev = visible_revision(request, ns, name, version)
     table, total = read_rows(rev, split, offset, length)
     media_base = f"{_base(request)}/api/datasets/{rev.dataset}/versions/{rev.version}/media"
     out = []
@@ -223,10 +232,8 @@ def _preview(value: Any, url: str) -> Any:
 def media(request: Request, ns: str, name: str, version: str, record_id: str, field: str) -> Response:
     import duckdb
 
-    visible_entry(request, f"{ns}/{name}")
-    rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
-    access = request.app.state.catalog.access_of(rev.dataset)
-    request.app.state.access.check_download(rev.dataset, access, current_user(request))
+    rev = visible_revision(request, ns, name, version)
+    check_download(request, rev)
     columns = rev.manifest.get("features", {})
     if field not in columns or field == "id":
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no media field {field!r}", dataset=rev.dataset, version=rev.version, path=field)

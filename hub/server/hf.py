@@ -24,7 +24,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from hub.errors import BadRequest, EntryNotFound
-from hub.server.app import current_user
+from hub.server.api import check_download, visible_revision
 from hub.store import Revision, resolve_revision
 
 __all__ = ["router"]
@@ -32,14 +32,6 @@ __all__ = ["router"]
 router = APIRouter()
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def visible_revision(request: Request, ns: str, name: str, revision: str | None) -> Revision:
-    """Resolve the revision, hiding private datasets from callers without a token."""
-    from hub.server.api import visible_entry
-
-    visible_entry(request, f"{ns}/{name}")
-    return resolve_revision(request.app.state.root, f"{ns}/{name}", revision)
 
 
 def _children(revision: Revision, path: str, recursive: bool) -> list[dict[str, Any]]:
@@ -126,8 +118,7 @@ def resolve(request: Request, ns: str, name: str, revision: str, path: str) -> R
     rev = visible_revision(request, ns, name, revision)
     entry, where = rev.file(path)
     if entry.sha256:  # shards: the gate applies
-        access = request.app.state.catalog.access_of(rev.dataset)
-        request.app.state.access.check_download(rev.dataset, access, current_user(request))
+        check_download(request, rev)
     etag = entry.sha256 or entry.blob_id
     headers = {"X-Repo-Commit": rev.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=31536000, immutable"}
     if entry.sha256:

@@ -28,7 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError
-from hub.server.api import read_rows, visible_entry
+from hub.server.api import check_download, read_json, read_rows, visible_entry
 from hub.server.app import current_user, hub_error_response
 from hub.store import Revision, file_sha256, resolve_revision
 
@@ -148,8 +148,7 @@ def version(request: Request, ns: str, name: str, version: str) -> HTMLResponse:
 
 def _version_context(request: Request, rev: Revision) -> dict[str, Any]:
     """What the dataset and version pages both show about one version."""
-    leakage = rev.path / "leakage.json"
-    certificate = json.loads(leakage.read_text(encoding="utf-8")) if leakage.is_file() else rev.manifest.get("certificate")
+    certificate = read_json(rev, "leakage.json") or rev.manifest.get("certificate")
     splits = rev.manifest.get("splits", {})
     return {
         "manifest": rev.manifest,
@@ -196,8 +195,7 @@ def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
         return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
     try:
-        access = request.app.state.catalog.access_of(rev.dataset)
-        request.app.state.access.check_download(rev.dataset, access, current_user(request))
+        check_download(request, rev)
         media_hidden = ""
     except AccessDenied as exc:
         media_hidden = exc.message
