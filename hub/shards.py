@@ -3,9 +3,11 @@
 Each split's rows, in table order, are cut into row groups of `ROW_GROUP` rows; row group j
 of a split goes to shard `j % k` of that split, so the k shards of a large split fill side by
 side. Every shard belongs to one of `lanes` writer threads (shards dealt to lanes in turn);
-a lane writes its queue in order, so each shard's row groups keep their order, and Parquet
-encoding (which releases the GIL) runs on as many cores as there are lanes. Queues are
-bounded: at most two row groups wait per lane, whatever the table's size.
+a lane writes its queue in order, so each shard's row groups keep their order. The routing
+thread only finds which rows of a batch go where; the lane gathers them (`take`) and encodes
+them, both of which release the GIL, so the copy and the Parquet encoding run on as many
+cores as there are lanes. Queues are bounded: at most two row groups wait per lane, whatever
+the table's size.
 
 A shard holds at most `per_shard` rows: k is chosen so that round-robin never gives a shard
 more row groups than fit.
@@ -16,19 +18,25 @@ from __future__ import annotations
 import os
 import queue
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hub.hashing import HashingWriter
 
-__all__ = ["ROW_GROUP", "write_splits"]
+__all__ = ["ROW_GROUP", "write_splits", "writer_options"]
 
 ROW_GROUP = 100_000
+
+# A piece of a row group: a batch and the positions of its rows that belong there (None: all).
+# The writer thread takes the rows (the copy runs on the lanes, not on the routing thread).
+_Part = tuple[pa.RecordBatch, pa.Array | None]
 
 
 @dataclass
@@ -43,10 +51,12 @@ class _Shard:
     writer: pq.ParquetWriter | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    options: dict[str, Any] = field(default_factory=dict)
+
     def write(self, table: pa.Table) -> None:
         if self.writer is None:
             self.sink = HashingWriter(self.path) if self.hashed else open(self.path, "wb")
-            self.writer = pq.ParquetWriter(self.sink, self.schema)
+            self.writer = pq.ParquetWriter(self.sink, self.schema, **self.options)
         self.writer.write_table(table, row_group_size=table.num_rows)
         self.rows += table.num_rows
 
@@ -64,7 +74,7 @@ class _Lane:
     """One writer thread and its bounded queue of (shard, row group)."""
 
     def __init__(self, name: str) -> None:
-        self.queue: queue.Queue[tuple[_Shard, pa.Table] | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[tuple[_Shard, list[_Part]] | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -73,12 +83,13 @@ class _Lane:
         while (item := self.queue.get()) is not None:
             if self.error is None:  # after a failure, keep draining so the producer never blocks
                 try:
-                    item[0].write(item[1])
+                    shard, parts = item
+                    shard.write(pa.Table.from_batches([batch if rows is None else batch.take(rows) for batch, rows in parts]))
                 except BaseException as exc:
                     self.error = exc
 
-    def put(self, shard: _Shard, table: pa.Table) -> None:
-        self.queue.put((shard, table))
+    def put(self, shard: _Shard, parts: list[_Part]) -> None:
+        self.queue.put((shard, parts))
 
     def finish(self) -> None:
         self.queue.put(None)
@@ -90,24 +101,74 @@ class _Split:
 
     def __init__(self, shards: list[tuple[_Shard, _Lane]], group_rows: int) -> None:
         self.shards, self.group_rows = shards, group_rows
-        self.pending: list[pa.RecordBatch] = []
+        self.pending: list[_Part] = []
         self.pending_rows = 0
         self.groups = 0
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        while batch.num_rows:
-            head, batch = batch.slice(0, self.group_rows - self.pending_rows), batch.slice(self.group_rows - self.pending_rows)
+    def add(self, batch: pa.RecordBatch, rows: np.ndarray | None) -> None:
+        """Route `batch`'s `rows` (positions, ascending; None: all of them) to this split's row groups."""
+        while (n := batch.num_rows if rows is None else len(rows)):
+            room = self.group_rows - self.pending_rows
+            if rows is None:
+                head, batch = (batch.slice(0, room), None), batch.slice(room)
+            else:
+                head, rows = (batch, pa.array(rows[:room])), rows[room:]
             self.pending.append(head)
-            self.pending_rows += head.num_rows
+            self.pending_rows += min(n, room)
             if self.pending_rows == self.group_rows:
                 self.flush()
 
     def flush(self) -> None:
         if self.pending_rows:
             shard, lane = self.shards[self.groups % len(self.shards)]
-            lane.put(shard, pa.Table.from_batches(self.pending))
+            lane.put(shard, self.pending)
             self.groups += 1
             self.pending, self.pending_rows = [], 0
+
+
+_SAMPLE_ROWS, _SAMPLE_BYTES = 100_000, 64 << 20
+
+
+def _leaves(array: pa.Array, path: str) -> Iterator[tuple[str, pa.Array]]:
+    """(Parquet column path, values) of every leaf column under `array`."""
+    if pa.types.is_struct(array.type):
+        for field_, child in zip(array.type, array.flatten()):
+            yield from _leaves(child, f"{path}.{field_.name}")
+    elif pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_fixed_size_list(array.type):
+        yield from _leaves(array.flatten(), f"{path}.list.element")
+    else:
+        yield path, array
+
+
+def _repetitive(values: pa.Array) -> bool:
+    """At most half the values distinct (types without a dictionary encoding: never)."""
+    if not len(values) or pa.types.is_boolean(values.type) or pa.types.is_null(values.type):
+        return False
+    try:
+        return pc.count_distinct(values).as_py() <= len(values) // 2
+    except pa.ArrowNotImplementedError:
+        return False
+
+
+def writer_options(table: pa.Table) -> dict[str, Any]:
+    """Parquet writer options for `table`, from a sample of its first rows.
+
+    Dictionary encoding only for the columns where it pays (at most half the sampled values
+    distinct: labels, languages, speakers), not for free text, media bytes or samples, where
+    the writer would hash every value only to fall back to plain encoding. Min/max statistics
+    only for top-level columns (ids, keys, labels: what a query can skip row groups by), not
+    for values nested in lists and structs, which no reader filters on.
+    """
+    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    sample = table.slice(0, max(1, min(_SAMPLE_ROWS, _SAMPLE_BYTES // row_bytes))).combine_chunks()
+    dictionary, statistics = [], []
+    for name, column in zip(sample.column_names, sample.columns):
+        for path, values in _leaves(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), name):
+            if "." not in path:
+                statistics.append(path)
+            if _repetitive(values):
+                dictionary.append(path)
+    return {"use_dictionary": dictionary, "write_statistics": statistics}
 
 
 def shard_count(rows: int, per_shard: int) -> tuple[int, int]:
@@ -134,6 +195,7 @@ def write_splits(
     shards of a split in order. Raises what a writer raised (the files are then incomplete).
     """
     counts = np.bincount(split_idx, minlength=len(names))
+    options = writer_options(table)
     lanes_ = [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
     routers: dict[int, _Split] = {}
     all_shards: list[_Shard] = []
@@ -144,7 +206,7 @@ def write_splits(
         shards = []
         for s in range(k):
             rel = f"data/{name}-{s:05d}-of-{k:05d}.parquet"
-            shard = _Shard(folder / rel, rel, name, table.schema, hashed)
+            shard = _Shard(folder / rel, rel, name, table.schema, hashed, options=options)
             shards.append((shard, lanes_[len(all_shards) % len(lanes_)]))
             all_shards.append(shard)
         routers[i] = _Split(shards, group)
@@ -156,9 +218,9 @@ def write_splits(
             for i, router in routers.items():
                 rows = np.flatnonzero(idx == i)
                 if len(rows) == batch.num_rows:
-                    router.add(batch)
+                    router.add(batch, None)
                 elif len(rows):
-                    router.add(batch.take(pa.array(rows)))
+                    router.add(batch, rows)
             if progress:
                 progress(batch.num_rows)
         for router in routers.values():

@@ -82,7 +82,7 @@ class _Hashed:
 def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> _Hashed:
     """The rule above, over whole columns: each distinct group is hashed once, by DuckDB."""
     encoded = flat(pc.dictionary_encode(groups.cast(pa.string())))
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)  # int32: no nulls (checked by validation), no copy
     hashes = _group_hashes(encoded.dictionary, policy.seed)
     buckets = (hashes % np.uint64(BUCKETS)).astype(np.int64)
     thresholds = _thresholds(policy)
@@ -98,15 +98,15 @@ def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.
 
 
 def _group_hashes(dictionary: pa.Array, seed: int) -> np.ndarray:
+    """`bucket_of`'s 64-bit md5 number of every group (DuckDB keeps the rows' order: insertion order is preserved)."""
     con = duckdb.connect()
     try:
-        con.register("grp", pa.table({"g": dictionary.cast(pa.string()), "i": pa.array(np.arange(len(dictionary)))}))
-        result = con.sql("SELECT i, md5_number_upper($seed || ':' || g) AS h FROM grp", params={"seed": str(seed)}).to_arrow_table()
+        con.execute("SET preserve_insertion_order = true")
+        con.register("grp", pa.table({"g": dictionary.cast(pa.string())}))
+        result = con.sql("SELECT md5_number_upper($seed || ':' || g) AS h FROM grp", params={"seed": str(seed)}).to_arrow_table()
     finally:
         con.close()
-    hashes = np.empty(len(dictionary), dtype=np.uint64)
-    hashes[result.column("i").to_numpy()] = result.column("h").to_numpy()
-    return hashes
+    return result.column("h").to_numpy()
 
 
 # -- the leakage-proof engine --------------------------------------------------------------
@@ -178,39 +178,29 @@ def _strata(table: pa.Table, key: str | None, n_rows: int) -> tuple[np.ndarray, 
     return np.append(rank, n_values)[codes], n_values + 1
 
 
+_MAJORITY_CELLS = 1 << 26  # (unit, stratum) counters per pass: at most 512 MB
+
+
 def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int) -> np.ndarray:
-    """Per unit, the stratum most of its rows have (ties: the smallest)."""
+    """Per unit, the stratum most of its rows have (ties: the smallest).
+
+    One `bincount` of (unit, stratum) pairs per block of units, so the counters never
+    exceed `_MAJORITY_CELLS` whatever the number of units: no sort, no Python loop.
+    """
     if n_strata == 1:
         return np.zeros(n_units, dtype=np.int64)
-    lo = np.full(n_units, n_strata, dtype=np.int64)
-    hi = np.full(n_units, -1, dtype=np.int64)
-    np.minimum.at(lo, unit, stratum)
-    np.maximum.at(hi, unit, stratum)
-    out = np.where(lo < n_strata, lo, 0)
-    mixed = lo != hi
-    n_mixed = int(mixed.sum())
-    if not n_mixed:
-        return out
-    # Count (unit, stratum) pairs of the mixed units' rows: sort their codes, measure the runs.
-    dtype = np.int32 if n_units * n_strata < 2**31 else np.int64
-    rows = None if n_mixed == n_units else mixed[unit]
-    pairs = (unit if rows is None else unit[rows]).astype(dtype)
-    pairs *= n_strata
-    pairs += stratum if rows is None else stratum[rows]
-    pairs.sort()
-    starts = np.flatnonzero(pairs[1:] != pairs[:-1])
-    starts += 1
-    starts = np.concatenate(([0], starts))
-    counts = np.diff(starts, append=len(pairs))
-    codes = pairs[starts]
-    del pairs
-    pair_unit, pair_stratum = np.divmod(codes, dtype(n_strata))
-    best = np.zeros(n_units, dtype=counts.dtype)
-    np.maximum.at(best, pair_unit, counts)
-    winners = np.flatnonzero(counts == best[pair_unit])  # in (unit, stratum) order: the first per unit has the smallest stratum
-    first = np.ones(len(winners), dtype=bool)
-    first[1:] = pair_unit[winners[1:]] != pair_unit[winners[:-1]]
-    out[pair_unit[winners[first]]] = pair_stratum[winners[first]]
+    out = np.empty(n_units, dtype=np.int64)
+    per_block = max(1, _MAJORITY_CELLS // n_strata)
+    dtype = np.int32 if min(n_units, per_block) * n_strata < 2**31 else np.int64
+    for lo in range(0, n_units, per_block):
+        hi = min(n_units, lo + per_block)
+        if lo == 0 and hi == n_units:
+            pairs = unit.astype(dtype) * dtype(n_strata) + stratum.astype(dtype, copy=False)
+        else:
+            inside = (unit >= lo) & (unit < hi)
+            pairs = (unit[inside] - lo).astype(dtype) * dtype(n_strata) + stratum[inside].astype(dtype, copy=False)
+        counts = np.bincount(pairs, minlength=(hi - lo) * n_strata).reshape(hi - lo, n_strata)
+        out[lo:hi] = counts.argmax(axis=1)  # the first largest count: the smallest stratum on ties
     return out
 
 

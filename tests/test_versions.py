@@ -80,3 +80,25 @@ def test_no_shard_gets_more_rows_than_allowed(rows, per_shard):
     most = -(-groups // k) * group  # row groups are dealt to the k shards in turn
     assert group <= per_shard and (most <= per_shard or rows <= per_shard)
     assert k == 1 or -(-groups // (k - 1)) * group > per_shard  # and no more shards than needed
+
+
+def test_shards_dictionary_encode_only_repeating_columns(tmp_path):
+    """Speakers and languages repeat: dictionary pages; free text and ids do not: plain. Only
+    top-level columns carry min/max statistics. The rows read back unchanged."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hub.demo.chatterbot import load
+    from hub.shards import write_splits
+
+    table = pa.Table.from_pylist(list(load({})))
+    (tmp_path / "data").mkdir()
+    files = write_splits(tmp_path, table, np.zeros(table.num_rows, dtype=np.int8), ["train"], 100_000)
+    assert [(f["path"], f["rows"]) for f in files] == [("data/train-00000-of-00001.parquet", table.num_rows)]
+    shard = pq.ParquetFile(tmp_path / files[0]["path"])
+    group = shard.metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    assert {path for path, c in columns.items() if c.has_dictionary_page} == {"language", "intent", "turns.list.element.speaker"}
+    assert {path for path, c in columns.items() if c.is_stats_set} == {"id", "dialogue_id", "language", "intent"}
+    assert shard.read().equals(table)
