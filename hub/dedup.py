@@ -177,17 +177,27 @@ def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
 def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.ndarray]:
     """Rows sharing a normalized text (the same md5), as (rows, cluster number), with no per-cluster lists.
 
-    DuckDB counts a cheap 64-bit hash of every text in a window; only the few rows whose hash
-    repeats are hashed again, with md5, which decides (a 64-bit collision is not a duplicate).
+    DuckDB computes a cheap 64-bit hash of every normalized text, in row order; numpy sorts the
+    hashes to find the values that repeat (a vectorised sort of 10M integers takes a tenth of a
+    second, far less than a windowed count or a GROUP BY). Only the few rows holding a repeated
+    hash are hashed again, with md5, which decides (a 64-bit collision is not a duplicate).
     """
     import duckdb
 
     con = duckdb.connect()
     try:
-        _register(con, table)
-        candidates = np.sort(_repeated(con, _text_query(record), "hash(text)").column("row").to_numpy())
-        if not len(candidates):
+        con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
+        con.register("records", table.select(["turns"]))
+        hashes = con.sql(f"SELECT hash({_COLLAPSE}) AS h FROM (SELECT {_TEXT[record]} AS x FROM records)").to_arrow_table().column("h")
+        if len(hashes) != table.num_rows:
+            raise RuntimeError(f"DuckDB returned {len(hashes)} text hashes for {table.num_rows} rows")
+        ordered = np.sort(hashes.to_numpy())
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        if not len(repeated):
             return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+        candidates = np.flatnonzero(pc.is_in(hashes, value_set=pa.array(repeated)).to_numpy(zero_copy_only=False))
+        del hashes
         _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
         found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
                           "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")

@@ -178,28 +178,30 @@ def _strata(table: pa.Table, key: str | None, n_rows: int) -> tuple[np.ndarray, 
     return np.append(rank, n_values)[codes], n_values + 1
 
 
-_MAJORITY_CELLS = 1 << 26  # (unit, stratum) counters per pass: at most 512 MB
+_MAJORITY_BYTES = 1 << 27  # (unit, stratum) counters per pass: at most 128 MB
 
 
 def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int) -> np.ndarray:
     """Per unit, the stratum most of its rows have (ties: the smallest).
 
-    One `bincount` of (unit, stratum) pairs per block of units, so the counters never
-    exceed `_MAJORITY_CELLS` whatever the number of units: no sort, no Python loop.
+    A table of counters per (unit, stratum), as narrow as the largest unit allows (a byte each
+    for units of fewer than 256 rows), filled by one `np.add.at` per block of units: no sort,
+    no Python loop, and at most `_MAJORITY_BYTES` of counters whatever the number of units.
     """
-    if n_strata == 1:
+    if n_strata == 1 or not n_units:
         return np.zeros(n_units, dtype=np.int64)
+    largest = int(np.bincount(unit, minlength=n_units).max()) if len(unit) else 0
+    dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if largest <= np.iinfo(t).max)
+    per_block = max(1, _MAJORITY_BYTES // (n_strata * np.dtype(dtype).itemsize))
     out = np.empty(n_units, dtype=np.int64)
-    per_block = max(1, _MAJORITY_CELLS // n_strata)
-    dtype = np.int32 if min(n_units, per_block) * n_strata < 2**31 else np.int64
     for lo in range(0, n_units, per_block):
         hi = min(n_units, lo + per_block)
+        counts = np.zeros((hi - lo, n_strata), dtype=dtype)
         if lo == 0 and hi == n_units:
-            pairs = unit.astype(dtype) * dtype(n_strata) + stratum.astype(dtype, copy=False)
+            np.add.at(counts, (unit, stratum), 1)
         else:
             inside = (unit >= lo) & (unit < hi)
-            pairs = (unit[inside] - lo).astype(dtype) * dtype(n_strata) + stratum[inside].astype(dtype, copy=False)
-        counts = np.bincount(pairs, minlength=(hi - lo) * n_strata).reshape(hi - lo, n_strata)
+            np.add.at(counts, (unit[inside] - lo, stratum[inside]), 1)
         out[lo:hi] = counts.argmax(axis=1)  # the first largest count: the smallest stratum on ties
     return out
 

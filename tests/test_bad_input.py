@@ -122,12 +122,28 @@ def test_repeated_record_id(hub_root, digit_pngs):
     assert _problems(report) == [("duplicate-id", "raw/records.jsonl", 4, "id", "record id 'img-001' repeats the one at raw/records.jsonl row 2")]
 
 
+@pytest.mark.parametrize("copies", [1, 5])  # 2,773 rows: the regex on every value; 13,865: once per distinct language
+def test_id_and_language_patterns(hub_root, copies):
+    from hub.demo.chatterbot import load
+
+    records = [dict(r, id=f"{r['id']}-{c}", dialogue_id=f"{r['dialogue_id']}-{c}") for c in range(copies) for r in load({})]
+    records[7]["language"] = "EN_us"
+    records[9]["id"] = "chat/9"
+    write_dataset(hub_root, "acme/chat", records, modality="dialogue", labels=sorted({r["intent"] for r in records}))
+    report = hub.validate("acme/chat", root=hub_root)
+    assert sorted(_problems(report), key=lambda p: p[2]) == [
+        ("constraint-error", "raw/records.jsonl", 8, "language", "language 'EN_us' does not match ^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"),
+        ("constraint-error", "raw/records.jsonl", 10, "id", "id 'chat/9' does not match ^[^\\s/\\\\]+$"),
+    ]
+    assert report.rows_valid == len(records) - 2
+
+
 def test_label_outside_set_blank_text_and_missing_group(hub_root):
     turns = [{"speaker": "user", "text": "hello"}, {"speaker": "bot", "text": "hi"}]
     records = [
         {"id": "d1", "dialogue_id": "d1", "language": "en", "intent": "greeting", "turns": turns},
         {"id": "d2", "dialogue_id": "d2", "language": "en", "intent": "smalltalk", "turns": turns},
-        {"id": "d3", "dialogue_id": "d3", "language": "en", "intent": "greeting", "turns": [{"speaker": "user", "text": "   "}]},
+        {"id": "d3", "dialogue_id": "d3", "language": "en", "intent": "greeting", "turns": [{"speaker": "user", "text": " \u3000\t"}]},  # only (Unicode) whitespace
         {"id": "d4", "dialogue_id": "", "language": "en", "intent": "greeting", "turns": turns},
         "not an object",
         {"id": "d6", "dialogue_id": "d6", "language": "en", "turns": turns, "mood": "happy"},
