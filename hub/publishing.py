@@ -16,7 +16,7 @@ import shutil
 import time
 import subprocess
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -154,11 +154,13 @@ def publish(
     _remove_stale_staging(versions_root)
     staging = versions_root / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (staging / "data").mkdir(parents=True)
+    stored: Future | None = None
     try:
         clock.lap("choose version")
         stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry)  # alongside the writing
         splits, files = write_shards(staging, table, split_idx, split_names, entry)
         clock.lap("write shards")
+        stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
         if annotation is not None:
@@ -170,14 +172,17 @@ def publish(
         (staging / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "leakage.json").write_text(json.dumps(certificate, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (staging / "README.md").write_text(render_card(entry, entry.schema.features, splits, new_version, manifest, stats["plots"]), encoding="utf-8")
-        (staging / "croissant.json").write_text(json.dumps(croissant(revision_at(root, dataset, staging)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         clock.lap("stats, plots, manifest and card")
-        _store(root, staging, files, push=push)
-        clock.lap("dvc add and push")
+        stored.result()
+        clock.lap("dvc add and push (the rest)")
+        # After DVC: the Croissant file lists the folder's files, which `dvc add` adds to (.gitignore).
+        (staging / "croissant.json").write_text(json.dumps(croissant(revision_at(root, dataset, staging)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         if target.exists():
             raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
         os.rename(staging, target)  # the commit point
     except BaseException:
+        if stored is not None:
+            wait([stored])  # DVC is done with the staging folder before it goes
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _refresh_index(root)
@@ -188,6 +193,7 @@ def publish(
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-publish")
+_STORE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-store")  # DVC's add and push, one publish at a time
 
 
 def _import_plotting() -> None:
