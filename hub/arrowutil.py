@@ -56,6 +56,17 @@ def map_leaf(array: pa.Array, path: tuple[str, ...], fn: Callable[[pa.Array], pa
     raise TypeError(f"cannot map {path} in {array.type}")
 
 
+def repeated_rows(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The rows (ascending) whose value in `hashes` (64-bit integers, one per row) occurs in
+    another row too. A vectorised numpy sort finds the repeated values (a tenth of a second for
+    10M), a hash set lookup their rows: far cheaper than counting the values in a hash table."""
+    ordered = np.sort(flat(hashes).to_numpy(zero_copy_only=False))
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if not len(repeated):
+        return np.array([], dtype=np.int64)
+    return np.flatnonzero(flat(pc.is_in(hashes, value_set=pa.array(repeated))).to_numpy(zero_copy_only=False))
+
+
 def rows_where(mask: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     """Table rows where `mask` is true (nulls count as false)."""
     m = flat(pc.fill_null(mask, False)).to_numpy(zero_copy_only=False)

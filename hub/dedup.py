@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.arrowutil import Series
+from hub.arrowutil import Series, repeated_rows
 
 __all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts"]
 
@@ -191,13 +191,10 @@ def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.n
         hashes = con.sql(f"SELECT hash({_COLLAPSE}) AS h FROM (SELECT {_TEXT[record]} AS x FROM records)").to_arrow_table().column("h")
         if len(hashes) != table.num_rows:
             raise RuntimeError(f"DuckDB returned {len(hashes)} text hashes for {table.num_rows} rows")
-        ordered = np.sort(hashes.to_numpy())
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        del ordered
-        if not len(repeated):
-            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        candidates = np.flatnonzero(pc.is_in(hashes, value_set=pa.array(repeated)).to_numpy(zero_copy_only=False))
+        candidates = repeated_rows(hashes)
         del hashes
+        if not len(candidates):
+            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
         _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
         found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
                           "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")

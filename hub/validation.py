@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import jsonschema
 import numpy as np
 import pyarrow as pa
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 
 from hub import config, progress
 from hub.annotations import apply_overlay
-from hub.arrowutil import flat, leaf, rows_where
+from hub.arrowutil import flat, leaf, repeated_rows, rows_where
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
@@ -388,13 +389,23 @@ class _Checker:
                 self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
 
     def check_duplicate_ids(self) -> None:
+        """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
+        compared by value (a hash collision is not a duplicate)."""
         ids = self.table.column("id")
-        counts = pc.value_counts(ids)
-        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-        if not len(repeated):
+        con = duckdb.connect()
+        try:
+            con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
+            con.register("ids", pa.table({"id": ids}))
+            candidates = repeated_rows(con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column("h"))
+        finally:
+            con.close()
+        if not len(candidates):
             return
+        values = ids.take(pa.array(candidates))
+        counts = pc.value_counts(values)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
         first: dict[str, int] = {}
-        for r in rows_where(pc.is_in(ids, value_set=repeated), np.arange(len(ids))):
+        for r in rows_where(pc.is_in(values, value_set=repeated), candidates):
             value = self.ids[int(r)]
             if value in first:
                 where = f"{self.files[first[value]]} row {int(self.rownos[first[value]])}"
