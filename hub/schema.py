@@ -13,10 +13,12 @@ import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import datasets
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -50,6 +52,8 @@ def _types(prop: dict[str, Any]) -> list[str]:
 
 def _feature(prop: dict[str, Any], labels: list[str] | None) -> Any:
     """One JSON Schema property as a `datasets` feature; `labels=None` keeps class labels as strings."""
+    import datasets  # here, not at the top: listing and searching the catalog never need it (0.5 s of imports)
+
     special = prop.get("x-feature")
     if special == "Audio":
         return datasets.Audio(decode=False)
@@ -92,6 +96,8 @@ class RecordSchema:
     @cached_property
     def features(self) -> datasets.Features:
         """The published features: class labels as `ClassLabel` with the label set's names."""
+        import datasets
+
         return datasets.Features({n: _feature(p, list(self.labels)) for n, p in self.properties.items()})
 
     @cached_property
@@ -102,6 +108,8 @@ class RecordSchema:
     @cached_property
     def source_schema(self) -> pa.Schema:
         """The Arrow schema records are read into: class labels still as strings."""
+        import datasets
+
         features = datasets.Features({n: _feature(p, None) for n, p in self.properties.items()})
         return features.arrow_schema.remove_metadata()
 

@@ -50,8 +50,7 @@ class _Shard:
     sink: Any = None
     writer: pq.ParquetWriter | None = None
     info: dict[str, Any] = field(default_factory=dict)
-
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # ParquetWriter keywords (`writer_options`)
 
     def write(self, table: pa.Table) -> None:
         if self.writer is None:

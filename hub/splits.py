@@ -106,6 +106,8 @@ def _group_hashes(dictionary: pa.Array, seed: int) -> np.ndarray:
         result = con.sql("SELECT md5_number_upper($seed || ':' || g) AS h FROM grp", params={"seed": str(seed)}).to_arrow_table()
     finally:
         con.close()
+    if result.num_rows != len(dictionary):
+        raise RuntimeError(f"DuckDB returned {result.num_rows} group hashes for {len(dictionary)} groups")
     return result.column("h").to_numpy()
 
 

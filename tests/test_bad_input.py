@@ -114,12 +114,25 @@ def test_media_path_leaving_the_dataset_folder(hub_root, digit_pngs):
     assert _problems(report) == [("unsafe-path", "raw/records.jsonl", 1, "image", "path '../../../secret.png' leaves the dataset folder")]
 
 
-def test_repeated_record_id(hub_root, digit_pngs):
-    records, files = image_records(digit_pngs, 4, LABELS)
+@pytest.mark.parametrize("collide", [False, True])  # True: every id's 64-bit hash taken as repeated; values decide
+def test_repeated_record_id(hub_root, digit_pngs, monkeypatch, collide):
+    import numpy as np
+
+    from hub import validation
+
+    seen = []
+    if collide:
+        monkeypatch.setattr(validation, "repeated_rows", lambda hashes: seen.append(len(hashes)) or np.arange(len(hashes)))
+    records, files = image_records(digit_pngs, 6, LABELS)
     records[3]["id"] = records[1]["id"]
+    records[5]["id"] = records[1]["id"]
     write_dataset(hub_root, "acme/dup", records, labels=LABELS, extra_files=files)
     report = hub.validate("acme/dup", root=hub_root)
-    assert _problems(report) == [("duplicate-id", "raw/records.jsonl", 4, "id", "record id 'img-001' repeats the one at raw/records.jsonl row 2")]
+    assert _problems(report) == [
+        ("duplicate-id", "raw/records.jsonl", 4, "id", "record id 'img-001' repeats the one at raw/records.jsonl row 2"),
+        ("duplicate-id", "raw/records.jsonl", 6, "id", "record id 'img-001' repeats the one at raw/records.jsonl row 2"),
+    ]
+    assert seen == ([6] if collide else [])
 
 
 @pytest.mark.parametrize("copies", [1, 5])  # 2,773 rows: the regex on every value; 13,865: once per distinct language
