@@ -46,7 +46,7 @@ def split(root: Path, dataset: str) -> dict[str, Any]:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
-    splits, files = write_shards(tmp, prepared.table, assignment.index, assignment.names, entry)
+    splits, files = write_shards(tmp, prepared.table, assignment.index, assignment.names, entry, prepared.certificate)
     stats = compute_stats(prepared.table, assignment.index, assignment.names, entry)
     stats["plots"] = plot(stats, tmp / "plots", entry.id)
     summary = {"dataset": dataset, "path": str(out), "parent": prepared.parent, "splits": splits,

@@ -158,7 +158,7 @@ def publish(
     try:
         clock.lap("choose version")
         stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry)  # alongside the writing
-        splits, files = write_shards(staging, table, split_idx, split_names, entry)
+        splits, files = write_shards(staging, table, split_idx, split_names, entry, certificate)
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
@@ -269,8 +269,10 @@ class _Clock:
         return ", ".join(f"{k} {v:.2f}s" for k, v in self.laps.items())
 
 
-def write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry):
+def write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: list[str], entry: Entry, certificate: dict[str, Any]):
     """Write every split's shards in one streaming pass over `table`; return (splits, files).
+
+    The groups per split are the leakage certificate's (`certify` counted them from the data).
 
     Batches are cut by split and handed to writer threads (`hub.shards`), so rows are copied
     once, in small pieces, shards are encoded on every core, and each is hashed (sha256 and
@@ -282,13 +284,12 @@ def write_shards(staging: Path, table: pa.Table, split_idx: np.ndarray, names: l
     per_shard = max(1, min(max_rows, max_bytes // row_bytes))
     with progress.bar(table.num_rows, desc=f"writing {entry.id}") as bar:
         files = write_splits(staging, table, split_idx, names, per_shard, progress=bar.update)
-    group_values = table.column(entry.split.group_key)
     splits: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(names):
         if not counts[i]:
             continue
         split_files = [f for f in files if f["split"] == name]
-        groups = pc.count_distinct(group_values.filter(pa.array(split_idx == i))).as_py()
+        groups = certificate["splits"][name]["groups"]
         splits[name] = {"rows": int(counts[i]), "groups": groups, "bytes": sum(f["size"] for f in split_files), "files": len(split_files)}
     return splits, files
 
