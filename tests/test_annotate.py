@@ -33,6 +33,11 @@ def _spans(v: list[tuple[float, float, str]]) -> list[dict]:
              "value": {"start": s, "end": e, "instant": False, "timeserieslabels": [label]}} for s, e, label in v]
 
 
+def _segments(v: list[tuple[float, float, str]]) -> list[dict]:  # audio regions as Label Studio's editor saves them
+    return [{"id": f"seg{i}", "from_name": "segments", "to_name": "audio", "type": "labels", "origin": "manual",
+             "value": {"start": s, "end": e, "channel": 0, "labels": [speaker]}} for i, (s, e, speaker) in enumerate(v)]
+
+
 def _boxes(v: list[tuple[float, float, float, float, str]]) -> list[dict]:  # pixels of an 8x8 digit
     return [{"from_name": "objects", "to_name": "image", "type": "rectanglelabels", "original_width": 8, "original_height": 8, "image_rotation": 0,
              "value": {"x": x * 12.5, "y": y * 12.5, "width": w * 12.5, "height": h * 12.5, "rotation": 0, "rectanglelabels": [cat]}}
@@ -59,6 +64,7 @@ def _other(labels: list[str]) -> Callable[[Any], tuple[Any, Any, Any]]:
 
 
 DIGITS = [str(i) for i in range(10)]
+SPEAKER = "en+f4"  # the speaker of the first train records by id (the demo's split is seeded): the project's one label
 CASES = {
     "image": Case("demo/digits", "classification", 60, _choice("label", "image"), _other(DIGITS),
                   bad=[{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["eleven"]}}]),
@@ -71,6 +77,12 @@ CASES = {
     "speech": Case("demo/espeak-speech", "transcription", 96, _text,
                    lambda current: ("the kettle is boiling", "one two three", "four five six"),
                    bad=[{"from_name": "speaker", "to_name": "audio", "type": "labels", "value": {"start": 0, "end": 1, "labels": ["x"]}}]),
+    "speech-segments": Case("demo/espeak-speech", "speaker-segments", 96, _segments,
+                            lambda current: ([(0.0, 0.5, SPEAKER), (0.625, 1.0, SPEAKER)], [(0.0, 0.25, SPEAKER)], [(0.5, 1.0, SPEAKER)]),
+                            stored=lambda v: [{"start": s, "end": e, "label": speaker} for s, e, speaker in v],
+                            bad=[{"from_name": "segments", "to_name": "audio", "type": "labels",
+                                  "value": {"start": 0.0, "end": 0.5, "channel": 0, "labels": ["nobody"]}}],
+                            prelabelled=0),
     "dialogue": Case("demo/chatterbot-dialogue", "intent", 60, _choice("intent", "dialogue"),
                      _other(["food", "greetings", "humor", "money"]),
                      bad=[{"from_name": "intent", "to_name": "dialogue", "type": "choices", "value": {"choices": ["food", "humor"]}}]),
@@ -123,7 +135,7 @@ def test_round_trip(modality, hub_root, ls_env):
     ids = [t["data"]["record_id"] for t in tasks]
     assert set(ids) <= set(before)
 
-    media = {"image": "image", "speech": "audio"}.get(modality)
+    media = {"image": "image", "speech": "audio", "speech-segments": "audio"}.get(modality)
     if media:  # the media reach a logged-in browser through Label Studio's local-files serving
         url = tasks[0]["data"][media]
         assert url.startswith("/data/local-files/?d=")
