@@ -61,3 +61,16 @@ def test_results_round_trip_and_configs(record, task, value):
     assert xml.startswith("<View>") and f'name="{spec.control}"' in xml and f'toName="{spec.object}"' in xml
     with pytest.raises(ResultError):
         from_results(spec, [{"from_name": "other", "to_name": spec.object, "type": spec.result_type, "value": {}}], labels)
+
+
+@pytest.mark.parametrize("record,task", [("speech", "speaker-segments"), ("sensor", "anomaly-spans")])
+def test_span_times_are_kept_at_the_precision_pull_compares(record, task):
+    """A time is stored as `pull` compares it: a kept value is never taken for unchanged, nor the reverse."""
+    from hub.labelstudio.bridge import _norm
+
+    spec = task_spec(record, task)
+    result = [{"from_name": spec.control, "to_name": spec.object, "type": spec.result_type,
+               "value": {"start": 0.12345, "end": 1.0006, spec.result_type: ["a"]}}]
+    spans = from_results(spec, result, ["a"])
+    assert spans == [{"start": 0.123, "end": 1.001, "label": "a"}]
+    assert _norm(spans) == spans

@@ -181,5 +181,6 @@ def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str
         names = v.get(spec.result_type) or []
         if not (_finite(v.get("start")) and _finite(v.get("end")) and len(names) == 1) or v["end"] < v["start"]:
             raise ResultError(f"malformed span {v!r}")
-        spans.append({"start": round(float(v["start"]), 4), "end": round(float(v["end"]), 4), "label": check_label(names[0])})
+        # three decimals, as boxes: the precision `pull` compares values at (`bridge._norm`), so a kept change is seen
+        spans.append({"start": round(float(v["start"]), 3), "end": round(float(v["end"]), 3), "label": check_label(names[0])})
     return sorted(spans, key=lambda s: (s["start"], s["end"], s["label"]))
