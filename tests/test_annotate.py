@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -65,6 +66,7 @@ def _other(labels: list[str]) -> Callable[[Any], tuple[Any, Any, Any]]:
 
 DIGITS = [str(i) for i in range(10)]
 SPEAKER = "en+f4"  # the speaker of the first train records by id (the demo's split is seeded): the project's one label
+NEW_SPEAKER = "en+m1"  # the speaker of the next 12 train records by id
 CASES = {
     "image": Case("demo/digits", "classification", 60, _choice("label", "image"), _other(DIGITS),
                   bad=[{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["eleven"]}}]),
@@ -193,6 +195,60 @@ def test_round_trip(modality, hub_root, ls_env):
     settled = hub.annotate_pull(pid, root=hub_root)
     assert (settled["version"], settled["records_changed"], settled["conflicts"]) == ("1.2.0", 1, [])
     assert _values(hub_root, case.dataset, "1.2.0", case.task)[ids[1]] == case.stored(a)
+
+
+def _project_speakers(ls_env, pid: int) -> list[str]:
+    """The labels of the project's label config, as Label Studio holds it."""
+    with ls_env.api() as api:
+        r = api.get(f"/api/projects/{pid}")
+        r.raise_for_status()
+    return [label.get("value") for label in ElementTree.fromstring(r.json()["label_config"]).iter("Label")]
+
+
+@pytest.mark.slow
+def test_later_push_brings_a_new_speaker(hub_root, ls_env):
+    """A second speaker-segments push with records of a speaker the project does not offer yet:
+    the label config gains the speaker, the first push's tasks and annotations stay, and pull
+    accepts segments of the new speaker (and still rejects a speaker of neither push)."""
+    dataset, ref = "demo/espeak-speech", "demo/espeak-speech@1.0.0"
+    _publish_demo(hub_root, dataset, 96)
+    train = [r["id"] for r in read_records(hub_root / "registry" / dataset / "versions" / "1.0.0", "train", ["speaker"]).to_pylist()
+             if r["speaker"] in (SPEAKER, NEW_SPEAKER)]
+    assert train == [f"espeak-en-f4-{i:03d}" for i in range(12)] + [f"espeak-en-m1-{i:03d}" for i in range(12)]  # the first 24 by id
+    before = _values(hub_root, dataset, "1.0.0", "speaker-segments")
+
+    first = hub.annotate_push(ref, task="speaker-segments", limit=4, root=hub_root)
+    pid = first["project"]["id"]
+    assert (first["imported"], first["already_there"]) == (4, 0)
+    assert _project_speakers(ls_env, pid) == [SPEAKER]
+    old = ls_env.tasks(pid)
+    kept = ls_env.annotate(old[0]["id"], A1, _segments([(0.0, 0.5, SPEAKER)]))  # made before the config changes
+
+    second = hub.annotate_push(ref, task="speaker-segments", limit=14, root=hub_root)  # 8 more of SPEAKER, 2 of NEW_SPEAKER
+    assert second["project"]["id"] == pid and (second["imported"], second["already_there"]) == (10, 4)
+    assert _project_speakers(ls_env, pid) == [SPEAKER, NEW_SPEAKER]
+    tasks = ls_env.tasks(pid)
+    assert [(t["id"], t["data"]["record_id"]) for t in tasks[:4]] == [(t["id"], t["data"]["record_id"]) for t in old]  # none lost
+    assert [t["data"]["record_id"] for t in tasks] == train[:14]  # none duplicated
+    with ls_env.api() as api:
+        assert [a["id"] for a in api.get(f"/api/tasks/{old[0]['id']}/annotations/").json()] == [kept]
+    smaller = hub.annotate_push(ref, task="speaker-segments", limit=4, root=hub_root)  # a later, smaller push drops no speaker
+    assert (smaller["imported"], smaller["already_there"]) == (0, 4) and _project_speakers(ls_env, pid) == [SPEAKER, NEW_SPEAKER]
+
+    ls_env.annotate(tasks[12]["id"], A1, _segments([(0.125, 0.875, NEW_SPEAKER)]))  # the new speaker
+    ls_env.annotate(tasks[13]["id"], A2, _segments([(0.0, 0.5, "es+m2")]))  # a speaker of the dataset in neither push
+    status = hub.annotate_status(pid, root=hub_root)
+    assert (status["tasks"], status["done"], status["rejected"]) == (14, 2, 1)
+
+    result = run_hub("annotate", "pull", str(pid), "--json", root=hub_root)
+    assert result.returncode == 0, result.stderr
+    pulled = json.loads(result.stdout)
+    assert pulled["message"] == f"published {dataset}@1.1.0: 2 records relabelled from project {pid}"
+    assert [(r["record_id"], r["message"]) for r in pulled["rejected_annotations"]] == [(train[13], "label 'es+m2' is not in the label set")]
+    after = _values(hub_root, dataset, "1.1.0", "speaker-segments")
+    assert after[train[0]] == [{"start": 0.0, "end": 0.5, "label": SPEAKER}]
+    assert after[train[12]] == [{"start": 0.125, "end": 0.875, "label": NEW_SPEAKER}]
+    assert {k: v for k, v in after.items() if k not in (train[0], train[12])} == {k: v for k, v in before.items() if k not in (train[0], train[12])}
 
 
 def test_rules_latest_and_reviewer(hub_root, ls_env):
