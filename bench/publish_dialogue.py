@@ -203,6 +203,20 @@ def machine() -> dict[str, Any]:
     return {"nproc": nproc, "cpu": cpu, "python": platform.python_version(), "platform": platform.platform(), "versions": versions}
 
 
+def begin(prefix: str, workdir: Path | None, versions: dict[str, str] | None = None) -> tuple[dict[str, Any], Path]:
+    """A benchmark's start: the venv's tools (dvc) first on PATH, the machine printed (with the
+    `versions` of tools beyond `machine()`'s), and a fresh work folder under `workdir` (default:
+    the system's temporary folder). Returns (machine info, work folder)."""
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
+    info = machine()
+    info["versions"].update(versions or {})
+    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
+          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
+    if workdir:
+        workdir.mkdir(parents=True, exist_ok=True)
+    return info, Path(tempfile.mkdtemp(prefix=prefix, dir=workdir))
+
+
 def summarize(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     seconds = [r["seconds"] for r in runs]
     return {"method": label, "rows": runs[0]["rows"], "median_s": statistics.median(seconds), "runs_s": seconds,
@@ -222,13 +236,7 @@ def main() -> None:
         Path(result).write_text(json.dumps(child(method, Path(src), Path(target))))
         return
 
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
-    info = machine()
-    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
-          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="publish-dialogue-", dir=args.workdir))
+    info, work = begin("publish-dialogue-", args.workdir)
     try:
         t0 = time.perf_counter()
         table = build_table(args.rows)

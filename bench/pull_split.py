@@ -35,7 +35,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -45,7 +44,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from publish_dialogue import DATASET_YAML as PUBLISH_YAML  # noqa: E402
-from publish_dialogue import build_table, machine  # noqa: E402
+from publish_dialogue import begin, build_table  # noqa: E402
 
 from hub.hashing import sha256_file  # noqa: E402
 
@@ -192,14 +191,8 @@ def main() -> None:
     if args.child:
         return child(args.child[0], Path(args.child[1]), Path(args.child[2]))
 
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
-    info = machine()
-    info["versions"]["curl"] = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
-    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
-          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="pull-split-", dir=args.workdir))
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
+    info, work = begin("pull-split-", args.workdir, {"curl": curl})
     server = None
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
     try:

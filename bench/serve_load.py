@@ -35,14 +35,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from publish_dialogue import machine  # noqa: E402
+from publish_dialogue import begin  # noqa: E402
 from pull_split import _busy_s, _proc_cpu_s, start_server  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -219,14 +218,8 @@ def main() -> None:
         Path(out).write_text(json.dumps(generate(int(port), json.loads(Path(spec).read_text()), int(concurrency), float(seconds))))
         return
 
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # the venv's dvc
     os.environ.setdefault("HUB_NO_PROGRESS", "1")
-    info = machine()
-    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
-          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="serve-load-", dir=args.workdir))
+    info, work = begin("serve-load-", args.workdir)
     server = None
     results: list[dict[str, Any]] = []
     steps: dict[str, float] = {}

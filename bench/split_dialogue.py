@@ -24,7 +24,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pull_split import _busy_s  # noqa: E402
-from publish_dialogue import INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _strings, machine, peak_kib
+from publish_dialogue import INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _strings, begin, peak_kib
 
 SPLITS = {"train": (0, 80), "validation": (80, 90), "test": (90, 100)}
 SPLIT_METHODS = ["hub", "datasets", "sklearn", "duckdb"]
@@ -314,13 +313,7 @@ def main() -> None:
     if args.compare:
         return compare(args.compare)
 
-    info = machine()
-    info["versions"]["scikit-learn"] = metadata.version("scikit-learn")
-    print(f"machine: nproc={info['nproc']} cpu={info['cpu']!r} python={info['python']} "
-          + " ".join(f"{k}={v}" for k, v in info["versions"].items()), flush=True)
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="split-dialogue-", dir=args.workdir))
+    info, work = begin("split-dialogue-", args.workdir, {"scikit-learn": metadata.version("scikit-learn")})
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
     try:
         t0 = time.perf_counter()
