@@ -158,6 +158,8 @@ class IntegrityError(HubError, OSError):
 
 class OfflineError(HubError, ConnectionError):
     hint = "Unset HUB_OFFLINE to download, or pull this version once while online."
+
+
 class AnnotationError(HubError, ValueError):
     hint = "See `hub annotate --help` for the tasks each modality supports."
 
