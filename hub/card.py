@@ -78,7 +78,7 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
             lines.append(f"- Not checked: {'; '.join(certificate['checks_skipped'])}")
     if plots:
         lines += ["", "## Statistics", "", "Per split figures are in `stats.json`.", ""]
-        lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plots]
+        lines += [f"![{name.rsplit('.', 1)[0]}](plots/{name})" for name in plots]
     if manifest.get("annotation"):
         lines += ["", *annotation_lines(manifest["annotation"])]
     if manifest.get("parent"):

@@ -133,7 +133,6 @@ def publish(
     Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
-    _BACKGROUND.submit(_import_plotting)  # ~0.5 s of imports, overlapped with reading the source
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, clock=clock)
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
@@ -157,7 +156,8 @@ def publish(
     stored: Future | None = None
     try:
         clock.lap("choose version")
-        stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry)  # alongside the writing
+        groups = {name: s["groups"] for name, s in certificate["splits"].items()}
+        stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry, groups)  # alongside the writing
         splits, files = write_shards(staging, table, split_idx, split_names, entry, certificate)
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
@@ -194,13 +194,6 @@ def publish(
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-publish")
 _STORE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-store")  # DVC's add and push, one publish at a time
-
-
-def _import_plotting() -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
 
 
 def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:

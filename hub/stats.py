@@ -1,4 +1,4 @@
-"""Statistics of a split dataset, and their plots (PNG, for the card and the web pages).
+"""Statistics of a split dataset, and their plots (SVG, for the card and the web pages).
 
 Per split: rows, groups, the class balance of every class-label field, and per modality
 audio durations, text lengths, image sizes or channel ranges. Per class-label field, the
@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from hub.arrowutil import Series
 from hub.entry import Entry
+from hub.plots import bar_chart
 
 __all__ = ["compute", "plot"]
 
@@ -77,23 +78,21 @@ def _sensor(part: pa.Table) -> dict[str, Any]:
     return {"length": _summary(series.samples[series.channels > 0]), "channel_ranges": ranges}
 
 
-def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry) -> dict[str, Any]:
-    """The stats of `table` (published schema) split by `index` into `names`."""
+def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, groups: dict[str, int]) -> dict[str, Any]:
+    """The stats of `table` (published schema) split by `index` into `names`; `groups` is the
+    number of groups per split, which the leakage certificate counted from the data."""
     schema = entry.schema
     labels = list(schema.labels)
     class_fields = [path[0] for path in schema.label_paths if len(path) == 1]
-    groups = pc.dictionary_encode(table.column(entry.split.group_key)).combine_chunks().indices.to_numpy(zero_copy_only=False)
     classes = {f: table.column(f).to_numpy(zero_copy_only=False) for f in class_fields}
     per_row, per_item = _metrics(table, schema.record)
-    present = np.zeros((len(names), int(groups.max()) + 1 if len(groups) else 0), dtype=bool)
-    present[index.astype(np.int64), groups] = True  # which groups each split holds
     out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
     class_counts: dict[str, np.ndarray] = {f: np.zeros((len(names), len(labels)), dtype=np.int64) for f in classes}
     for i, name in enumerate(names):
         mask = index == i
         n = int(mask.sum())
         split: dict[str, Any] = {"rows": n, "fraction": round(n / table.num_rows, 4) if table.num_rows else 0,
-                                 "groups": int(present[i].sum())}
+                                 "groups": groups.get(name, 0)}
         for field, values in classes.items():
             chosen = values[mask]
             known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
@@ -127,39 +126,19 @@ def _largest_deviation(counts: np.ndarray) -> float:
 
 
 def plot(stats: dict[str, Any], folder: Path, title: str) -> list[str]:
-    """Write PNG plots of `stats` into `folder`; return their file names."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Write SVG plots of `stats` into `folder` (`hub.plots`): rows per split, and each
+    class-label field's share of every split. Return their file names."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
     splits = stats["splits"]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.bar(list(splits), [s["rows"] for s in splits.values()], color="#4c72b0")
-    ax.set_title(f"{title}: rows per split")
-    ax.set_ylabel("rows")
-    fig.tight_layout()
-    fig.savefig(folder / "splits.png", dpi=90)
-    plt.close(fig)
-    written.append("splits.png")
-    fields = sorted({f for s in splits.values() for f in s.get("classes", {})})
-    for field in fields:
+    charts = {"splits.svg": bar_chart(f"{title}: rows per split", list(splits), {"rows": [s["rows"] for s in splits.values()]}, "rows")}
+    for field in sorted({f for s in splits.values() for f in s.get("classes", {})}):
         classes = sorted({c for s in splits.values() for c in s.get("classes", {}).get(field, {})})
-        fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(classes) + 2), 3.2))
-        width = 0.8 / max(1, len(splits))
-        x = np.arange(len(classes))
-        for k, (name, s) in enumerate(splits.items()):
+        shares = {}
+        for name, s in splits.items():
             counts = s.get("classes", {}).get(field, {})
             total = sum(counts.values()) or 1
-            ax.bar(x + k * width, [counts.get(c, 0) / total for c in classes], width, label=name)
-        ax.set_xticks(x + width * (len(splits) - 1) / 2, classes, rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("share of split")
-        ax.set_title(f"{title}: {field} by split")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(folder / f"classes-{field}.png", dpi=90)
-        plt.close(fig)
-        written.append(f"classes-{field}.png")
-    return written
+            shares[name] = [counts.get(c, 0) / total for c in classes]
+        charts[f"classes-{field}.svg"] = bar_chart(f"{title}: {field} by split", classes, shares, "share of split", percent=True)
+    for name, svg in charts.items():
+        (folder / name).write_text(svg, encoding="utf-8")
+    return list(charts)

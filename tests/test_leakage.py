@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +13,8 @@ import pytest
 import hub
 from hub.entry import SplitPolicy
 from hub.splits import assign, assign_leakproof, certify
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 POLICY = {"ratios": {"train": 0.5, "validation": 0.25, "test": 0.25}, "seed": 11}
 
@@ -110,8 +113,13 @@ def test_published_versions_carry_the_certificate(demo_root):
         assert {s: v["rows"] for s, v in stats["splits"].items() if v["rows"]} == {s: v["rows"] for s, v in manifest["splits"].items()}
         assert any(metric in v for v in stats["splits"].values())
         for name in stats["plots"]:
-            assert (version / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             assert f"](plots/{name})" in (version / "README.md").read_text()
+        bars = ET.parse(version / "plots" / "splits.svg").getroot().iter(f"{SVG}rect")
+        assert {b.get("data-category"): float(b.get("data-value")) for b in bars if b.get("class") == "bar"} == {s: v["rows"] for s, v in stats["splits"].items()}
+        for field, counts in {f: {s: v["classes"][f] for s, v in stats["splits"].items()} for f in stats["splits"]["train"].get("classes", {})}.items():
+            bars = [b for b in ET.parse(version / "plots" / f"classes-{field}.svg").getroot().iter(f"{SVG}rect") if b.get("class") == "bar"]
+            shown = {(b.get("data-series"), b.get("data-category")): float(b.get("data-value")) for b in bars}
+            assert shown == {(s, c): counts[s].get(c, 0) / sum(counts[s].values()) for s in counts for c in {c for v in counts.values() for c in v}}
     digits = json.loads((demo_root / "registry/demo/digits/versions/1.0.0/stats.json").read_text())
     assert sum(sum(s["classes"]["label"].values()) for s in digits["splits"].values()) == 1797
     assert digits["splits"]["train"]["width"] == {"min": 8.0, "median": 8.0, "max": 8.0, "mean": 8.0}

@@ -180,6 +180,9 @@ def test_search_filters_and_the_json_api(served):
     assert status == 422 and error_of(status, headers, body)["type"] == "RequestValidationError"
     version = json.loads(raw(served, "GET", "/api/datasets/demo/digits/versions/1.0.0")[2])
     assert version["leakage"]["groups_crossing_splits"] == 0 and version["plots"]
+    status, headers, body = raw(served, "GET", urllib.parse.urlsplit(version["plots"][0]).path)
+    assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith(b"<svg ")
+    assert headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     rows = json.loads(raw(served, "GET", "/api/datasets/demo/digits/versions/1.0.0/rows?split=test&length=3")[2])
     assert rows["total"] == manifest(served, "demo/digits")["splits"]["test"]["rows"] and len(rows["rows"]) == 3
     image_url = urllib.parse.urlsplit(rows["rows"][0]["image"]["url"])

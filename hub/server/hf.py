@@ -120,7 +120,9 @@ def resolve(request: Request, ns: str, name: str, revision: str, path: str) -> R
     if entry.sha256:  # shards: the gate applies
         check_download(request, rev)
     etag = entry.sha256 or entry.blob_id
-    headers = {"X-Repo-Commit": rev.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=31536000, immutable"}
+    headers = {"X-Repo-Commit": rev.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=31536000, immutable",
+               # A dataset's files are data: opened directly (an SVG plot, say), nothing in them runs.
+               "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox", "X-Content-Type-Options": "nosniff"}
     if entry.sha256:
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'
         headers["X-Linked-Size"] = str(entry.size)
@@ -162,6 +164,8 @@ def _media_type(path: str) -> str:
         return "text/markdown; charset=utf-8"
     if path.endswith(".png"):
         return "image/png"
+    if path.endswith(".svg"):
+        return "image/svg+xml"
     return "application/octet-stream"
 
 

@@ -155,7 +155,7 @@ def _version_context(request: Request, rev: Revision) -> dict[str, Any]:
         "license": rev.manifest.get("license") or {},
         "splits": splits,
         "certificate": certificate,
-        "plots": [{"path": p, "url": _resolve_url(rev, p)} for p in rev.files if p.startswith("plots/") and p.endswith(".png")],
+        "plots": [{"path": p, "url": _resolve_url(rev, p)} for p in rev.files if p.startswith("plots/") and p.endswith((".svg", ".png"))],
         "croissant": f"/api/datasets/{rev.dataset}/croissant?version={quote(rev.version)}",
     }
 
