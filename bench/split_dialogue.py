@@ -132,7 +132,7 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
         # per-step times (looked up at call time); the rest of assign_leakproof is anchors, pins, index.
         # find_duplicates runs in a thread while the groups are encoded and hashed: those overlap.
         pc.dictionary_encode = _timed(steps, "dictionary_encode", pc.dictionary_encode)
-        hub.splits._group_hashes = _timed(steps, "group_hashes", hub.splits._group_hashes)
+        hub.splits.group_hashes = _timed(steps, "group_hashes", hub.splits.group_hashes)
         hub.splits.find_duplicates = _timed(steps, "find_duplicates", hub.splits.find_duplicates)
         scipy.sparse.csgraph.connected_components = _timed(steps, "connected_components", scipy.sparse.csgraph.connected_components)
         hub.splits._majority = _timed(steps, "majority_stratum", hub.splits._majority)

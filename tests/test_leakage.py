@@ -256,3 +256,89 @@ def test_a_colliding_text_hash_is_not_taken_for_a_duplicate(monkeypatch):
     monkeypatch.setattr(dedup, "repeated_rows", lambda hashes: seen.append(len(hashes)) or np.arange(len(hashes)))  # all collide
     assert clusters() == expected
     assert seen == [table.num_rows]  # the cheap hashes of every row went through the patched search
+
+
+def _parquet_dialogues(root, rows: list[dict]) -> str:
+    """The demo dialogue entry with `rows` as a Parquet source instead of its loader."""
+    import yaml
+
+    from conftest import copy_demo
+
+    dataset = "demo/chatterbot-dialogue"
+    copy_demo(root, dataset)
+    folder = root / "registry" / dataset
+    (folder / "raw").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), folder / "raw" / "records.parquet")
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc["source"] = {"format": "parquet", "files": [{"path": "raw/records.parquet"}]}
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return dataset
+
+
+def _chatterbot_with_copies() -> list[dict]:
+    """Real chit-chat dialogues, three of them repeated (case and whitespace changed) under other dialogue ids."""
+    from hub.demo.chatterbot import load
+
+    rows = list(load({}))
+    for i in (5, 700, 2000):
+        rows.append(dict(rows[i], id=f"copy-{i}", dialogue_id=f"copy-dialogue-{i}",
+                         turns=[dict(t, text="  " + t["text"].upper().replace(" ", "  ")) for t in rows[i]["turns"]]))
+    return rows
+
+
+@pytest.mark.parametrize("batch", [97, 65_536])
+def test_hashes_taken_while_reading_give_the_split_of_hashing_afterwards(hub_root, monkeypatch, batch):
+    """The group and text hashes computed batch by batch while a Parquet source is read
+    (`RowHasher`) put every record where hashing the whole table afterwards does."""
+    import hub.sources
+    from hub.splits import RowHasher
+    from hub.validation import validate
+
+    rows = _chatterbot_with_copies()
+    dataset = _parquet_dialogues(hub_root, rows)
+    monkeypatch.setattr(hub.sources, "_READ_BATCH", batch)
+    results = []
+    result = RowHasher.result
+    monkeypatch.setattr(RowHasher, "result", lambda self, n: results.append(result(self, n)) or results[-1])
+    validated = validate(hub_root, dataset, assign_splits=True)
+    ahead = validated.split_assignment()
+    assert len(results) == 1 and results[0] is not None and len(results[0].groups) == len(rows)
+    assert len(results[0].texts.chunks) == -(-len(rows) // batch)  # one query per batch read
+    policy = validated.entry.split
+    after = assign_leakproof(validated.table, policy, "dialogue", policy.thresholds())
+    assert np.array_equal(ahead.index, after.index)
+    assert ahead.duplicates.kinds["exact-text"] == after.duplicates.kinds["exact-text"] >= 3
+    for i in (5, 700, 2000):
+        assert ahead.index[i] == ahead.index[rows.index(next(r for r in rows if r["id"] == f"copy-{i}"))]
+
+
+def test_hashes_taken_while_reading_are_dropped_when_an_overlay_or_a_null_key_could_change_them(hub_root, monkeypatch):
+    """A record without a group key (before the fix, the split engine failed on it) or an
+    annotation overlay that rewrites a group key: the engine hashes the table itself."""
+    from hub.annotations import append_overlay
+    from hub.splits import RowHasher
+    from hub.validation import validate
+
+    rows = _chatterbot_with_copies()
+    rows[3] = dict(rows[3], dialogue_id=None)  # rejected by validation: the split is of the other rows
+    dataset = _parquet_dialogues(hub_root, rows)
+    results = []
+    result = RowHasher.result
+    monkeypatch.setattr(RowHasher, "result", lambda self, n: results.append(result(self, n)) or results[-1])
+    validated = validate(hub_root, dataset, assign_splits=True)
+    assert [p.slug for p in validated.report.problems] == ["missing-group-key"]
+    ahead = validated.split_assignment()
+    assert results == [None]
+    policy = validated.entry.split
+    assert np.array_equal(ahead.index, assign_leakproof(validated.table, policy, "dialogue", policy.thresholds()).index)
+    published = hub.publish(dataset, root=hub_root, allow_rejects=True)  # the keyless record stays in quarantine
+    assert published.manifest["rows"] == len(rows) - 1 and published.manifest["validation"]["rows_rejected"] == 1
+
+    rows[3] = dict(rows[3], dialogue_id="d-3")
+    pq.write_table(pa.Table.from_pylist(rows), hub_root / "registry" / dataset / "raw" / "records.parquet")
+    append_overlay(hub_root / "registry" / dataset, [{"id": rows[0]["id"], "field": "dialogue_id", "value": rows[1]["dialogue_id"], "provenance": {}}])
+    results.clear()
+    validated = validate(hub_root, dataset, assign_splits=True)
+    ahead = validated.split_assignment()
+    assert results == [None]  # the overlay moved a record into another group: hashed afterwards
+    assert ahead.index[0] == ahead.index[1]
