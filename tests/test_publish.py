@@ -103,6 +103,14 @@ def test_bytes_are_in_the_dvc_cache_and_remote(demo_root):
         assert len(objects) >= 11  # the four demo versions' shards
         for obj in objects:
             assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name
+    # The shards went into the remote several at a time (hub.publishing._copy_to_local_remote):
+    # each is still a copy of its own, read-only as DVC leaves it, not a link to the cache.
+    remote, cache = demo_root / ".hub" / "remote" / "files" / "md5", demo_root / ".dvc" / "cache" / "files" / "md5"
+    for obj in (p for p in remote.rglob("*") if p.is_file() and not p.name.endswith(".dir")):
+        twin = cache / obj.relative_to(remote)
+        assert twin.is_file() and not obj.samefile(twin) and obj.stat().st_nlink == 1
+        assert not obj.stat().st_mode & 0o222
+    assert not [p for p in remote.rglob("*") if p.is_file() and ".tmp" in p.name]  # no copy left half-done
 
 
 def test_catalog_lists_and_searches_the_demo(demo_root):
