@@ -7,7 +7,10 @@ changed rebuilds it, into a new file swapped in by rename, so readers never see 
 A long-lived `Catalog` (the server's) keeps one read-only connection to the index file it
 checked and fingerprints the registry at most once every `RECHECK_SECONDS`: an index file
 replaced since (every `hub publish` rebuilds it) is seen at the next read, a hand edit of the
-registry within that interval. Each connection is a private in-memory DuckDB with the file
+registry within that interval. With `background=True` (the server) those checks, and any
+rebuild they lead to, run in a thread of their own: requests keep reading the index they
+have until the new file is in place, instead of waiting for a fingerprint of every file of
+the registry (~0.1 s at 1,000 datasets) or a rebuild (~1.6 s). Each connection is a private in-memory DuckDB with the file
 ATTACHed: `duckdb.connect(path)` would hand back the instance cached for that path while any
 connection to it is open, that is, the replaced file, for as long as requests overlap.
 """
@@ -60,11 +63,13 @@ class Catalog:
     """Search and describe the datasets of one hub repository."""
 
     root: Path
+    background: bool = False  # check the registry (and rebuild) off the request path: for long-lived catalogs
     # the index file last checked against the registry: its (inode, mtime, size), fingerprint, when
     _checked: tuple[Any, str, float] | None = field(default=None, init=False, repr=False, compare=False)
     _db: tuple[Any, duckdb.DuckDBPyConnection] | None = field(default=None, init=False, repr=False, compare=False)
     _retired: list[tuple[float, duckdb.DuckDBPyConnection]] = field(default_factory=list, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _checking: threading.Thread | None = field(default=None, init=False, repr=False, compare=False)  # the background check under way
 
     @property
     def path(self) -> Path:
@@ -141,7 +146,12 @@ class Catalog:
         with self._lock:
             now = time.monotonic()
             file_id = self._file_id()
-            if self._checked is None or file_id is None or self._checked[0] != file_id or now - self._checked[2] > RECHECK_SECONDS:
+            due = self._checked is None or file_id is None or self._checked[0] != file_id or now - self._checked[2] > RECHECK_SECONDS
+            if due and self.background and self._checked is not None and file_id is not None:
+                if self._checking is None:  # one check at a time; meanwhile, the index as it is
+                    self._checking = threading.Thread(target=self._check_in_background, name="hub-catalog-check", daemon=True)
+                    self._checking.start()
+            elif due:
                 fingerprint = self.fingerprint()
                 if self._checked is None or file_id is None or self._checked[0] != file_id or self._checked[1] != fingerprint:
                     self._refresh(fingerprint)
@@ -157,6 +167,23 @@ class Catalog:
             cursor = self._db[1].cursor()
         cursor.execute("USE hub_index")
         return cursor
+
+    def _check_in_background(self) -> None:
+        """Fingerprint the registry and rebuild the index if it changed (`background` catalogs)."""
+        try:
+            fingerprint = self.fingerprint()
+            self._refresh(fingerprint)  # compares with the fingerprint stored in the index file first
+            checked = (self._file_id(), fingerprint, time.monotonic())
+            with self._lock:
+                self._checked = checked
+        except Exception as exc:  # the index in use stays; the next check tries again
+            log.warning("catalog index not refreshed (%s)", exc)
+            with self._lock:
+                if self._checked is not None:
+                    self._checked = (self._checked[0], self._checked[1], time.monotonic())
+        finally:
+            with self._lock:
+                self._checking = None
 
     def _file_id(self) -> tuple[int, int, int] | None:
         try:

@@ -301,3 +301,40 @@ def test_the_openapi_document_survives_a_fuzzer_with_no_5xx(served, tmp_path, pi
     import re
 
     assert int(re.search(r"Tested: (\d+)", result.stdout).group(1)) >= 12  # every GET/POST operation but publish
+
+
+def test_the_server_catalog_answers_from_its_index_while_a_rebuild_runs(hub_root, monkeypatch):
+    """A hand edit of the registry is picked up in a thread of its own (`Catalog(background=True)`,
+    the server's): requests are answered from the index they have until the new one is in place."""
+    import threading
+
+    import yaml
+
+    from conftest import copy_demo
+    from hub import catalog as catalog_module
+    from hub.catalog import Catalog
+
+    copy_demo(hub_root, "demo/digits")
+    catalog = Catalog(hub_root, background=True)
+    assert [d["title"] for d in catalog.list()] == ["Handwritten digits (UCI, 8x8)"]  # the first read builds, in the request
+    path = hub_root / "registry" / "demo" / "digits" / "dataset.yaml"
+    doc = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**doc, "title": "Handwritten digits, edited"}, sort_keys=False))
+    monkeypatch.setattr(catalog_module, "RECHECK_SECONDS", 0.0)
+    started, release = threading.Event(), threading.Event()
+    build = Catalog._build
+
+    def held(self, fingerprint):  # the real rebuild, held until the test lets it go
+        started.set()
+        assert release.wait(60)
+        build(self, fingerprint)
+
+    monkeypatch.setattr(Catalog, "_build", held)
+    assert catalog.list()[0]["title"] == "Handwritten digits (UCI, 8x8)"  # starts the check
+    assert started.wait(60)
+    assert catalog.show("demo/digits")["title"] == "Handwritten digits (UCI, 8x8)"  # answered during the rebuild
+    release.set()
+    checking = catalog._checking
+    if checking is not None:
+        checking.join(60)
+    assert catalog.show("demo/digits")["title"] == "Handwritten digits, edited"

@@ -98,7 +98,7 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
         description="Annotated training data: the catalog, versions, splits, downloads (also through the Hugging Face Hub API).",
     )
     app.state.root = hub._root(root)
-    app.state.catalog = Catalog(app.state.root)
+    app.state.catalog = Catalog(app.state.root, background=True)  # registry checks and rebuilds off the request path
     app.state.access = AccessStore(app.state.root)
     limit = max_query_bytes if max_query_bytes is not None else config.max_query_bytes()
 
