@@ -10,9 +10,11 @@ replaced since (every `hub publish` rebuilds it) is seen at the next read, a han
 registry within that interval. With `background=True` (the server) those checks, and any
 rebuild they lead to, run in a thread of their own: requests keep reading the index they
 have until the new file is in place, instead of waiting for a fingerprint of every file of
-the registry (~0.1 s at 1,000 datasets) or a rebuild (~1.6 s). Each connection is a private in-memory DuckDB with the file
-ATTACHed: `duckdb.connect(path)` would hand back the instance cached for that path while any
-connection to it is open, that is, the replaced file, for as long as requests overlap.
+the registry (~0.1 s at 1,000 datasets) or a rebuild (~1.6 s).
+
+Each connection is a private in-memory DuckDB with the file ATTACHed: `duckdb.connect(path)`
+would hand back the instance cached for that path while any connection to it is open, that
+is, the replaced file, for as long as requests overlap.
 """
 
 from __future__ import annotations

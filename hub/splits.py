@@ -195,6 +195,11 @@ class RowHasher:
     def discard(self) -> None:
         self._usable = False
 
+    def close(self) -> None:
+        """Nothing will be split after all: stop the thread."""
+        self.discard()
+        self.result(0)
+
     def result(self, rows: int) -> RowHashes | None:
         if self._thread.is_alive():
             self._queue.put(None)

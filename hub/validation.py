@@ -100,8 +100,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
         table = _read_parquet(entry, schema, report, unreadable, hasher) if parquet else _read_rows(entry, schema, report, unreadable)
     except BaseException as exc:
         if hasher is not None:
-            hasher.discard()
-            hasher.result(0)
+            hasher.close()
         if not isinstance(exc, SourceError):
             raise
         report.add("source-error", exc.message, file=rel_yaml, field="source")
@@ -111,7 +110,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     table = apply_overlay(entry, table)  # labels pulled back from annotation (hub.annotations)
     splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher) if assign_splits and table.num_rows else None
     if splits is None and hasher is not None:
-        hasher.result(0)  # nothing to split: stop its thread
+        hasher.close()  # no rows: nothing to split
     checker = _Checker(table, schema, entry, report, rejected)
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
