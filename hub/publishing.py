@@ -132,6 +132,7 @@ def publish(
     `annotation` (provenance of labels pulled from Label Studio) goes into the manifest and card.
     Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
     """
+    config.parquet_compression()  # a bad HUB_PARQUET_COMPRESSION fails now, not after the validation
     clock = _Clock()
     source = _BACKGROUND.submit(_source_fingerprint, root, dataset)  # hashed while the source is read and validated
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, clock=clock)

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hub import config
 from hub.hashing import HashingWriter
 
 __all__ = ["ROW_GROUP", "write_splits", "writer_options"]
@@ -150,7 +151,8 @@ def _repetitive(values: pa.Array) -> bool:
 
 
 def writer_options(table: pa.Table) -> dict[str, Any]:
-    """Parquet writer options for `table`, from a sample of its first rows.
+    """Parquet writer options for `table`, from a sample of its first rows, and the codec
+    (`HUB_PARQUET_COMPRESSION`, zstd by default: `hub.config.PARQUET_CODECS`).
 
     Dictionary encoding only for the columns where it pays (at most half the sampled values
     distinct: labels, languages, speakers), not for free text, media bytes or samples, where
@@ -167,7 +169,8 @@ def writer_options(table: pa.Table) -> dict[str, Any]:
                 statistics.append(path)
             if _repetitive(values):
                 dictionary.append(path)
-    return {"use_dictionary": dictionary, "write_statistics": statistics}
+    codec, level = config.parquet_compression()
+    return {"use_dictionary": dictionary, "write_statistics": statistics, "compression": codec, "compression_level": level}
 
 
 def shard_count(rows: int, per_shard: int) -> tuple[int, int]:

@@ -101,4 +101,23 @@ def test_shards_dictionary_encode_only_repeating_columns(tmp_path):
     columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
     assert {path for path, c in columns.items() if c.has_dictionary_page} == {"language", "intent", "turns.list.element.speaker"}
     assert {path for path, c in columns.items() if c.is_stats_set} == {"id", "dialogue_id", "language", "intent"}
+    assert {c.compression for c in columns.values()} == {"ZSTD"}
     assert shard.read().equals(table)
+
+
+def test_the_shard_codec_is_a_setting_and_a_bogus_one_is_refused(hub_root, digit_pngs, monkeypatch):
+    import pyarrow.parquet as pq
+
+    records, files = image_records(digit_pngs, 20, LABELS)
+    write_dataset(hub_root, "acme/codec", records, labels=LABELS, extra_files=files)
+    monkeypatch.setenv("HUB_PARQUET_COMPRESSION", "Snappy")
+    published = hub.publish("acme/codec", root=hub_root)
+    for f in published.manifest["files"]:
+        group = pq.ParquetFile(published.path / f["path"]).metadata.row_group(0)
+        assert {group.column(i).compression for i in range(group.num_columns)} == {"SNAPPY"}
+    monkeypatch.setenv("HUB_PARQUET_COMPRESSION", "zip")
+    with pytest.raises(hub.HubError) as err:
+        hub.publish("acme/codec", bump="patch", root=hub_root)
+    assert err.value.message == "HUB_PARQUET_COMPRESSION='zip' is not a codec the hub writes"
+    assert err.value.hint == "Unset it (zstd) or use one of: zstd, snappy, lz4, gzip, brotli, none."
+    assert hub.show("acme/codec", root=hub_root)["versions"] == ["1.0.0"]  # nothing half-published
