@@ -175,19 +175,22 @@ class SourceRowError:
         self.message = message
 
 
-_READ_BATCH = 65_536
+_READ_BATCH = 65_536  # rows decoded at a time
+_READ_BUFFER = 1 << 20  # bytes read from the file at a time
 
 
 def read_parquet(path: Path, on_batch: Callable[[pa.RecordBatch], Any] | None = None) -> pa.Table:
     """A Parquet file as a table, decoded batch by batch (each handed to `on_batch` as it comes).
 
-    `pq.read_table` holds a whole row group's column chunks and decoded pages at once; reading
-    `_READ_BATCH` rows at a time builds the same table with far less transient memory: about
-    two thirds of the time of a 1M-row read of nested dialogues here, most of it the kernel
-    handing out fresh pages.
+    `pq.read_table` (and `iter_batches` with its defaults) first copies a whole row group's
+    column chunks into memory (`pre_buffer`, meant for object stores), then decodes. Streaming
+    the pages through a 1 MiB buffer and decoding `_READ_BATCH` rows at a time builds the same
+    table with far less transient memory: a 339 MB source of 1M nested dialogues reads in
+    0.9 s instead of 1.8-2.4 s here (most of the difference is the kernel handing out fresh
+    pages), with a peak of 675 MiB instead of 1 GiB.
     """
     batches = []
-    with pq.ParquetFile(path) as file:
+    with pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER) as file:
         for batch in file.iter_batches(batch_size=_READ_BATCH):
             if on_batch is not None:
                 on_batch(batch)
