@@ -1,4 +1,4 @@
-"""Small Arrow helpers shared by validation, label encoding and splitting."""
+"""Small Arrow (and Arrow-through-DuckDB) helpers shared by validation, label encoding and splitting."""
 
 from __future__ import annotations
 
@@ -54,6 +54,38 @@ def map_leaf(array: pa.Array, path: tuple[str, ...], fn: Callable[[pa.Array], pa
         children = [map_leaf(array.field(i), path[1:], fn) if name == path[0] else array.field(i) for i, name in enumerate(names)]
         return pa.StructArray.from_arrays(children, names=names, mask=array.is_null() if array.null_count else None)
     raise TypeError(f"cannot map {path} in {array.type}")
+
+
+def ordered_connection():
+    """A private in-memory DuckDB whose query results keep their input's row order."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+def per_row(table: pa.Table, sql: str, con=None, params: dict | None = None) -> pa.ChunkedArray:
+    """The column `sql` computes over `table` (registered as `source_rows`): one value per row,
+    in row order. On `con` (an `ordered_connection`) or on a connection of its own.
+
+    Raises RuntimeError if DuckDB returns another number of values (a query that filters or
+    groups would misalign every row after it).
+    """
+    own = con is None
+    con = ordered_connection() if own else con
+    try:
+        con.register("source_rows", table)
+        try:
+            values = con.sql(sql, params=params).to_arrow_table().column(0)
+        finally:
+            con.unregister("source_rows")
+    finally:
+        if own:
+            con.close()
+    if len(values) != table.num_rows:
+        raise RuntimeError(f"DuckDB returned {len(values)} values for {table.num_rows} rows")
+    return values
 
 
 def repeated_rows(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.arrowutil import Series, repeated_rows
+from hub.arrowutil import Series, per_row, repeated_rows
 
 __all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts", "text_hashes"]
 
@@ -174,25 +174,10 @@ def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
                        WHERE n > 1""").to_arrow_table()
 
 
-def text_hashes(table: pa.Table | pa.RecordBatch, record: str, con: Any = None) -> pa.ChunkedArray:
-    """DuckDB's 64-bit hash of every record's normalized text, in row order (on `con`, a
-    connection with `preserve_insertion_order`, or a connection of its own)."""
-    import duckdb
-
-    own = con is None
-    con = duckdb.connect() if own else con
-    try:
-        if own:
-            con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
-        con.register("records", table.select(["turns"]))
-        hashes = con.sql(f"SELECT hash({_COLLAPSE}) AS h FROM (SELECT {_TEXT[record]} AS x FROM records)").to_arrow_table().column("h")
-        con.unregister("records")
-    finally:
-        if own:
-            con.close()
-    if len(hashes) != table.num_rows:
-        raise RuntimeError(f"DuckDB returned {len(hashes)} text hashes for {table.num_rows} rows")
-    return hashes
+def text_hashes(table: pa.Table, record: str, con: Any = None) -> pa.ChunkedArray:
+    """DuckDB's 64-bit hash of every record's normalized text, in row order (on `con`, an
+    `ordered_connection`, or a connection of its own)."""
+    return per_row(table.select(["turns"]), f"SELECT hash({_COLLAPSE}) FROM (SELECT {_TEXT[record]} AS x FROM source_rows)", con)
 
 
 def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray | None = None) -> tuple[np.ndarray, np.ndarray]:

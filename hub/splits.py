@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.arrowutil import flat
+from hub.arrowutil import flat, ordered_connection, per_row
 from hub.dedup import DuplicateKeys, Thresholds, find_duplicates, text_hashes
 from hub.entry import SplitPolicy
 
@@ -89,16 +89,17 @@ def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy, row_ha
     `row_hashes` (`group_hashes` of every row's group, computed as the source was read) has them."""
     encoded = flat(pc.dictionary_encode(groups.cast(pa.string())))
     n_keys, indices = len(encoded.dictionary), encoded.indices
-    if indices.null_count:  # rows without a group key (validation rejects them): one group of their own
+    keyless = indices.null_count > 0  # rows without a group key (validation rejects them): one group of their own
+    if keyless:
         indices = pc.fill_null(indices, pa.scalar(n_keys, indices.type))
     codes = indices.to_numpy(zero_copy_only=False)  # int32, no copy
-    if row_hashes is None or encoded.indices.null_count:
+    if row_hashes is None or keyless:
         hashes = group_hashes(encoded.dictionary, policy.seed)
     else:
         first = np.empty(n_keys, dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each group's first row (the last write wins)
         hashes = row_hashes[first]
-    if encoded.indices.null_count:
+    if keyless:
         hashes = np.append(hashes, np.uint64(0))
     buckets = (hashes % np.uint64(BUCKETS)).astype(np.int64)
     thresholds = _thresholds(policy)
@@ -114,22 +115,10 @@ def assign(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy) -> tuple[np.
 
 
 def group_hashes(groups: pa.Array | pa.ChunkedArray, seed: int, con: duckdb.DuckDBPyConnection | None = None) -> np.ndarray:
-    """`bucket_of`'s 64-bit md5 number of every group key in `groups`, in order (on `con`, a
-    connection with `preserve_insertion_order`, or a connection of its own)."""
-    own = con is None
-    con = duckdb.connect() if own else con
-    try:
-        if own:
-            con.execute("SET preserve_insertion_order = true")
-        con.register("grp", pa.table({"g": groups.cast(pa.string())}))
-        result = con.sql("SELECT md5_number_upper($seed || ':' || g) AS h FROM grp", params={"seed": str(seed)}).to_arrow_table()
-        con.unregister("grp")
-    finally:
-        if own:
-            con.close()
-    if result.num_rows != len(groups):
-        raise RuntimeError(f"DuckDB returned {result.num_rows} group hashes for {len(groups)} groups")
-    return result.column("h").to_numpy()
+    """`bucket_of`'s 64-bit md5 number of every group key in `groups`, in order (on `con`, an
+    `ordered_connection`, or a connection of its own)."""
+    table = pa.table({"g": groups.cast(pa.string())})
+    return per_row(table, "SELECT md5_number_upper($seed || ':' || g) FROM source_rows", con, {"seed": str(seed)}).to_numpy()
 
 
 # -- hashing ahead, while the source is read ------------------------------------------------
@@ -168,9 +157,8 @@ class RowHasher:
         self._thread.start()
 
     def _run(self) -> None:
-        con = duckdb.connect()
+        con = ordered_connection()
         try:
-            con.execute("SET preserve_insertion_order = true")  # hashes in row order
             while (batch := self._queue.get()) is not None:
                 if not self._usable:
                     continue

@@ -20,7 +20,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import jsonschema
 import numpy as np
 import pyarrow as pa
@@ -28,7 +27,7 @@ import pyarrow.compute as pc
 
 from hub import config, progress
 from hub.annotations import apply_overlay, overlay_path
-from hub.arrowutil import flat, leaf, repeated_rows, rows_where
+from hub.arrowutil import flat, leaf, per_row, repeated_rows, rows_where
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
@@ -402,13 +401,7 @@ class _Checker:
         """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
         compared by value (a hash collision is not a duplicate)."""
         ids = self.table.column("id")
-        con = duckdb.connect()
-        try:
-            con.execute("SET preserve_insertion_order = true")  # the hashes come back in row order
-            con.register("ids", pa.table({"id": ids}))
-            candidates = repeated_rows(con.sql("SELECT hash(id) AS h FROM ids").to_arrow_table().column("h"))
-        finally:
-            con.close()
+        candidates = repeated_rows(per_row(pa.table({"id": ids}), "SELECT hash(id) FROM source_rows"))
         if not len(candidates):
             return
         values = ids.take(pa.array(candidates))
