@@ -47,8 +47,7 @@ def split(root: Path, dataset: str) -> dict[str, Any]:
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
     splits, files = write_shards(tmp, prepared.table, assignment.index, assignment.names, entry, prepared.certificate)
-    groups = {name: s["groups"] for name, s in prepared.certificate["splits"].items()}
-    stats = compute_stats(prepared.table, assignment.index, assignment.names, entry, groups)
+    stats = compute_stats(prepared.table, assignment.index, assignment.names, entry, prepared.certificate)
     stats["plots"] = plot(stats, tmp / "plots", entry.id)
     summary = {"dataset": dataset, "path": str(out), "parent": prepared.parent, "splits": splits,
                "files": [{k: v for k, v in f.items() if k != "md5"} for f in files], "certificate": prepared.certificate}

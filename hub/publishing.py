@@ -157,8 +157,7 @@ def publish(
     stored: Future | None = None
     try:
         clock.lap("choose version")
-        groups = {name: s["groups"] for name, s in certificate["splits"].items()}
-        stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry, groups)  # alongside the writing
+        stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry, certificate)  # alongside the writing
         splits, files = write_shards(staging, table, split_idx, split_names, entry, certificate)
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written

@@ -78,9 +78,9 @@ def _sensor(part: pa.Table) -> dict[str, Any]:
     return {"length": _summary(series.samples[series.channels > 0]), "channel_ranges": ranges}
 
 
-def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, groups: dict[str, int]) -> dict[str, Any]:
-    """The stats of `table` (published schema) split by `index` into `names`; `groups` is the
-    number of groups per split, which the leakage certificate counted from the data."""
+def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, certificate: dict[str, Any]) -> dict[str, Any]:
+    """The stats of `table` (published schema) split by `index` into `names`; the groups per
+    split are the leakage certificate's (`certify` counted them from the data)."""
     schema = entry.schema
     labels = list(schema.labels)
     class_fields = [path[0] for path in schema.label_paths if len(path) == 1]
@@ -92,7 +92,7 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, 
         mask = index == i
         n = int(mask.sum())
         split: dict[str, Any] = {"rows": n, "fraction": round(n / table.num_rows, 4) if table.num_rows else 0,
-                                 "groups": groups.get(name, 0)}
+                                 "groups": certificate["splits"][name]["groups"]}
         for field, values in classes.items():
             chosen = values[mask]
             known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
