@@ -194,7 +194,7 @@ def params_overrides(root: Path, dataset: str) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     params = _params(path, st.st_mtime_ns, st.st_size)
-    item = (params.get("datasets") or {}).get(params_key(dataset)) or {}
+    item = params_item(params.get("datasets") or {}, dataset, path=path)
     return dict(item.get("split") or {}) if isinstance(item, dict) else {}
 
 
@@ -251,6 +251,9 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
     folder = dataset_dir(root, dataset)
     if folder.exists():
         raise DatasetExists(f"dataset {dataset!r} already exists at {folder.relative_to(root)}", dataset=dataset)
+    params = root / "params.yaml"
+    if params.is_file():  # a pipeline key another dataset holds is refused before anything is written
+        params_item((yaml.safe_load(params.read_text(encoding="utf-8")) or {}).get("datasets") or {}, dataset, path=params)
     (folder / "raw").mkdir(parents=True)
     example = {"id": "example-0001", **_SCAFFOLD_SOURCE[record]}
     labels = sorted({v for k, v in example.items() if k in ("label", "intent", "fault", "defect") and v})
@@ -289,8 +292,40 @@ PARAMS_HEADER = """\
 
 
 def params_key(dataset: str) -> str:
-    """The dataset's key in params.yaml (DVC stage names cannot hold '/')."""
-    return dataset.replace("/", "-")
+    """The dataset's key in params.yaml and its DVC stage names: one key per dataset id.
+
+    DVC stage names take letters, digits, '_' and '-' only, so the '/' becomes '-' and the
+    characters that would make two ids meet are escaped with '_': in the namespace '-' is
+    `_-` (the first bare '-' is the separator), and in both parts '_' is `__` and '.' is `_d`.
+    `demo/espeak-speech` stays `demo-espeak-speech`; `a-b/c` is `a_-b-c` and `a/b-c` is `a-b-c`.
+    """
+    namespace, name = parse_dataset_id(dataset)
+
+    def escape(part: str, *, dash: bool) -> str:
+        part = part.replace("_", "__").replace(".", "_d")
+        return part.replace("-", "_-") if dash else part
+
+    return f"{escape(namespace, dash=True)}-{escape(name, dash=False)}"
+
+
+def params_item(datasets: dict[str, Any], dataset: str, *, path: Path) -> dict[str, Any]:
+    """The params.yaml entry of `dataset`: under its key, or under an older key with its `id`.
+
+    Raises `HubError` when the key holds another dataset, or two entries claim the same id, so
+    that no dataset silently takes another's place in the pipeline.
+    """
+    key = params_key(dataset)
+    claims = [k for k, item in datasets.items() if isinstance(item, dict) and item.get("id") == dataset]
+    item = datasets.get(key)
+    if isinstance(item, dict) and item.get("id") not in (None, dataset):
+        raise HubError(f"{path.name}: the pipeline key {key!r} of {dataset!r} holds {item.get('id')!r}", path=str(path),
+                       hint=f"Give the entry of {item.get('id')!r} its own key ({params_key(str(item.get('id')))!r} if it is a valid id), or run `hub new` again.")
+    if len(claims) > 1:
+        raise HubError(f"{path.name}: {len(claims)} pipeline entries claim {dataset!r}: {', '.join(sorted(claims))}", path=str(path),
+                       hint=f"Keep one of them, under the key {key!r}.")
+    if isinstance(item, dict):
+        return item
+    return datasets[claims[0]] if claims else {}
 
 
 ANNOTATIONS_README = """# Annotations
@@ -319,7 +354,11 @@ def add_to_params(root: Path, dataset: str, *, source: str) -> None:
     path = root / "params.yaml"
     params = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None) or {}
     datasets = params.get("datasets") or {}
-    datasets[params_key(dataset)] = {"id": dataset, "source": source, "split": {}}
+    key = params_key(dataset)
+    params_item(datasets, dataset, path=path)  # refuses a key that another dataset holds
+    for legacy in [k for k, item in datasets.items() if k != key and isinstance(item, dict) and item.get("id") == dataset]:
+        del datasets[legacy]  # an entry written under an older key scheme moves to its key
+    datasets[key] = {"id": dataset, "source": source, "split": {}}
     _ensure_annotations_folder(dataset_dir(root, dataset))
     params["datasets"] = dict(sorted(datasets.items()))
     header = PARAMS_HEADER

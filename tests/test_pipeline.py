@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import hub
+
 from conftest import copy_demo
 from hub.entry import add_to_params
 
@@ -83,3 +85,34 @@ def test_hub_check_catches_a_tampered_build(hub_root):
     # the copied row is its original's group, its exact series and its windows: 1 group, 2 clusters
     assert err.value.message == "demo/basicmotions: the build leaks: 1 groups and 2 duplicate clusters cross splits"
     assert err.value.certificate["duplicate_clusters_by_kind"] == {"exact-series": 1, "overlapping-window": 1}
+
+
+def test_pipeline_keys_are_one_per_dataset_id(hub_root):
+    """`a-b/c` and `a/b-c` once both became `a-b-c`: the second silently took the first's place."""
+    from hub.entry import params_key
+
+    hub.new("a-b/c", modality="dialogue", root=hub_root)
+    hub.new("a/b-c", modality="dialogue", root=hub_root)
+    params = yaml.safe_load((hub_root / "params.yaml").read_text())["datasets"]
+    assert {key: item["id"] for key, item in params.items()} == {"a_-b-c": "a-b/c", "a-b-c": "a/b-c"}
+    stages = _dvc(hub_root, "stage", "list", "--all")
+    assert {line.split()[0] for line in stages.splitlines() if line.startswith("validate@")} == {"validate@a_-b-c", "validate@a-b-c"}
+    keys = {params_key(d) for d in ("x/y_z", "x_y/z", "x/y.z", "x.y/z", "x/y-z", "x-y/z", "x/y--z", "x-/y-z", "x/y_-z")}
+    assert len(keys) == 9 and all(set(k) <= set("abcdefghijklmnopqrstuvwxyz0123456789_-") for k in keys)
+    assert params_key("demo/espeak-speech") == "demo-espeak-speech"
+
+
+def test_pipeline_key_held_by_another_dataset_is_refused(hub_root):
+    """A params.yaml written by the old scheme holds `a-b/c` under `a-b-c`: `hub new a/b-c` refuses, writes nothing."""
+    path = hub_root / "params.yaml"
+    params = yaml.safe_load(path.read_text()) or {}
+    params["datasets"] = {"a-b-c": {"id": "a-b/c", "source": "registry/a-b/c/raw", "split": {"seed": 5}}}
+    path.write_text(yaml.safe_dump(params))
+    with pytest.raises(hub.HubError) as caught:
+        hub.new("a/b-c", modality="dialogue", root=hub_root)
+    assert caught.value.message == "params.yaml: the pipeline key 'a-b-c' of 'a/b-c' holds 'a-b/c'"
+    assert caught.value.hint == "Give the entry of 'a-b/c' its own key ('a_-b-c' if it is a valid id), or run `hub new` again."
+    assert not (hub_root / "registry" / "a" / "b-c").exists()
+    from hub.entry import params_overrides
+
+    assert params_overrides(hub_root, "a-b/c") == {"seed": 5}  # the old key still finds its dataset by id
