@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from hub import config
-from hub.errors import DatasetExists, HubError, NotAHubRepo, StorageError
+from hub.errors import DatasetExists, HubError, NotAHubRepo, StorageError, UnsafePath
 from hub.ids import parse_dataset_id
 from hub.schema import SCHEMA_DIR
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dataset_dir", "find_root", "init", "work_dir"]
+__all__ = ["dataset_dir", "find_root", "init", "inside", "work_dir"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DVC = [sys.executable, "-m", "dvc"]  # the DVC installed with the hub, whatever PATH says
@@ -51,6 +51,24 @@ def dataset_dir(root: Path, dataset: str) -> Path:
     return root / "registry" / namespace / name
 
 
+def inside(folder: Path, relative: str | Path) -> Path:
+    """`folder / relative`, resolved, if it stays inside `folder` once every link is followed.
+
+    The one check for every file the hub reads from a dataset's folder (dataset.yaml, the
+    README card, source files, media, annotations) or a version's folder (manifest.json).
+    Raises `UnsafePath` (a `ValueError`) for an absolute path, a `..`, or a link, of the file
+    or of a folder on its way, that leads out of `folder`.
+    """
+    text = str(relative)
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts or "\\" in text:
+        raise UnsafePath(f"path {text!r} leaves the dataset folder", path=text)
+    full = (folder / candidate).resolve()
+    if not full.is_relative_to(folder.resolve()):
+        raise UnsafePath(f"path {text!r} leaves the dataset folder (through a link)", path=text)
+    return full
+
+
 def _run(args: list[str], cwd: Path) -> str:
     try:
         done = subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True)
@@ -77,12 +95,12 @@ def init(path: Path | str, *, remote: str | None = None) -> Path:
         (root / folder).mkdir(exist_ok=True)
     for schema in SCHEMA_DIR.glob("*.schema.json"):
         shutil.copy2(schema, root / "schemas" / schema.name)
-    for template in _TEMPLATES.glob("init/*"):
-        target = root / template.name.replace("dot-", ".")
+    init = _TEMPLATES / "init"
+    for template in sorted(p for p in init.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        target = root / str(template.relative_to(init)).replace("dot-", ".")  # dvc.yaml, params.yaml, pipelines/*.py...
         if not target.exists():
             shutil.copy2(template, target)
     (root / "registry" / ".gitkeep").touch()
-    (root / "pipelines" / ".gitkeep").touch()
     if not (root / ".git").exists():
         _run(["git", "init", "-q", "-b", "main"], root)
     if not (root / ".dvc").exists():

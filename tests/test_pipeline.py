@@ -116,3 +116,20 @@ def test_pipeline_key_held_by_another_dataset_is_refused(hub_root):
     from hub.entry import params_overrides
 
     assert params_overrides(hub_root, "a-b/c") == {"seed": 5}  # the old key still finds its dataset by id
+
+
+def test_stage_scripts_report_and_exit_like_the_pipeline_needs(hub_root):
+    """`hub init` writes pipelines/*.py; an invalid dataset fails its stage with the report written, a bad id with a message."""
+    from conftest import write_dataset
+
+    assert sorted(p.name for p in (hub_root / "pipelines").glob("*.py")) == ["check.py", "split.py", "validate.py"]
+    write_dataset(hub_root, "t/blank", [{"id": "d1", "dialogue_id": "d1", "turns": [{"speaker": "user", "text": " "}]}], modality="dialogue")
+    run = lambda *args: subprocess.run([sys.executable, *args], cwd=hub_root, capture_output=True, text=True)  # noqa: E731
+    done = run("pipelines/validate.py", "t/blank", ".hub/reports/t-blank.json")
+    assert done.returncode == 1 and done.stderr == ""
+    report = json.loads((hub_root / ".hub/reports/t-blank.json").read_text())
+    assert report["valid"] is False and report["rows_rejected"] == 1
+    done = run("pipelines/split.py", "nope/x", "out.json")
+    assert (done.returncode, done.stderr) == (1, "split nope/x: dataset 'nope/x' is not registered (no registry/nope/x/dataset.yaml)\n"
+                                                 "  See the registered datasets with `hub list`, or create one with `hub new ns/name`.\n")
+    assert not (hub_root / "out.json").exists()
