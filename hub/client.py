@@ -1,14 +1,22 @@
 """The download client: a pinned version from a hub server into a shared cache, verified.
 
     HUB_CACHE/<ns>/<name>/<version>/          what a version's folder holds, for the splits pulled
-        manifest.json, README.md, NOTICE.md  (the license's obligations, written next to the data)
+        info.json, manifest.json, README.md  (what the server said about the version)
+        NOTICE.md                            (the license's obligations, written next to the data)
+        .fetched-by.json                     (non-public versions: hashes of the tokens that fetched them)
         data/<split>-NNNNN-of-NNNNN.parquet
         data/<...>.parquet.part               an interrupted download, resumed with HTTP Range
 
+- nothing the server says is trusted to name a place on disk: every path (manifest files,
+  the version) is checked to stay inside the version's folder before anything is written;
 - every shard is checked against the sha256 in the version's manifest, after each download
   and on every later use of the cache; a file that no longer matches is removed and fetched
   again (or, offline, refused);
+- a download that is cut off keeps what arrived and resumes with `Range`, up to
+  HUB_DOWNLOAD_RETRIES times in one pull, waiting HUB_DOWNLOAD_BACKOFF (doubling) in between;
 - one download per file at a time, across processes: a lock file beside it;
+- files of private and gated datasets are written 0600 in 0700 folders, and the cache hands
+  them out only to a token that the server let fetch them: offline, the same token;
 - `HUB_OFFLINE=1` never opens a connection: what is in the cache is used, verified.
 """
 
@@ -19,24 +27,28 @@ import hashlib
 import json
 import logging
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from hub import config
-from hub.errors import AccessDenied, DatasetNotFound, EntryNotFound, GatedDataset, HubError, IntegrityError, OfflineError, VersionNotFound
+from hub import progress as bars
+from hub.errors import AccessDenied, GatedDataset, HubError, IntegrityError, OfflineError, VersionNotFound
 from hub.hashing import sha256_file, update_from_file
-from hub.ids import check_dataset_id
+from hub.transport import Cut, Server
+from hub.ids import Version, check_dataset_id
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Pulled", "accept", "load", "pull"]
 
 CHUNK = 1024 * 1024
+FETCHED_BY = ".fetched-by.json"
+_OWN_SUFFIXES = (".part", ".lock", ".tmp")  # names the cache uses for its own files
+_HEX = set("0123456789abcdef")
 
 
 @dataclass
@@ -55,210 +67,438 @@ class Pulled:
         return {"dataset": self.dataset, "version": self.version, "path": str(self.path), "splits": self.splits, "files": self.files, "downloaded_bytes": self.downloaded_bytes, "notice": str(self.notice) if self.notice else None}
 
 
-class _Server:
-    def __init__(self, endpoint: str, token: str | None) -> None:
-        self.endpoint = endpoint.rstrip("/")
-        self.token = token
+@dataclass
+class _Snapshot:
+    """One version's folder in the cache, and how its files are written."""
 
-    def request(self, path: str, headers: dict[str, str] | None = None, *, method: str = "GET"):
-        url = self.endpoint + urllib.parse.quote(path)
-        req = urllib.request.Request(url, method=method, headers={**(headers or {}), **({"Authorization": f"Bearer {self.token}"} if self.token else {})})
-        try:
-            return urllib.request.urlopen(req, timeout=60)
-        except urllib.error.HTTPError as exc:
-            raise _error_from(exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise HubError(
-                f"cannot reach the hub server at {self.endpoint}: {getattr(exc, 'reason', exc)}",
-                hint="Start one with `hub serve`, point HUB_ENDPOINT (or --endpoint) at yours, or set HUB_OFFLINE=1 to use the cache.",
-                endpoint=self.endpoint,
-            ) from None
+    dataset: str
+    version: str
+    folder: Path
+    private: bool  # not public: files 0600, folders 0700
 
-    def json(self, path: str, *, method: str = "GET") -> Any:
-        with self.request(path, method=method) as response:
-            return json.loads(response.read())
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset}@{self.version}"
 
+    @property
+    def file_mode(self) -> int:
+        return 0o600 if self.private else 0o666  # less the umask
 
-def _error_from(exc: urllib.error.HTTPError) -> HubError:
-    try:
-        body = json.loads(exc.read() or b"{}")
-    except ValueError:
-        body = {}
-    message = body.get("error") if isinstance(body.get("error"), str) else f"HTTP {exc.code} from {exc.url}"
-    kinds = {"DatasetNotFound": DatasetNotFound, "VersionNotFound": VersionNotFound, "EntryNotFound": EntryNotFound, "GatedDataset": GatedDataset, "AccessDenied": AccessDenied}
-    cls = kinds.get(body.get("type"), HubError)
-    error = cls(message, status=exc.code)
-    if body.get("hint"):
-        error.hint = body["hint"]
-    return error
+    @property
+    def dir_mode(self) -> int:
+        return 0o700 if self.private else 0o777
 
 
 def pull(ref: str, *, split: str | list[str] | None = None, endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None, progress: bool | None = None) -> Pulled:
     """Download `ns/name@version` (all splits, or `split`) into the cache and verify it.
 
     Without a version, the server's latest is pinned. Raises `DatasetNotFound`,
-    `VersionNotFound`, `AccessDenied`/`GatedDataset`, `IntegrityError` (a download that does
-    not match its sha256 twice), `OfflineError` (offline and not cached), `HubError`
-    (the server is unreachable).
+    `VersionNotFound`, `AccessDenied`/`GatedDataset` (also offline, for a private or gated
+    version without the token that fetched it), `IntegrityError` (a download that does not
+    match its sha256), `OfflineError` (offline and not cached), `HubError` (the server is
+    unreachable, keeps cutting the download off, or names a path outside the version's folder).
     """
     dataset, _, version = ref.partition("@")
     check_dataset_id(dataset)
+    if version:
+        Version.parse(version)
     cache = Path(cache_dir) if cache_dir else config.cache_dir()
-    offline = config.offline()
-    server = None if offline else _Server(endpoint or config.endpoint(), token if token is not None else config.token())
+    token = token if token is not None else config.token()
+    server = None if config.offline() else Server(endpoint or config.endpoint(), token)
+    if server is None:
+        return _pull_offline(cache, dataset, version or _latest_cached(cache, dataset), split, token, progress)
     if not version:
-        if server is None:
-            version = _latest_cached(cache, dataset)
-        else:
-            version = server.json(f"/api/datasets/{dataset}")["version"]
+        version = server.json(f"/api/datasets/{dataset}").get("version")
+        if version is None:
+            raise VersionNotFound(f"{dataset} has no published version on the server at {server.endpoint}", dataset=dataset)
+        _check_version(server, dataset, version)
+    info = server.json(f"/api/datasets/{dataset}/revision/{version}")
+    info = {k: info.get(k) for k in ("id", "title", "license", "commercial", "creators", "citation", "homepage", "access", "terms", "sha")}
+    data = server.small(f"/datasets/{dataset}/resolve/{version}/manifest.json")
+    manifest = _parse_manifest(data, f"the server at {server.endpoint}", dataset, version)
+    snap = _Snapshot(dataset, version, cache / dataset / version, info.get("access") not in (None, "public"))
+    shards = _wanted(manifest, snap, split)
+    _check_paths(manifest, snap, f"the server at {server.endpoint}")  # nothing is written before this
+    _make_folder(snap, cache)
+    _write(snap, "info.json", (json.dumps(info, indent=2, ensure_ascii=False) + "\n").encode())
+    _write(snap, "manifest.json", data)
+    if snap.private and shards:
+        _confirm_access(server, snap, shards[0], info.get("access"))
+    downloaded = _fetch_all(server, snap, shards, progress)
+    _write(snap, "README.md", server.small(f"/datasets/{dataset}/resolve/{version}/README.md"))
+    return _pulled(snap, manifest, info, split, shards, downloaded)
+
+
+def _pull_offline(cache: Path, dataset: str, version: str, split: str | list[str] | None, token: str | None, show: bool | None) -> Pulled:
     folder = cache / dataset / version
-    manifest = _manifest(server, folder, dataset, version)
+    if not (folder / "manifest.json").is_file():
+        raise OfflineError(f"{dataset}@{version} is not in the cache ({folder}) and HUB_OFFLINE is set", dataset=dataset, version=version)
+    try:
+        info = json.loads((folder / "info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise OfflineError(f"{dataset}@{version} in the cache ({folder}) does not say who may read it (no readable info.json) and HUB_OFFLINE is set",
+                           hint="Unset HUB_OFFLINE and pull it once more: the server says who may read it.", dataset=dataset, version=version) from None
+    snap = _Snapshot(dataset, version, folder, info.get("access") not in (None, "public"))
+    if snap.private:
+        _check_offline_token(snap, info.get("access"), token)
+    source = f"the cached manifest {folder / 'manifest.json'}"
+    manifest = _parse_manifest((folder / "manifest.json").read_bytes(), source, dataset, version)
+    shards = _wanted(manifest, snap, split)
+    _check_paths(manifest, snap, source)
+    downloaded = _fetch_all(None, snap, shards, show)
+    return _pulled(snap, manifest, info, split, shards, downloaded)
+
+
+def _pulled(snap: _Snapshot, manifest: dict[str, Any], info: dict[str, Any], split: Any, shards: list[dict[str, Any]], downloaded: int) -> Pulled:
+    notice = _write_notice(snap, manifest, info)
+    files = [{"path": f["path"], "split": f["split"], "rows": f["rows"], "size": f["size"], "sha256": f["sha256"]} for f in shards]
+    return Pulled(snap.dataset, snap.version, snap.folder, _split_names(manifest, split), files, downloaded, notice)
+
+
+def _split_names(manifest: dict[str, Any], split: str | list[str] | None) -> list[str]:
+    return [split] if isinstance(split, str) else list(split or manifest.get("splits", {}))
+
+
+def _wanted(manifest: dict[str, Any], snap: _Snapshot, split: str | list[str] | None) -> list[dict[str, Any]]:
     all_splits = list(manifest.get("splits", {}))
-    wanted = [split] if isinstance(split, str) else list(split or all_splits)
+    wanted = _split_names(manifest, split)
     unknown = [s for s in wanted if s not in all_splits]
     if unknown:
-        raise HubError(f"{dataset}@{version} has no split {unknown[0]!r} (splits: {', '.join(all_splits)})", hint="Pick one of the splits listed.", dataset=dataset, version=version)
-    shards = [f for f in manifest["files"] if f.get("split") in wanted]
-    total = sum(f["size"] for f in shards)
-    downloaded = 0
-    with _progress(total, f"{dataset}@{version}", progress) as bar:
-        for shard in shards:
-            downloaded += _fetch(server, folder, dataset, version, shard, bar)
-    if server is not None:
-        _fetch_small(server, folder, dataset, version, "README.md")
-    info = _info(server, folder, dataset, version)
-    notice = _write_notice(folder, dataset, version, manifest, info)
-    return Pulled(dataset, version, folder, wanted, [{"path": f["path"], "split": f["split"], "rows": f["rows"], "size": f["size"], "sha256": f["sha256"]} for f in shards], downloaded, notice)
+        raise HubError(f"{snap.ref} has no split {unknown[0]!r} (splits: {', '.join(all_splits)})", hint="Pick one of the splits listed.", dataset=snap.dataset, version=snap.version)
+    return [f for f in manifest["files"] if f.get("split") in wanted]
 
 
 def _latest_cached(cache: Path, dataset: str) -> str:
-    from hub.ids import Version
-
-    found = sorted((Version.parse(p.name) for p in (cache / dataset).glob("*") if (p / "manifest.json").is_file()), reverse=True) if (cache / dataset).is_dir() else []
+    found = []
+    if (cache / dataset).is_dir():
+        for p in (cache / dataset).iterdir():
+            try:
+                if (p / "manifest.json").is_file():
+                    found.append(Version.parse(p.name))
+            except HubError:
+                continue  # not a version's folder
     if not found:
         raise OfflineError(f"{dataset} is not in the cache ({cache}) and HUB_OFFLINE is set", dataset=dataset)
-    return str(found[0])
+    return str(max(found))
 
 
-def _manifest(server: _Server | None, folder: Path, dataset: str, version: str) -> dict[str, Any]:
-    path = folder / "manifest.json"
-    if server is None:
-        if not path.is_file():
-            raise OfflineError(f"{dataset}@{version} is not in the cache ({folder}) and HUB_OFFLINE is set", dataset=dataset, version=version)
-    else:
-        _fetch_small(server, folder, dataset, version, "manifest.json")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("dataset") != dataset or manifest.get("version") != version:
-        path.unlink(missing_ok=True)
-        raise IntegrityError(f"the manifest served for {dataset}@{version} names {manifest.get('dataset')}@{manifest.get('version')}", dataset=dataset, version=version)
+# -- what the server says, checked before anything is written ---------------------------------
+
+def _refuse(source: str, what: str, value: Any, snap_or_ref: str, why: str, **fields: Any) -> HubError:
+    return HubError(f"{source} gave the {what} {value!r} for {snap_or_ref}, which {why}: refused, nothing was written",
+                    hint="Pull only from a hub server you trust (--endpoint, HUB_ENDPOINT) and tell its operator: "
+                         "a hub names its files like data/train-00000-of-00001.parquet, inside the version's folder.",
+                    source=source, **fields)
+
+
+def _check_version(server: Server, dataset: str, version: Any) -> None:
+    try:
+        Version.parse(version)
+    except HubError:
+        raise _refuse(f"the server at {server.endpoint}", "version", version, dataset, "is not MAJOR.MINOR.PATCH",
+                      endpoint=server.endpoint, dataset=dataset, version=str(version)) from None
+
+
+def _parse_manifest(data: bytes, source: str, dataset: str, version: str) -> dict[str, Any]:
+    """The manifest's JSON, its id and files checked (the paths by `_check_paths`)."""
+    ref = f"{dataset}@{version}"
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise IntegrityError(f"{source} gave a manifest for {ref} that is not JSON ({exc})", hint="Nothing was written; tell the server's operator.", dataset=dataset, version=version) from None
+    if not isinstance(manifest, dict) or manifest.get("dataset") != dataset or manifest.get("version") != version:
+        named = f"{manifest.get('dataset')}@{manifest.get('version')}" if isinstance(manifest, dict) else type(manifest).__name__
+        raise IntegrityError(f"the manifest served for {ref} names {named}", hint="Nothing was written; check --endpoint / HUB_ENDPOINT.", dataset=dataset, version=version)
+    files, splits = manifest.get("files"), manifest.get("splits", {})
+    good = isinstance(files, list) and isinstance(splits, dict) and all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("split"), str)
+        and all(isinstance(f.get(k), int) and not isinstance(f.get(k), bool) and f[k] >= 0 for k in ("size", "rows"))
+        and isinstance(f.get("sha256"), str) and len(f["sha256"]) == 64 and set(f["sha256"]) <= _HEX for f in files)
+    if not good:
+        raise IntegrityError(f"{source} gave a manifest for {ref} whose files are not a list of {{path, split, rows, size, sha256}}",
+                             hint="Nothing was written; tell the server's operator.", dataset=dataset, version=version)
     return manifest
 
 
-def _info(server: _Server | None, folder: Path, dataset: str, version: str) -> dict[str, Any]:
-    path = folder / "info.json"
-    if server is not None:
-        info = server.json(f"/api/datasets/{dataset}/revision/{version}")
-        keep = {k: info.get(k) for k in ("id", "title", "license", "commercial", "creators", "citation", "homepage", "access", "terms", "sha")}
-        _atomic_write(path, (json.dumps(keep, indent=2, ensure_ascii=False) + "\n").encode())
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+def _path_problem(path: str) -> str | None:
+    """Why `path` (relative, from a manifest) may not be written under a version's folder, or None."""
+    if not path:
+        return "is empty"
+    if "\\" in path:
+        return "contains a backslash"
+    if any(ord(c) < 32 or ord(c) == 127 for c in path):
+        return "contains a control character"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "is an absolute path"
+    parts = path.split("/")
+    if ".." in parts:
+        return "leaves the version's folder (a '..' part)"
+    if any(p in ("", ".") for p in parts):
+        return "has an empty or '.' part"
+    if parts[0] != "data" or len(parts) < 2:
+        return "is not below data/"
+    if any(p.startswith(".") for p in parts) or path.endswith(_OWN_SUFFIXES):
+        return "is a hidden name or ends in .part, .lock or .tmp (names the cache keeps for itself)"
+    if any(len(p.encode()) > 255 for p in parts):
+        return "has a part longer than 255 bytes"
+    return None
 
 
-def _fetch_small(server: _Server, folder: Path, dataset: str, version: str, name: str) -> None:
-    with server.request(f"/datasets/{dataset}/resolve/{version}/{name}") as response:
-        _atomic_write(folder / name, response.read())
+def _check_paths(manifest: dict[str, Any], snap: _Snapshot, source: str) -> None:
+    """Raise unless every file of the manifest stays inside the version's folder, symlinks followed."""
+    seen: set[str] = set()
+    base = os.path.realpath(snap.folder)
+    for f in manifest["files"]:
+        path = f["path"]
+        why = _path_problem(path)
+        if why is None and path in seen:
+            why = "is listed twice"
+        if why is None:
+            resolved = os.path.realpath(snap.folder / path)
+            if os.path.commonpath([base, resolved]) != base:
+                why = f"leads out of the version's folder through a symbolic link (to {resolved})"
+        if why is not None:
+            raise _refuse(source, "file path", path, snap.ref, why, path=path, dataset=snap.dataset, version=snap.version)
+        seen.add(path)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+# -- the cache's folders and files ---------------------------------------------------------
+
+def _make_folder(snap: _Snapshot, cache: Path) -> None:
+    """Create the version's folder (and data/); 0700 from <name>/ down for a non-public one."""
+    ns, name = snap.dataset.split("/")
+    levels = [(cache, 0o777), (cache / ns, 0o777), (cache / ns / name, snap.dir_mode), (snap.folder, snap.dir_mode), (snap.folder / "data", snap.dir_mode)]
+    try:
+        for path, mode in levels:
+            try:
+                os.mkdir(path, mode)
+            except FileExistsError:
+                pass
+        if snap.private:
+            _restrict(snap.folder.parent)
+    except PermissionError as exc:
+        raise HubError(f"cannot write to the cache at {exc.filename or cache}: permission denied", hint="Point HUB_CACHE (or --cache-dir) at a folder you may write to.", path=str(exc.filename)) from None
+
+
+def _restrict(top: Path) -> None:
+    """Make what is under `top` private to its owner: a version that was public once may not be now."""
+    os.chmod(top, 0o700)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for d in dirnames:
+            os.chmod(os.path.join(dirpath, d), 0o700, follow_symlinks=False)
+        for f in filenames:
+            path = os.path.join(dirpath, f)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
+def _open(path: Path, flags: int, mode: int) -> int:
+    """os.open that never follows a symlink at `path` and creates files with `mode` (less the umask)."""
+    return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+
+
+def _write(snap: _Snapshot, name: str, data: bytes) -> None:
+    """Write `folder/name` whole or not at all (a temporary file renamed)."""
+    path = snap.folder / name
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(_open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, snap.file_mode), "wb") as out:
+        out.write(data)
     os.replace(tmp, path)
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _locked(path: Path, mode: int) -> Iterator[None]:
+    fd = _open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
-def _fetch(server: _Server | None, folder: Path, dataset: str, version: str, shard: dict[str, Any], bar) -> int:
+# -- who may use a private or gated version in the cache ------------------------------------
+
+def _token_id(token: str) -> str:
+    """What the cache keeps of a token: a salted sha256, never the token."""
+    return hashlib.sha256(b"hub-cache-token\0" + token.encode()).hexdigest()
+
+
+def _fetched_by(snap: _Snapshot) -> dict[str, Any]:
+    try:
+        data = json.loads((snap.folder / FETCHED_BY).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) and isinstance(data.get("tokens"), dict) else {"tokens": {}}
+    except (OSError, ValueError):
+        return {"tokens": {}}
+
+
+def _confirm_access(server: Server, snap: _Snapshot, shard: dict[str, Any], access: str | None) -> None:
+    """Ask the server whether this token may download the version (cached or not); record it."""
+    with server.request(f"/datasets/{snap.dataset}/resolve/{snap.version}/{shard['path']}", {"Range": "bytes=0-0"}) as response:
+        response.read(1)
+    if server.token is None:
+        return
+    try:
+        user = server.json("/api/whoami-v2").get("name")
+    except HubError:
+        user = None
+    record = _fetched_by(snap)
+    record["access"] = access
+    record["tokens"][_token_id(server.token)] = {"user": user, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _write(snap, FETCHED_BY, (json.dumps(record, indent=2) + "\n").encode())
+
+
+def _check_offline_token(snap: _Snapshot, access: str | None, token: str | None) -> None:
+    kind = GatedDataset if access == "gated" else AccessDenied
+    hint = "Pass the token you pulled it with (--token, HUB_TOKEN), or unset HUB_OFFLINE so that the server checks yours."
+    if not token:
+        raise kind(f"{snap.ref} is {access}: offline, the cache hands it only to the token that fetched it, and no token was given", hint=hint, dataset=snap.dataset, version=snap.version)
+    if _token_id(token) not in _fetched_by(snap)["tokens"]:
+        raise kind(f"{snap.ref} is {access}: offline, the cache hands it only to the token that fetched it, and this token did not", hint=hint, dataset=snap.dataset, version=snap.version)
+
+
+# -- the shards -----------------------------------------------------------------------------
+
+def _fetch_all(server: Server | None, snap: _Snapshot, shards: list[dict[str, Any]], show: bool | None) -> int:
+    downloaded = 0
+    with bars.bytes_bar(sum(f["size"] for f in shards), snap.ref, show) as bar:
+        for shard in shards:
+            downloaded += _fetch(server, snap, shard, bar)
+    return downloaded
+
+
+def _fetch(server: Server | None, snap: _Snapshot, shard: dict[str, Any], bar: Any) -> int:
     """Make `folder/shard[path]` a verified copy; return the bytes downloaded for it."""
-    target = folder / shard["path"]
-    with _locked(target):
-        if target.is_file():
+    target = snap.folder / shard["path"]
+    if server is not None:
+        for parent in reversed(target.relative_to(snap.folder).parents[:-1]):
+            (snap.folder / parent).mkdir(mode=snap.dir_mode, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise OfflineError(f"{shard['path']} of {snap.ref} is not in the cache and HUB_OFFLINE is set", dataset=snap.dataset, version=snap.version, path=str(target))
+    with _locked(target, snap.file_mode):
+        if target.is_file() and not target.is_symlink():
             if target.stat().st_size == shard["size"] and sha256_file(target) == shard["sha256"]:
                 bar.update(shard["size"])
                 return 0
             log.warning("%s does not match its sha256 %s: removed, fetching it again", target, shard["sha256"])
             target.unlink()
             if server is None:
-                raise IntegrityError(f"the cached {shard['path']} of {dataset}@{version} is corrupted (sha256 mismatch) and HUB_OFFLINE is set", hint="Unset HUB_OFFLINE and pull again: the bad copy was removed.", path=str(target))
+                raise IntegrityError(f"the cached {shard['path']} of {snap.ref} is corrupted (sha256 mismatch) and HUB_OFFLINE is set", hint="Unset HUB_OFFLINE and pull again: the bad copy was removed.", path=str(target))
+        elif target.is_symlink():
+            target.unlink()  # the cache holds files, never links
         if server is None:
-            raise OfflineError(f"{shard['path']} of {dataset}@{version} is not in the cache and HUB_OFFLINE is set", dataset=dataset, version=version, path=str(target))
-        downloaded = 0
-        for attempt in (1, 2):
-            got, digest = _download(server, f"/datasets/{dataset}/resolve/{version}/{shard['path']}", target, shard, bar)
-            downloaded += got
-            if digest == shard["sha256"]:
-                return downloaded
-            target.unlink()
-            log.warning("download of %s did not match its sha256 (attempt %d)", shard["path"], attempt)
-        raise IntegrityError(f"{shard['path']} of {dataset}@{version} downloaded twice and never matched its sha256 {shard['sha256']}", hint="The server's copy is damaged: tell its operator (`hub check` on the server side).", path=shard["path"])
+            raise OfflineError(f"{shard['path']} of {snap.ref} is not in the cache and HUB_OFFLINE is set", dataset=snap.dataset, version=snap.version, path=str(target))
+        return _download_verified(server, snap, shard, target, bar)
 
 
-def _download(server: _Server, url_path: str, target: Path, shard: dict[str, Any], bar) -> tuple[int, str]:
-    """Download into `target.part`, resuming from its length; rename when complete.
+def _download_verified(server: Server, snap: _Snapshot, shard: dict[str, Any], target: Path, bar: Any) -> int:
+    """Download into `target.part` (resuming it), check the sha256, rename; return the bytes received.
 
-    Returns the bytes received and the sha256 of the whole file, hashed as it arrives (a
-    resumed part is hashed first), so the file is read from disk only once.
-    """
+    A part that was resumed and does not match is discarded and the file downloaded whole
+    once more; a whole download that does not match is an `IntegrityError`."""
     part = target.with_name(target.name + ".part")
-    have = part.stat().st_size if part.is_file() else 0
-    digest = hashlib.sha256()
-    if have > shard["size"]:
+    received = 0
+    for attempt in (1, 2):
+        got, digest, resumed = _download(server, snap, shard, part, bar)
+        received += got
+        if digest == shard["sha256"]:
+            os.replace(part, target)
+            return received
+        part.unlink()
+        bar.update(-shard["size"])
+        if attempt == 2 or not resumed:
+            break
+        log.warning("%s of %s, resumed from a partial download, does not match its sha256: the partial file was discarded, downloading it whole", shard["path"], snap.ref)
+    what = "a resumed download and then a whole one" if attempt == 2 else "the download"
+    raise IntegrityError(f"{shard['path']} of {snap.ref} does not match its sha256 {shard['sha256']}: {what} from {server.endpoint} gave other bytes",
+                         hint="The server's copy is damaged: tell its operator (`hub check` on the server side). Nothing bad was kept.", path=shard["path"])
+
+
+def _download(server: Server, snap: _Snapshot, shard: dict[str, Any], part: Path, bar: Any) -> tuple[int, str, bool]:
+    """Fill `part` to the shard's size, resuming with Range after a cut (with backoff).
+
+    Returns the bytes received, the sha256 of the whole part (hashed as the bytes arrive; a
+    part left by an earlier run is hashed from disk once) and whether its last piece was a
+    resumed one (asked for with Range)."""
+    size, url = shard["size"], f"/datasets/{snap.dataset}/resolve/{snap.version}/{shard['path']}"
+    retries, backoff = config.download_retries(), config.download_backoff()
+    digest, hashed, shown, got, cuts, resumed = hashlib.sha256(), 0, 0, 0, 0, False
+    have = _size_of(part)
+    if have > size:
         part.unlink()
         have = 0
-    got = 0
-    if have < shard["size"]:
-        headers = {"Range": f"bytes={have}-"} if have else {}
-        with server.request(url_path, headers) as response:
-            if have and response.status == 206:
-                update_from_file(digest, part)
-                bar.update(have)
-                mode = "ab"
-            else:
-                mode, have = "wb", 0
-            with open(part, mode) as out:
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    got += len(chunk)
-                    bar.update(len(chunk))
-    else:
+    while have < size:
+        try:
+            with server.stream(url, have) as (response, start):
+                if start != have:  # the server would not resume there: start over
+                    have, digest, hashed = 0, hashlib.sha256(), 0
+                if hashed != have:  # a part from an earlier run: hash what is there, once
+                    update_from_file(digest, part)
+                    hashed = have
+                resumed = have > 0
+                bar.update(have - shown)
+                shown = have
+                n, reason = _receive(response, part, have, size, digest, bar, snap.file_mode)
+                got, have, hashed, shown = got + n, have + n, hashed + n, shown + n
+                if reason:
+                    raise Cut(reason)
+        except Cut as exc:
+            if _size_of(part) != have:  # not what was counted: hash the part again from disk
+                have, digest, hashed = _size_of(part), hashlib.sha256(), 0
+            cuts += 1
+            if cuts > retries:
+                raise HubError(f"the download of {shard['path']} of {snap.ref} from {server.endpoint} was cut off {cuts} times ({exc.reason}); "
+                               f"{have} of {size} bytes are kept in {part}",
+                               hint="Run the command again: it resumes from there (HUB_DOWNLOAD_RETRIES sets how often one pull retries).",
+                               path=shard["path"], endpoint=server.endpoint) from None
+            wait = min(30.0, backoff * 2 ** (cuts - 1))
+            log.warning("download of %s cut off (%s), %d of %d bytes kept: retry %d of %d in %.1f s", shard["path"], exc.reason, have, size, cuts, retries, wait)
+            time.sleep(wait)
+    if hashed != have:  # the whole part was there already
         update_from_file(digest, part)
-        bar.update(have)
-    os.replace(part, target)
-    return got, digest.hexdigest()
+        resumed = True
+    bar.update(have - shown)
+    return got, digest.hexdigest(), resumed
 
 
-@contextmanager
-def _progress(total: int, label: str, enabled: bool | None):
-    from tqdm import tqdm
-
-    show = config.progress_enabled() if enabled is None else enabled
-    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not show) as bar:
-        yield bar
+def _size_of(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return 0
 
 
-def _write_notice(folder: Path, dataset: str, version: str, manifest: dict[str, Any], info: dict[str, Any]) -> Path:
+def _receive(response: Any, part: Path, start: int, size: int, digest: Any, bar: Any, mode: int) -> tuple[int, str | None]:
+    """Write the body into `part` from byte `start` (what follows is cut), at most `size - start`
+    bytes; return how many came and, if the body stopped short, why."""
+    got, want = 0, size - start
+    buffer = memoryview(bytearray(CHUNK))
+    try:
+        with os.fdopen(_open(part, os.O_WRONLY | os.O_CREAT, mode), "wb") as out:
+            out.truncate(start)
+            out.seek(start)
+            while got < want:
+                try:
+                    n = response.readinto(buffer[: min(CHUNK, want - got)])
+                except Exception as exc:  # reset, timeout, http.client.IncompleteRead, ...
+                    return got, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if not n:
+                    return got, f"the connection closed after {start + got} of {size} bytes"
+                out.write(buffer[:n])
+                digest.update(buffer[:n])
+                got += n
+                bar.update(n)
+    except OSError as exc:
+        raise HubError(f"cannot write {part}: {exc.strerror or exc}", hint="Free some space (or point HUB_CACHE elsewhere) and pull again: it resumes from what is kept.", path=str(part)) from None
+    return got, None
+
+
+# -- notice, load, accept -------------------------------------------------------------------
+
+def _write_notice(snap: _Snapshot, manifest: dict[str, Any], info: dict[str, Any]) -> Path:
     """NOTICE.md next to the data: the license, whether commercial use is allowed, what to credit."""
-    lic = manifest.get("license", {})
-    lines = [f"# {info.get('title') or dataset} ({dataset}@{version})", "", f"License: `{lic.get('expression')}`", ""]
+    lic = manifest.get("license") or {}
+    lines = [f"# {info.get('title') or snap.dataset} ({snap.ref})", "", f"License: `{lic.get('expression')}`", ""]
     if lic.get("commercial"):
         lines.append("Commercial use: allowed by the license.")
     else:
@@ -275,9 +515,8 @@ def _write_notice(folder: Path, dataset: str, version: str, manifest: dict[str, 
             lines += ["", "Cite as:", "", "```", str(info["citation"]).strip(), "```"]
     if info.get("terms"):
         lines += ["", "## Terms you accepted", "", str(info["terms"])]
-    path = folder / "NOTICE.md"
-    _atomic_write(path, ("\n".join(lines) + "\n").encode())
-    return path
+    _write(snap, "NOTICE.md", ("\n".join(lines) + "\n").encode())
+    return snap.folder / "NOTICE.md"
 
 
 def load(dataset: str, *, version: str | None = None, split: str = "test", endpoint: str | None = None, token: str | None = None, cache_dir: Path | str | None = None, progress: bool | None = None):
@@ -313,4 +552,4 @@ def accept(dataset: str, *, endpoint: str | None = None, token: str | None = Non
     check_dataset_id(dataset)
     if config.offline():
         raise OfflineError("accepting terms needs the server, and HUB_OFFLINE is set", dataset=dataset)
-    return _Server(endpoint or config.endpoint(), token if token is not None else config.token()).json(f"/api/datasets/{dataset}/accept", method="POST")
+    return Server(endpoint or config.endpoint(), token if token is not None else config.token()).json(f"/api/datasets/{dataset}/accept", method="POST")

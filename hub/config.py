@@ -14,6 +14,9 @@
 | HUB_TOKEN          | the API token sent to that server                   | none                    |
 | HUB_CACHE          | where pulled versions are kept (shared by users)    | ~/.cache/hub            |
 | HUB_OFFLINE        | `1`: never touch the network, use the cache only    | off                     |
+| HUB_DOWNLOAD_RETRIES | times one pull retries a download that was cut off (it resumes with Range) | 5 |
+| HUB_DOWNLOAD_BACKOFF | seconds before the first retry; doubled for each next one, at most 30 | 0.5 |
+| HUB_DOWNLOAD_TIMEOUT | seconds a download may wait for the server before it counts as cut off | 60 |
 | HUB_LABEL_STUDIO_URL   | the Label Studio server `hub annotate` talks to | http://127.0.0.1:8080   |
 | HUB_LABEL_STUDIO_TOKEN | its API token (legacy token or personal access token) | none: required    |
 | HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
@@ -54,6 +57,18 @@ def env_int(name: str, default: int) -> int:
         from hub.errors import HubError
 
         raise HubError(f"{name}={value!r} is not a whole number", hint=f"Unset {name} or give it an integer.") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        from hub.errors import HubError
+
+        raise HubError(f"{name}={value!r} is not a number", hint=f"Unset {name} or give it a number (seconds).") from None
 
 
 def root_override() -> Path | None:
@@ -119,6 +134,21 @@ def cache_dir() -> Path:
 
 def offline() -> bool:
     return env_bool("HUB_OFFLINE")
+
+
+def download_retries() -> int:
+    """How many times one pull retries a file whose download was cut off (0: never)."""
+    return max(0, env_int("HUB_DOWNLOAD_RETRIES", 5))
+
+
+def download_backoff() -> float:
+    """Seconds to wait before the first retry; each next wait is twice as long (at most 30 s)."""
+    return max(0.0, env_float("HUB_DOWNLOAD_BACKOFF", 0.5))
+
+
+def download_timeout() -> float:
+    """Seconds a request may wait for the server (connect or read) before it counts as cut off."""
+    return max(0.1, env_float("HUB_DOWNLOAD_TIMEOUT", 60.0))
 DEFAULT_LABEL_STUDIO_URL = "http://127.0.0.1:8080"
 
 
