@@ -147,3 +147,67 @@ def test_accepting_terms_through_the_client_unlocks_the_gated_download(served, t
     pulled = hub.pull("acme/gated-digits@1.0.0", split="test", endpoint=served.url, token=dave, cache_dir=tmp_path)
     notice = pulled.notice.read_text()
     assert "## Terms you accepted\n\nUse for evaluation only; do not redistribute." in notice
+
+
+def _modes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mode & 0o777 for p in [folder, *folder.rglob("*")]}
+
+
+@pytest.fixture
+def umask_022():
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def test_private_files_are_kept_from_other_users_and_offline_need_the_token_that_fetched_them(served, tmp_path, monkeypatch, umask_022):
+    bob = served.tokens["bob"]
+    pulled = hub.pull("acme/secret-digits@1.0.0", split="test", endpoint=served.url, token=bob, cache_dir=tmp_path)
+    modes = _modes(tmp_path / "acme/secret-digits")
+    assert {p for p, m in modes.items() if (tmp_path / "acme/secret-digits" / p).is_dir() and m != 0o700} == set()
+    assert {p for p, m in modes.items() if (tmp_path / "acme/secret-digits" / p).is_file() and m != 0o600} == set()
+    assert "1.0.0/data/test-00000-of-00001.parquet" in modes and "1.0.0/.fetched-by.json" in modes
+    record = json.loads((pulled.path / ".fetched-by.json").read_text())
+    assert record["access"] == "private" and [r["user"] for r in record["tokens"].values()] == ["bob"]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and bob.encode() in p.read_bytes()]  # the token itself is nowhere
+    public = hub.pull("demo/digits@1.0.0", split="test", endpoint=served.url, cache_dir=tmp_path)
+    assert (public.path / "data/test-00000-of-00001.parquet").stat().st_mode & 0o777 == 0o644
+    assert (public.path / "data").stat().st_mode & 0o777 == 0o755
+
+    monkeypatch.setenv("HUB_OFFLINE", "1")
+    with pytest.raises(hub.AccessDenied) as excinfo:
+        hub.pull("acme/secret-digits@1.0.0", split="test", cache_dir=tmp_path)
+    assert type(excinfo.value) is hub.AccessDenied
+    assert excinfo.value.message == "acme/secret-digits@1.0.0 is private: offline, the cache hands it only to the token that fetched it, and no token was given"
+    assert excinfo.value.hint == "Pass the token you pulled it with (--token, HUB_TOKEN), or unset HUB_OFFLINE so that the server checks yours."
+    with pytest.raises(hub.AccessDenied) as excinfo:
+        hub.pull("acme/secret-digits@1.0.0", split="test", token=served.tokens["alice"], cache_dir=tmp_path)
+    assert excinfo.value.message == "acme/secret-digits@1.0.0 is private: offline, the cache hands it only to the token that fetched it, and this token did not"
+    with pytest.raises(hub.AccessDenied):  # nor through the latest version cached
+        hub.load("acme/secret-digits", split="test", cache_dir=tmp_path)
+    assert hub.pull("acme/secret-digits@1.0.0", split="test", token=bob, cache_dir=tmp_path).files == pulled.files
+    result = run_hub("pull", "acme/secret-digits@1.0.0", "--split", "test", "--cache-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0] == "Error: acme/secret-digits@1.0.0 is private: offline, the cache hands it only to the token that fetched it, and no token was given"
+
+
+def test_a_gated_version_in_the_cache_is_not_handed_out_without_the_terms_accepted(served, tmp_path, monkeypatch, umask_022):
+    erin = hub.create_token("erin", root=served.root)
+    hub.accept("acme/gated-digits", endpoint=served.url, token=erin)
+    pulled = hub.pull("acme/gated-digits@1.0.0", split="test", endpoint=served.url, token=erin, cache_dir=tmp_path)
+    assert (pulled.path / "data/test-00000-of-00001.parquet").stat().st_mode & 0o777 == 0o600
+    assert pulled.path.stat().st_mode & 0o777 == 0o700
+    # online, the cached copy is not a way around the gate
+    with pytest.raises(hub.GatedDataset) as excinfo:
+        hub.pull("acme/gated-digits@1.0.0", split="test", endpoint=served.url, cache_dir=tmp_path)
+    assert excinfo.value.message == "dataset 'acme/gated-digits' is gated: downloads need a token whose user accepted its terms"
+    frank = hub.create_token("frank", root=served.root)
+    with pytest.raises(hub.GatedDataset) as excinfo:
+        hub.pull("acme/gated-digits@1.0.0", split="test", endpoint=served.url, token=frank, cache_dir=tmp_path)
+    assert excinfo.value.message == "user 'frank' has not accepted the terms of 'acme/gated-digits'"
+    monkeypatch.setenv("HUB_OFFLINE", "1")
+    with pytest.raises(hub.GatedDataset) as excinfo:
+        hub.pull("acme/gated-digits@1.0.0", split="test", token=frank, cache_dir=tmp_path)
+    assert excinfo.value.message == "acme/gated-digits@1.0.0 is gated: offline, the cache hands it only to the token that fetched it, and this token did not"
+    again = hub.pull("acme/gated-digits@1.0.0", split="test", token=erin, cache_dir=tmp_path)
+    assert again.downloaded_bytes == 0 and again.files == pulled.files
