@@ -32,14 +32,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from hub import config
 from hub import progress as bars
 from hub.errors import AccessDenied, GatedDataset, HubError, IntegrityError, OfflineError, VersionNotFound
 from hub.hashing import sha256_file, update_from_file
-from hub.transport import Cut, Server
 from hub.ids import Version, check_dataset_id
+
+if TYPE_CHECKING:
+    from hub.transport import Server  # imported when online: offline use does without urllib
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +106,11 @@ def pull(ref: str, *, split: str | list[str] | None = None, endpoint: str | None
         Version.parse(version)
     cache = Path(cache_dir) if cache_dir else config.cache_dir()
     token = token if token is not None else config.token()
-    server = None if config.offline() else Server(endpoint or config.endpoint(), token)
-    if server is None:
+    if config.offline():
         return _pull_offline(cache, dataset, version or _latest_cached(cache, dataset), split, token, progress)
+    from hub.transport import Server
+
+    server = Server(endpoint or config.endpoint(), token)
     if not version:
         version = server.json(f"/api/datasets/{dataset}").get("version")
         if version is None:
@@ -420,6 +424,8 @@ def _download(server: Server, snap: _Snapshot, shard: dict[str, Any], part: Path
     Returns the bytes received, the sha256 of the whole part (hashed as the bytes arrive; a
     part left by an earlier run is hashed from disk once) and whether its last piece was a
     resumed one (asked for with Range)."""
+    from hub.transport import Cut
+
     size, url = shard["size"], f"/datasets/{snap.dataset}/resolve/{snap.version}/{shard['path']}"
     retries, backoff = config.download_retries(), config.download_backoff()
     digest, hashed, shown, got, cuts, resumed = hashlib.sha256(), 0, 0, 0, 0, False
@@ -552,4 +558,6 @@ def accept(dataset: str, *, endpoint: str | None = None, token: str | None = Non
     check_dataset_id(dataset)
     if config.offline():
         raise OfflineError("accepting terms needs the server, and HUB_OFFLINE is set", dataset=dataset)
+    from hub.transport import Server
+
     return Server(endpoint or config.endpoint(), token if token is not None else config.token()).json(f"/api/datasets/{dataset}/accept", method="POST")

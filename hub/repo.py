@@ -11,7 +11,6 @@ from pathlib import Path
 from hub import config
 from hub.errors import DatasetExists, HubError, NotAHubRepo, StorageError, UnsafePath
 from hub.ids import parse_dataset_id
-from hub.schema import SCHEMA_DIR
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +92,8 @@ def init(path: Path | str, *, remote: str | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for folder in ("registry", "pipelines", "schemas"):
         (root / folder).mkdir(exist_ok=True)
+    from hub.schema import SCHEMA_DIR  # pyarrow: not at the top, so that `hub list` starts fast
+
     for schema in SCHEMA_DIR.glob("*.schema.json"):
         shutil.copy2(schema, root / "schemas" / schema.name)
     init = _TEMPLATES / "init"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import subprocess
+import sys
 
 import click
 import pytest
@@ -111,3 +115,43 @@ def test_every_command_has_help_and_json(name):
     for param in command.params:
         if isinstance(param, click.Option) and param.name not in ("as_json",):
             assert param.help, f"{name} {param.opts} has no help text"
+
+
+# What a command must not import to start: the heavy libraries are imported by the commands
+# (and library functions) that use them, when they run.
+HEAVY = ["datasets", "dvc", "fastapi", "jsonschema", "label_studio_sdk", "numpy", "pandas", "PIL", "pyarrow", "pyarrow.parquet", "tqdm", "uvicorn", "yaml"]
+_IMPORTED_BY = """
+import json, sys
+from hub.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=False)
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in {heavy} if m in sys.modules)))
+"""
+
+
+def _heavy_imports(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The heavy modules imported by `hub ARGS` (run in a fresh interpreter, in-process)."""
+    code = _IMPORTED_BY.format(heavy=HEAVY + ["duckdb", "urllib.request"])
+    result = subprocess.run([sys.executable, "-c", code, "--no-progress", *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_cli_imports_what_a_command_needs_when_it_runs(hub_root, tmp_path):
+    assert _heavy_imports("--help") == []
+    assert _heavy_imports("annotate", "--help") == []
+    built = run_hub("list", root=hub_root)  # builds the index once (that needs pyarrow)
+    assert built.returncode == 0, built.stderr
+    assert _heavy_imports("--root", str(hub_root), "list") == ["duckdb"]
+    # a pull of a version that is in the cache (offline: no server needed)
+    data = b"PAR1 not really parquet, but the bytes the manifest names"
+    folder = tmp_path / "cache/acme/x/1.0.0"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data/test-00000-of-00001.parquet").write_bytes(data)
+    (folder / "info.json").write_text(json.dumps({"id": "acme/x", "access": "public"}))
+    (folder / "manifest.json").write_text(json.dumps({
+        "dataset": "acme/x", "version": "1.0.0", "splits": {"test": {"rows": 1}}, "license": {"expression": "CC0-1.0", "commercial": True},
+        "files": [{"path": "data/test-00000-of-00001.parquet", "split": "test", "rows": 1, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}]}))
+    assert _heavy_imports("pull", "acme/x@1.0.0", "--cache-dir", str(tmp_path / "cache"), env={"HUB_OFFLINE": "1"}) == []
