@@ -31,14 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from hub import config
-from hub.entry import load_entry, registered
 from hub.errors import DatasetNotFound
 from hub.ids import parse_ref
 from hub.repo import dataset_dir, work_dir
-from hub.versions import published_versions, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +100,10 @@ class Catalog:
         return True
 
     def _build(self, fingerprint: str) -> None:
+        import pyarrow as pa  # here, not at the top: reading the index (`hub list`) does without it
+
+        from hub.entry import registered
+
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.unlink(missing_ok=True)
         with duckdb.connect(str(tmp)) as con:
@@ -120,6 +121,9 @@ class Catalog:
         os.replace(tmp, self.path)
 
     def _add(self, rows: dict[str, list[list[Any]]], dataset: str) -> None:
+        from hub.entry import load_entry
+        from hub.versions import published_versions, read_manifest
+
         try:
             entry = load_entry(self.root, dataset)
         except Exception as exc:  # an entry that cannot be read is listed as invalid
