@@ -16,13 +16,20 @@ shards, starts a real `hub serve` subprocess on a free port, then measures, alte
                     whole command, Python start-up and imports included
 * hub.pull (lib)    `hub.pull(...)` in a fresh Python process, imports done before the clock
 
+then, unless `--methods` leaves `startup` out, the start-up row: `--startup-runs` runs each,
+alternating, of `python -c pass` (the interpreter alone), `hub --help`, `hub --root R list`,
+`hub pull` of the `validation` split into a cache that already holds it (every sha256 checked
+again, no byte downloaded), `hub.pull` of the same in a fresh process (imports done before the
+clock: the CLI's row minus this one is its start-up) and `curl` of that split's shard(s):
+median wall time of each (subprocess, from fork to exit).
+
 Wall time is measured around the whole command (curl, CLI) or the call (lib); the client's
 peak RSS is `/usr/bin/time`'s %M (the largest process of the command's tree) or, for the
 library call, the child's VmHWM. CPU seconds of the client and of the server (from
 /proc/PID/stat) over each run are recorded, and so is `others' cpu`: the busy CPU time of the
 rest of the machine during the run. See bench/README.md.
 
-    .venv/bin/python bench/pull_split.py [--mb 1000] [--repeat 3] [--json bench/results/pull_split_1g.json]
+    .venv/bin/python bench/pull_split.py [--mb 1000] [--repeat 3] [--startup-runs 9] [--json bench/results/pull_split_1g.json]
 """
 
 from __future__ import annotations
@@ -55,7 +62,9 @@ TEST_SHARE = 0.9
 BYTES_PER_ROW = 358  # Parquet bytes of one publish_dialogue record, as the hub writes it (measured)
 DATASET_YAML = {**PUBLISH_YAML, "title": "Synthetic dialogues (download benchmark)",
                 "split": {**PUBLISH_YAML["split"], "ratios": {"train": 0.05, "validation": 0.05, "test": TEST_SHARE}}}
-METHODS = ["curl", "curl+sha256sum", "curl+openssl", "hub-cli", "hub-lib"]
+METHODS = ["curl", "curl+sha256sum", "curl+openssl", "hub-cli", "hub-lib", "startup"]
+STARTUP_SPLIT = "validation"
+STARTUP = ["python", "hub --help", "hub list", "hub pull (cached)", "hub.pull (cached, lib)", "curl (same split)"]
 LABEL = {"curl": "curl", "curl+sha256sum": "curl + sha256sum", "curl+openssl": "curl + openssl sha256", "hub-cli": "hub pull (CLI)", "hub-lib": "hub.pull (library)"}
 
 
@@ -66,9 +75,14 @@ def _busy_s() -> float:
 
 
 def _proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process `pid` (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds of process `pid` and its live children (`hub serve`'s worker
+    processes), threads included."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(_proc_cpu_s(k) for k in kids)
 
 
 def build_hub(work: Path, mb: float) -> dict[str, Any]:
@@ -124,16 +138,17 @@ def _command(method: str, url: str, shards: list[dict[str, Any]], out: Path, res
         return ["sh", "-c", script]
     if method == "hub-cli":
         return [str(Path(sys.executable).with_name("hub")), "pull", f"{DATASET}@{VERSION}", "--split", SPLIT, "--endpoint", url, "--cache-dir", str(out)]
-    return [sys.executable, __file__, "--child", url, str(out), str(result)]
+    return [sys.executable, __file__, "--child", url, str(out), str(result), SPLIT]
 
 
-def child(url: str, cache: Path, result: Path) -> None:
+def child(url: str, cache: Path, result: Path, split: str) -> None:
     """The library call, timed in this fresh process (imports not timed)."""
     import hub
     import hub.client  # noqa: F401  (the downloader's imports, before the clock)
+    import hub.transport  # noqa: F401
 
     t0 = time.perf_counter()
-    pulled = hub.pull(f"{DATASET}@{VERSION}", split=SPLIT, endpoint=url, cache_dir=cache)
+    pulled = hub.pull(f"{DATASET}@{VERSION}", split=split, endpoint=url, cache_dir=cache)
     seconds = time.perf_counter() - t0
     hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
     result.write_text(json.dumps({"seconds": seconds, "peak_kib": hwm, "downloaded": pulled.downloaded_bytes}))
@@ -174,14 +189,53 @@ def measure(method: str, work: Path, url: str, shards: list[dict[str, Any]], ser
     return r
 
 
+def measure_startup(work: Path, url: str, root: Path, manifest: dict[str, Any], runs: int) -> dict[str, Any]:
+    """Median wall time of the start-up commands (see the module docstring), `runs` each, alternating."""
+    hub_cli = str(Path(sys.executable).with_name("hub"))
+    shards = [f for f in manifest["files"] if f.get("split") == STARTUP_SPLIT]
+    cache, out, result = work / "startup-cache", work / "startup-curl", work / "startup-result.json"
+    out.mkdir()
+    pull = [hub_cli, "pull", f"{DATASET}@{VERSION}", "--split", STARTUP_SPLIT, "--endpoint", url, "--cache-dir", str(cache)]
+    subprocess.run(pull, check=True, stdout=subprocess.DEVNULL)  # fills the cache (not timed)
+    commands = {
+        "python": [sys.executable, "-c", "pass"],
+        "hub --help": [hub_cli, "--help"],
+        "hub list": [hub_cli, "--root", str(root), "list"],
+        "hub pull (cached)": pull,
+        "hub.pull (cached, lib)": [sys.executable, __file__, "--child", url, str(cache), str(result), STARTUP_SPLIT],
+        "curl (same split)": ["sh", "-c", " && ".join(f"curl -sS -o {out / Path(f['path']).name} {url}/datasets/{DATASET}/resolve/{VERSION}/{f['path']}" for f in shards)],
+    }
+    env = {**os.environ, "HUB_NO_PROGRESS": "1"}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for i in range(runs + 1):  # the first round warms the page cache, not reported
+        for name, cmd in commands.items():
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+            seconds = time.perf_counter() - t0
+            if name == "hub.pull (cached, lib)":
+                inner = json.loads(result.read_text())
+                if inner["downloaded"]:
+                    raise SystemExit(f"the cached pull downloaded {inner['downloaded']} bytes")
+                seconds = inner["seconds"]
+            if i:
+                times[name].append(seconds)
+    size = sum(f["size"] for f in shards)
+    print(f"\nstart-up ({runs} runs each, median; the cached pull checks the sha256 of {STARTUP_SPLIT}: {len(shards)} shard(s), {size / 1e6:.0f} MB)")
+    for name, ts in times.items():
+        print(f"  {name:<24} {statistics.median(ts) * 1000:7.0f} ms   runs {', '.join(f'{t * 1000:.0f}' for t in ts)}")
+    return {"split": STARTUP_SPLIT, "split_bytes": size, "runs": runs,
+            "results": {name: {"median_ms": statistics.median(ts) * 1000, "runs_ms": [t * 1000 for t in ts]} for name, ts in times.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=1000, help="size of the test split in MB (default 1000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each method, alternating (default 3)")
     parser.add_argument("--methods", nargs="*", default=METHODS, choices=METHODS)
+    parser.add_argument("--startup-runs", type=int, default=9, help="runs of each start-up command (default 9)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--workdir", type=Path, help="where the hub and the downloads go (default: a temporary folder; needs ~4x --mb free)")
-    parser.add_argument("--child", nargs=3, metavar=("URL", "CACHE", "RESULT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("URL", "CACHE", "RESULT", "SPLIT"), help=argparse.SUPPRESS)
     parser.add_argument("--build", nargs=2, metavar=("WORK", "MB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:
@@ -189,12 +243,13 @@ def main() -> None:
         (Path(args.build[0]) / "manifest.json").write_text(json.dumps(manifest))
         return
     if args.child:
-        return child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.child[3])
 
     curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()[1]
     info, work = begin("pull-split-", args.workdir, {"curl": curl})
     server = None
-    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods if m != "startup"}
+    startup = None
     try:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, __file__, "--build", str(work), str(args.mb)], check=True)
@@ -212,6 +267,8 @@ def main() -> None:
                 runs[method].append(r)
                 print(f"  run {i + 1} {method:15s} {r['seconds']:6.2f} s  {total / 1e6 / r['seconds']:6.0f} MB/s  peak {r['peak_mib']:5.0f} MiB  "
                       f"client cpu {r['client_cpu_s']:5.2f} s  server cpu {r['server_cpu_s']:5.2f} s  (others' cpu {r['others_cpu_s']:.1f} s)", flush=True)
+        if "startup" in args.methods:
+            startup = measure_startup(work, url, root, manifest, args.startup_runs)
     finally:
         if server is not None:
             server.terminate()
@@ -237,7 +294,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"benchmark": "pull_split", "split_bytes": total, "shards": len(shards), "machine": info,
-                                         "results": results, "ratios": ratios, "target": 1.25}, indent=2) + "\n")
+                                         "results": results, "ratios": ratios, "target": 1.25, "startup": startup}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
