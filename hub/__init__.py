@@ -164,11 +164,12 @@ def index(*, root: Path | str | None = None) -> dict[str, Any]:
     return {"path": str(catalog.path), "datasets": len(catalog.list())}
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 8000, root: Path | str | None = None) -> None:
-    """Serve the catalog (pages, JSON API, Hugging Face API subset) until interrupted."""
+def serve(*, host: str = "127.0.0.1", port: int = 8000, root: Path | str | None = None, workers: int | None = None) -> None:
+    """Serve the catalog (pages, JSON API, Hugging Face API subset) until interrupted, in
+    `workers` processes (default: HUB_WORKERS, else one per core, at most 4)."""
     from hub.server import serve as _serve
 
-    _serve(_root(root), host=host, port=port)
+    _serve(_root(root), host=host, port=port, workers=workers)
 
 
 def create_token(user: str, *, publish: bool = False, root: Path | str | None = None) -> str:

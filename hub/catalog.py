@@ -12,6 +12,10 @@ rebuild they lead to, run in a thread of their own: requests keep reading the in
 have until the new file is in place, instead of waiting for a fingerprint of every file of
 the registry (~0.1 s at 1,000 datasets) or a rebuild (~1.6 s).
 
+Several processes may share one index (the server's workers, `hub publish`): a rebuild holds
+a file lock (`catalog.duckdb.lock`), so they rebuild one at a time and none twice, and one
+process per `RECHECK_SECONDS` fingerprints the registry (`catalog.duckdb.checked`).
+
 Each connection is a private in-memory DuckDB with the file ATTACHed: `duckdb.connect(path)`
 would hand back the instance cached for that path while any connection to it is open, that
 is, the replaced file, for as long as requests overlap.
@@ -19,6 +23,7 @@ is, the replaced file, for as long as requests overlap.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -26,6 +31,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,16 +95,28 @@ class Catalog:
         return self._refresh(self.fingerprint(), force)
 
     def _refresh(self, fingerprint: str, force: bool = False) -> bool:
-        if not force and self.path.exists():
-            try:
-                with _open(self.path) as con:
-                    row = next(iter(con.execute("SELECT value FROM hub_index.meta WHERE key = 'fingerprint'").fetchall()), None)
-                if row and row[0] == fingerprint:
+        if not force and self._stored_fingerprint() == fingerprint:
+            return False
+        # One rebuild at a time, across processes (the server's workers, `hub publish`): whoever
+        # waited finds the index built meanwhile, or builds it from the registry as it is now.
+        with _flock(self.path.with_name(self.path.name + ".lock")):
+            if not force:
+                fingerprint = self.fingerprint()
+                if self._stored_fingerprint() == fingerprint:
                     return False
-            except duckdb.Error:
-                pass  # unreadable: rebuild
-        self._build(fingerprint)
+            self._build(fingerprint)
         return True
+
+    def _stored_fingerprint(self) -> str | None:
+        """The registry fingerprint the index file was built from (None without a readable file)."""
+        if not self.path.exists():
+            return None
+        try:
+            with _open(self.path) as con:
+                row = next(iter(con.execute("SELECT value FROM hub_index.meta WHERE key = 'fingerprint'").fetchall()), None)
+        except duckdb.Error:
+            return None  # unreadable: rebuild
+        return row[0] if row else None
 
     def _build(self, fingerprint: str) -> None:
         import pyarrow as pa  # here, not at the top: reading the index (`hub list`) does without it
@@ -177,8 +196,16 @@ class Catalog:
     def _check_in_background(self) -> None:
         """Fingerprint the registry and rebuild the index if it changed (`background` catalogs)."""
         try:
-            fingerprint = self.fingerprint()
-            self._refresh(fingerprint)  # compares with the fingerprint stored in the index file first
+            # One process of the repository checks per interval: the others (the server's other
+            # workers) only see the index file change, which `_connect` notices.
+            with _flock(self.path.with_name(self.path.name + ".checked"), blocking=False) as stamp:
+                if stamp is None or time.time() - stamp.stat().st_mtime < RECHECK_SECONDS:
+                    fingerprint = self._checked[1] if self._checked is not None else ""
+                else:
+                    fingerprint = self.fingerprint()
+                    if self._checked is None or fingerprint != self._checked[1] or self._file_id() != self._checked[0]:
+                        self._refresh(fingerprint)  # compares with the fingerprint stored in the index file first
+                    os.utime(stamp)
             checked = (self._file_id(), fingerprint, time.monotonic())
             with self._lock:
                 self._checked = checked
@@ -280,6 +307,22 @@ class Catalog:
             raise VersionNotFound(f"{dataset}@{version} is not published (versions: {', '.join(info['versions']) or 'none'})", dataset=dataset, version=version)
         manifest = json.loads(found[0])
         return {**info, "version": version, "manifest": manifest, "path": str(dataset_dir(self.root, dataset) / "versions" / version)}
+
+
+@contextmanager
+def _flock(path: Path, *, blocking: bool = True) -> Iterator[Path | None]:
+    """Hold an exclusive lock on file `path` (created if missing); yields `path`, or None when
+    `blocking` is False and another process holds it."""
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:

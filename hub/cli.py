@@ -269,16 +269,20 @@ def index(ctx: click.Context, as_json: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="HUB_HOST", help="Interface to listen on (0.0.0.0 for every one; also HUB_HOST).")
 @click.option("--port", default=8000, show_default=True, envvar="HUB_PORT", type=click.IntRange(1, 65535), help="TCP port (also HUB_PORT).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: HUB_WORKERS, else one per core, at most 4).")
 @command
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int | None, as_json: bool) -> None:
     """Serve the catalog: pages, JSON API, the Hugging Face Hub API subset, Croissant."""
+    from hub import config
+
     url = f"http://{host}:{port}"
+    workers = workers or config.serve_workers()
     if as_json:
-        _dump({"url": url, "hf_endpoint": url, "openapi": f"{url}/openapi.json"})
+        _dump({"url": url, "hf_endpoint": url, "openapi": f"{url}/openapi.json", "workers": workers})
     else:
-        click.echo(f"Serving the catalog at {url}/  (API docs {url}/docs; HF_ENDPOINT={url})")
-    hub.serve(host=host, port=port, root=_root(ctx))
+        click.echo(f"Serving the catalog at {url}/ with {workers} worker process{'es' if workers != 1 else ''}  (API docs {url}/docs; HF_ENDPOINT={url})")
+    hub.serve(host=host, port=port, root=_root(ctx), workers=workers)
 
 
 @main.command()

@@ -10,6 +10,7 @@
 | HUB_PARQUET_COMPRESSION | codec of published shards: zstd (level 1), snappy, lz4, gzip, brotli, none | zstd |
 | HUB_MAX_QUERY_BYTES| the longest query string the server takes           | 8192                    |
 | HUB_HOST, HUB_PORT | where `hub serve` listens (read by the CLI)         | 127.0.0.1, 8000         |
+| HUB_WORKERS        | worker processes of `hub serve`                     | the cores, at most 4    |
 | HUB_ENDPOINT       | the server `hub pull` / `hub.load` download from    | http://127.0.0.1:8000   |
 | HUB_TOKEN          | the API token sent to that server                   | none                    |
 | HUB_CACHE          | where pulled versions are kept (shared by users)    | ~/.cache/hub            |
@@ -114,6 +115,11 @@ def max_row_bytes() -> int:
 
 def max_query_bytes() -> int:
     return env_int("HUB_MAX_QUERY_BYTES", 8192)
+
+
+def serve_workers() -> int:
+    """Worker processes of `hub serve`: HUB_WORKERS, else one per core this process may use, at most 4."""
+    return max(1, env_int("HUB_WORKERS", min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)))
 
 
 def endpoint() -> str:

@@ -51,9 +51,11 @@ def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-@router.get("/health", tags=["meta"], summary="Liveness")
-def health() -> dict[str, str]:
-    return {"status": "ok", "version": hub.__version__}
+@router.get("/health", tags=["meta"], summary="Liveness, and which worker process answered")
+def health() -> dict[str, Any]:
+    import os
+
+    return {"status": "ok", "version": hub.__version__, "worker": os.getpid()}
 
 
 @router.get("/api/whoami-v2", tags=["huggingface"], summary="The token's user (HF whoami)")

@@ -12,6 +12,7 @@ with the Hugging Face headers `X-Error-Code` / `X-Error-Message` where its clien
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hub
 from hub import config
@@ -42,7 +44,7 @@ from hub.errors import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["create_app", "error_response", "serve"]
+__all__ = ["NoDelayH11Protocol", "app_from_env", "create_app", "error_response", "serve"]
 
 # (status, Hugging Face X-Error-Code) per error type; the first match in MRO order wins
 _STATUS: dict[type[HubError], tuple[int, str | None]] = {
@@ -158,9 +160,42 @@ def current_user(request: Request) -> User | None:
     return request.app.state.access.user(token.strip())
 
 
-def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run the server until interrupted."""
+def app_from_env() -> FastAPI:
+    """The app of one worker process of `serve()`: the repository named by HUB_ROOT (uvicorn's factory)."""
+    return create_app(config.root_override())
+
+
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on every connection.
+
+    With `workers > 1` uvicorn binds the listening socket itself, with `proto` 0, and asyncio
+    sets TCP_NODELAY only on accepted sockets whose `proto` is TCP (uvicorn issue #3149): each
+    keep-alive response after the first then waited ~40 ms for the client's delayed ACK.
+    """
+
+    def connection_made(self, transport: Any) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
+
+
+def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, log_level: str = "info") -> None:
+    """Run the server until interrupted, in `workers` processes (default `config.serve_workers()`).
+
+    The workers share the listening socket and the repository's files: each has its own
+    `Catalog` on the same index file (rebuilt by one process at a time, swapped in by rename).
+    Raises `HubError` if `workers` is below 1.
+    """
+    import os
+
     import uvicorn
 
-    app = create_app(root)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, h11_max_incomplete_event_size=1024 * 1024)
+    from hub.errors import HubError
+
+    workers = config.serve_workers() if workers is None else workers
+    if workers < 1:
+        raise HubError(f"--workers must be at least 1, not {workers}", hint="Use 1 for a single process.")
+    os.environ["HUB_ROOT"] = str(hub._root(root))  # each worker imports the app afresh and reads it (`app_from_env`)
+    uvicorn.run("hub.server.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
+                http=NoDelayH11Protocol, h11_max_incomplete_event_size=1024 * 1024)
