@@ -141,7 +141,7 @@ def _load(root: Path, dataset: str, path: Path) -> Revision:
     return _load_cached(root, dataset, path, st.st_mtime_ns, st.st_size)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)  # a server's versions: a miss reads and hashes every small file of the folder
 def _load_cached(root: Path, dataset: str, path: Path, _mtime: int, _size: int) -> Revision:
     raw = (path / "manifest.json").read_bytes()
     manifest = json.loads(raw)

@@ -104,12 +104,7 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.state.access = AccessStore(app.state.root)
     limit = max_query_bytes if max_query_bytes is not None else config.max_query_bytes()
 
-    @app.middleware("http")
-    async def _limits(request: Request, call_next):
-        query = request.scope.get("query_string", b"")
-        if len(query) > limit:
-            return error_response(414, f"the query string is {len(query)} bytes; the most this server takes is {limit}", type_="URITooLong", hint="Shorten the query.")
-        return await call_next(request)
+    app.add_middleware(_QueryLimit, limit=limit)
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
@@ -138,6 +133,22 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.include_router(hf.router)
     app.include_router(pages.router)
     return app
+
+
+class _QueryLimit:
+    """Answer 414 to a query string longer than `limit` bytes. Plain ASGI: Starlette's
+    `BaseHTTPMiddleware` (`@app.middleware`) costs a task and a stream per request."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if len(query) > self.limit:
+            response = error_response(414, f"the query string is {len(query)} bytes; the most this server takes is {self.limit}", type_="URITooLong", hint="Shorten the query.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _reason(status: int) -> str:
