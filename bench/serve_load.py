@@ -5,9 +5,10 @@ speech) copied in and published for real (`hub.publish(push=False)`), then 249 m
 each, made by copying: the entry's dataset.yaml (title numbered, two tag words added from a
 100-word vocabulary, so that searches match different subsets) and README.md, and the published
 `versions/1.0.0` folder (its data shards hard-linked, its manifest's `dataset` field rewritten),
-under 10 namespaces. It starts a real `hub serve` subprocess on a free port and, per scenario and
-concurrency, a load generator in another process: N threads, each with one keep-alive
-`http.client` connection, sending requests back to back for `--seconds`:
+under 10 namespaces. It starts real `hub serve --workers W` subprocesses on free ports, one per
+`--workers` value (default: 1 and the server's default count, side by side), and, per scenario
+and concurrency, for each server in turn, a load generator in another process: N threads, each
+with one keep-alive `http.client` connection, sending requests back to back for `--seconds`:
 
 * search     GET /api/datasets?search=<word>[&modality=<m>]  (words from titles, tags, cards and
              some that match nothing; modality none or one of the four)
@@ -16,12 +17,13 @@ concurrency, a load generator in another process: N threads, each with one keep-
 * health     GET /health                                      (the floor: the framework alone)
 
 Reported: requests/s, p50/p99 latency, errors (any status but 200, or a broken connection),
-the server's CPU seconds per request, and `others' cpu`: CPU the rest of the machine used
-meanwhile (the server and the load generator subtracted). `--profile` also times, in this
+the server's CPU seconds per request (its worker processes included), `others' cpu`: CPU the
+rest of the machine used meanwhile (the server and the load generator subtracted), and the
+1-minute load average at the end of each measurement. `--profile` also times, in this
 process, what one request does to the catalog (`Catalog.fingerprint`, `refresh`, the DuckDB
 open, `search`, `show`). See bench/README.md.
 
-    .venv/bin/python bench/serve_load.py [--seconds 20] [--concurrency 1 8 32] [--json bench/results/serve_load.json]
+    .venv/bin/python bench/serve_load.py [--seconds 20] [--concurrency 1 8 50] [--workers 1 2] [--json bench/results/serve_load.json]
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from publish_dialogue import begin  # noqa: E402
-from pull_split import _busy_s, _proc_cpu_s, start_server  # noqa: E402
+from pull_split import _busy_s, _free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech"]
@@ -96,7 +98,54 @@ def build_hub(work: Path, total: int) -> tuple[Path, list[str], list[str]]:
     t1 = time.perf_counter()
     count = hub.index(root=root)["datasets"]
     print(f"copied {len(ids) - len(DEMO)} more entries in {t1 - t0:.0f} s; catalog index built in {time.perf_counter() - t1:.1f} s: {count} datasets", flush=True)
+    (root / ".hub" / "serve-load.json").write_text(json.dumps({"ids": ids, "words": sorted(words)}))  # for --hub
     return root, ids, sorted(words)
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` and of its live descendants (the server's workers)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(c for c, parent in parents.items() if parent == p)
+    total = 0.0
+    for p in tree:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def start_server(root: Path, workers: int, log: Path) -> tuple[subprocess.Popen, int]:
+    """`hub serve --workers N` on a free port, once every worker answers /health (they say their pid)."""
+    port = _free_port()
+    hub_cli = Path(sys.executable).with_name("hub")
+    proc = subprocess.Popen([str(hub_cli), "--root", str(root), "serve", "--port", str(port), "--workers", str(workers)],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(seen) < workers:
+        if proc.poll() is not None:
+            raise SystemExit(f"hub serve exited with {proc.returncode}: see {log}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"hub serve --workers {workers}: {len(seen)} workers answered in 120 s")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            seen.add(json.loads(conn.getresponse().read())["worker"])
+            conn.close()
+        except (OSError, http.client.HTTPException, ValueError, KeyError):
+            time.sleep(0.1)
+    return proc, port
 
 
 def _paths(scenario: str, ids: list[str], words: list[str], rng: random.Random, n: int = 5000) -> list[str]:
@@ -163,16 +212,16 @@ def generate(port: int, paths: list[str], concurrency: int, seconds: float) -> d
 def measure(port: int, server_pid: int, scenario: str, paths: list[str], concurrency: int, seconds: float, work: Path) -> dict[str, Any]:
     spec, out = work / "paths.json", work / "load.json"
     spec.write_text(json.dumps(paths))
-    busy0, server0 = _busy_s(), _proc_cpu_s(server_pid)
+    busy0, server0 = _busy_s(), _tree_cpu_s(server_pid)
     proc = subprocess.Popen([sys.executable, __file__, "--generate", str(port), str(spec), str(concurrency), str(seconds), str(out)])
     _, status, usage = os.wait4(proc.pid, 0)
-    busy1, server1 = _busy_s(), _proc_cpu_s(server_pid)
+    busy1, server1 = _busy_s(), _tree_cpu_s(server_pid)
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"the load generator failed ({scenario}, {concurrency})")
     r = json.loads(out.read_text())
     client_cpu = usage.ru_utime + usage.ru_stime
     r.update(scenario=scenario, concurrency=concurrency, server_cpu_s=server1 - server0, client_cpu_s=client_cpu,
-             others_cpu_s=busy1 - busy0 - client_cpu - (server1 - server0))
+             others_cpu_s=busy1 - busy0 - client_cpu - (server1 - server0), load_1min=os.getloadavg()[0])
     r["server_cpu_ms_per_request"] = r["server_cpu_s"] / max(1, r["requests"]) * 1000
     return r
 
@@ -187,9 +236,11 @@ def profile(root: Path, ids: list[str], n: int = 50) -> dict[str, float]:
     catalog.refresh()
     rng = random.Random(1)
 
-    def timed(fn) -> float:
+    def timed(fn, before=None) -> float:
         times = []
         for _ in range(n):
+            if before is not None:
+                before()
             t0 = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t0)
@@ -197,20 +248,40 @@ def profile(root: Path, ids: list[str], n: int = 50) -> dict[str, float]:
 
     def open_close() -> None:
         duckdb.connect(str(catalog.path), read_only=True).close()
+
+    def forget() -> None:  # the catalog's memo of answers read from this index file
+        memo = catalog._session()[1]
+        memo.answers.clear()
+        memo.rows = 0
     return {"Catalog.fingerprint": timed(catalog.fingerprint), "Catalog.refresh (unchanged)": timed(catalog.refresh),
-            "duckdb.connect(read_only) + close": timed(open_close), "Catalog.search('river')": timed(lambda: catalog.search("river")),
-            "Catalog.show(random id)": timed(lambda: catalog.show(rng.choice(ids)))}
+            "duckdb.connect(read_only) + close": timed(open_close),
+            "Catalog.search('river'), first": timed(lambda: catalog.search("river"), forget),
+            "Catalog.search('river'), again": timed(lambda: catalog.search("river")),
+            "Catalog.search('river', public only), again": timed(lambda: catalog.search("river", include_private=False)),
+            "Catalog.show(random id), first": timed(lambda: catalog.show(rng.choice(ids)), forget),
+            "Catalog.show(random id), again": timed(lambda: catalog.show(rng.choice(ids[:n])))}
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (f"  {r['scenario']:8s} c={r['concurrency']:<3d} workers={r['workers']}  {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+            f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}  server cpu {r['server_cpu_ms_per_request']:.1f} ms/req  "
+            f"(others' cpu {r['others_cpu_s']:.1f} s in {r['seconds']:.0f} s, load {r['load_1min']:.2f})")
 
 
 def main() -> None:
+    from hub import config
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=int, default=1000, help="catalog size (default 1000)")
     parser.add_argument("--seconds", type=float, default=20, help="duration of each scenario at each concurrency (default 20)")
-    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 32])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[1, 8, 50])
+    parser.add_argument("--workers", type=int, nargs="*", help=f"worker counts to compare, a server each (default: 1 and hub serve's default, here {config.serve_workers()})")
     parser.add_argument("--scenarios", nargs="*", default=SCENARIOS, choices=SCENARIOS)
     parser.add_argument("--profile", action="store_true", help="also time the catalog steps of one request in-process")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--workdir", type=Path, help="where the hub goes (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the hub built (its path is printed) for --hub")
+    parser.add_argument("--hub", type=Path, help="serve this hub, which a run with --keep built, instead of building one")
     parser.add_argument("--generate", nargs=5, metavar=("PORT", "PATHS", "CONCURRENCY", "SECONDS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
@@ -218,44 +289,61 @@ def main() -> None:
         Path(out).write_text(json.dumps(generate(int(port), json.loads(Path(spec).read_text()), int(concurrency), float(seconds))))
         return
 
+    workers = list(dict.fromkeys(args.workers or [1, config.serve_workers()]))
     os.environ.setdefault("HUB_NO_PROGRESS", "1")
     info, work = begin("serve-load-", args.workdir)
-    server = None
+    servers: dict[int, tuple[subprocess.Popen, int]] = {}
+    root: Path | None = None
     results: list[dict[str, Any]] = []
     steps: dict[str, float] = {}
     try:
-        root, ids, words = build_hub(work, args.datasets)
+        if args.hub:
+            root = args.hub.resolve()
+            kept = json.loads((root / ".hub" / "serve-load.json").read_text())
+            ids, words = kept["ids"], kept["words"]
+        else:
+            root, ids, words = build_hub(work, args.datasets)
         if args.profile:
             steps = profile(root, ids)
-            print("in-process, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()), flush=True)
-        server, url = start_server(root, work / "server.log")
-        port = int(url.rsplit(":", 1)[1])
+            print("in-process, median ms: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()), flush=True)
+        for w in workers:  # all started first: an idle server costs nothing (its catalog checks run on requests)
+            servers[w] = start_server(root, w, work / f"server-{w}.log")
         rng = random.Random(0)
-        # warm-up (not reported): imports on first use, the catalog's first read, templates
-        measure(port, server.pid, "warm-up", [p for s in SCENARIOS for p in _paths(s, ids, words, rng, 50)], 2, 3, work)
+        warm = [p for s in SCENARIOS for p in _paths(s, ids, words, rng, 50)]
+        for w, (server, port) in servers.items():  # warm-up (not reported): imports on first use, the catalog's first read, templates
+            measure(port, server.pid, "warm-up", warm, 2 * w, 3, work)
         for scenario in args.scenarios:
             paths = _paths(scenario, ids, words, rng)
             for concurrency in args.concurrency:
-                r = measure(port, server.pid, scenario, paths, concurrency, args.seconds, work)
-                results.append(r)
-                print(f"  {scenario:8s} c={concurrency:<3d} {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  "
-                      f"errors {r['errors']}  server cpu {r['server_cpu_ms_per_request']:.1f} ms/req  (others' cpu {r['others_cpu_s']:.1f} s "
-                      f"in {r['seconds']:.0f} s)", flush=True)
-                if r["errors"]:
-                    print(f"    e.g. {r['error_samples']}", flush=True)
+                for w, (server, port) in servers.items():  # one after the other: the same load from the rest of the machine, roughly
+                    r = measure(port, server.pid, scenario, paths, concurrency, args.seconds, work)
+                    r["workers"] = w
+                    results.append(r)
+                    print(_line(r), flush=True)
+                    if r["errors"]:
+                        print(f"    e.g. {r['error_samples']}", flush=True)
     finally:
-        if server is not None:
+        for server, _ in servers.values():
             server.terminate()
             server.wait(timeout=30)
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep and not args.hub and root is not None:
+            print(f"kept the hub: --hub {root}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{'scenario':<9} {'conc':>4} {'req/s':>8} {'p50_ms':>8} {'p99_ms':>8} {'errors':>6} {'server_ms/req':>13} {'others_cpu_s':>12}")
-    for r in results:
-        print(f"{r['scenario']:<9} {r['concurrency']:>4} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>6} "
-              f"{r['server_cpu_ms_per_request']:>13.1f} {r['others_cpu_s']:>12.1f}")
+    head = "".join(f" | {w} worker{'s' if w > 1 else ''}: req/s | p50 ms | p99 ms | errors | server ms/req" for w in workers)
+    print(f"\n| scenario | conc.{head} | others' CPU s | load (1 min) |")
+    print("|---|---:" + "|---:|---:|---:|---:|---:" * len(workers) + "|---:|---:|")
+    for scenario in args.scenarios:
+        for concurrency in args.concurrency:
+            rows = [r for r in results if r["scenario"] == scenario and r["concurrency"] == concurrency]
+            cells = "".join(f" | {r['rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['server_cpu_ms_per_request']:.1f}" for r in rows)
+            others = " / ".join(f"{r['others_cpu_s']:.1f}" for r in rows)
+            load = " / ".join(f"{r['load_1min']:.2f}" for r in rows)
+            print(f"| {scenario} | {concurrency}{cells} | {others} | {load} |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "serve_load", "datasets": args.datasets, "seconds": args.seconds, "machine": info,
+        args.json.write_text(json.dumps({"benchmark": "serve_load", "datasets": len(ids), "seconds": args.seconds, "workers": workers, "machine": info,
                                          "profile_ms": steps, "results": results}, indent=2) + "\n")
 
 
