@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from hub import config
+from hub import config, records
 from hub.annotations import append_overlay, overlay_path, read_overlay
 from hub.entry import Entry, load_entry
 from hub.errors import AnnotationError, DatasetNotFound, ProjectNotFound, VersionNotFound
@@ -149,13 +149,14 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
         "format": FORMAT, "dataset": dataset, "version": version, "split": split, "task": spec.name, "record": spec.record, "field": spec.field,
         "labels": [], "channels": None, "root": hub_root,
     }
+    kind = records.get(spec.record)
     config_labels = labels
-    if spec.name == "speaker-segments":
-        config_labels = sorted(set(meta["labels"]) | set(table.column("speaker").to_pylist()))
+    if spec.labels_from:  # e.g. the speakers of speaker segments
+        config_labels = sorted(set(meta["labels"]) | set(table.column(spec.labels_from).to_pylist()))
     elif spec.needs_labels and not labels:
         raise AnnotationError(f"{dataset} has no label set for the {spec.name} task", hint="List the classes under `labels:` in dataset.yaml and publish again.", dataset=dataset)
-    if spec.record == "sensor" and meta["channels"] is None and table.num_rows:
-        meta["channels"] = list(table.column("channels")[0].as_py())
+    if meta["channels"] is None and table.num_rows:
+        meta["channels"] = kind.task_channels(spec, table)
     xml = label_config(spec, config_labels, channels=meta["channels"])
     if project is None:
         meta["labels"] = config_labels
@@ -169,7 +170,7 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     new = table.filter([rid not in existing for rid in table.column("id").to_pylist()]) if existing else table
     media_dir = _document_root(root) / dataset / version / split
     document_root = _document_root(root)
-    if spec.record in ("speech", "image", "inspection") and new.num_rows:
+    if kind.task_media(spec) and new.num_rows:
         storage = str(media_dir.resolve())
         if not any(s.get("path") == storage for s in client.local_storages(pid)):
             media_dir.mkdir(parents=True, exist_ok=True)

@@ -1,66 +1,31 @@
 """Label configs derived from a dataset's record type, the task and its label set, and the
 conversions between a record's field and Label Studio results (both ways).
 
-| record     | task               | Label Studio config                              | record field  | agreement |
-|------------|--------------------|--------------------------------------------------|---------------|-----------|
-| speech     | transcription      | Audio + TextArea                                 | `transcript`  | text      |
-| speech     | speaker-segments   | Audio + Labels (one per speaker)                 | `segments`    | spans     |
-| image      | classification     | Image + Choices                                  | `label`       | choice    |
-| image      | boxes              | Image + RectangleLabels                          | `objects`     | boxes     |
-| dialogue   | intent             | Paragraphs (dialogue layout) + Choices           | `intent`      | choice    |
-| sensor     | anomaly-spans      | TimeSeries (one Channel per channel) + TimeSeriesLabels | `anomalies` | spans |
-| inspection | defect             | Image + Choices                                  | `defect`      | choice    |
-| inspection | boxes              | Image + RectangleLabels                          | `objects`     | boxes     |
+Each record type lists its tasks (`RecordType.tasks`: the record field each fills, its
+agreement kind and Label Studio result type) and draws the data it shows
+(`RecordType.object_tag`); the control tags and the results are the same for every type:
+
+| result type      | control tag              | record field value                 | agreement |
+|------------------|--------------------------|------------------------------------|-----------|
+| textarea         | TextArea                 | text                               | text      |
+| choices          | Choices                  | a label                            | choice    |
+| rectanglelabels  | RectangleLabels          | {bbox: [[x, y, w, h]], category}   | boxes     |
+| labels           | Labels (audio spans)     | [{start, end, label}]              | spans     |
+| timeserieslabels | TimeSeriesLabels         | [{start, end, label}]              | spans     |
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
+from hub import records
+from hub.records.base import TaskSpec, quoteattr
 
-def quoteattr(value: str) -> str:
-    """`value` as a quoted XML attribute (xml.sax.saxutils is imported on first use: it pulls in
-    urllib.request, ~20 ms of every `hub` command's start-up)."""
-    from xml.sax.saxutils import quoteattr as _quoteattr
+__all__ = ["ResultError", "TASKS", "TaskSpec", "from_results", "label_config", "quoteattr", "task_spec", "tasks_for", "to_results"]
 
-    return _quoteattr(value)
-
-
-__all__ = ["ResultError", "TASKS", "TaskSpec", "from_results", "label_config", "task_spec", "tasks_for", "to_results"]
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One annotation task of one record type."""
-
-    record: str
-    name: str
-    field: str  # the record field the labels fill
-    kind: str  # agreement kind: choice, text, boxes, spans
-    control: str  # the control tag's name (`from_name`)
-    object: str  # the object tag's name (`to_name`), also the task data key of the media
-    result_type: str  # Label Studio's result type
-
-    @property
-    def needs_labels(self) -> bool:
-        return self.kind in ("choice", "boxes") or self.name == "anomaly-spans"
-
-
-TASKS: dict[tuple[str, str], TaskSpec] = {
-    (s.record, s.name): s
-    for s in [
-        TaskSpec("speech", "transcription", "transcript", "text", "transcript", "audio", "textarea"),
-        TaskSpec("speech", "speaker-segments", "segments", "spans", "segments", "audio", "labels"),
-        TaskSpec("image", "classification", "label", "choice", "label", "image", "choices"),
-        TaskSpec("image", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
-        TaskSpec("dialogue", "intent", "intent", "choice", "intent", "dialogue", "choices"),
-        TaskSpec("sensor", "anomaly-spans", "anomalies", "spans", "anomalies", "series", "timeserieslabels"),
-        TaskSpec("inspection", "defect", "defect", "choice", "defect", "image", "choices"),
-        TaskSpec("inspection", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
-    ]
-}
+# (record type, task) -> spec, in registry order (a type's first task is its default)
+TASKS: dict[tuple[str, str], TaskSpec] = {(s.record, s.name): s for t in records.RECORD_TYPES.values() for s in t.tasks}
 
 
 def task_spec(record: str, task: str | None) -> TaskSpec:
@@ -78,28 +43,25 @@ def _choices(labels: list[str], tag: str = "Choice") -> str:
     return "\n".join(f"    <{tag} value={quoteattr(v)}/>" for v in labels)
 
 
+def _control(spec: TaskSpec, labels: list[str]) -> str:
+    c, o = quoteattr(spec.control), quoteattr(spec.object)
+    if spec.result_type == "textarea":
+        return f'  <TextArea name={c} toName={o} rows="3" editable="true" maxSubmissions="1" required="true"/>'
+    if spec.result_type == "choices":
+        return f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>'
+    tag = {"labels": "Labels", "rectanglelabels": "RectangleLabels", "timeserieslabels": "TimeSeriesLabels"}[spec.result_type]
+    return f"  <{tag} name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </{tag}>"
+
+
+# Result types whose control tag comes before the object tag (labels drawn over a timeline)
+_CONTROL_FIRST = ("labels", "timeserieslabels")
+
+
 def label_config(spec: TaskSpec, labels: list[str], *, channels: list[str] | None = None) -> str:
     """The Label Studio XML config for `spec` with `labels` (speakers for speaker segments)."""
-    c, o = quoteattr(spec.control), quoteattr(spec.object)
-    value = quoteattr("$" + spec.object)
-    if spec.name == "transcription":
-        body = f'  <Audio name={o} value={value}/>\n  <TextArea name={c} toName={o} rows="3" editable="true" maxSubmissions="1" required="true"/>'
-    elif spec.name == "speaker-segments":
-        body = f"  <Labels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </Labels>\n  <Audio name={o} value={value}/>"
-    elif spec.result_type == "choices" and spec.record == "dialogue":
-        body = (f'  <Paragraphs name={o} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>\n'
-                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
-    elif spec.result_type == "choices":
-        body = (f'  <Image name={o} value={value}/>\n'
-                f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>')
-    elif spec.result_type == "rectanglelabels":
-        body = f"  <Image name={o} value={value}/>\n  <RectangleLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </RectangleLabels>"
-    elif spec.result_type == "timeserieslabels":
-        chans = "\n".join(f"    <Channel column={quoteattr(ch)} legend={quoteattr(ch)}/>" for ch in channels or [])
-        body = (f"  <TimeSeriesLabels name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </TimeSeriesLabels>\n"
-                f'  <TimeSeries name={o} value={value} valueType="json" timeColumn="time" sep=",">\n{chans}\n  </TimeSeries>')
-    else:  # pragma: no cover - every spec is handled above
-        raise KeyError(spec.name)
+    shown = records.get(spec.record).object_tag(spec, channels=channels)
+    control = _control(spec, labels)
+    body = f"{control}\n{shown}" if spec.result_type in _CONTROL_FIRST else f"{shown}\n{control}"
     return f"<View>\n  <Header value={quoteattr('Record $record_id')}/>\n{body}\n</View>\n"
 
 

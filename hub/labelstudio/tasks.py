@@ -18,15 +18,14 @@ from urllib.parse import quote
 import duckdb
 import pyarrow as pa
 
+from hub import records
 from hub.errors import AnnotationError
 from hub.labelstudio.config import TaskSpec, to_results
 from hub.versions import _shards_with_split
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_tasks", "decode_value", "read_records"]
-
-_MEDIA_KIND = {"speech": "audio", "image": "image", "inspection": "image"}
+__all__ = ["build_tasks", "decode_value", "media_columns", "read_records"]
 
 
 def read_records(version_path: Path, split: str, columns: list[str], *, limit: int | None = None, sample: int | None = None,
@@ -102,11 +101,7 @@ def _media_url(path: Path, document_root: Path) -> str:
 
 def media_columns(spec: TaskSpec) -> list[str]:
     """The published columns a task of `spec` needs (besides id and the labelled field)."""
-    if spec.record in _MEDIA_KIND:
-        return [_MEDIA_KIND[spec.record]] + (["speaker"] if spec.name == "speaker-segments" else [])
-    if spec.record == "dialogue":
-        return ["turns"]
-    return ["channels", "sample_rate", "series"]
+    return records.get(spec.record).task_columns(spec)
 
 
 def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir: Path, document_root: Path,
@@ -119,7 +114,9 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
     `predictions` (record id -> value) does the same for a model's output.
     """
     tasks, problems = [], []
-    media_field = _MEDIA_KIND.get(spec.record)
+    kind = records.get(spec.record)
+    media_field = kind.task_media(spec)
+    media_kind = kind.record_schema().media_fields.get(media_field) if media_field else None
     if media_field:
         media_dir.mkdir(parents=True, exist_ok=True)
     for row in table.to_pylist():
@@ -135,23 +132,16 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
             if not path.is_file() or path.stat().st_size != len(blob):
                 path.write_bytes(blob)
             data[spec.object] = _media_url(path, document_root)
-            if media_field == "image":
+            if media_kind == "Image":  # boxes are drawn in percent of the image's size
                 size = _image_size(blob)
                 if size:
                     data["width"], data["height"] = size
-        elif spec.record == "dialogue":
-            data[spec.object] = [{"speaker": t["speaker"], "text": t["text"]} for t in row["turns"] or []]
         else:
-            if channels is not None and list(row["channels"]) != list(channels):
-                problems.append({"record_id": record_id, "slug": "channels-differ",
-                                 "message": f"record {record_id} has channels {row['channels']}, the project shows {channels}"})
+            value, problem = kind.task_data(spec, row, channels)
+            if problem is not None:
+                problems.append(problem)
                 continue
-            rate = float(row["sample_rate"])
-            length = max((len(s) for s in row["series"]), default=0)
-            series = {"time": [round(t / rate, 6) for t in range(length)]}
-            for name, values in zip(row["channels"], row["series"]):
-                series[name] = list(values)
-            data[spec.object] = series
+            data[spec.object] = value
         task: dict[str, Any] = {"data": data}
         preds = []
         if prelabel and row.get(spec.field) is not None:

@@ -1,0 +1,142 @@
+"""The record-type interface: what one kind of record brings to the hub.
+
+A record type is a `RecordType` subclass with one instance in its module
+(`hub.records.speech.SPEECH`, ...), listed by the registry (`hub.records`). Core code asks the
+registry for the type of a dataset's records and calls this interface; it never names a type.
+
+| part              | attributes and methods                                              |
+|-------------------|---------------------------------------------------------------------|
+| schema binding    | `name`, `modality`, `schema`, `group_key`, `record_schema`          |
+| scaffold          | `example`, `media_extension`, `languages` (`hub new`)               |
+| validation        | `decode` (media, derived fields), `check_decoded`, `check`          |
+| duplicates        | `text_sql` (normalized text), `duplicates` (exact and near keys)    |
+| stats             | `metrics` (per row / per item), `split_stats` (extras of a split)   |
+| Label Studio      | `tasks`, `object_tag`, `task_media`, `task_columns`, `task_data`, `task_channels` |
+
+Modules import only this file at the top: the heavy libraries (numpy, pyarrow, PIL, ...) are
+imported by the methods that use them, so that `hub --help` stays light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from hub.checks import Checker
+    from hub.dedup import Thresholds, _Keys
+    from hub.entry import Entry
+    from hub.schema import RecordSchema
+
+__all__ = ["RecordType", "TaskSpec", "object_names", "quoteattr"]
+
+
+def quoteattr(value: str) -> str:
+    """`value` as a quoted XML attribute (xml.sax.saxutils is imported on first use: it pulls in
+    urllib.request, ~20 ms of every `hub` command's start-up)."""
+    from xml.sax.saxutils import quoteattr as _quoteattr
+
+    return _quoteattr(value)
+
+
+def object_names(spec: TaskSpec) -> tuple[str, str]:
+    """The quoted `name` and `value` attributes of a config's object tag for `spec`."""
+    return quoteattr(spec.object), quoteattr("$" + spec.object)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One annotation task of one record type."""
+
+    record: str
+    name: str
+    field: str  # the record field the labels fill
+    kind: str  # agreement kind: choice, text, boxes, spans
+    control: str  # the control tag's name (`from_name`)
+    object: str  # the object tag's name (`to_name`), also the task data key of the media
+    result_type: str  # Label Studio's result type
+    labels_from: str | None = None  # a column whose values are the config's labels (speakers), not the label set
+
+    @property
+    def needs_labels(self) -> bool:
+        return self.kind in ("choice", "boxes") or self.name == "anomaly-spans"
+
+
+class RecordType:
+    """One kind of record. Subclasses set the class attributes and override what they need."""
+
+    name: ClassVar[str] = ""  # the record type, as dataset.yaml's `record` names it
+    modality: ClassVar[str] = ""  # the modality it belongs to (dataset.yaml's `modality`)
+    schema: ClassVar[str] = ""  # the stem of its JSON Schema in schemas/
+    group_key: ClassVar[str] = "group"  # the default split.group_key
+    example: ClassVar[dict[str, Any]] = {}  # the scaffold's example record for `hub new` (no id, no media)
+    media_extension: ClassVar[str | None] = None  # the extension of the scaffold's example media file
+    languages: ClassVar[bool] = False  # whether dataset.yaml's `languages` apply (the scaffold lists "en")
+    text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over its columns)
+    tasks: ClassVar[tuple[TaskSpec, ...]] = ()  # its Label Studio tasks; the first is the default
+
+    def __repr__(self) -> str:
+        return f"<record type {self.name}>"
+
+    # -- schema -------------------------------------------------------------------------
+
+    def record_schema(self, labels: list[str] | tuple[str, ...] = ()) -> RecordSchema:
+        """The `RecordSchema` of this type bound to a label set."""
+        from hub.schema import record_schema
+
+        return record_schema(self.name, labels)
+
+    # -- validation ---------------------------------------------------------------------
+
+    def decode(self, kind: str, blob: bytes) -> Any:
+        """Decode one media file of `kind` (`Audio`, `Image`, ...): what decoding tells (e.g.
+        (sample rate, duration) or (width, height)). Raises any exception for a file that does
+        not decode (its message becomes the problem)."""
+        raise ValueError(f"{self.name} records have no {kind} media")
+
+    def check_decoded(self, checker: Checker, row: int, field: str, kind: str, info: Any) -> None:
+        """Compare what decoding row `row`'s `field` told with the record's own fields."""
+
+    def check(self, checker: Checker) -> None:
+        """Checks of this type beyond its JSON Schema, over the checker's whole table."""
+
+    # -- duplicates ---------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        """Add the exact and near duplicate keys of `table`'s rows to `keys` (`hub.dedup`)."""
+
+    # -- stats --------------------------------------------------------------------------
+
+    def metrics(self, table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Per-row metrics, and per-item metrics with the row each item belongs to, over whole columns."""
+        return {}, {}
+
+    def split_stats(self, table: pa.Table, mask: np.ndarray, per_row: dict[str, np.ndarray], split: dict[str, Any], entry: Entry) -> dict[str, Any]:
+        """Extra stats of the (non-empty) split whose rows `mask` selects; `split` holds its stats so far."""
+        return {}
+
+    # -- Label Studio -------------------------------------------------------------------
+
+    def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
+        """The Label Studio object tag (the data shown) of a label config for `spec`."""
+        raise KeyError(spec.name)
+
+    def task_media(self, spec: TaskSpec) -> str | None:
+        """The media column a task shows from files on disk (None: the data travels in the task)."""
+        return None
+
+    def task_columns(self, spec: TaskSpec) -> list[str]:
+        """The published columns a task of `spec` needs (besides id and the labelled field)."""
+        media = self.task_media(spec)
+        return ([media] if media else []) + ([spec.labels_from] if spec.labels_from else [])
+
+    def task_data(self, spec: TaskSpec, row: dict[str, Any], channels: list[str] | None) -> tuple[Any, dict[str, Any] | None]:
+        """(the task data of a record that has no media file, or a problem that skips the record)."""
+        raise NotImplementedError(f"{self.name} tasks carry media")
+
+    def task_channels(self, spec: TaskSpec, table: pa.Table) -> list[str] | None:
+        """The channels a project's config shows (from the first record pushed), or None."""
+        return None

@@ -1,0 +1,60 @@
+"""Dialogues: a conversation's turns (speaker, text) and its intent, `schemas/dialogue.schema.json`.
+
+- Duplicates: the turns' text, lower-cased, whitespace collapsed (`text_sql`).
+- Stats: turns per dialogue, characters per turn.
+- Label Studio: `intent` (Paragraphs in dialogue layout + Choices, into `intent`); the turns
+  travel inside the task.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hub.records.base import RecordType, TaskSpec, object_names
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+__all__ = ["DIALOGUE", "Dialogue"]
+
+
+class Dialogue(RecordType):
+    name = "dialogue"
+    modality = "dialogue"
+    schema = "dialogue"
+    group_key = "dialogue_id"
+    example = {"dialogue_id": "dlg-0001", "language": "en", "intent": "greeting",
+               "turns": [{"speaker": "user", "text": "hello"}, {"speaker": "agent", "text": "hi, how can I help?"}]}
+    languages = True
+    text_sql = "lower(array_to_string(list_transform(turns, lambda t: t.text), ' '))"
+    tasks = (TaskSpec("dialogue", "intent", "intent", "choice", "intent", "dialogue", "choices"),)
+
+    # -- stats ----------------------------------------------------------------------------
+
+    def metrics(self, table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        turns = table.column("turns")  # chunk by chunk: no copy of the texts
+        per_row = {"turns": pc.list_value_length(turns).to_numpy(zero_copy_only=False)}
+        lengths = pc.utf8_length(pc.struct_field(pc.list_flatten(turns), "text")).to_numpy(zero_copy_only=False)
+        starts = np.cumsum([0, *(len(c) for c in turns.chunks)])
+        parents = [pc.list_parent_indices(c).to_numpy(zero_copy_only=False) + start for c, start in zip(turns.chunks, starts)]
+        per_item = {"turn_chars": (lengths, np.concatenate(parents) if parents else np.array([], np.int64))}
+        return per_row, per_item
+
+    # -- Label Studio ---------------------------------------------------------------------
+
+    def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
+        name, value = object_names(spec)
+        return f'  <Paragraphs name={name} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>'
+
+    def task_columns(self, spec: TaskSpec) -> list[str]:
+        return ["turns"]
+
+    def task_data(self, spec: TaskSpec, row: dict[str, Any], channels: list[str] | None) -> tuple[Any, dict[str, Any] | None]:
+        return [{"speaker": t["speaker"], "text": t["text"]} for t in row["turns"] or []], None
+
+
+DIALOGUE = Dialogue()
