@@ -99,6 +99,39 @@ def repeated_rows(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.flatnonzero(flat(pc.is_in(hashes, value_set=pa.array(repeated))).to_numpy(zero_copy_only=False))
 
 
+def row_nbytes(table: pa.Table) -> np.ndarray:
+    """The bytes every row holds (strings, binaries, fixed-width values, through lists and structs), as int64."""
+    sizes = np.zeros(table.num_rows, dtype=np.int64)
+    for column in table.columns:
+        start = 0
+        for chunk in column.chunks:
+            sizes[start:start + len(chunk)] += _nbytes(chunk)
+            start += len(chunk)
+    return sizes
+
+
+def _nbytes(array: pa.Array) -> np.ndarray:
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        return _nbytes(array.dictionary)[pc.fill_null(array.indices, 0).to_numpy(zero_copy_only=False)]
+    if pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        return pc.fill_null(pc.binary_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        values = pc.list_flatten(array)
+        parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+        return np.bincount(parents, weights=_nbytes(values), minlength=len(array)).astype(np.int64)
+    if pa.types.is_struct(kind):
+        total = np.zeros(len(array), dtype=np.int64)
+        for child in array.flatten():
+            total += _nbytes(child)
+        return total
+    try:
+        width = max(1, kind.bit_width // 8)
+    except ValueError:  # null and other types without a fixed width
+        width = 0
+    return np.full(len(array), width, dtype=np.int64)
+
+
 def rows_where(mask: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
     """Table rows where `mask` is true (nulls count as false)."""
     m = flat(pc.fill_null(mask, False)).to_numpy(zero_copy_only=False)

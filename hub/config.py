@@ -6,7 +6,7 @@
 | HUB_NO_PROGRESS    | `1` turns progress bars off                         | on when stderr is a tty |
 | HUB_SHARD_ROWS     | the most rows in one Parquet shard                  | 500000                  |
 | HUB_SHARD_BYTES    | the most uncompressed bytes in one Parquet shard    | 500 MB                  |
-| HUB_MAX_ROW_BYTES  | the largest record the importer accepts             | 64 MiB                  |
+| HUB_MAX_ROW_BYTES  | the largest record the importer accepts, counted whole (JSONL line + media) | 64 MiB |
 | HUB_PARQUET_COMPRESSION | codec of published shards: zstd (level 1), snappy, lz4, gzip, brotli, none | zstd |
 | HUB_MAX_QUERY_BYTES| the longest query string the server takes           | 8192                    |
 | HUB_HOST, HUB_PORT | where `hub serve` listens (read by the CLI)         | 127.0.0.1, 8000         |

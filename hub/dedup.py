@@ -252,6 +252,8 @@ def _image_keys(blob: bytes | None) -> tuple[bytes | None, int | None, np.ndarra
     from PIL import Image
 
     with Image.open(io.BytesIO(blob)) as image:
+        if image.size[0] * image.size[1] > Image.MAX_IMAGE_PIXELS:  # validation rejects these; never decode one
+            raise ValueError(f"image of {image.size[0]}x{image.size[1]} pixels: over the decoder's limit")
         pixels = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).digest()
         grey = image.convert("L")
         small = np.asarray(grey.resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)

@@ -36,6 +36,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "undecodable-audio": ("Audio cannot be decoded", "Re-export the file as WAV, FLAC or OGG; check it plays."),
     "undecodable-image": ("Image cannot be decoded", "Re-export the file as PNG or JPEG; check it opens."),
     "inconsistent-record": ("Fields disagree with each other", "Make the fields consistent (e.g. one unit and one series per channel)."),
+    "not-utf8": ("Line is not UTF-8 text", "Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or fix the bytes on that line."),
+    "too-deep": ("Record nested too deeply", "Records nest arrays and objects at most 64 levels deep (the schemas need 4): fix the line."),
+    "duplicate-key": ("Key repeated in one object", "Give each key once per object: a JSON reader keeps only the last value, and the hub will not guess."),
+    "bad-box": ("Box outside its image or of no size", "Give boxes as [x, y, width, height] in pixels (COCO), inside the image, with width and height "
+                "above 0; convert [x1, y1, x2, y2] boxes to that form."),
+    "bad-span": ("Span ends before it starts", "Give start and end in seconds from the start of the record, with end >= start (swap them if reversed)."),
 }
 
 

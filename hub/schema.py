@@ -10,6 +10,8 @@ published data, with the names taken from the dataset's label set.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -135,6 +137,140 @@ class RecordSchema:
         for name, prop in self.properties.items():
             walk(prop, (name,))
         return found
+
+    @cached_property
+    def _shape(self) -> Callable[[Any, list[int]], _Found | None]:
+        return _compile({"type": "object", "properties": self.properties})
+
+    def shape_problem(self, record: dict[str, Any]) -> tuple[tuple[str, str, str] | None, int]:
+        """What converting `record` to Arrow would silently change, and how many keys it has.
+
+        Returns ((slug, message, field) of the first problem, or None) and the number of
+        object keys it went through (every key of a record of the right shape). Arrow drops keys
+        a struct does not have, turns `true` into 1.0 and truncates 16000.7 to 16000; this
+        reports them instead (`unknown-field`, `type-error`).
+        """
+        count = [0]
+        found = self._shape(record, count)
+        if found is None:
+            return None, count[0]
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in reversed(found.where)).lstrip(".")
+        field = re.sub(r"\[\d+\]", "[]", path)
+        if found.slug == "unknown-field":
+            place = f" in {path}" if path else ""
+            field = f"{field}.{found.detail}" if field else found.detail
+            return ("unknown-field", f"field {found.detail!r}{place} is not in the {self.record} record schema", field), count[0]
+        return (found.slug, f"{path}: {found.detail}", field), count[0]
+
+
+@dataclass
+class _Found:
+    """A problem found by a shape check: where (innermost first) and what."""
+
+    slug: str
+    detail: str
+    where: list[str | int]
+
+
+_MEDIA = ("Audio", "Image", "Video")  # {"bytes", "path"} once read
+
+
+def _compile(prop: dict[str, Any]) -> Callable[[Any, list[int]], _Found | None]:
+    """A check of one value against `prop` for what Arrow would change without saying so.
+
+    Values of the wrong kind are left alone: Arrow refuses them, and the JSON Schema says why.
+    """
+    kinds = set(_types(prop))
+    if prop.get("x-feature") in _MEDIA:
+        def media(value: Any, count: list[int]) -> _Found | None:
+            if isinstance(value, dict):
+                count[0] += len(value)
+                extra = sorted(set(value) - {"bytes", "path"})
+                if extra:
+                    return _Found("unknown-field", extra[0], [])
+            return None
+        return media
+    if "object" in kinds and "properties" in prop:
+        allowed = frozenset(prop["properties"])
+        children = [(name, _compile(sub)) for name, sub in prop["properties"].items() if _needs_check(sub)]
+
+        def obj(value: Any, count: list[int]) -> _Found | None:
+            if not isinstance(value, dict):
+                return None
+            count[0] += len(value)
+            if not value.keys() <= allowed:
+                return _Found("unknown-field", sorted(set(value) - allowed)[0], [])
+            for name, check in children:
+                child = value.get(name)
+                if child is not None and (found := check(child, count)) is not None:
+                    found.where.append(name)
+                    return found
+            return None
+        return obj
+    if "array" in kinds:
+        items = prop.get("items", {})
+        item_kinds = set(_types(items))
+        if item_kinds and item_kinds <= {"number", "integer", "null"}:
+            integer = "integer" in item_kinds
+
+            def numbers(value: Any, count: list[int]) -> _Found | None:
+                if not isinstance(value, list):
+                    return None
+                types = set(map(type, value))
+                if bool in types or (integer and float in types):
+                    for i, v in enumerate(value):
+                        if (found := _number(v, integer)) is not None:
+                            found.where.append(i)
+                            return found
+                return None
+            return numbers
+        if not _needs_check(items):
+            return lambda value, count: None
+        if "properties" in items and not any(_needs_check(sub) for sub in items["properties"].values()):
+            allowed = frozenset(items["properties"])
+
+            def flat_objects(value: Any, count: list[int]) -> _Found | None:  # dialogue turns: the common case, inline
+                if not isinstance(value, list):
+                    return None
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        count[0] += len(item)
+                        if not item.keys() <= allowed:
+                            return _Found("unknown-field", sorted(set(item) - allowed)[0], [i])
+                return None
+            return flat_objects
+        check_item = _compile(items)
+
+        def array(value: Any, count: list[int]) -> _Found | None:
+            if not isinstance(value, list):
+                return None
+            for i, item in enumerate(value):
+                if item is not None and (found := check_item(item, count)) is not None:
+                    found.where.append(i)
+                    return found
+            return None
+        return array
+    if kinds & {"number", "integer"}:
+        integer = "number" not in kinds
+        return lambda value, count: _number(value, integer)
+    return lambda value, count: None
+
+
+def _number(value: Any, integer: bool) -> _Found | None:
+    """True or 16000.7 where a number (or an integer) is wanted: Arrow would take 1.0 and 16000."""
+    if isinstance(value, bool) or (integer and isinstance(value, float) and not value.is_integer()):
+        return _Found("type-error", f"{value!r} is not of type {'integer' if integer else 'number'!r}", [])
+    return None
+
+
+def _needs_check(prop: dict[str, Any]) -> bool:
+    """Whether a value of `prop` can hold anything Arrow would change silently."""
+    kinds = set(_types(prop))
+    if prop.get("x-feature") in _MEDIA or kinds & {"number", "integer"}:
+        return True
+    if "object" in kinds and "properties" in prop:
+        return True
+    return "array" in kinds and _needs_check(prop.get("items", {}))
 
 
 def record_schema(record: str, labels: list[str] | tuple[str, ...] = ()) -> RecordSchema:

@@ -7,10 +7,12 @@ for Parquet. Media given as paths are read here, confined to the dataset's folde
 from __future__ import annotations
 
 import base64
+import codecs
 import hashlib
 import importlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +29,7 @@ from hub.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
-__all__ = ["iter_rows", "parquet_tables", "resolve_media", "safe_path", "source_fingerprint"]
+__all__ = ["MAX_JSON_DEPTH", "SourceRowError", "iter_rows", "may_repeat_keys", "parquet_tables", "parse_line", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
 
 
 def safe_path(base: Path, relative: str) -> Path:
@@ -131,48 +133,153 @@ def check_source_checksums(entry: Entry) -> list[tuple[str, str, str]]:
     return bad
 
 
-def iter_rows(entry: Entry) -> Iterator[tuple[str, int, Any]]:
-    """(file, 1-based row, record) for loader and JSONL sources.
+MAX_JSON_DEPTH = 64  # nesting levels of arrays and objects a JSONL record may have (the deepest schema needs 4)
+_KEY_END = re.compile(rb'"[ \t\r\n]*:')  # where an object key ends (and, rarely, a string that starts with ':')
 
-    A JSONL line that is not JSON is yielded as a `SourceRowError` so validation reports it.
-    Lines that are blank or start with `#` are skipped.
+
+def iter_rows(entry: Entry, max_bytes: int | None = None) -> Iterator[tuple[str, int, Any, bytes | None]]:
+    """(file, 1-based row, record, the raw line) for loader and JSONL sources (raw None for loaders).
+
+    JSONL files are read line by line as bytes, so one bad line is one bad row, at its true
+    line number: a line that is not UTF-8 or not JSON, nests deeper than `MAX_JSON_DEPTH`, or
+    is longer than `max_bytes` (checked before it is parsed, and never held whole) is yielded
+    as a `SourceRowError` for validation to report. A UTF-8 byte order mark at the start of
+    a file and CRLF line ends are accepted. Lines that are blank or start with `#` are skipped.
     """
     source = entry.data["source"]
     if "loader" in source:
         func = _loader(source["loader"])
         try:
             for number, record in enumerate(func(dict(source.get("options") or {})), start=1):
-                yield source["loader"], number, record
+                yield source["loader"], number, record, None
         except Exception as exc:
             raise SourceError(f"loader {source['loader']!r} failed: {type(exc).__name__}: {exc}") from exc
         return
     if source["format"] != "jsonl":
         raise SourceError(f"iter_rows does not read {source['format']!r} sources")
     for name, path, _ in _source_files(entry):
-        with open(path, encoding="utf-8", errors="strict") as f:
-            number = 0
-            while True:
-                try:
-                    line = f.readline()
-                except UnicodeDecodeError as exc:
-                    yield name, number + 1, SourceRowError(f"not UTF-8 text: {exc.reason}")
-                    break
-                if not line:
-                    break
-                number += 1
-                if not line.strip() or line.lstrip().startswith("#"):
-                    continue
-                try:
-                    yield name, number, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield name, number, SourceRowError(f"not valid JSON: {exc.msg} at column {exc.colno}")
+        yield from _jsonl_rows(name, path, max_bytes)
+
+
+def _jsonl_rows(name: str, path: Path, max_bytes: int | None) -> Iterator[tuple[str, int, Any, bytes | None]]:
+    with open(path, "rb") as f:
+        number = 0
+        while True:
+            line = f.readline() if max_bytes is None else f.readline(max_bytes + 1)
+            if not line:
+                return
+            number += 1
+            if max_bytes is not None and len(line) > max_bytes and not line.endswith(b"\n"):
+                size = len(line) + _skip_line(f)
+                yield name, number, SourceRowError(f"record is {size} bytes; the limit is {max_bytes} (HUB_MAX_ROW_BYTES)", "oversized-row",
+                                                   line=line[:200].decode("utf-8", "backslashreplace") + "..."), None
+                continue
+            if number == 1 and line.startswith(codecs.BOM_UTF8):
+                line = line[len(codecs.BOM_UTF8):]
+            record = parse_line(line)
+            if record is not _SKIP:
+                yield name, number, record, line
+
+
+def _skip_line(f: Any) -> int:
+    """Read on to the end of the current line, in pieces; return how many bytes that was."""
+    skipped = 0
+    while piece := f.readline(1 << 20):
+        skipped += len(piece)
+        if piece.endswith(b"\n"):
+            break
+    return skipped
+
+
+_SKIP = object()
+
+
+def parse_line(line: bytes) -> Any:
+    """One JSONL line as a record, `SourceRowError` if it is not one, or `_SKIP` (blank, comment)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = line[exc.start]
+        return SourceRowError(f"not UTF-8 text: byte 0x{bad:02x} at byte {exc.start + 1} of the line ({exc.reason})", "not-utf8",
+                              line=line.decode("utf-8", "backslashreplace"))
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#"):
+        return _SKIP
+    try:
+        record = json.loads(text.rstrip("\r\n"))
+    except json.JSONDecodeError as exc:
+        return SourceRowError(f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}", line=text)
+    except RecursionError:
+        record = _SKIP
+    if record is _SKIP or (line.count(b"[") + line.count(b"{") > MAX_JSON_DEPTH and _depth(record) > MAX_JSON_DEPTH):
+        return SourceRowError(f"nested deeper than {MAX_JSON_DEPTH} levels of arrays and objects", "too-deep", line=text[:1000])
+    return record
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def may_repeat_keys(line: bytes, keys: int) -> bool:
+    """Whether a JSON line may give some object key twice, its record having `keys` keys in all.
+
+    Every key ends in `"` and `:`, so a line with no more colons (or, counted more closely, no
+    more `"` + `:`) than its record has keys repeats none; only the others are parsed again
+    (`repeated_key`), a few in a hundred.
+    """
+    if line.count(b":") == keys:
+        return False
+    if b" :" in line or b"\t:" in line or b"\r:" in line:
+        return len(_KEY_END.findall(line)) != keys
+    return line.count(b'":') != keys
+
+
+class _Repeated(dict):
+    """An object whose JSON text gave a key more than once (`repeated` names the first)."""
+
+    repeated: str = ""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        record = _Repeated(pairs)
+        record.repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+    return record
+
+
+def repeated_key(line: bytes) -> tuple[tuple[str | int, ...], str] | None:
+    """(where, key) of the first object in a JSON line that gives a key twice, or None.
+
+    `where` is the path to that object (keys and list positions; () for the record itself).
+    """
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(json.loads(line.decode("utf-8"), object_pairs_hook=_pairs), ())]
+    while stack:
+        value, where = stack.pop(0)
+        if isinstance(value, _Repeated):
+            return where, value.repeated
+        if isinstance(value, dict):
+            stack.extend((v, (*where, k)) for k, v in value.items() if isinstance(v, (dict, list)))
+        elif isinstance(value, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+    return None
 
 
 class SourceRowError:
-    """A source row that could not even be parsed."""
+    """A source row that could not even be parsed: why (`message`, `slug`) and its text (`line`)."""
 
-    def __init__(self, message: str) -> None:
-        self.message = message
+    def __init__(self, message: str, slug: str = "type-error", line: str | None = None) -> None:
+        self.message, self.slug, self.line = message, slug, line
 
 
 _READ_BATCH = 65_536  # rows decoded at a time

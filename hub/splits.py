@@ -131,6 +131,11 @@ class RowHashes:
     groups: np.ndarray  # uint64: `group_hashes` of every row's group key
     texts: pa.ChunkedArray | None  # `hub.dedup.text_hashes` of every row (dialogues), else None
 
+    def select(self, keep: np.ndarray) -> RowHashes:
+        """The hashes of the rows `keep` marks."""
+        texts = None if self.texts is None else self.texts.filter(pa.array(keep))
+        return RowHashes(self.groups[keep], texts)
+
 
 class RowHasher:
     """Computes `RowHashes` batch by batch, in a thread of its own, while the source is read.

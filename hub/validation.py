@@ -8,15 +8,12 @@ rows are written, with their problems, to a quarantine JSONL file the report nam
 from __future__ import annotations
 
 import base64
-import functools
-import io
 import json
 import logging
+import re
 from collections import defaultdict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +24,21 @@ import pyarrow.compute as pc
 
 from hub import config, progress
 from hub.annotations import apply_overlay, overlay_path
-from hub.arrowutil import flat, leaf, per_row, repeated_rows, rows_where
+from hub.checks import FILE, ROW, Checker
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.schema import RecordSchema
-from hub.splits import Assignment, RowHasher, assign_leakproof
-from hub.sources import SourceRowError, check_source_checksums, iter_rows, parquet_tables, resolve_media
+from hub.splits import Assignment, RowHasher, RowHashes, assign_leakproof
+from hub.sources import SourceRowError, check_source_checksums, iter_rows, may_repeat_keys, parquet_tables, repeated_key, resolve_media
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Validated", "validate", "validate_entry"]
 
 BATCH = 2048
-_FILE, _ROW = "__file", "__row"
+_FILE, _ROW = FILE, ROW
 
 
 @dataclass
@@ -58,12 +55,13 @@ class Validated:
         """The leakage-proof split of every valid row (see `hub.splits.assign_leakproof`).
 
         Computed in the background while the checks ran, when `validate_entry` was asked to
-        (with the same `parent`: the published (id, split) the records keep).
+        (with the same `parent`: the published (id, split) the records keep). It is always the
+        split of the valid rows alone: when the checks reject rows, the split begun on every
+        row read is dropped, and the valid rows are split again.
         """
         if self._splits is None:
             return _assign(self.table, self.entry, parent)
-        assignment = self._splits.result()
-        return assignment if self.keep is None else assignment.select(self.keep)
+        return self._splits.result()
 
 
 def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: pa.Table | None = None) -> Validated:
@@ -82,7 +80,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     """Validate an entry's records (see `validate`).
 
     With `assign_splits`, the split assignment is computed on the other core while the
-    checks run (`Validated.split_assignment`).
+    checks run (`Validated.split_assignment`), and again from the valid rows if any are rejected.
     """
     report = entry.report
     schema = entry.schema
@@ -107,10 +105,11 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     if hasher is not None and overlay_path(entry.path).is_file():
         hasher.discard()  # the overlay may rewrite group keys or texts
     table = apply_overlay(entry, table)  # labels pulled back from annotation (hub.annotations)
-    splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher) if assign_splits and table.num_rows else None
+    ahead: dict[str, Any] = {}
+    splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher, ahead) if assign_splits and table.num_rows else None
     if splits is None and hasher is not None:
         hasher.close()  # no rows: nothing to split
-    checker = _Checker(table, schema, entry, report, rejected)
+    checker = Checker(table, schema, entry, report, rejected, rows_sized=not parquet and "loader" not in entry.data["source"])
     checker.run()
     report.rows_read = table.num_rows + len(unreadable)
     if not report.rows_read:
@@ -121,12 +120,23 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     report.rows_valid = int(keep.sum())
     if rejected or unreadable:
         report.quarantine = str(_write_quarantine(root, entry, table, rejected, unreadable).relative_to(root))
-    valid = table.filter(pa.array(keep)) if rejected else table
-    return Validated(entry, valid.drop_columns([_FILE, _ROW]), report, keep if rejected else None, splits)
+    valid = (table.filter(pa.array(keep)) if rejected else table).drop_columns([_FILE, _ROW])
+    if rejected and splits is not None:
+        # The split was begun on every row read, before the checks had rejected any. Its outcome is
+        # dropped (it may even have failed on a rejected row's bad media or null text): the split
+        # and duplicate engines decide on the valid rows alone, with the hashes taken while reading.
+        wait([splits])
+        hashes = ahead.get("hashes")
+        splits = _BACKGROUND.submit(_assign, valid, entry, parent, None, None, hashes.select(keep) if hashes is not None else None) if valid.num_rows else None
+    return Validated(entry, valid, report, keep if rejected else None, splits)
 
 
-def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None, hasher: RowHasher | None = None) -> Assignment:
-    hashes = hasher.result(table.num_rows) if hasher is not None else None
+def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None, hasher: RowHasher | None = None,
+            ahead: dict[str, Any] | None = None, hashes: RowHashes | None = None) -> Assignment:
+    if hasher is not None:
+        hashes = hasher.result(table.num_rows)
+        if ahead is not None:
+            ahead["hashes"] = hashes  # kept for a split of the valid rows alone, should the checks reject some
     pinned = None
     if parent is not None and parent.num_rows:
         names = pa.array(list(entry.split.ratios), pa.string())
@@ -151,26 +161,6 @@ def _with_position(table: pa.Table, files: list[str] | str, rows: list[int] | np
     return table.append_column(_ROW, pa.array(rows, pa.int64()))
 
 
-def _blank(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """True where a string is empty or all (Unicode) whitespace; null where it is null.
-
-    `utf8_is_space` stops at the first other character, so a text costs a byte or two, not a
-    regex scan of all of it.
-    """
-    return pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
-
-
-def _mismatching(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
-    """True where a string does not match `pattern` (nulls: false). Where values repeat (languages,
-    speakers: most of the first 10,000 the same), the regex runs once per distinct value."""
-    head = values.slice(0, 10_000)
-    if len(values) > 10_000 and pc.count_distinct(head).as_py() <= len(head) // 2:
-        distinct = pc.unique(values)
-        wrong = distinct.filter(pc.fill_null(pc.invert(pc.match_substring_regex(distinct, pattern)), False))
-        return pc.is_in(values, value_set=wrong)  # nulls: not in the set
-    return pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
-
-
 def _positioned_schema(schema: RecordSchema) -> pa.Schema:
     return schema.source_schema.append(pa.field(_FILE, pa.dictionary(pa.int32(), pa.string()))).append(pa.field(_ROW, pa.int64()))
 
@@ -182,6 +172,10 @@ def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable
         for column in table.column_names:
             if column not in target.names:
                 report.add("unknown-field", f"column {column!r} is not a field of {schema.record} records", file=name, field=column)
+        for column in table.column_names:
+            if column in target.names:
+                for slug, message, field in _silent_changes(table.schema.field(column).type, target.field(column).type, column, schema.record):
+                    report.add(slug, f"column {column!r}: {message}", file=name, field=field)
         missing = [f for f in target.names if f not in table.column_names]
         for column in missing:
             if column in schema.required:
@@ -194,7 +188,7 @@ def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             if hasher is not None:
                 hasher.discard()  # some rows may not become Arrow: the hashes would not line up
-            rows = ((name, i + 1, r) for i, r in enumerate(table.to_pylist()))
+            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
             tables.append(_rows_to_table(rows, entry, schema, report, unreadable, total=table.num_rows))
             continue
         tables.append(_with_position(table, name, np.arange(1, table.num_rows + 1)))
@@ -203,23 +197,45 @@ def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable
     return pa.concat_tables(tables)
 
 
+def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record: str) -> list[tuple[str, str, str]]:
+    """What casting a column of type `source` to `target` would drop or change without an error:
+    struct fields the record schema does not have, booleans taken as numbers."""
+    if pa.types.is_struct(source) and pa.types.is_struct(target):
+        found = []
+        for i in range(source.num_fields):
+            child = source.field(i)
+            if target.get_field_index(child.name) < 0:
+                found.append(("unknown-field", f"field {child.name!r} in {path} is not in the {record} record schema", f"{path}.{child.name}"))
+            else:
+                found += _silent_changes(child.type, target.field(child.name).type, f"{path}.{child.name}", record)
+        return found
+    lists = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
+    if any(f(source) for f in lists) and any(f(target) for f in lists):
+        return _silent_changes(source.value_type, target.value_type, f"{path}[]", record)
+    if pa.types.is_boolean(source) and (pa.types.is_integer(target) or pa.types.is_floating(target)):
+        return [("type-error", f"{path} holds true/false where the {record} record schema wants numbers", path)]
+    return []
+
+
 def _read_rows(entry: Entry, schema: RecordSchema, report: Report, unreadable: list) -> pa.Table:
-    return _rows_to_table(iter_rows(entry), entry, schema, report, unreadable)
+    return _rows_to_table(iter_rows(entry, config.max_row_bytes()), entry, schema, report, unreadable)
 
 
 def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unreadable: list, total: int | None = None) -> pa.Table:
-    """Arrow batches from (file, row, record) triples; rows that do not fit are reported."""
+    """Arrow batches from (file, row, record, raw line or None) rows; rows that do not fit are reported."""
     target = schema.source_schema
-    fields = set(target.names)
     validator = jsonschema.Draft202012Validator(schema.json)
     limit = config.max_row_bytes()
     batches: list[pa.Table] = []
     batch: list[dict] = []
     where: list[tuple[str, int]] = []
 
-    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None) -> None:
+    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None) -> None:
         report.add(slug, message, file=file, row=row, field=field, record_id=_id_of(record))
-        unreadable.append({"file": file, "row": row, "record": record, "problems": [{"slug": slug, "message": message, "field": field}]})
+        item = {"file": file, "row": row, "record": record, "problems": [{"slug": slug, "message": message, "field": field}]}
+        if line is not None:
+            item["line"] = line
+        unreadable.append(item)
 
     def flush() -> None:
         if not batch:
@@ -241,17 +257,19 @@ def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unr
         where.clear()
 
     with progress.bar(total, desc=f"reading {entry.id}") as bar:
-        for file, row, record in rows:
+        for file, row, record, raw in rows:
             bar.update(1)
             if isinstance(record, SourceRowError):
-                reject(file, row, None, "type-error", record.message)
+                reject(file, row, None, record.slug, record.message, line=record.line)
                 continue
             if not isinstance(record, dict):
                 reject(file, row, record, "type-error", f"a record must be an object, not {type(record).__name__}")
                 continue
-            unknown = sorted(set(record) - fields)
-            if unknown:
-                reject(file, row, record, "unknown-field", f"field {unknown[0]!r} is not in the {schema.record} record schema", unknown[0])
+            problem, keys = schema.shape_problem(record)
+            if raw is not None and may_repeat_keys(raw, keys) and (repeated := repeated_key(raw)) is not None:
+                problem = _repeated_key_problem(*repeated)
+            if problem is not None:
+                reject(file, row, record, problem[0], problem[1], problem[2])
                 continue
             missing = [f for f in schema.required if record.get(f) is None and f != entry.split.group_key]
             if missing:
@@ -263,9 +281,12 @@ def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unr
                 slug = "unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error"
                 reject(file, row, record, slug, str(exc), next(iter(schema.media_fields)))
                 continue
-            size = sum(len(v["bytes"]) for k, v in record.items() if k in schema.media_fields and isinstance(v, dict) and isinstance(v.get("bytes"), bytes))
-            if size > limit:
-                reject(file, row, record, "oversized-row", f"record is {size} bytes of media; the limit is {limit} (HUB_MAX_ROW_BYTES)")
+            media = sum(len(v["bytes"]) for k, v in record.items() if k in schema.media_fields and isinstance(v, dict) and isinstance(v.get("bytes"), bytes))
+            if raw is not None and media + len(raw) > limit:  # the line and the media files it names
+                reject(file, row, record, "oversized-row", f"record is {media + len(raw)} bytes (its line and its media); the limit is {limit} (HUB_MAX_ROW_BYTES)")
+                continue
+            if media > limit:  # the rest of a loader's record is counted once it is Arrow (`Checker.check_row_sizes`)
+                reject(file, row, record, "oversized-row", f"record is more than {limit} bytes ({media} of media); the limit is {limit} (HUB_MAX_ROW_BYTES)")
                 continue
             batch.append(record)
             where.append((file, row))
@@ -277,6 +298,13 @@ def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unr
     return pa.concat_tables([b.cast(_positioned_schema(schema)) for b in batches])
 
 
+def _repeated_key_problem(where: tuple[str | int, ...], key: str) -> tuple[str, str, str]:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+    place = f"in {path}" if path else "in the record"
+    field = ".".join(p for p in (re.sub(r"\[\d+\]", "[]", path), key) if p)
+    return "duplicate-key", f"key {key!r} is given twice {place}: JSON keeps only the last value", field
+
+
 def _path(error: jsonschema.ValidationError) -> str | None:
     parts = [p for p in error.absolute_path if isinstance(p, str)]
     return ".".join(parts) or None
@@ -284,203 +312,6 @@ def _path(error: jsonschema.ValidationError) -> str | None:
 
 def _id_of(record: Any) -> str | None:
     return str(record["id"]) if isinstance(record, dict) and record.get("id") is not None else None
-
-
-# -- checks over columns -----------------------------------------------------------------
-
-
-class _Checker:
-    """Column-wise checks of the record schema's constraints, labels, ids and media."""
-
-    def __init__(self, table: pa.Table, schema: RecordSchema, entry: Entry, report: Report, rejected: dict) -> None:
-        self.table, self.schema, self.entry, self.report, self.rejected = table, schema, entry, report, rejected
-
-    # Positions are only turned into Python objects when something is flagged.
-    @cached_property
-    def files(self) -> list[str]:
-        return flat(self.table.column(_FILE)).cast(pa.string()).to_pylist()
-
-    @cached_property
-    def rownos(self) -> np.ndarray:
-        return flat(self.table.column(_ROW)).to_numpy()
-
-    @cached_property
-    def ids(self) -> list[str]:
-        return flat(self.table.column("id")).to_pylist()
-
-    def flag_where(self, mask: pa.Array, rows: Callable[[], np.ndarray], slug: str, message: str, field: str) -> None:
-        """Flag the table rows where `mask` holds; `rows()` maps mask positions to table rows."""
-        if pc.any(mask).as_py():
-            self.flag(rows_where(mask, rows()), slug, message, field)
-
-    def flag(self, rows: np.ndarray, slug: str, message: str, field: str) -> None:
-        for r in np.unique(rows):
-            r = int(r)
-            self.report.add(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r])
-            self.rejected[r].append({"slug": slug, "message": message, "field": field})
-
-    def run(self) -> None:
-        if not self.table.num_rows:
-            return
-        group_key = self.entry.split.group_key
-        for name, prop in self.schema.properties.items():
-            self.check_property(name, prop, name in self.schema.required, group_key)
-        self.check_labels()
-        self.check_duplicate_ids()
-        if self.schema.record == "sensor":
-            self.check_sensor_shapes()
-        for name, kind in self.schema.media_fields.items():
-            self.check_media(name, kind)
-
-    def check_property(self, name: str, prop: dict, required: bool, group_key: str) -> None:
-        array = self.table.column(name)  # chunked: no copy
-        rows = functools.partial(np.arange, len(array))
-        nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
-        if name == group_key:
-            blank = pc.fill_null(_blank(array), True) if pa.types.is_string(array.type) else pc.is_null(array)
-            self.flag_where(blank, rows, "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name)
-            return
-        if required and not nullable and array.null_count:
-            self.flag_where(pc.is_null(array), rows, "missing-field", f"required field {name!r} is missing", name)
-        self._constraints(array, rows, prop, name)
-
-    def _constraints(self, array: pa.Array, rows: Callable[[], np.ndarray], prop: dict, field: str) -> None:
-        if prop.get("x-feature") in ("Audio", "Image", "ClassLabel"):
-            return
-        if pa.types.is_string(array.type):
-            if prop.get("pattern") == r"\S" or prop.get("minLength"):
-                self.flag_where(_blank(array), rows, "blank-text", f"{field} is empty or blank", field)
-            pattern = prop.get("pattern")
-            if pattern and pattern != r"\S":
-                bad = _mismatching(array, pattern)
-                if pc.any(bad).as_py():
-                    mapped = rows()
-                    for r in np.nonzero(flat(bad).to_numpy(zero_copy_only=False))[0][:1000]:
-                        self.flag(mapped[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
-            if "enum" in prop:
-                allowed = [v for v in prop["enum"] if v is not None]
-                bad = pc.and_(pc.invert(pc.is_in(array, pa.array(allowed, pa.string()))), pc.is_valid(array))
-                self.flag_where(bad, rows, "constraint-error", f"{field} must be one of {', '.join(allowed)}", field)
-        elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-            for key, op, text in (("exclusiveMinimum", pc.less_equal, "greater than"), ("minimum", pc.less, "at least"), ("maximum", pc.greater, "at most")):
-                if key in prop:
-                    self.flag_where(op(array, prop[key]), rows, "constraint-error", f"{field} must be {text} {prop[key]}", field)
-            if pa.types.is_floating(array.type):
-                self.flag_where(pc.invert(pc.is_finite(array)), rows, "constraint-error", f"{field} must be a finite number", field)
-        elif pa.types.is_list(array.type) or pa.types.is_fixed_size_list(array.type):
-            if prop.get("minItems"):
-                short = pc.less(pc.list_value_length(array), prop["minItems"])
-                self.flag_where(short, rows, "constraint-error", f"{field} must have at least {prop['minItems']} item(s)", field)
-
-            @functools.cache
-            def item_rows() -> np.ndarray:
-                return rows()[pc.list_parent_indices(flat(array)).to_numpy(zero_copy_only=False)]
-
-            self._constraints(pc.list_flatten(array), item_rows, prop.get("items", {}), f"{field}[]")
-        elif pa.types.is_struct(array.type):
-            for sub_name, sub in prop.get("properties", {}).items():
-                child = pc.struct_field(array, sub_name)
-                if sub_name in prop.get("required", []) and "null" not in (sub.get("type") or []) and child.null_count:
-                    missing = pc.and_(pc.is_null(child), pc.is_valid(array))
-                    self.flag_where(missing, rows, "missing-field", f"required field {field}.{sub_name} is missing", f"{field}.{sub_name}")
-                self._constraints(child, rows, sub, f"{field}.{sub_name}")
-
-    def check_labels(self) -> None:
-        labels = pa.array(list(self.schema.labels), pa.string())
-        for path in self.schema.label_paths:
-            values, rows = leaf(self.table, path)
-            outside = pc.fill_null(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, labels))), False)
-            if not pc.any(outside).as_py():
-                continue
-            mapped = rows()
-            for value in pc.unique(values.filter(outside)).to_pylist():
-                hit = pc.and_(pc.equal(values, value), outside)
-                self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
-
-    def check_duplicate_ids(self) -> None:
-        """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
-        compared by value (a hash collision is not a duplicate)."""
-        ids = self.table.column("id")
-        candidates = repeated_rows(per_row(pa.table({"id": ids}), "SELECT hash(id) FROM source_rows"))
-        if not len(candidates):
-            return
-        values = ids.take(pa.array(candidates))
-        counts = pc.value_counts(values)
-        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-        first: dict[str, int] = {}
-        for r in rows_where(pc.is_in(values, value_set=repeated), candidates):
-            value = self.ids[int(r)]
-            if value in first:
-                where = f"{self.files[first[value]]} row {int(self.rownos[first[value]])}"
-                self.flag(np.array([r]), "duplicate-id", f"record id {value!r} repeats the one at {where}", "id")
-            else:
-                first[value] = int(r)
-
-    def check_sensor_shapes(self) -> None:
-        t = self.table
-        n_channels = pc.list_value_length(flat(t.column("channels"))).to_numpy(zero_copy_only=False)
-        n_units = pc.list_value_length(flat(t.column("units"))).to_numpy(zero_copy_only=False)
-        series = flat(t.column("series"))
-        n_series = pc.list_value_length(series).to_numpy(zero_copy_only=False)
-        inner = pc.list_value_length(pc.list_flatten(series)).to_numpy(zero_copy_only=False)
-        parents = pc.list_parent_indices(series).to_numpy(zero_copy_only=False)
-        ragged = np.zeros(len(t), dtype=bool)
-        if len(inner):
-            lo = np.full(len(t), np.iinfo(np.int64).max)
-            hi = np.zeros(len(t), dtype=np.int64)
-            np.minimum.at(lo, parents, inner)
-            np.maximum.at(hi, parents, inner)
-            ragged = (hi > 0) & (lo != hi)
-        bad = (n_channels != n_units) | (n_channels != n_series) | ragged
-        self.flag(np.nonzero(bad)[0], "inconsistent-record", "channels, units and series must have one entry per channel, and every channel the same length", "series")
-
-    def check_media(self, name: str, kind: str) -> None:
-        column = flat(self.table.column(name))
-        data = pc.struct_field(column, "bytes")
-        decode = _decode_audio if kind == "Audio" else _decode_image
-        slug = "undecodable-audio" if kind == "Audio" else "undecodable-image"
-        with progress.bar(len(data), desc=f"decoding {name}") as bar:
-            for r in range(len(data)):
-                bar.update(1)
-                blob = data[r].as_py()
-                if blob is None:
-                    if column[r].is_valid or name in self.schema.required:
-                        self.flag(np.array([r]), "missing-field", f"{name} has no bytes", name)
-                    continue
-                try:
-                    info = decode(blob)
-                except Exception as exc:  # any decoder failure is the file's fault
-                    self.flag(np.array([r]), slug, f"{name} cannot be decoded: {str(exc).strip()[:200] or type(exc).__name__}", name)
-                    continue
-                if kind == "Audio":
-                    self._check_audio_fields(r, info)
-
-    def _check_audio_fields(self, r: int, info: tuple[int, float]) -> None:
-        rate, duration = info
-        declared_rate = self.table.column("sample_rate")[r].as_py()
-        declared = self.table.column("duration")[r].as_py()
-        if declared_rate is not None and declared_rate != rate:
-            self.flag(np.array([r]), "inconsistent-record", f"sample_rate says {declared_rate} Hz, the audio is {rate} Hz", "sample_rate")
-        elif declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
-            self.flag(np.array([r]), "inconsistent-record", f"duration says {declared:.3f} s, the audio lasts {duration:.3f} s", "duration")
-
-
-def _decode_audio(blob: bytes) -> tuple[int, float]:
-    import soundfile
-
-    with soundfile.SoundFile(io.BytesIO(blob)) as f:
-        if f.frames <= 0:
-            raise ValueError("the audio has no samples")
-        f.read(frames=min(f.frames, 1024))  # the header can lie: decode some samples
-        return f.samplerate, f.frames / f.samplerate
-
-
-def _decode_image(blob: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(blob)) as image:
-        image.load()  # a truncated file fails here, not at open()
-        return image.size
 
 
 # -- quarantine --------------------------------------------------------------------------

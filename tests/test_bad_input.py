@@ -118,11 +118,11 @@ def test_media_path_leaving_the_dataset_folder(hub_root, digit_pngs):
 def test_repeated_record_id(hub_root, digit_pngs, monkeypatch, collide):
     import numpy as np
 
-    from hub import validation
+    from hub import checks
 
     seen = []
     if collide:
-        monkeypatch.setattr(validation, "repeated_rows", lambda hashes: seen.append(len(hashes)) or np.arange(len(hashes)))
+        monkeypatch.setattr(checks, "repeated_rows", lambda hashes: seen.append(len(hashes)) or np.arange(len(hashes)))
     records, files = image_records(digit_pngs, 6, LABELS)
     records[3]["id"] = records[1]["id"]
     records[5]["id"] = records[1]["id"]
@@ -201,3 +201,104 @@ def test_validate_cli_exit_codes_and_fix_text(hub_root, digit_pngs):
         "      fix: Add the label to `labels` in dataset.yaml or correct the record.",
         "  rejected rows: 1, kept in .hub/quarantine/acme/ok/rejected.jsonl",
     ]
+
+
+# -- rows that must never be lost or crash anything (issue 20, items 9, 10, 13) ----------------------
+
+
+@pytest.fixture(scope="module")
+def shared_root(tmp_path_factory):
+    """One hub for the tests below (each writes a dataset of its own): `hub init` once."""
+    return hub.init(tmp_path_factory.mktemp("bad-rows") / "hub")
+
+
+def _dialogues(n):
+    from hub.demo.chatterbot import load
+
+    return [dict(r, id=f"d{i:04d}", dialogue_id=f"d{i:04d}") for i, r in zip(range(n), load({}))]
+
+
+def _published_ids(published):
+    import pyarrow.parquet as pq
+
+    return sorted(i for path in (published.path / "data").glob("*.parquet") for i in pq.read_table(path, columns=["id"]).column("id").to_pylist())
+
+
+def test_one_invalid_utf8_byte_rejects_one_line_of_1000(shared_root):
+    """Item 9: the bad line is one rejected row at its true line number; the 999 others are read and published."""
+    rows = _dialogues(1000)
+    labels = sorted({r["intent"] for r in rows})
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in rows]
+    at = lines[499].index(b'"text": "') + len(b'"text": "')
+    lines[499] = lines[499][:at] + b"\xff" + lines[499][at:]
+    folder = write_dataset(shared_root, "acme/utf8", [], modality="dialogue", labels=labels)
+    (folder / "raw" / "records.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    report = hub.validate("acme/utf8", root=shared_root)
+    assert _problems(report) == [("not-utf8", "raw/records.jsonl", 500, None, f"not UTF-8 text: byte 0xff at byte {at + 1} of the line (invalid start byte)")]
+    assert (report.rows_read, report.rows_valid, report.rows_rejected) == (1000, 999, 1)
+    [kept] = [json.loads(line) for line in (shared_root / report.quarantine).read_text().splitlines()]
+    assert (kept["row"], kept["record"]) == (500, None)
+    assert kept["line"] == lines[499].decode("utf-8", "backslashreplace") + "\n"  # the line as it was, the bad byte escaped
+
+    published = hub.publish("acme/utf8", allow_rejects=True, root=shared_root)
+    assert published.manifest["rows"] == 999
+    assert published.manifest["validation"] == {"rows_read": 1000, "rows_rejected": 1, "problems": {"not-utf8": 1}}
+    assert _published_ids(published) == sorted(r["id"] for i, r in enumerate(rows) if i != 499)
+
+
+BAD_MEDIA = ["truncated-png", "text-as-png", "decompression-bomb", "text-as-wav", "null-turn-texts", "null-turn"]
+
+
+@pytest.mark.parametrize("kind", BAD_MEDIA)
+def test_allow_rejects_publishes_the_good_rows_around_bad_media(shared_root, digit_pngs, espeak_wav, kind):
+    """Item 10: a rejected row's bad media or null text never reaches the split and duplicate engines."""
+    from bad_inputs.cases import png_header
+
+    dataset = f"acme/{kind}"
+    if kind in ("null-turn-texts", "null-turn"):
+        records = _dialogues(6)
+        records[2]["turns"] = [dict(t, text=None) for t in records[2]["turns"]] if kind == "null-turn-texts" else [*records[2]["turns"], None]
+        write_dataset(shared_root, dataset, records, modality="dialogue", labels=sorted({r["intent"] for r in records}))
+        slug = "missing-field" if kind == "null-turn-texts" else "type-error"
+    elif kind == "text-as-wav":
+        import io
+
+        import soundfile
+
+        info = soundfile.info(io.BytesIO(espeak_wav))
+        records = [{"id": f"u{i}", "audio": f"raw/u{i}.wav", "transcript": "the kettle is boiling in the kitchen", "speaker": f"s{i}",
+                    "language": "en", "duration": info.duration, "sample_rate": info.samplerate} for i in range(6)]
+        files = {f"raw/u{i}.wav": espeak_wav for i in range(6)}
+        files["raw/u2.wav"] = b"RIFF....WAVEfmt this is a text file, not audio"
+        write_dataset(shared_root, dataset, records, modality="speech", extra_files=files)
+        slug = "undecodable-audio"
+    else:
+        records, files = image_records(digit_pngs, 6, LABELS)
+        files["raw/img-002.png"] = {"truncated-png": digit_pngs[2][: len(digit_pngs[2]) // 2], "text-as-png": b"not an image at all\n",
+                                    "decompression-bomb": png_header(40_000, 40_000)}[kind]
+        write_dataset(shared_root, dataset, records, labels=LABELS, extra_files=files)
+        slug = "undecodable-image"
+    published = hub.publish(dataset, allow_rejects=True, root=shared_root)
+    assert published.manifest["validation"] == {"rows_read": 6, "rows_rejected": 1, "problems": {slug: 1}}
+    assert _published_ids(published) == sorted(r["id"] for i, r in enumerate(records) if i != 2)
+
+
+def test_an_oversized_line_is_refused_before_it_is_parsed(shared_root, monkeypatch):
+    """Item 13: HUB_MAX_ROW_BYTES counts the whole row, and a longer line is never parsed."""
+    import types
+
+    import hub.sources
+
+    rows = _dialogues(3)
+    rows[1]["turns"] = [{"speaker": "user", "text": "word " * 30_000}]  # 150 kB of text, no media
+    write_dataset(shared_root, "acme/huge", rows, modality="dialogue", labels=sorted({r["intent"] for r in rows}))
+    size = len(json.dumps(rows[1], ensure_ascii=False).encode()) + 1
+    parsed = []
+    proxy = types.SimpleNamespace(**{k: getattr(json, k) for k in ("JSONDecodeError", "dumps")})
+    proxy.loads = lambda text, **kw: parsed.append(len(text)) or json.loads(text, **kw)
+    monkeypatch.setattr(hub.sources, "json", proxy)
+    monkeypatch.setenv("HUB_MAX_ROW_BYTES", "100000")
+    report = hub.validate("acme/huge", root=shared_root)
+    assert _problems(report) == [("oversized-row", "raw/records.jsonl", 2, None, f"record is {size} bytes; the limit is 100000 (HUB_MAX_ROW_BYTES)")]
+    assert report.rows_valid == 2
+    assert len(parsed) == 2 and max(parsed) < 100_000

@@ -1,0 +1,352 @@
+"""Checks over whole Arrow columns: the record schema's constraints, labels, ids, media, boxes
+and spans, each problem flagged on the rows it concerns.
+
+Positions (file and row of every record) travel in two extra columns, `FILE` and `ROW`, and
+are only turned into Python objects when something is flagged.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hub import config, progress
+from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_where
+from hub.entry import Entry
+from hub.report import Report
+from hub.schema import RecordSchema
+
+__all__ = ["FILE", "ROW", "Checker"]
+
+FILE, ROW = "__file", "__row"
+
+
+class Checker:
+    """Column-wise checks of the record schema's constraints, labels, ids and media."""
+
+    def __init__(self, table: pa.Table, schema: RecordSchema, entry: Entry, report: Report, rejected: dict, *, rows_sized: bool = False) -> None:
+        self.table, self.schema, self.entry, self.report, self.rejected = table, schema, entry, report, rejected
+        self.rows_sized = rows_sized  # the reader already held every row to HUB_MAX_ROW_BYTES (JSONL lines)
+        self.image_sizes: np.ndarray | None = None  # (width, height) of every row's image; 0 where it did not decode
+
+    # Positions are only turned into Python objects when something is flagged.
+    @cached_property
+    def files(self) -> list[str]:
+        return flat(self.table.column(FILE)).cast(pa.string()).to_pylist()
+
+    @cached_property
+    def rownos(self) -> np.ndarray:
+        return flat(self.table.column(ROW)).to_numpy()
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return flat(self.table.column("id")).to_pylist()
+
+    def flag_where(self, mask: pa.Array, rows: Callable[[], np.ndarray], slug: str, message: str, field: str) -> None:
+        """Flag the table rows where `mask` holds; `rows()` maps mask positions to table rows."""
+        if pc.any(mask).as_py():
+            self.flag(rows_where(mask, rows()), slug, message, field)
+
+    def flag(self, rows: np.ndarray, slug: str, message: str, field: str) -> None:
+        for r in np.unique(rows):
+            r = int(r)
+            self.report.add(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r])
+            self.rejected[r].append({"slug": slug, "message": message, "field": field})
+
+    def run(self) -> None:
+        if not self.table.num_rows:
+            return
+        group_key = self.entry.split.group_key
+        for name, prop in self.schema.properties.items():
+            self.check_property(name, prop, name in self.schema.required, group_key)
+        self.check_labels()
+        self.check_duplicate_ids()
+        if self.schema.record == "sensor":
+            self.check_sensor_shapes()
+        for name, kind in self.schema.media_fields.items():
+            self.check_media(name, kind)
+        if "objects" in self.schema.properties:
+            self.check_boxes()
+        self.check_spans()
+        if not self.rows_sized:
+            self.check_row_sizes()
+
+    def check_property(self, name: str, prop: dict, required: bool, group_key: str) -> None:
+        array = self.table.column(name)  # chunked: no copy
+        rows = functools.partial(np.arange, len(array))
+        nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
+        if name == group_key:
+            blank = pc.fill_null(_blank(array), True) if pa.types.is_string(array.type) else pc.is_null(array)
+            self.flag_where(blank, rows, "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name)
+            return
+        if required and not nullable and array.null_count:
+            self.flag_where(pc.is_null(array), rows, "missing-field", f"required field {name!r} is missing", name)
+        self._constraints(array, rows, prop, name)
+
+    def _constraints(self, array: pa.Array, rows: Callable[[], np.ndarray], prop: dict, field: str) -> None:
+        if prop.get("x-feature") in ("Audio", "Image", "ClassLabel"):
+            return
+        if pa.types.is_string(array.type):
+            if prop.get("pattern") == r"\S" or prop.get("minLength"):
+                self.flag_where(_blank(array), rows, "blank-text", f"{field} is empty or blank", field)
+            pattern = prop.get("pattern")
+            if pattern and pattern != r"\S":
+                bad = _mismatching(array, pattern)
+                if pc.any(bad).as_py():
+                    mapped = rows()
+                    for r in np.nonzero(flat(bad).to_numpy(zero_copy_only=False))[0][:1000]:
+                        self.flag(mapped[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
+            if "maxLength" in prop:
+                lengths = pc.utf8_length(array)
+                long = pc.fill_null(pc.greater(lengths, prop["maxLength"]), False)
+                if pc.any(long).as_py():
+                    mapped = rows()
+                    for r in np.nonzero(flat(long).to_numpy(zero_copy_only=False))[0][:1000]:
+                        self.flag(mapped[[r]], "constraint-error", f"{field} is {lengths[int(r)].as_py()} characters long; the limit is {prop['maxLength']}", field)
+            if "enum" in prop:
+                allowed = [v for v in prop["enum"] if v is not None]
+                bad = pc.and_(pc.invert(pc.is_in(array, pa.array(allowed, pa.string()))), pc.is_valid(array))
+                self.flag_where(bad, rows, "constraint-error", f"{field} must be one of {', '.join(allowed)}", field)
+        elif pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+            for key, op, text in (("exclusiveMinimum", pc.less_equal, "greater than"), ("minimum", pc.less, "at least"), ("maximum", pc.greater, "at most")):
+                if key in prop:
+                    self.flag_where(op(array, prop[key]), rows, "constraint-error", f"{field} must be {text} {prop[key]}", field)
+            if pa.types.is_floating(array.type):
+                self.flag_where(pc.invert(pc.is_finite(array)), rows, "constraint-error", f"{field} must be a finite number", field)
+        elif pa.types.is_list(array.type) or pa.types.is_fixed_size_list(array.type):
+            if prop.get("minItems"):
+                short = pc.less(pc.list_value_length(array), prop["minItems"])
+                self.flag_where(short, rows, "constraint-error", f"{field} must have at least {prop['minItems']} item(s)", field)
+
+            @functools.cache
+            def item_rows() -> np.ndarray:
+                return rows()[pc.list_parent_indices(flat(array)).to_numpy(zero_copy_only=False)]
+
+            items = prop.get("items", {})
+            values = pc.list_flatten(array)
+            kinds = items.get("type") if isinstance(items.get("type"), list) else [items.get("type")]
+            if values.null_count and items.get("type") and "null" not in kinds:  # Arrow takes a null item where the schema has none
+                _, position = _parents(flat(array))
+                mapped = item_rows()
+                for i in np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))[:1000]:
+                    self.flag(mapped[[i]], "type-error", f"{field}[{position[i]}]: None is not of type {kinds[0]!r}", f"{field}[]")
+            self._constraints(values, item_rows, items, f"{field}[]")
+        elif pa.types.is_struct(array.type):
+            for sub_name, sub in prop.get("properties", {}).items():
+                child = pc.struct_field(array, sub_name)
+                if sub_name in prop.get("required", []) and "null" not in (sub.get("type") or []) and child.null_count:
+                    missing = pc.and_(pc.is_null(child), pc.is_valid(array))
+                    self.flag_where(missing, rows, "missing-field", f"required field {field}.{sub_name} is missing", f"{field}.{sub_name}")
+                self._constraints(child, rows, sub, f"{field}.{sub_name}")
+
+    def check_labels(self) -> None:
+        labels = pa.array(list(self.schema.labels), pa.string())
+        for path in self.schema.label_paths:
+            values, rows = leaf(self.table, path)
+            outside = pc.fill_null(pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, labels))), False)
+            if not pc.any(outside).as_py():
+                continue
+            mapped = rows()
+            for value in pc.unique(values.filter(outside)).to_pylist():
+                hit = pc.and_(pc.equal(values, value), outside)
+                self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
+
+    def check_duplicate_ids(self) -> None:
+        """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
+        compared by value (a hash collision is not a duplicate)."""
+        ids = self.table.column("id")
+        candidates = repeated_rows(per_row(pa.table({"id": ids}), "SELECT hash(id) FROM source_rows"))
+        if not len(candidates):
+            return
+        values = ids.take(pa.array(candidates))
+        counts = pc.value_counts(values)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+        first: dict[str, int] = {}
+        for r in rows_where(pc.is_in(values, value_set=repeated), candidates):
+            value = self.ids[int(r)]
+            if value in first:
+                where = f"{self.files[first[value]]} row {int(self.rownos[first[value]])}"
+                self.flag(np.array([r]), "duplicate-id", f"record id {value!r} repeats the one at {where}", "id")
+            else:
+                first[value] = int(r)
+
+    def check_sensor_shapes(self) -> None:
+        t = self.table
+        n_channels = pc.list_value_length(flat(t.column("channels"))).to_numpy(zero_copy_only=False)
+        n_units = pc.list_value_length(flat(t.column("units"))).to_numpy(zero_copy_only=False)
+        series = flat(t.column("series"))
+        n_series = pc.list_value_length(series).to_numpy(zero_copy_only=False)
+        inner = pc.list_value_length(pc.list_flatten(series)).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(series).to_numpy(zero_copy_only=False)
+        ragged = np.zeros(len(t), dtype=bool)
+        if len(inner):
+            lo = np.full(len(t), np.iinfo(np.int64).max)
+            hi = np.zeros(len(t), dtype=np.int64)
+            np.minimum.at(lo, parents, inner)
+            np.maximum.at(hi, parents, inner)
+            ragged = (hi > 0) & (lo != hi)
+        bad = (n_channels != n_units) | (n_channels != n_series) | ragged
+        self.flag(np.nonzero(bad)[0], "inconsistent-record", "channels, units and series must have one entry per channel, and every channel the same length", "series")
+
+    def check_media(self, name: str, kind: str) -> None:
+        column = flat(self.table.column(name))
+        data = pc.struct_field(column, "bytes")
+        decode = _decode_audio if kind == "Audio" else _decode_image
+        slug = "undecodable-audio" if kind == "Audio" else "undecodable-image"
+        if kind == "Image":
+            self.image_sizes = np.zeros((len(data), 2), dtype=np.int64)
+        with progress.bar(len(data), desc=f"decoding {name}") as bar:
+            for r in range(len(data)):
+                bar.update(1)
+                blob = data[r].as_py()
+                if blob is None:
+                    if column[r].is_valid or name in self.schema.required:
+                        self.flag(np.array([r]), "missing-field", f"{name} has no bytes", name)
+                    continue
+                try:
+                    info = decode(blob)
+                except Exception as exc:  # any decoder failure is the file's fault
+                    self.flag(np.array([r]), slug, f"{name} cannot be decoded: {_reason(exc)}", name)
+                    continue
+                if kind == "Audio":
+                    self._check_audio_fields(r, info)
+                else:
+                    self.image_sizes[r] = info
+
+    def _check_audio_fields(self, r: int, info: tuple[int, float]) -> None:
+        rate, duration = info
+        declared_rate = self.table.column("sample_rate")[r].as_py()
+        declared = self.table.column("duration")[r].as_py()
+        if declared_rate is not None and declared_rate != rate:
+            self.flag(np.array([r]), "inconsistent-record", f"sample_rate says {declared_rate} Hz, the audio is {rate} Hz", "sample_rate")
+        elif declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
+            self.flag(np.array([r]), "inconsistent-record", f"duration says {declared:.3f} s, the audio lasts {duration:.3f} s", "duration")
+
+
+    def check_boxes(self) -> None:
+        """One category per box; boxes of positive size, inside their image (`objects`, COCO [x, y, w, h])."""
+        objects = flat(self.table.column("objects"))
+        bbox, category = pc.struct_field(objects, "bbox"), pc.struct_field(objects, "category")
+        n_boxes = pc.fill_null(pc.list_value_length(bbox), 0).to_numpy(zero_copy_only=False)
+        n_categories = pc.fill_null(pc.list_value_length(category), 0).to_numpy(zero_copy_only=False)
+        for r in np.flatnonzero(n_boxes != n_categories):
+            self.flag(np.array([r]), "inconsistent-record", f"objects has {_count(n_boxes[r], 'box', 'boxes')} and {_count(n_categories[r], 'category', 'categories')}: "
+                      "give one category per box", "objects.category")
+        boxes = pc.list_flatten(bbox)
+        if not len(boxes):
+            return
+        rows, position = _parents(bbox)
+        valid = pc.is_valid(boxes).to_numpy(zero_copy_only=False)  # null boxes: flagged as items of no value
+        values = pc.list_flatten(boxes.filter(pa.array(valid))).to_numpy(zero_copy_only=False).reshape(-1, 4).astype(np.float64)
+        rows, position = rows[valid], position[valid]
+        x, y, w, h = values.T
+        size = self.image_sizes[rows] if self.image_sizes is not None else np.zeros((len(rows), 2), dtype=np.int64)
+        width, height = size[:, 0], size[:, 1]
+        empty = (w <= 0) | (h <= 0)
+        slack = 0.01  # float32 rounding
+        outside = ~empty & (width > 0) & ((x < -slack) | (y < -slack) | (x + w > width + slack) | (y + h > height + slack))
+        for i in np.flatnonzero(empty | outside):
+            box = "[" + ", ".join(f"{v:g}" for v in values[i]) + "]"
+            if empty[i]:
+                message = f"objects.bbox[{position[i]}] {box} has width {w[i]:g} and height {h[i]:g}: both must be above 0"
+            else:
+                message = (f"objects.bbox[{position[i]}] {box} lies outside the {width[i]}x{height[i]} image "
+                           f"(x {x[i]:g} to {x[i] + w[i]:g}, y {y[i]:g} to {y[i] + h[i]:g})")
+            self.flag(rows[[i]], "bad-box", message, "objects.bbox")
+
+    def check_spans(self) -> None:
+        """Time spans (`segments`, `anomalies`: lists of {start, end}) that end before they start."""
+        for name, prop in self.schema.properties.items():
+            if {"start", "end"} - set(prop.get("items", {}).get("properties", {})):
+                continue
+            column = flat(self.table.column(name))
+            spans = pc.list_flatten(column)
+            if not len(spans):
+                continue
+            start, end = pc.struct_field(spans, "start"), pc.struct_field(spans, "end")
+            reversed_ = flat(pc.fill_null(pc.less(end, start), False)).to_numpy(zero_copy_only=False)
+            if not reversed_.any():
+                continue
+            rows, position = _parents(column)
+            for i in np.flatnonzero(reversed_):
+                self.flag(rows[[i]], "bad-span", f"{name}[{position[i]}] ends at {end[int(i)].as_py():g} s, before it starts ({start[int(i)].as_py():g} s)", f"{name}[].end")
+
+    def check_row_sizes(self) -> None:
+        """Rows larger than HUB_MAX_ROW_BYTES, counted whole (text, numbers and media) as Arrow holds them."""
+        limit = config.max_row_bytes()
+        sizes = row_nbytes(self.table.drop_columns([FILE, ROW]))
+        for r in np.flatnonzero(sizes > limit):
+            self.flag(np.array([r]), "oversized-row", f"record is {int(sizes[r])} bytes; the limit is {limit} (HUB_MAX_ROW_BYTES)", None)
+
+
+def _reason(exc: Exception) -> str:
+    """A decoder's error message, without the memory address of the buffer it was given."""
+    text = re.sub(r" ?<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).replace(" :", ":").strip()
+    return text[:200] or type(exc).__name__
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _parents(lists: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """For every item of a list column (as `pc.list_flatten` gives them): its row and its position in that row's list."""
+    rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    first = np.searchsorted(rows, rows, side="left")
+    return rows, np.arange(len(rows)) - first
+
+
+def _decode_audio(blob: bytes) -> tuple[int, float]:
+    import soundfile
+
+    with soundfile.SoundFile(io.BytesIO(blob)) as f:
+        if f.frames <= 0:
+            raise ValueError("the audio has no samples")
+        f.read(frames=min(f.frames, 1024))  # the header can lie: decode some samples
+        return f.samplerate, f.frames / f.samplerate
+
+
+def _decode_image(blob: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(blob)) as image:
+        check_pixels(image)
+        image.load()  # a truncated file fails here, not at open()
+        return image.size
+
+
+def check_pixels(image: Any) -> None:
+    """Raise ValueError for an image that would decode to more pixels than PIL's bomb limit."""
+    from PIL import Image
+
+    width, height = image.size
+    if width * height > Image.MAX_IMAGE_PIXELS:
+        raise ValueError(f"the image is {width}x{height} pixels, more than the {Image.MAX_IMAGE_PIXELS} the decoder allows (a decompression bomb?)")
+
+
+def _blank(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """True where a string is empty or all (Unicode) whitespace; null where it is null.
+
+    `utf8_is_space` stops at the first other character, so a text costs a byte or two, not a
+    regex scan of all of it.
+    """
+    return pc.or_(pc.equal(pc.binary_length(values), 0), pc.utf8_is_space(values))
+
+
+def _mismatching(values: pa.Array | pa.ChunkedArray, pattern: str) -> pa.Array | pa.ChunkedArray:
+    """True where a string does not match `pattern` (nulls: false). Where values repeat (languages,
+    speakers: most of the first 10,000 the same), the regex runs once per distinct value."""
+    head = values.slice(0, 10_000)
+    if len(values) > 10_000 and pc.count_distinct(head).as_py() <= len(head) // 2:
+        distinct = pc.unique(values)
+        wrong = distinct.filter(pc.fill_null(pc.invert(pc.match_substring_regex(distinct, pattern)), False))
+        return pc.is_in(values, value_set=wrong)  # nulls: not in the set
+    return pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
