@@ -6,6 +6,11 @@
 - Tokens are created by `hub token create USER [--publish]`, shown once, and stored only as
   their sha256 in `.hub/access/tokens.json`. A `publish` token may publish through the API.
 - Acceptances are appended to `.hub/access/acceptances.jsonl`, one JSON object per line.
+- Access decisions read the entry's `access` from its dataset.yaml (`entry_access`, cached by
+  the file's inode, mtime and size), never from the catalog index, which may be behind. An
+  entry whose access cannot be told (dataset.yaml unreadable, a link out of its folder, an
+  unknown level) is `BrokenEntry`: the server shows it to no one without a token, and serves
+  none of its data.
 """
 
 from __future__ import annotations
@@ -16,14 +21,18 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.errors import AccessDenied, GatedDataset, HubError
-from hub.repo import work_dir
+from hub.errors import AccessDenied, BrokenEntry, DatasetNotFound, GatedDataset, HubError
+from hub.repo import dataset_dir, work_dir
 
-__all__ = ["ACCESS_LEVELS", "AccessStore", "User"]
+if TYPE_CHECKING:
+    from hub.entry import Entry
+
+__all__ = ["ACCESS_LEVELS", "AccessStore", "User", "entry_access", "level_of"]
 
 ACCESS_LEVELS = ("public", "private", "gated")
 TOKEN_PREFIX = "hub_"
@@ -34,6 +43,50 @@ _lock = threading.Lock()
 class User:
     name: str
     publish: bool = False
+
+
+def level_of(entry: Entry) -> str:
+    """The access level `entry` declares (`public` when it says nothing).
+
+    Raises `BrokenEntry` when it cannot be told: dataset.yaml unreadable (malformed YAML, a
+    link out of the folder) or `access` not one of `ACCESS_LEVELS`.
+    """
+    if not entry.data:
+        first = next((p for p in entry.report.problems if p.file and p.file.endswith("dataset.yaml")), None)
+        reason = f"{first.file}: {first.message}" if first else "dataset.yaml holds no fields"
+        raise BrokenEntry(f"the entry of {entry.id!r} cannot be read: {reason}", dataset=entry.id, file=first.file if first else None)
+    level = entry.data.get("access") or "public"
+    if level not in ACCESS_LEVELS:
+        file = f"registry/{entry.id}/dataset.yaml"
+        raise BrokenEntry(f"the entry of {entry.id!r} cannot be read: {file}: access must be one of {', '.join(ACCESS_LEVELS)}, not {level!r}",
+                          dataset=entry.id, file=file)
+    return level
+
+
+def entry_access(root: Path, dataset: str) -> str:
+    """The access level of `dataset` as its dataset.yaml says now (cached per version of the file).
+
+    Raises `InvalidDatasetId`, `DatasetNotFound` (no dataset.yaml) or `BrokenEntry`.
+    """
+    path = dataset_dir(root, dataset) / "dataset.yaml"
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset) from None
+    level, problem = _entry_access(root, dataset, st.st_ino, st.st_mtime_ns, st.st_size, os.path.islink(path))
+    if problem is not None:
+        raise BrokenEntry(problem[0], dataset=dataset, file=problem[1])
+    return level
+
+
+@lru_cache(maxsize=4096)
+def _entry_access(root: Path, dataset: str, _ino: int, _mtime: int, _size: int, _link: bool) -> tuple[str, tuple[str, str | None] | None]:
+    from hub.entry import load_entry
+
+    try:
+        return level_of(load_entry(root, dataset, check=False)), None
+    except BrokenEntry as exc:
+        return "", (exc.message, exc.fields.get("file"))
 
 
 def _digest(token: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import datasets
 import yaml
 
-from hub.entry import Entry
+from hub.entry import Entry, read_card
 
 # Hugging Face's license ids are lower-case SPDX ids for the common licenses.
 _HF_LICENSES = {
@@ -51,8 +51,7 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     """The whole README.md: YAML header, then the registry's prose card and the facts."""
     meta = card_metadata(entry, features, splits, version)
     d = entry.data
-    prose_path = entry.path / "README.md"
-    prose = prose_path.read_text(encoding="utf-8").strip() if prose_path.is_file() else f"# {d.get('title')}"
+    prose = read_card(entry.path).strip() or f"# {d.get('title')}"  # raises UnsafePath for a link out of the folder
     lines = [
         "---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip(), "---", "",
         prose, "",

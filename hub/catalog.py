@@ -16,6 +16,12 @@ Several processes may share one index (the server's workers, `hub publish`): a r
 a file lock (`catalog.duckdb.lock`), so they rebuild one at a time and none twice, and one
 process per `RECHECK_SECONDS` fingerprints the registry (`catalog.duckdb.checked`).
 
+One dataset cannot stop the index: an entry whose dataset.yaml cannot be read, or a version
+whose manifest.json cannot, is left out and recorded in the index's `problems` table
+(`Catalog.problems()`, `hub list`, the dataset's page), and everything else is indexed. Who
+may see a dataset is decided from its dataset.yaml as it is now (`hub.access.entry_access`),
+never from the index: a search leaves out a dataset made private since the last rebuild.
+
 Each connection is a private in-memory DuckDB with the file ATTACHed: `duckdb.connect(path)`
 would hand back the instance cached for that path while any connection to it is open, that
 is, the replaced file, for as long as requests overlap.
@@ -40,7 +46,8 @@ from typing import Any
 import duckdb
 
 from hub import config
-from hub.errors import DatasetNotFound
+from hub.access import entry_access, level_of
+from hub.errors import BrokenEntry, DatasetNotFound, HubError
 from hub.ids import parse_ref
 from hub.repo import dataset_dir, work_dir
 
@@ -48,7 +55,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Catalog"]
 
-_FORMAT = "2"
+_FORMAT = "3"
 RECHECK_SECONDS = 1.0  # how stale a long-lived Catalog may be about hand edits of the registry
 _SCHEMA = """
 CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -61,6 +68,7 @@ CREATE TABLE versions (
     dataset VARCHAR, version VARCHAR, created VARCHAR, rows BIGINT, bytes BIGINT, manifest JSON,
     PRIMARY KEY (dataset, version));
 CREATE TABLE splits (dataset VARCHAR, version VARCHAR, split VARCHAR, rows BIGINT, groups BIGINT, bytes BIGINT);
+CREATE TABLE problems (dataset VARCHAR, version VARCHAR, file VARCHAR, message VARCHAR, hint VARCHAR);
 """
 
 
@@ -135,7 +143,7 @@ class Catalog:
         with duckdb.connect(str(tmp)) as con:
             con.execute(_SCHEMA)
             con.execute("INSERT INTO meta VALUES ('fingerprint', ?), ('format', ?)", [fingerprint, _FORMAT])
-            rows: dict[str, list[list[Any]]] = {"datasets": [], "versions": [], "splits": []}
+            rows: dict[str, list[list[Any]]] = {"datasets": [], "versions": [], "splits": [], "problems": []}
             for dataset in registered(self.root):
                 self._add(rows, dataset)
             for table, values in rows.items():  # one Arrow insert per table: executemany is ~1,000x slower
@@ -147,28 +155,41 @@ class Catalog:
         os.replace(tmp, self.path)
 
     def _add(self, rows: dict[str, list[list[Any]]], dataset: str) -> None:
-        from hub.entry import load_entry
-        from hub.versions import published_versions, read_manifest
+        """Index one dataset; an unreadable entry or version is a row of `problems` instead."""
+        from hub.entry import load_entry, read_card
+        from hub.store import check_manifest
+        from hub.versions import published_versions
 
         try:
             entry = load_entry(self.root, dataset)
-        except Exception as exc:  # an entry that cannot be read is listed as invalid
-            log.warning("skipping %s: %s", dataset, exc)
+            access = level_of(entry)
+        except HubError as exc:
+            log.warning("skipping %s: %s", dataset, exc.message)
+            rows["problems"].append([dataset, None, exc.fields.get("file"), exc.message, exc.hint])
             return
         summary = entry.summary()
         versions_root = dataset_dir(self.root, dataset) / "versions"
-        versions = published_versions(versions_root)
+        manifests = {}
+        for version in published_versions(versions_root):
+            try:
+                manifests[version] = check_manifest(self.root, dataset, versions_root / version)
+            except BrokenEntry as exc:
+                log.warning("skipping %s@%s: %s", dataset, version, exc.message)
+                rows["problems"].append([dataset, version, exc.fields.get("file"), exc.message, exc.hint])
+        versions = list(manifests)
         ns, name = dataset.split("/")
-        prose = (entry.path / "README.md").read_text(encoding="utf-8") if (entry.path / "README.md").is_file() else ""
+        try:
+            prose = read_card(entry.path)
+        except HubError:  # a link out of the folder: reported by the entry's validation, never read
+            prose = ""
         text = " ".join(str(x) for x in [dataset, summary["title"], summary["description"], " ".join(summary["tags"]), " ".join(summary["tasks"]), " ".join(summary["labels"]), prose] if x)
         rows["datasets"].append(
             [dataset, ns, name, summary["title"], summary["description"], summary["modality"], summary["record"], summary["tasks"],
              summary["languages"], summary["license"], summary["commercial"], summary["tags"], summary["labels"],
              versions[-1] if versions else None, versions, entry.report.valid, len(entry.report.problems),
-             json.dumps(summary, default=str), text.lower(), summary["access"]],
+             json.dumps(summary, default=str), text.lower(), access],
         )
-        for version in versions:
-            manifest = read_manifest(versions_root, dataset, version)
+        for version, manifest in manifests.items():
             rows["versions"].append([dataset, version, manifest.get("created"), manifest.get("rows"), sum(f["size"] for f in manifest.get("files", [])), json.dumps(manifest)])
             for split, s in manifest.get("splits", {}).items():
                 rows["splits"].append([dataset, version, split, s["rows"], s.get("groups"), s.get("bytes")])
@@ -280,15 +301,36 @@ class Catalog:
         with self._connect() as con:
             cursor = con.execute(sql, [*params, *rank_params, limit, offset])
             columns = [d[0] for d in cursor.description]
-            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+            found = [dict(zip(columns, row)) for row in cursor.fetchall()]
+        if include_private:
+            return found
+        out = []
+        for row in found:  # whether each result is still not private, as its dataset.yaml says now
+            try:
+                row["access"] = entry_access(self.root, row["id"])
+            except HubError:  # gone, or unreadable since the index was built
+                continue
+            if row["access"] != "private":
+                out.append(row)
+        return out
 
     def access_of(self, dataset: str) -> str:
-        """The dataset's access level (`public`, `private` or `gated`); raises `DatasetNotFound`."""
+        """The dataset's access level (`public`, `private` or `gated`), read from its dataset.yaml now.
+
+        Raises `DatasetNotFound` or `BrokenEntry`.
+        """
+        return entry_access(self.root, dataset)
+
+    def problems(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """The entries and versions left out of the index, each with its file, message and hint.
+
+        `version` is None for an entry that cannot be read at all.
+        """
+        sql = "SELECT dataset, version, file, message, hint FROM problems"
         with self._connect() as con:
-            row = next(iter(con.execute("SELECT access FROM datasets WHERE id = ?", [dataset]).fetchall()), None)
-        if row is None:
-            raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
-        return row[0]
+            cursor = con.execute(sql + (" WHERE dataset = ?" if dataset else "") + " ORDER BY dataset, version NULLS FIRST", [dataset] if dataset else [])
+            columns = [d[0] for d in cursor.description]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
     def list(self) -> list[dict[str, Any]]:
         """Every registered dataset, by id."""
@@ -302,9 +344,14 @@ class Catalog:
         dataset, version = parse_ref(ref)
         with self._connect() as con:
             row = next(iter(con.execute("SELECT entry, versions, latest, valid FROM datasets WHERE id = ?", [dataset]).fetchall()), None)
+            cursor = con.execute("SELECT version, file, message, hint FROM problems WHERE dataset = ? ORDER BY version NULLS FIRST", [dataset])
+            problems = [dict(zip([d[0] for d in cursor.description], p)) for p in cursor.fetchall()]
             if row is None:
+                broken = next((p for p in problems if p["version"] is None), None)
+                if broken is not None:
+                    raise BrokenEntry(broken["message"], dataset=dataset, file=broken["file"])
                 raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
-            info = {**json.loads(row[0]), "versions": list(row[1]), "latest": row[2], "valid": row[3]}
+            info = {**json.loads(row[0]), "versions": list(row[1]), "latest": row[2], "valid": row[3], "problems": problems}
             if version is None:
                 return info
             found = next(iter(con.execute("SELECT manifest FROM versions WHERE dataset = ? AND version = ?", [dataset, version]).fetchall()), None)

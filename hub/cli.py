@@ -214,9 +214,15 @@ def _print_datasets(rows: list[dict[str, Any]]) -> None:
 @command
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """List every registered dataset."""
-    rows = hub.list_datasets(root=_root(ctx))
+    """List every registered dataset (on stderr: the entries and versions left out, and why)."""
+    from hub.catalog import Catalog
+    from hub.repo import find_root
+
+    catalog = Catalog(find_root(_root(ctx)))
+    rows = catalog.list()
     _dump(rows) if as_json else _print_datasets(rows)
+    for p in catalog.problems():
+        click.echo(f"skipped {p['dataset']}{'@' + p['version'] if p['version'] else ''}: {p['message']}\n  {p['hint']}", err=True)
 
 
 @main.command()

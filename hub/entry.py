@@ -12,16 +12,16 @@ from typing import Any
 import jsonschema
 import yaml
 
-from hub.errors import DatasetExists, DatasetNotFound, HubError
+from hub.errors import DatasetExists, DatasetNotFound, HubError, UnsafePath
 from hub.ids import parse_dataset_id
 from hub.license import LicenseInfo, check_license
 from hub.report import Report
-from hub.repo import dataset_dir
+from hub.repo import dataset_dir, inside
 from hub.schema import MODALITY_RECORDS, RecordSchema, load_json_schema, record_schema
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Entry", "SplitPolicy", "load_entry", "new_entry", "registered"]
+__all__ = ["Entry", "SplitPolicy", "load_entry", "new_entry", "read_card", "registered"]
 
 DEFAULT_RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 DEFAULT_GROUP_KEYS = {"speech": "speaker", "image": "group", "dialogue": "dialogue_id", "sensor": "asset_id", "inspection": "asset_id"}
@@ -130,11 +130,26 @@ def _yaml_problem(report: Report, exc: yaml.YAMLError, file: str) -> None:
     report.add("malformed-yaml", f"dataset.yaml is not valid YAML{line}: {problem}", file=file, row=mark.line + 1 if mark else None)
 
 
-def load_entry(root: Path, dataset: str) -> Entry:
+# Files of a dataset's folder that the hub reads besides dataset.yaml and the source files:
+# each must stay inside the folder, links followed (media paths are checked row by row).
+LINKED_FILES = ("README.md", "annotations/labels.jsonl")
+
+
+def read_card(folder: Path) -> str:
+    """The prose card (README.md) of a dataset's folder; "" when it has none.
+
+    Raises `UnsafePath` when README.md is a link out of the folder.
+    """
+    path = inside(folder, "README.md")
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def load_entry(root: Path, dataset: str, *, check: bool = True) -> Entry:
     """Read and check `registry/<dataset>/dataset.yaml`.
 
     Returns the `Entry`; problems are in `entry.report` (the entry is usable only when the
-    report is valid). Raises `InvalidDatasetId` or `DatasetNotFound`.
+    report is valid). `check=False` only reads the YAML (and refuses links out of the folder),
+    without checking the fields. Raises `InvalidDatasetId` or `DatasetNotFound`.
     """
     folder = dataset_dir(root, dataset)
     yaml_path = folder / "dataset.yaml"
@@ -143,6 +158,8 @@ def load_entry(root: Path, dataset: str) -> Entry:
     rel = str(yaml_path.relative_to(root))
     report = Report(dataset)
     entry = Entry(id=dataset, path=folder, data={}, report=report)
+    if not _inside(entry, root, "dataset.yaml"):  # a link out of the folder is never read
+        return entry
     try:
         data = _yaml(yaml_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -155,8 +172,25 @@ def load_entry(root: Path, dataset: str) -> Entry:
         report.add("malformed-yaml", f"dataset.yaml must be a mapping of fields, not {type(data).__name__}", file=rel)
         return entry
     entry.data = data
-    _check_entry(entry, rel)
+    source = data.get("source") if isinstance(data.get("source"), dict) else {}
+    files = source.get("files") if isinstance(source.get("files"), list) else []
+    for name in [*LINKED_FILES, *(f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str))]:
+        _inside(entry, root, name)
+    if check:
+        _check_entry(entry, rel)
     return entry
+
+
+def _inside(entry: Entry, root: Path, name: str) -> bool:
+    """Whether file `name` of the entry's folder stays inside it (`hub.repo.inside`); if not, a problem."""
+    try:
+        inside(entry.path, name)
+        return True
+    except UnsafePath as exc:
+        linked = "through a link" in exc.message  # the link is the file to fix; else the path in dataset.yaml
+        where = f"{entry.path.relative_to(root).as_posix()}/{name if linked else 'dataset.yaml'}"
+        entry.report.add("unsafe-path", exc.message, file=where, field=None if linked or name in LINKED_FILES else "source.files")
+        return False
 
 
 def _check_entry(entry: Entry, rel: str) -> None:

@@ -14,6 +14,8 @@
     ├── SourceError                    (+ OSError)      the raw data could not be read
     ├── StorageError                   (+ OSError)      DVC, git or the file system failed
     ├── EntryNotFound                  (+ LookupError)  no such file in a version
+    ├── BrokenEntry                    (+ ValueError)   a dataset.yaml or manifest.json the hub cannot read
+    ├── UnsafePath                     (+ ValueError)   a registry path or link that leaves the dataset folder
     ├── AccessDenied                   (+ PermissionError) no token, a bad token, or too few rights
     │   └── GatedDataset                                 the terms were not accepted yet
     ├── BadRequest                     (+ ValueError)   a malformed request to the server
@@ -35,6 +37,7 @@ __all__ = [
     "AccessDenied",
     "AnnotationError",
     "BadRequest",
+    "BrokenEntry",
     "DatasetExists",
     "DatasetNotFound",
     "EntryNotFound",
@@ -52,6 +55,7 @@ __all__ = [
     "ProjectNotFound",
     "SourceError",
     "StorageError",
+    "UnsafePath",
     "ValidationFailed",
     "VersionExists",
     "VersionNotFound",
@@ -138,6 +142,14 @@ class StorageError(HubError, OSError):
 
 class EntryNotFound(HubError, LookupError):
     hint = "List the version's files with `hub show ns/name@VERSION --json` or GET /api/datasets/ns/name/tree/VERSION."
+
+
+class BrokenEntry(HubError, ValueError):
+    hint = "Fix the file named (`hub validate ns/name` lists every problem of an entry); until then the hub skips it and serves none of its data."
+
+
+class UnsafePath(HubError, ValueError):
+    hint = "Use paths relative to the dataset folder, without '..'; replace a link that points outside the folder with a copy of the file."
 
 
 class AccessDenied(HubError, PermissionError):

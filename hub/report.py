@@ -23,7 +23,7 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "bad-split-policy": ("Split policy is inconsistent", "Name a group_key/stratify_key that the record schema has; ratios must sum to 1."),
     "source-error": ("Source could not be read", "Check the source section of dataset.yaml and the files it names."),
     "checksum-mismatch": ("Source file changed", "The file's sha256 differs from dataset.yaml: restore the file or update the checksum."),
-    "unsafe-path": ("Path leaves the dataset folder", "Use paths relative to the dataset folder, without '..' or absolute paths."),
+    "unsafe-path": ("Path leaves the dataset folder", "Use paths relative to the dataset folder, without '..' or absolute paths; replace a link that points outside the folder with a copy of the file."),
     "oversized-row": ("Record too large", "Split the record, or raise HUB_MAX_ROW_BYTES if it is genuine."),
     "type-error": ("Value has the wrong type or shape", "Make the field match the record schema in schemas/."),
     "missing-field": ("Required field missing", "Add the field to every record (see the record schema)."),

@@ -33,14 +33,11 @@ __all__ = ["MAX_JSON_DEPTH", "SourceRowError", "iter_rows", "may_repeat_keys", "
 
 
 def safe_path(base: Path, relative: str) -> Path:
-    """`base / relative`, refusing absolute paths and anything that resolves outside `base`."""
-    candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts or "\\" in relative:
-        raise ValueError(f"path {relative!r} leaves the dataset folder")
-    full = (base / candidate).resolve()
-    if not full.is_relative_to(base.resolve()):
-        raise ValueError(f"path {relative!r} leaves the dataset folder (through a link)")
-    return full
+    """`base / relative`, refusing absolute paths and anything that resolves outside `base`
+    (`hub.repo.inside`: raises `UnsafePath`, a `ValueError`)."""
+    from hub.repo import inside
+
+    return inside(base, relative)
 
 
 def resolve_media(value: Any, base: Path) -> Any:

@@ -9,7 +9,9 @@ A version is exposed the way the Hugging Face Hub exposes a git revision:
   Parquet shards); `data.dvc` and dot-files are not files of the dataset. Shards carry the sha256 the manifest recorded, the way the Hub lists LFS files.
 
 Every path a caller gives is checked against that listing, so no request can name a file
-outside the version (`..`, absolute paths and symlinks never match an entry).
+outside the version (`..`, absolute paths and symlinks never match an entry). A version
+whose manifest.json cannot be read, or names a file outside `data/`, is `BrokenEntry`: it is
+skipped when resolving `main` or a commit id, and named, it is refused with the reason.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hub.errors import EntryNotFound, VersionNotFound
+from hub.errors import BrokenEntry, EntryNotFound, UnsafePath, VersionNotFound
 from hub.hashing import sha256_file
 from hub.ids import Version, check_dataset_id
-from hub.repo import dataset_dir
+from hub.repo import dataset_dir, inside
 from hub.versions import published_versions
 
-__all__ = ["RepoFile", "Revision", "resolve_revision", "revision_at"]
+__all__ = ["RepoFile", "Revision", "check_manifest", "resolve_revision", "revision_at"]
 
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -107,13 +109,18 @@ def resolve_revision(root: Path, dataset: str, revision: str | None = None) -> R
     versions = published_versions(versions_root)
     if not versions:
         raise VersionNotFound(f"{dataset} has no published version", dataset=dataset, version=revision)
-    if revision in (None, "", "main"):
-        return _load(root, dataset, versions_root / versions[-1])
-    if _COMMIT.match(revision):
-        for version in reversed(versions):
-            found = _load(root, dataset, versions_root / version)
-            if found.commit == revision:
+    if revision in (None, "", "main") or _COMMIT.match(revision):
+        broken: BrokenEntry | None = None
+        for version in reversed(versions):  # the latest readable version, or the one with that commit id
+            try:
+                found = _load(root, dataset, versions_root / version)
+            except BrokenEntry as exc:
+                broken = broken or exc
+                continue
+            if revision in (None, "", "main") or found.commit == revision:
                 return found
+        if revision in (None, "", "main") and broken is not None:
+            raise broken
     else:
         try:
             version = str(Version.parse(revision))
@@ -138,13 +145,61 @@ def revision_at(root: Path, dataset: str, path: Path) -> Revision:
 def _load(root: Path, dataset: str, path: Path) -> Revision:
     manifest_path = path / "manifest.json"
     st = manifest_path.stat()
-    return _load_cached(root, dataset, path, st.st_mtime_ns, st.st_size)
+    return _load_cached(root, dataset, path, st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _rel(root: Path, path: Path) -> str:
+    """`path` relative to the repository (never the server's absolute path)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _read_manifest(root: Path, dataset: str, folder: Path) -> tuple[dict[str, Any], bytes]:
+    rel = _rel(root, folder / "manifest.json")
+
+    def broken(reason: str) -> BrokenEntry:
+        return BrokenEntry(f"{rel} {reason}", dataset=dataset, version=folder.name, file=rel)
+
+    try:
+        raw = inside(folder, "manifest.json").read_bytes()
+    except UnsafePath:
+        raise broken("is a link out of its version folder") from None
+    try:
+        manifest = json.loads(raw)
+    except UnicodeDecodeError:
+        raise broken("is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise broken(f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(manifest, dict):
+        raise broken(f"must hold a JSON object, not {type(manifest).__name__}")
+    files = manifest.get("files", [])
+    if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
+        raise broken("has no list of files")
+    for f in files:
+        path = f.get("path")
+        if not isinstance(path, str) or not path.startswith("data/") or ".." in path.split("/") or "\\" in path or "//" in path:
+            raise broken(f"names a file outside the version's data/ folder: {path!r}")
+        if not isinstance(f.get("size"), int) or not isinstance(f.get("sha256"), str):
+            raise broken(f"gives no size and sha256 for {path!r}")
+    if not isinstance(manifest.get("splits", {}), dict):
+        raise broken("has no mapping of splits")
+    return manifest, raw
+
+
+def check_manifest(root: Path, dataset: str, folder: Path) -> dict[str, Any]:
+    """The manifest.json of the version in `folder`, checked enough to be served.
+
+    Raises `BrokenEntry` naming the file (relative to `root`) and what is wrong with it: not a
+    JSON object, a link out of the folder, a file listed outside `data/`, no size or sha256.
+    """
+    return _read_manifest(root, dataset, folder)[0]
 
 
 @lru_cache(maxsize=1024)  # a server's versions: a miss reads and hashes every small file of the folder
-def _load_cached(root: Path, dataset: str, path: Path, _mtime: int, _size: int) -> Revision:
-    raw = (path / "manifest.json").read_bytes()
-    manifest = json.loads(raw)
+def _load_cached(root: Path, dataset: str, path: Path, _mtime: int, _size: int, _ino: int) -> Revision:
+    manifest, raw = _read_manifest(root, dataset, path)
     revision = Revision(root, dataset, manifest.get("version", path.name), path, manifest, hashlib.sha1(raw).hexdigest())
     shards = {f["path"]: f for f in manifest.get("files", [])}
     entries: dict[str, RepoFile] = {}

@@ -240,8 +240,12 @@ def test_private_dataset_hidden_without_token(page, browser, server, token):
         context.close()
 
 
-def test_gated_dataset_shows_terms_and_hides_media(page, site_root):
+def test_gated_dataset_shows_terms_and_hides_the_preview_until_accepted(page, browser, server, site_root):
+    """The preview's rows are records: without a token whose user accepted the terms, neither
+    media nor text of a gated dataset is on its page (the download gate of `hub.server.gate`)."""
     import pyarrow.parquet as pq
+
+    from hub.access import User
 
     test_shard = site_root / "registry" / GATED / "versions/1.0.0/data/test-00000-of-00001.parquet"
     first_transcript = pq.read_table(test_shard, columns=["transcript"])["transcript"][0].as_py()
@@ -249,10 +253,23 @@ def test_gated_dataset_shows_terms_and_hides_media(page, site_root):
     assert TERMS in page.inner_text("#access .terms")
     assert "Gated" in page.inner_text("#access")
     assert page.locator("audio").count() == 0
-    assert "Media hidden" in page.inner_text("#preview")
-    assert first_transcript in page.inner_text("#preview")  # the transcripts are still shown
-    for src in page.locator("img[src]").evaluate_all("els => els.map(e => e.src)"):
+    assert page.inner_text("#preview .hidden-preview") == f"Preview hidden: dataset '{GATED}' is gated: downloads need a token whose user accepted its terms"
+    assert first_transcript not in page.inner_text("main")
+    for src in page.locator("img[src]").evaluate_all("els => els.map(e => e.src)"):  # the plots stay
         assert page.request.get(src).status == 200, src
+
+    store = AccessStore(site_root)
+    token = store.create_token("gina")
+    store.accept(User("gina"), GATED)
+    context = browser.new_context(base_url=server, extra_http_headers={"Authorization": f"Bearer {token}"})
+    try:
+        accepted = context.new_page()
+        accepted.goto(f"/datasets/{GATED}")
+        assert first_transcript in accepted.inner_text("#preview")
+        assert accepted.locator("#preview audio[controls]").count() == 10
+        assert accepted.locator("#preview .hidden-preview").count() == 0
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("path, status, message", [

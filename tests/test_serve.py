@@ -203,6 +203,10 @@ def test_private_datasets_are_invisible_without_a_token(served):
     assert raw(served, "GET", "/api/datasets/acme/secret-digits", auth)[0] == 200
     status, headers, body = raw(served, "GET", "/api/datasets", {"Authorization": "Bearer hub_not-a-token"})
     assert status == 401 and error_of(status, headers, body)["error"] == "the token is not valid"
+    bad = {"Authorization": "Bearer hub_not-a-token"}  # a bad token tells a private dataset from a missing one no more than none
+    for dataset in ("acme/secret-digits", "acme/no-such-digits"):
+        status, headers, body = raw(served, "GET", f"/api/datasets/{dataset}", bad)
+        assert (status, headers["x-error-code"], error_of(status, headers, body)["error"]) == (404, "RepoNotFound", f"dataset {dataset!r} is not registered")
 
 
 def test_gated_downloads_need_an_accepted_token_and_the_acceptance_is_recorded(served, tmp_path):
@@ -253,6 +257,8 @@ def test_publishing_through_the_api_needs_a_publish_token(served):
     status, h, data = post({"Authorization": f"Bearer {served.tokens['alice']}"})
     assert status == 200, data
     assert json.loads(data)["version"] == "1.0.1"
+    assert json.loads(data)["path"] == "registry/demo/basicmotions/versions/1.0.1"  # relative to the repository
+    assert str(served.root).encode() not in data and str(served.root.parent).encode() not in data  # no path of the server's
     assert json.loads(raw(served, "GET", "/api/datasets/demo/basicmotions")[2])["versions"] == ["1.0.0", "1.0.1"]
 
 
@@ -285,7 +291,8 @@ def test_croissant_from_the_api_validates_and_the_snapshot_loads_with_mlcroissan
 
 @pytest.mark.parametrize("pinned", [False, True], ids=["any-ids", "demo-digits"])
 def test_the_openapi_document_survives_a_fuzzer_with_no_5xx(served, tmp_path, pinned):
-    """schemathesis generates requests from /openapi.json; the server must never answer 5xx.
+    """schemathesis generates requests from /openapi.json; the server must never answer 5xx,
+    nor a status its OpenAPI document does not list (`status_code_conformance`).
 
     Once with any path parameters (mostly unknown datasets), once pinned to a real dataset
     and version so the fuzzer reaches rows, media, trees and files."""
@@ -293,7 +300,7 @@ def test_the_openapi_document_survives_a_fuzzer_with_no_5xx(served, tmp_path, pi
     config = tmp_path / "schemathesis.toml"
     config.write_text('[parameters]\n"path.ns" = "demo"\n"path.name" = "digits"\n"path.version" = "1.0.0"\n"path.revision" = "1.0.0"\n' if pinned else "")
     result = subprocess.run(
-        [str(cli), "--config-file", str(config), "run", f"{served.url}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "20",
+        [str(cli), "--config-file", str(config), "run", f"{served.url}/openapi.json", "--checks", "not_a_server_error,status_code_conformance", "--max-examples", "20",
          "--exclude-path-regex", "/publish$", "--generation-deterministic", "--request-timeout", "30", "--no-color"],
         capture_output=True, text=True, timeout=900,
     )

@@ -2,7 +2,10 @@
 
 `GET /api/datasets/{ns}/{name}` answers both our clients and `huggingface_hub.dataset_info`:
 the Hub's fields (`id`, `sha`, `siblings`, `private`, `gated`, `cardData`...) and the hub's
-(`title`, `license`, `versions`, `splits`...) side by side.
+(`title`, `license`, `versions`, `splits`, `problems`...) side by side.
+
+Who may see what is decided in `hub.server.gate`: routes that return records (rows, media)
+go through its `check_download`, the others through `visible_entry`/`visible_revision`.
 """
 
 from __future__ import annotations
@@ -16,35 +19,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 import hub
-from hub.errors import BadRequest, DatasetNotFound, EntryNotFound
-from hub.server.app import current_user
+from hub.errors import BadRequest, EntryNotFound
+from hub.server.app import current_user, responses
+from hub.server.gate import readable_revision, visible_entry, visible_revision
 from hub.store import Revision, resolve_revision
 
-__all__ = ["check_download", "read_json", "read_rows", "router", "visible_entry", "visible_revision"]
+__all__ = ["read_json", "read_rows", "router"]
 
-router = APIRouter()
+router = APIRouter(responses=responses(400))
 
 MAX_PREVIEW_ROWS = 100
-
-
-def visible_entry(request: Request, dataset: str) -> dict[str, Any]:
-    """The catalog's record of `dataset`; a private one is `DatasetNotFound` without a token."""
-    info = request.app.state.catalog.show(dataset)
-    if info.get("access") == "private" and current_user(request) is None:
-        raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset)
-    return info
-
-
-def visible_revision(request: Request, ns: str, name: str, revision: str | None) -> Revision:
-    """Resolve the revision of a dataset the caller may see (`visible_entry`'s rule)."""
-    visible_entry(request, f"{ns}/{name}")
-    return resolve_revision(request.app.state.root, f"{ns}/{name}", revision)
-
-
-def check_download(request: Request, rev: Revision) -> None:
-    """Raise unless the caller may download the data of `rev` (private and gated datasets)."""
-    access = request.app.state.catalog.access_of(rev.dataset)
-    request.app.state.access.check_download(rev.dataset, access, current_user(request))
+_DATASET = responses(401, 404, 422)  # a bad token (public and gated datasets), not registered or not visible, bad parameters
+_CONTENT = responses(401, 403, 404, 422)  # also: a gated dataset whose terms the token's user did not accept
 
 
 def _base(request: Request) -> str:
@@ -58,7 +44,7 @@ def health() -> dict[str, Any]:
     return {"status": "ok", "version": hub.__version__, "worker": os.getpid()}
 
 
-@router.get("/api/whoami-v2", tags=["huggingface"], summary="The token's user (HF whoami)")
+@router.get("/api/whoami-v2", tags=["huggingface"], summary="The token's user (HF whoami)", responses=responses(401))
 def whoami(request: Request) -> dict[str, Any]:
     user = current_user(request)
     if user is None:
@@ -68,7 +54,7 @@ def whoami(request: Request) -> dict[str, Any]:
     return {"type": "user", "name": user.name, "fullname": user.name, "canPublish": user.publish, "auth": {"type": "access_token"}}
 
 
-@router.get("/api/datasets", tags=["catalog"], summary="Search the catalog")
+@router.get("/api/datasets", tags=["catalog"], summary="Search the catalog", responses=responses(401, 422))
 def search(
     request: Request,
     search: str = Query("", max_length=500, description="Words that must all appear (id, title, description, tags, card)."),
@@ -85,8 +71,8 @@ def search(
     return [{**row, "private": row["access"] == "private", "gated": "manual" if row["access"] == "gated" else False} for row in rows]
 
 
-@router.get("/api/datasets/{ns}/{name}", tags=["catalog"], summary="A dataset: its entry, versions and the latest version's files")
-@router.get("/api/datasets/{ns}/{name}/revision/{revision}", tags=["huggingface"], summary="A dataset at one revision (HF dataset_info)")
+@router.get("/api/datasets/{ns}/{name}", tags=["catalog"], summary="A dataset: its entry, versions and the latest version's files", responses=_DATASET)
+@router.get("/api/datasets/{ns}/{name}/revision/{revision}", tags=["huggingface"], summary="A dataset at one revision (HF dataset_info)", responses=_DATASET)
 def dataset(request: Request, ns: str, name: str, revision: str | None = None) -> dict[str, Any]:
     dataset_id = f"{ns}/{name}"
     info = visible_entry(request, dataset_id)
@@ -116,7 +102,7 @@ def _tags(info: dict[str, Any]) -> list[str]:
 def _card_data(rev: Revision) -> dict[str, Any]:
     import yaml
 
-    text = (rev.path / "README.md").read_text(encoding="utf-8") if (rev.path / "README.md").is_file() else ""
+    text = rev.file("README.md")[1].read_text(encoding="utf-8") if "README.md" in rev.files else ""
     if text.startswith("---\n"):
         try:
             return yaml.safe_load(text[4 : text.index("\n---", 4)]) or {}
@@ -125,7 +111,7 @@ def _card_data(rev: Revision) -> dict[str, Any]:
     return {}
 
 
-@router.get("/api/datasets/{ns}/{name}/versions/{version}", tags=["catalog"], summary="One version: manifest, stats, certificate, files")
+@router.get("/api/datasets/{ns}/{name}/versions/{version}", tags=["catalog"], summary="One version: manifest, stats, certificate, files", responses=_DATASET)
 def version(request: Request, ns: str, name: str, version: str) -> dict[str, Any]:
     rev = visible_revision(request, ns, name, version)
     base = _base(request)
@@ -143,14 +129,14 @@ def version(request: Request, ns: str, name: str, version: str) -> dict[str, Any
 
 
 def read_json(rev: Revision, name: str) -> Any:
-    """A JSON file of the version folder (stats.json, leakage.json), or None if it has none."""
+    """A JSON file of the version folder (stats.json, leakage.json), or None if it has none
+    (a link is not a file of the version: `hub.store`)."""
     import json
 
-    path = rev.path / name
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return json.loads(rev.file(name)[1].read_text(encoding="utf-8")) if name in rev.files else None
 
 
-@router.get("/api/datasets/{ns}/{name}/croissant", tags=["catalog"], summary="Croissant 1.0 JSON-LD of a version (the latest by default)")
+@router.get("/api/datasets/{ns}/{name}/croissant", tags=["catalog"], summary="Croissant 1.0 JSON-LD of a version (the latest by default)", responses=_DATASET)
 def croissant(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40, description="A version; the latest when absent.")) -> JSONResponse:
     from hub.croissant import croissant as make
 
@@ -159,7 +145,7 @@ def croissant(request: Request, ns: str, name: str, version: str | None = Query(
     return JSONResponse(doc, media_type="application/ld+json")
 
 
-@router.get("/api/datasets/{ns}/{name}/versions/{version}/rows", tags=["catalog"], summary="A page of rows of one split, media as URLs")
+@router.get("/api/datasets/{ns}/{name}/versions/{version}/rows", tags=["catalog"], summary="A page of rows of one split, media as URLs", responses=_CONTENT)
 def rows(
     request: Request,
     ns: str,
@@ -169,7 +155,7 @@ def rows(
     offset: int = Query(0, ge=0, le=10**9, description="The first row."),
     length: int = Query(20, ge=1, le=MAX_PREVIEW_ROWS, description="How many rows."),
 ) -> dict[str, Any]:
-    rev = visible_revision(request, ns, name, version)
+    rev = readable_revision(request, ns, name, version)
     table, total = read_rows(rev, split, offset, length)
     media_base = f"{_base(request)}/api/datasets/{rev.dataset}/versions/{rev.version}/media"
     out = []
@@ -230,12 +216,11 @@ def _preview(value: Any, url: str) -> Any:
     return value
 
 
-@router.get("/api/datasets/{ns}/{name}/versions/{version}/media/{record_id}/{field}", tags=["catalog"], summary="The audio or image bytes of one record's field")
+@router.get("/api/datasets/{ns}/{name}/versions/{version}/media/{record_id}/{field}", tags=["catalog"], summary="The audio or image bytes of one record's field", responses=_CONTENT)
 def media(request: Request, ns: str, name: str, version: str, record_id: str, field: str) -> Response:
     import duckdb
 
-    rev = visible_revision(request, ns, name, version)
-    check_download(request, rev)
+    rev = readable_revision(request, ns, name, version)
     columns = rev.manifest.get("features", {})
     if field not in columns or field == "id":
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no media field {field!r}", dataset=rev.dataset, version=rev.version, path=field)
@@ -267,7 +252,7 @@ def _sniff(data: bytes) -> str:
     return "application/octet-stream"
 
 
-@router.post("/api/datasets/{ns}/{name}/accept", tags=["access"], summary="Accept a gated dataset's terms (recorded)")
+@router.post("/api/datasets/{ns}/{name}/accept", tags=["access"], summary="Accept a gated dataset's terms (recorded)", responses=responses(401, 404, 422))
 def accept(request: Request, ns: str, name: str) -> dict[str, Any]:
     from hub.errors import AccessDenied
 
@@ -279,7 +264,8 @@ def accept(request: Request, ns: str, name: str) -> dict[str, Any]:
     return {**record, "terms": info.get("terms")}
 
 
-@router.post("/api/datasets/{ns}/{name}/publish", tags=["access"], summary="Publish a new version from the registry entry (needs a publish token)")
+@router.post("/api/datasets/{ns}/{name}/publish", tags=["access"], summary="Publish a new version from the registry entry (needs a publish token)",
+             responses=responses(401, 403, 404, 409, 422))
 async def publish(
     request: Request,
     ns: str,
@@ -289,5 +275,6 @@ async def publish(
 ) -> dict[str, Any]:
     request.app.state.access.check_publish(current_user(request))
     visible_entry(request, f"{ns}/{name}")
-    published = await run_in_threadpool(hub.publish, f"{ns}/{name}", version=version, bump=bump, root=request.app.state.root)
-    return published.to_dict()
+    root = request.app.state.root
+    published = await run_in_threadpool(hub.publish, f"{ns}/{name}", version=version, bump=bump, root=root)
+    return {**published.to_dict(), "path": published.path.relative_to(root).as_posix()}  # never the server's own path

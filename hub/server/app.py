@@ -29,6 +29,7 @@ from hub.catalog import Catalog
 from hub.errors import (
     AccessDenied,
     BadRequest,
+    BrokenEntry,
     DatasetExists,
     DatasetNotFound,
     EntryNotFound,
@@ -44,7 +45,7 @@ from hub.errors import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NoDelayH11Protocol", "app_from_env", "create_app", "error_response", "serve"]
+__all__ = ["NoDelayH11Protocol", "app_from_env", "create_app", "error_response", "responses", "serve"]
 
 # (status, Hugging Face X-Error-Code) per error type; the first match in MRO order wins
 _STATUS: dict[type[HubError], tuple[int, str | None]] = {
@@ -58,6 +59,7 @@ _STATUS: dict[type[HubError], tuple[int, str | None]] = {
     BadRequest: (400, None),
     LicenseError: (400, None),
     ValidationFailed: (422, None),
+    BrokenEntry: (422, None),  # a dataset.yaml or manifest.json the hub cannot read: fixed in the registry
     DatasetExists: (409, None),
     VersionExists: (409, None),
 }
@@ -80,6 +82,24 @@ def error_response(status: int, message: str, *, type_: str, hint: str = "", cod
         out["X-Error-Code"] = code
     out.update(headers or {})
     return JSONResponse(body, status_code=status, headers=out)
+
+
+_MEANINGS = {
+    400: "A malformed request: a bad dataset id, version, split, path or header.",
+    401: "No token where one is needed, or a token that is not valid.",
+    403: "The token's user may not do this: a gated dataset whose terms they did not accept, or publishing without the right.",
+    404: "No such dataset (or one the caller may not see: private datasets answer as if they did not exist), version, file, record or endpoint.",
+    409: "The version exists already.",
+    416: "The Range is outside the file.",
+    422: "The request's parameters do not validate, or the dataset's registry entry or version cannot be read (the message says which file).",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of these error statuses, all in the one error shape."""
+    schema = {"type": "object", "required": ["error", "type", "status"], "properties": {
+        "error": {"type": "string"}, "type": {"type": "string"}, "status": {"type": "integer"}, "hint": {"type": "string"}}}
+    return {status: {"description": _MEANINGS[status], "content": {"application/json": {"schema": schema}}} for status in statuses}
 
 
 def hub_error_response(exc: HubError) -> JSONResponse:

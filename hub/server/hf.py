@@ -23,13 +23,15 @@ from typing import Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from hub.errors import BadRequest, EntryNotFound
-from hub.server.api import check_download, visible_revision
+from hub.errors import BadRequest, BrokenEntry, EntryNotFound
+from hub.server.app import responses
+from hub.server.gate import check_download, visible_revision
 from hub.store import Revision, resolve_revision
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=responses(400))
+_LISTING = responses(401, 404, 422)
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
@@ -78,14 +80,14 @@ def _directory(revision: Revision, folder: str) -> dict[str, Any]:
     return {"type": "directory", "oid": hashlib.sha1(f"{revision.commit}:{folder}".encode()).hexdigest(), "size": 0, "path": folder}
 
 
-@router.get("/api/datasets/{ns}/{name}/tree/{revision}", tags=["huggingface"], summary="List a revision's files (HF tree API)")
-@router.get("/api/datasets/{ns}/{name}/tree/{revision}/{path:path}", tags=["huggingface"], summary="List a folder of a revision (HF tree API)")
+@router.get("/api/datasets/{ns}/{name}/tree/{revision}", tags=["huggingface"], summary="List a revision's files (HF tree API)", responses=_LISTING)
+@router.get("/api/datasets/{ns}/{name}/tree/{revision}/{path:path}", tags=["huggingface"], summary="List a folder of a revision (HF tree API)", responses=_LISTING)
 def tree(request: Request, ns: str, name: str, revision: str, path: str = "", recursive: bool = Query(False, description="List sub-folders too."), expand: bool = Query(False, description="Accepted for compatibility; ignored.")) -> list[dict[str, Any]]:
     rev = visible_revision(request, ns, name, revision)
     return _children(rev, path, recursive)
 
 
-@router.post("/api/datasets/{ns}/{name}/paths-info/{revision}", tags=["huggingface"], summary="Describe given paths of a revision (HF paths-info API)")
+@router.post("/api/datasets/{ns}/{name}/paths-info/{revision}", tags=["huggingface"], summary="Describe given paths of a revision (HF paths-info API)", responses=_LISTING)
 def paths_info(request: Request, ns: str, name: str, revision: str, paths: list[str] = Form(default=[], description="Paths in the revision."), expand: bool = Form(False, description="Accepted for compatibility; ignored.")) -> list[dict[str, Any]]:
     rev = visible_revision(request, ns, name, revision)
     dirs = _directories(rev)
@@ -99,7 +101,7 @@ def paths_info(request: Request, ns: str, name: str, revision: str, paths: list[
     return out
 
 
-@router.get("/api/datasets/{ns}/{name}/refs", tags=["huggingface"], summary="Branches and tags (HF refs API)")
+@router.get("/api/datasets/{ns}/{name}/refs", tags=["huggingface"], summary="Branches and tags (HF refs API)", responses=_LISTING)
 def refs(request: Request, ns: str, name: str) -> dict[str, Any]:
     from hub.versions import published_versions
     from hub.repo import dataset_dir
@@ -107,18 +109,22 @@ def refs(request: Request, ns: str, name: str) -> dict[str, Any]:
     latest = visible_revision(request, ns, name, None)
     tags = []
     for version in published_versions(dataset_dir(request.app.state.root, f"{ns}/{name}") / "versions"):
-        rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
+        try:
+            rev = resolve_revision(request.app.state.root, f"{ns}/{name}", version)
+        except BrokenEntry:  # listed among the dataset's problems, not as a revision
+            continue
         tags.append({"name": version, "ref": f"refs/tags/{version}", "targetCommit": rev.commit})
     return {"branches": [{"name": "main", "ref": "refs/heads/main", "targetCommit": latest.commit}], "converts": [], "tags": tags}
 
 
 @router.head("/datasets/{ns}/{name}/resolve/{revision}/{path:path}", include_in_schema=False)
-@router.get("/datasets/{ns}/{name}/resolve/{revision}/{path:path}", tags=["huggingface"], summary="Download one file of a revision (HTTP Range supported)")
+@router.get("/datasets/{ns}/{name}/resolve/{revision}/{path:path}", tags=["huggingface"], summary="Download one file of a revision (HTTP Range supported)",
+            responses={**responses(401, 403, 404, 416, 422), 206: {"description": "The part of the file the Range asked for."}})
 def resolve(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
     rev = visible_revision(request, ns, name, revision)
     entry, where = rev.file(path)
-    if entry.sha256:  # shards: the gate applies
-        check_download(request, rev)
+    if entry.sha256:  # shards hold the records: the download gate
+        check_download(request, rev.dataset)
     etag = entry.sha256 or entry.blob_id
     headers = {"X-Repo-Commit": rev.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes", "Cache-Control": "public, max-age=31536000, immutable",
                # A dataset's files are data: opened directly (an SVG plot, say), nothing in them runs.

@@ -1,8 +1,9 @@
 """The HTML pages for people: the catalog, a dataset, a version.
 
 Server-rendered from the Jinja2 templates next to this module (autoescape on), a thin layer
-over the same library calls as the JSON API, with the same visibility rules: a private dataset
-does not exist for a caller without a token. Every error becomes an HTML page with the
+over the same library calls as the JSON API, with the same rules (`hub.server.gate`): a
+private dataset does not exist for a caller without a token, and the preview's rows, records
+as they are, are shown only to a caller who may download them. Every error becomes an HTML page with the
 message and hint (the status the API would answer), never a traceback.
 
 | page                                   | shows                                                    |
@@ -27,9 +28,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
-from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError
-from hub.server.api import check_download, read_json, read_rows, visible_entry
+from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError, UnsafePath
+from hub.server.api import read_json, read_rows
 from hub.server.app import current_user, hub_error_response
+from hub.server.gate import check_download, visible_entry
 from hub.store import Revision, file_sha256, resolve_revision
 
 log = logging.getLogger(__name__)
@@ -165,11 +167,15 @@ def _resolve_url(rev: Revision, path: str) -> str:
 
 
 def _card(root: Path, dataset: str) -> str:
-    """The registry README.md as safe HTML (raw HTML in the Markdown is escaped)."""
+    """The registry README.md as safe HTML (raw HTML in the Markdown is escaped); a link out
+    of the dataset's folder is not read."""
+    from hub.entry import read_card
     from hub.repo import dataset_dir
 
-    path = dataset_dir(root, dataset) / "README.md"
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        text = read_card(dataset_dir(root, dataset))
+    except UnsafePath as exc:
+        return str(Markup('<p class="bad">The card is not shown: {}.</p>').format(exc.message))
     if text.startswith("---\n") and "\n---" in text[4:]:
         text = text[text.index("\n---", 4) + 4 :].lstrip("-\n")
     try:
@@ -188,32 +194,29 @@ def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
     split = "test" if "test" in splits else next(iter(splits), None)
     if split is None:
         return None
+    try:
+        check_download(request, rev.dataset)  # the rows are records: the download gate
+    except AccessDenied as exc:
+        return {"split": split, "hidden": exc.message, "error": None, "columns": [], "rows": [], "total": splits[split].get("rows", 0)}
     features = rev.manifest.get("features", {})
     try:
         table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
     except Exception as exc:  # the page still shows everything else
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
         return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
-    try:
-        check_download(request, rev)
-        media_hidden = ""
-    except AccessDenied as exc:
-        media_hidden = exc.message
     columns = table.column_names
     rows = []
     for row in table.to_pylist():
         base = f"/api/datasets/{rev.dataset}/versions/{quote(rev.version)}/media/{quote(str(row.get('id')), safe='')}"
-        rows.append([_cell(row[c], features.get(c, {}), f"{base}/{quote(c, safe='')}", media_hidden) for c in columns])
-    return {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "media_hidden": media_hidden}
+        rows.append([_cell(row[c], features.get(c, {}), f"{base}/{quote(c, safe='')}") for c in columns])
+    return {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "hidden": ""}
 
 
-def _cell(value: Any, feature: dict[str, Any], url: str, media_hidden: str) -> dict[str, Any]:
+def _cell(value: Any, feature: dict[str, Any], url: str) -> dict[str, Any]:
     kind = feature.get("_type")
     if value is None:
         return {"kind": "text", "text": ""}
     if kind in ("Audio", "Image") or (isinstance(value, dict) and "bytes" in value):
-        if media_hidden:
-            return {"kind": "text", "text": "(media needs access)"}
         return {"kind": "audio" if kind == "Audio" else "image", "url": url}
     if kind == "ClassLabel" and isinstance(value, int) and 0 <= value < len(feature.get("names") or []):
         name = feature["names"][value]
