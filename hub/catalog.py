@@ -29,7 +29,6 @@ is, the replaced file, for as long as requests overlap.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -37,8 +36,6 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +46,7 @@ from hub import config
 from hub.access import entry_access, level_of
 from hub.errors import BrokenEntry, DatasetNotFound, HubError
 from hub.ids import parse_ref
-from hub.repo import dataset_dir, work_dir
+from hub.repo import dataset_dir, file_lock, work_dir
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +111,7 @@ class Catalog:
             return False
         # One rebuild at a time, across processes (the server's workers, `hub publish`): whoever
         # waited finds the index built meanwhile, or builds it from the registry as it is now.
-        with _flock(self.path.with_name(self.path.name + ".lock")):
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
             if not force:
                 fingerprint = self.fingerprint()
                 if self._stored_fingerprint() == fingerprint:
@@ -226,7 +223,7 @@ class Catalog:
         try:
             # One process of the repository checks per interval: the others (the server's other
             # workers) only see the index file change, which `_connect` notices.
-            with _flock(self.path.with_name(self.path.name + ".checked"), blocking=False) as stamp:
+            with file_lock(self.path.with_name(self.path.name + ".checked"), blocking=False) as stamp:
                 if stamp is None or time.time() - stamp.stat().st_mtime < RECHECK_SECONDS:
                     fingerprint = self._checked[1] if self._checked is not None else ""
                 else:
@@ -378,22 +375,6 @@ def _stat_line(lines: list[str], registry: str, rel: str) -> None:
     except OSError:
         return
     lines.append(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n")
-
-
-@contextmanager
-def _flock(path: Path, *, blocking: bool = True) -> Iterator[Path | None]:
-    """Hold an exclusive lock on file `path` (created if missing); yields `path`, or None when
-    `blocking` is False and another process holds it."""
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield None
-            return
-        try:
-            yield path
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _open(path: Path) -> duckdb.DuckDBPyConnection:

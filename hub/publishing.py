@@ -36,7 +36,7 @@ from hub.errors import LeakageError, StorageError, VersionExists
 from hub.hashing import sha256_file
 from hub.ids import Version
 from hub.report import Report
-from hub.repo import dataset_dir
+from hub.repo import dataset_dir, dvc_lock
 from hub.sources import source_fingerprint
 from hub.shards import write_splits
 from hub.splits import Assignment, certify
@@ -337,7 +337,7 @@ def _store(root: Path, staging: Path, files: list[dict[str, Any]], *, push: bool
     from dvc_data.hashfile.hash_info import HashInfo
 
     try:
-        with Repo(str(root)) as repo:
+        with dvc_lock(root), Repo(str(root)) as repo:
             repo.scm_context.quiet = True  # the library never prints: no "git add ..." hint
             known = [(str(staging / f["path"]), HashInfo("md5", f["md5"]), None) for f in files]
             repo.state.save_many(known, repo.fs)

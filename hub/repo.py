@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hub import config
@@ -14,7 +17,7 @@ from hub.ids import parse_dataset_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dataset_dir", "find_root", "init", "inside", "work_dir"]
+__all__ = ["dataset_dir", "dvc_lock", "file_lock", "find_root", "init", "inside", "work_dir"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DVC = [sys.executable, "-m", "dvc"]  # the DVC installed with the hub, whatever PATH says
@@ -42,6 +45,28 @@ def work_dir(root: Path) -> Path:
     path = root / config.WORK_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def file_lock(path: Path, *, blocking: bool = True) -> Iterator[Path | None]:
+    """Hold an exclusive lock on file `path` (created if missing) across processes; yields
+    `path`, or None when `blocking` is False and another process holds it."""
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield None
+            return
+        try:
+            yield path
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def dvc_lock(root: Path) -> AbstractContextManager[Path | None]:
+    """One DVC operation at a time in the repository, across processes (a server's workers, `hub
+    publish`): DVC's own lock makes a second one fail after 3 s instead of waiting."""
+    return file_lock(work_dir(root) / "dvc.lock")
 
 
 def dataset_dir(root: Path, dataset: str) -> Path:

@@ -63,9 +63,14 @@ def _ensure_data(parent: Path) -> None:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    from hub.repo import dvc_lock, find_root
+
     try:
-        with Repo(str(parent)) as repo:
-            repo.pull(targets=[str(parent / "data.dvc")])
+        with dvc_lock(find_root(parent)):
+            if any(parent.glob("data/*.parquet")):
+                return  # fetched by another process (a server's other worker) meanwhile
+            with Repo(str(parent)) as repo:
+                repo.pull(targets=[str(parent / "data.dvc")])
     except DvcException as exc:
         raise StorageError(
             f"the data of version {parent.name} ({parent}) is neither here nor in the DVC remote: {exc}",

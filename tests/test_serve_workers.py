@@ -183,3 +183,35 @@ def test_concurrent_rebuilds_from_several_processes_build_the_index_once(hub_roo
     results = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
     assert results == ["False", "False", "True"]
     assert [row["id"] for row in Catalog(hub_root).search("edited")] == ["demo/digits"]
+
+
+def blocked_on(path: Path) -> int:
+    """How many lock requests wait on file `path` (Linux's /proc/locks lists them with `->`)."""
+    inode = path.stat().st_ino
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line and line.split()[6].endswith(f":{inode}"))
+
+
+def test_publishes_at_once_wait_for_each_others_dvc_step(hub_root):
+    """Two publishes at once in one repository (two workers of a server, or `hub publish` beside
+    one) used to fail one of them with DVC's "Unable to acquire lock" after 3 s: they now take
+    turns. The lock is held here until both wait for it, then both publish."""
+    for dataset in ("acme/one", "acme/two"):
+        small_digits(hub_root, dataset)
+    lock_path = hub_root / ".hub" / "dvc.lock"
+    lock = open(lock_path, "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    procs = [subprocess.Popen([sys.executable, "-m", "hub", "--no-progress", "--root", str(hub_root), "publish", d], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for d in ("acme/one", "acme/two")]
+    try:
+        deadline = time.monotonic() + 180
+        while blocked_on(lock_path) < 2:
+            finished = [p for p in procs if p.poll() is not None]
+            assert not finished, f"a publish ended without waiting for the DVC lock: {finished[0].communicate()[0]}"
+            assert time.monotonic() < deadline, "the publishes did not reach the DVC lock in 180 s"
+            time.sleep(0.2)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [(hub_root / "registry" / "acme" / d / "versions" / "1.0.0" / "manifest.json").is_file() for d in ("one", "two")] == [True, True]
