@@ -13,7 +13,7 @@ import hub
 from bad_inputs import CASES, RECORDS, Materials, dataset_doc, write_source
 from bad_inputs.cases import MAX_ROW_BYTES, write_dataset_doc
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")]  # the bomb cases warn, then are refused
 
 
 @pytest.fixture(scope="module")

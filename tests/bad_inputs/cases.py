@@ -335,8 +335,9 @@ CASES: list[Case] = [
     Case("wrong-duration", "speech", change(utterances, 3, lambda r: dict(r, duration=9.0)),
          (("inconsistent-record", 3, "duration", lambda b: f"duration says 9.000 s, the audio lasts {b.facts['duration']:.3f} s"),)),
     Case("duration-true", "speech", change(utterances, 2, lambda r: dict(r, duration=True)), (("type-error", 2, "duration", "duration: True is not of type 'number'"),)),
-    Case("negative-duration", "speech", change(utterances, 2, lambda r: dict(r, duration=-1.0)), (("constraint-error", 2, "duration", "duration must be greater than 0"),
-                                                                                                          ("inconsistent-record", 2, "duration", lambda b: f"duration says -1.000 s, the audio lasts {b.facts['duration']:.3f} s"))),
+    Case("negative-duration", "speech", change(utterances, 2, lambda r: dict(r, duration=-1.0)),
+         (("constraint-error", 2, "duration", "duration must be greater than 0"),
+          ("inconsistent-record", 2, "duration", lambda b: f"duration says -1.000 s, the audio lasts {b.facts['duration']:.3f} s"))),
     Case("segment-ends-before-start", "speech", change(utterances, 2, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "label": "a"}, {"start": 1.5, "end": 0.5, "label": "b"}])),  # item 13
          (("bad-span", 2, "segments[].end", "segments[1] ends at 0.5 s, before it starts (1.5 s)"),)),
     Case("segment-extra-key", "speech", change(utterances, 3, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "label": "a", "confidence": 0.9}])),  # item 12
