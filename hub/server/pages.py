@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
@@ -176,6 +178,12 @@ def _card(root: Path, dataset: str) -> str:
         text = read_card(dataset_dir(root, dataset))
     except UnsafePath as exc:
         return str(Markup('<p class="bad">The card is not shown: {}.</p>').format(exc.message))
+    return _card_html(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _card_html(text: str) -> str:
+    """The Markdown of a card as HTML, its front matter left out (by content: a card renders once)."""
     if text.startswith("---\n") and "\n---" in text[4:]:
         text = text[text.index("\n---", 4) + 4 :].lstrip("-\n")
     try:
@@ -198,18 +206,37 @@ def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
         check_download(request, rev.dataset)  # the rows are records: the download gate
     except AccessDenied as exc:
         return {"split": split, "hidden": exc.message, "error": None, "columns": [], "rows": [], "total": splits[split].get("rows", 0)}
-    features = rev.manifest.get("features", {})
     try:
-        table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
+        return dict(_preview_cells(rev, split))
     except Exception as exc:  # the page still shows everything else
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
         return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
+
+
+_PREVIEWS: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()  # the most recent 1,024, by version folder and commit
+_PREVIEWS_LOCK = threading.Lock()
+
+
+def _preview_cells(rev: Revision, split: str) -> dict[str, Any]:
+    """The preview of a split (no media bytes: URLs); a version never changes, so it is read once."""
+    key = (str(rev.path), rev.commit, split)
+    with _PREVIEWS_LOCK:
+        if key in _PREVIEWS:
+            _PREVIEWS.move_to_end(key)
+            return _PREVIEWS[key]
+    features = rev.manifest.get("features", {})
+    table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
     columns = table.column_names
     rows = []
     for row in table.to_pylist():
         base = f"/api/datasets/{rev.dataset}/versions/{quote(rev.version)}/media/{quote(str(row.get('id')), safe='')}"
         rows.append([_cell(row[c], features.get(c, {}), f"{base}/{quote(c, safe='')}") for c in columns])
-    return {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "hidden": ""}
+    found = {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "hidden": ""}
+    with _PREVIEWS_LOCK:
+        _PREVIEWS[key] = found
+        if len(_PREVIEWS) > 1024:
+            _PREVIEWS.popitem(last=False)
+    return found
 
 
 def _cell(value: Any, feature: dict[str, Any], url: str) -> dict[str, Any]:
