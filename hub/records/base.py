@@ -75,7 +75,8 @@ class RecordType:
     example: ClassVar[dict[str, Any]] = {}  # the scaffold's example record for `hub new` (no id, no media)
     media_extension: ClassVar[str | None] = None  # the extension of the scaffold's example media file
     languages: ClassVar[bool] = False  # whether dataset.yaml's `languages` apply (the scaffold lists "en")
-    text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over its columns)
+    text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over `text_columns`)
+    text_columns: ClassVar[tuple[str, ...]] = ()  # the columns `text_sql` reads
     tasks: ClassVar[tuple[TaskSpec, ...]] = ()  # its Label Studio tasks; the first is the default
 
     def __repr__(self) -> str:

@@ -1,6 +1,7 @@
 """Dialogues: a conversation's turns (speaker, text) and its intent, `schemas/dialogue.schema.json`.
 
-- Duplicates: the turns' text, lower-cased, whitespace collapsed (`text_sql`).
+- Duplicates: the turns' text, lower-cased, whitespace collapsed (`text_sql`); near: MinHash
+  over word 3-grams, Jaccard >= 0.8 (`hub.dedup.text_duplicates`).
 - Stats: turns per dialogue, characters per turn.
 - Label Studio: `intent` (Paragraphs in dialogue layout + Choices, into `intent`); the turns
   travel inside the task.
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from hub.dedup import Thresholds, _Keys
+
 __all__ = ["DIALOGUE", "Dialogue"]
 
 
@@ -28,7 +31,15 @@ class Dialogue(RecordType):
                "turns": [{"speaker": "user", "text": "hello"}, {"speaker": "agent", "text": "hi, how can I help?"}]}
     languages = True
     text_sql = "lower(array_to_string(list_transform(turns, lambda t: t.text), ' '))"
+    text_columns = ("turns",)
     tasks = (TaskSpec("dialogue", "intent", "intent", "choice", "intent", "dialogue", "choices"),)
+
+    # -- duplicates -----------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        from hub.dedup import text_duplicates
+
+        text_duplicates(table, self.name, keys, thresholds, bar, text_hashes)
 
     # -- stats ----------------------------------------------------------------------------
 

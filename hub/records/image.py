@@ -1,5 +1,9 @@
 """Images: one picture (bytes), a class label and/or boxes, `schemas/image.schema.json`.
 
+- Validation: the image must decode (PIL, within its decompression-bomb limit); its size
+  bounds the boxes (`hub.checks`).
+- Duplicates: the same decoded pixels; near: a difference hash within 4 bits whose 16x16 grey
+  thumbnails differ by at most 3% on average (the hash proposes, the pixels decide).
 - Stats: width and height of every image.
 - Label Studio: `classification` (Image + Choices, into `label`) and `boxes`
   (Image + RectangleLabels, into `objects`).
@@ -9,8 +13,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.records.base import RecordType, TaskSpec, object_names
 
@@ -18,7 +23,46 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["IMAGE", "Image", "image_sizes"]
+    from hub.dedup import Thresholds, _Keys
+
+__all__ = ["IMAGE", "Image", "check_pixels", "decode_image", "image_fingerprints", "image_sizes"]
+
+
+def check_pixels(image: Any) -> None:
+    """Raise ValueError for an image that would decode to more pixels than PIL's bomb limit."""
+    from PIL import Image as PILImage
+
+    width, height = image.size
+    if width * height > PILImage.MAX_IMAGE_PIXELS:
+        raise ValueError(f"the image is {width}x{height} pixels, more than the {PILImage.MAX_IMAGE_PIXELS} the decoder allows (a decompression bomb?)")
+
+
+def decode_image(blob: bytes) -> tuple[int, int]:
+    """(width, height) of an image file, decoded whole; raises for one that does not decode."""
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(blob)) as image:
+        check_pixels(image)
+        image.load()  # a truncated file fails here, not at open()
+        return image.size
+
+
+def image_fingerprints(blob: bytes | None) -> tuple[bytes | None, int | None, np.ndarray | None]:
+    """Digest of the decoded pixels, 64-bit difference hash, 16x16 grey thumbnail."""
+    if blob is None:
+        return None, None, None
+    import numpy as np
+    from PIL import Image as PILImage
+
+    with PILImage.open(io.BytesIO(blob)) as image:
+        if image.size[0] * image.size[1] > PILImage.MAX_IMAGE_PIXELS:  # validation rejects these; never decode one
+            raise ValueError(f"image of {image.size[0]}x{image.size[1]} pixels: over the decoder's limit")
+        pixels = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).digest()
+        grey = image.convert("L")
+        small = np.asarray(grey.resize((9, 8), PILImage.Resampling.BILINEAR), dtype=np.int16)
+        thumb = np.asarray(grey.resize((16, 16), PILImage.Resampling.BILINEAR), dtype=np.float32) / 255
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return pixels, int(np.packbits(bits).view(">u8")[0]), thumb
 
 
 def image_sizes(column: pa.ChunkedArray) -> np.ndarray:
@@ -47,6 +91,32 @@ class Image(RecordType):
         TaskSpec("image", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
     )
     media = "image"  # the column holding the picture
+
+    # -- validation -----------------------------------------------------------------------
+
+    def decode(self, kind: str, blob: bytes) -> Any:
+        if kind != "Image":
+            return super().decode(kind, blob)
+        return decode_image(blob)
+
+    # -- duplicates -----------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from hub.dedup import hamming_clusters, tracked
+
+        blobs = pc.struct_field(table.column(self.media), "bytes").to_pylist()
+        decoded = [image_fingerprints(b) for b in tracked(blobs, bar)]
+        keys.add_exact("exact-image", [d[0] for d in decoded])
+        if thresholds.near:
+            # A difference hash proposes, the pixels decide: on small images (8x8 digits) the
+            # hash alone links look-alikes that are not copies.
+            def same(x: int, y: int) -> bool:
+                return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
+
+            keys.add_pairs("near-image", hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -21,8 +21,8 @@ class Inspection(Image):
     example = {"asset_id": "batch-001", "defect": "good"}
     media_extension = "png"
     tasks = (
-        TaskSpec("inspection", "defect", "defect", "choice", "defect", "image", "choices"),
-        TaskSpec("inspection", "boxes", "objects", "boxes", "objects", "image", "rectanglelabels"),
+        TaskSpec("inspection", "defect", "defect", "choice", "defect", Image.media, "choices"),
+        TaskSpec("inspection", "boxes", "objects", "boxes", "objects", Image.media, "rectanglelabels"),
     )
 
 

@@ -1,6 +1,10 @@
 """Industrial sensors: a window of multichannel time series from one asset, with a fault class
 and anomaly spans, `schemas/industrial-sensor.schema.json`.
 
+- Validation: channels, units and series must have one entry per channel, and every channel
+  the same length.
+- Duplicates: the same series values; near: any window of `sensor_window` samples (all
+  channels) that two records share.
 - Stats: series lengths, and each channel's range per split (when every record has the
   same shape).
 - Label Studio: `anomaly-spans` (TimeSeries, one Channel per channel, + TimeSeriesLabels,
@@ -9,6 +13,7 @@ and anomaly spans, `schemas/industrial-sensor.schema.json`.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 from hub.records.base import RecordType, TaskSpec, object_names, quoteattr
@@ -17,9 +22,60 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from hub.arrowutil import Series
+    from hub.checks import Checker
+    from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
 
-__all__ = ["SENSOR", "Sensor"]
+__all__ = ["SENSOR", "Sensor", "series_keys", "window_hashes"]
+
+_WINDOW_CHUNK_VALUES = 1 << 22  # samples hashed at once: bounds the temporaries to ~100 MB
+
+
+def series_keys(series: Series) -> list[bytes | None]:
+    """The exact key of every record's series: its shape and the sha256 of its samples."""
+    import numpy as np
+
+    keys: list[bytes | None] = [None] * len(series)
+    for r in np.flatnonzero(series.channels > 0):
+        start, size = int(series.starts[r]), int(series.sizes[r])
+        head = f"{series.channels[r]}x{series.samples[r]}:".encode()
+        keys[r] = hashlib.sha256(head + series.values[start : start + size].tobytes()).digest()
+    return keys
+
+
+def window_hashes(series: Series, window: int, bar: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(hash, row) of every window of `window` consecutive samples, all channels together,
+    of every record: h(p) = sum over channels c and offsets k of coef[c, k] * bits(x[c, p + k]).
+
+    Records are hashed in blocks of one shape, one channel and offset at a time, so memory
+    stays near the hashes themselves (8 bytes a window position) whatever the record size.
+    """
+    import numpy as np
+
+    hashes: list[np.ndarray] = []
+    rows_out: list[np.ndarray] = []
+    for (c, t), rows in series.shapes().items():
+        if t < window:
+            bar.update(len(rows))
+            continue
+        coefficients = np.random.default_rng(7).integers(1, 1 << 62, (c, window), dtype=np.uint64)
+        positions = t - window + 1
+        step = max(1, _WINDOW_CHUNK_VALUES // (c * t))
+        for i in range(0, len(rows), step):
+            chunk = rows[i : i + step]
+            bits = series.block(chunk).view(np.uint32).astype(np.uint64)  # (records, channels, samples)
+            acc = np.zeros((len(chunk), positions), dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for ch in range(c):
+                    for k in range(window):
+                        acc += coefficients[ch, k] * bits[:, ch, k : k + positions]
+            hashes.append(acc.ravel())
+            rows_out.append(np.repeat(chunk.astype(np.int32), positions))
+            bar.update(len(chunk))
+    if not hashes:
+        return np.array([], np.uint64), np.array([], np.int32)
+    return np.concatenate(hashes), np.concatenate(rows_out)
 
 
 class Sensor(RecordType):
@@ -29,6 +85,46 @@ class Sensor(RecordType):
     group_key = "asset_id"
     example = {"asset_id": "pump-01", "channels": ["vibration_x"], "units": ["g"], "sample_rate": 100.0, "series": [[0.0, 0.1, 0.0]], "fault": "normal"}
     tasks = (TaskSpec("sensor", "anomaly-spans", "anomalies", "spans", "anomalies", "series", "timeserieslabels"),)
+
+    # -- validation -----------------------------------------------------------------------
+
+    def check(self, checker: Checker) -> None:
+        """One entry per channel in channels, units and series; every channel of a record the same length."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        from hub.arrowutil import flat
+
+        t = checker.table
+        n_channels = pc.list_value_length(flat(t.column("channels"))).to_numpy(zero_copy_only=False)
+        n_units = pc.list_value_length(flat(t.column("units"))).to_numpy(zero_copy_only=False)
+        series = flat(t.column("series"))
+        n_series = pc.list_value_length(series).to_numpy(zero_copy_only=False)
+        inner = pc.list_value_length(pc.list_flatten(series)).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(series).to_numpy(zero_copy_only=False)
+        ragged = np.zeros(len(t), dtype=bool)
+        if len(inner):
+            lo = np.full(len(t), np.iinfo(np.int64).max)
+            hi = np.zeros(len(t), dtype=np.int64)
+            np.minimum.at(lo, parents, inner)
+            np.maximum.at(hi, parents, inner)
+            ragged = (hi > 0) & (lo != hi)
+        bad = (n_channels != n_units) | (n_channels != n_series) | ragged
+        checker.flag(np.nonzero(bad)[0], "inconsistent-record", "channels, units and series must have one entry per channel, and every channel the same length", "series")
+
+    # -- duplicates -----------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        from hub.arrowutil import Series
+        from hub.dedup import rows_sharing_a_hash
+
+        series = Series(table.column("series"))
+        keys.add_exact("exact-series", series_keys(series))
+        bar.update(table.num_rows)
+        if thresholds.near:
+            bar.reset(table.num_rows)
+            bar.set_description("finding overlapping windows")
+            keys.add_pairs("overlapping-window", rows_sharing_a_hash(*window_hashes(series, thresholds.sensor_window, bar)), table.num_rows)
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """Speech: one utterance (audio bytes, transcript, speaker), `schemas/speech.schema.json`.
 
+- Validation: the audio must decode (soundfile), at the sample rate and for the duration
+  the record says.
+- Duplicates: the same decoded samples (the same sentence by two speakers is not one).
 - Stats: duration and transcript length per row; hours and speakers per split.
 - Label Studio: `transcription` (Audio + TextArea, into `transcript`) and
   `speaker-segments` (Audio + Labels, one per speaker, into `segments`).
@@ -7,6 +10,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import TYPE_CHECKING, Any
 
 from hub.records.base import RecordType, TaskSpec, object_names
@@ -15,9 +20,33 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
+    from hub.checks import Checker
+    from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
 
-__all__ = ["SPEECH", "Speech"]
+__all__ = ["SPEECH", "Speech", "audio_fingerprint", "decode_audio"]
+
+
+def decode_audio(blob: bytes) -> tuple[int, float]:
+    """(sample rate, duration in seconds) of an audio file; raises for one that does not decode."""
+    import soundfile
+
+    with soundfile.SoundFile(io.BytesIO(blob)) as f:
+        if f.frames <= 0:
+            raise ValueError("the audio has no samples")
+        f.read(frames=min(f.frames, 1024))  # the header can lie: decode some samples
+        return f.samplerate, f.frames / f.samplerate
+
+
+def audio_fingerprint(blob: bytes | None) -> bytes | None:
+    """sha256 of the decoded samples (16-bit) and the sample rate: equal for the same sound in
+    any container."""
+    if blob is None:
+        return None
+    import soundfile
+
+    samples, rate = soundfile.read(io.BytesIO(blob), dtype="int16", always_2d=True)
+    return hashlib.sha256(str(rate).encode() + samples.tobytes()).digest()
 
 
 class Speech(RecordType):
@@ -32,6 +61,35 @@ class Speech(RecordType):
         TaskSpec("speech", "transcription", "transcript", "text", "transcript", "audio", "textarea"),
         TaskSpec("speech", "speaker-segments", "segments", "spans", "segments", "audio", "labels", labels_from="speaker"),
     )
+
+    # -- validation -----------------------------------------------------------------------
+
+    def decode(self, kind: str, blob: bytes) -> Any:
+        if kind != "Audio":
+            return super().decode(kind, blob)
+        return decode_audio(blob)
+
+    def check_decoded(self, checker: Checker, row: int, field: str, kind: str, info: Any) -> None:
+        """The declared sample rate and duration against the decoded audio's."""
+        import numpy as np
+
+        rate, duration = info
+        declared_rate = checker.table.column("sample_rate")[row].as_py()
+        declared = checker.table.column("duration")[row].as_py()
+        if declared_rate is not None and declared_rate != rate:
+            checker.flag(np.array([row]), "inconsistent-record", f"sample_rate says {declared_rate} Hz, the audio is {rate} Hz", "sample_rate")
+        elif declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
+            checker.flag(np.array([row]), "inconsistent-record", f"duration says {declared:.3f} s, the audio lasts {duration:.3f} s", "duration")
+
+    # -- duplicates -----------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        import pyarrow.compute as pc
+
+        from hub.dedup import tracked
+
+        blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
+        keys.add_exact("exact-audio", [audio_fingerprint(b) for b in tracked(blobs, bar)])
 
     # -- stats ----------------------------------------------------------------------------
 
