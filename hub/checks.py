@@ -1,5 +1,6 @@
 """Checks over whole Arrow columns: the record schema's constraints, labels, ids, media, boxes
-and spans, each problem flagged on the rows it concerns.
+and spans, each problem flagged on the rows it concerns. The record type decodes its media and
+adds its own checks (`RecordType.decode`, `check_decoded`, `check`: see `hub.records`).
 
 Positions (file and row of every record) travel in two extra columns, `FILE` and `ROW`, and
 are only turned into Python objects when something is flagged.
@@ -8,7 +9,6 @@ are only turned into Python objects when something is flagged.
 from __future__ import annotations
 
 import functools
-import io
 import re
 from collections.abc import Callable
 from functools import cached_property
@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub import config, progress
+from hub import config, progress, records
 from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_where
 from hub.entry import Entry
 from hub.report import Report
@@ -36,6 +36,7 @@ class Checker:
         self.table, self.schema, self.entry, self.report, self.rejected = table, schema, entry, report, rejected
         self.rows_sized = rows_sized  # the reader already held every row to HUB_MAX_ROW_BYTES (JSONL lines)
         self.image_sizes: np.ndarray | None = None  # (width, height) of every row's image; 0 where it did not decode
+        self.record_type = records.get(schema.record)
 
     # Positions are only turned into Python objects when something is flagged.
     @cached_property
@@ -69,8 +70,7 @@ class Checker:
             self.check_property(name, prop, name in self.schema.required, group_key)
         self.check_labels()
         self.check_duplicate_ids()
-        if self.schema.record == "sensor":
-            self.check_sensor_shapes()
+        self.record_type.check(self)  # the record type's own checks
         for name, kind in self.schema.media_fields.items():
             self.check_media(name, kind)
         if "objects" in self.schema.properties:
@@ -178,29 +178,11 @@ class Checker:
             else:
                 first[value] = int(r)
 
-    def check_sensor_shapes(self) -> None:
-        t = self.table
-        n_channels = pc.list_value_length(flat(t.column("channels"))).to_numpy(zero_copy_only=False)
-        n_units = pc.list_value_length(flat(t.column("units"))).to_numpy(zero_copy_only=False)
-        series = flat(t.column("series"))
-        n_series = pc.list_value_length(series).to_numpy(zero_copy_only=False)
-        inner = pc.list_value_length(pc.list_flatten(series)).to_numpy(zero_copy_only=False)
-        parents = pc.list_parent_indices(series).to_numpy(zero_copy_only=False)
-        ragged = np.zeros(len(t), dtype=bool)
-        if len(inner):
-            lo = np.full(len(t), np.iinfo(np.int64).max)
-            hi = np.zeros(len(t), dtype=np.int64)
-            np.minimum.at(lo, parents, inner)
-            np.maximum.at(hi, parents, inner)
-            ragged = (hi > 0) & (lo != hi)
-        bad = (n_channels != n_units) | (n_channels != n_series) | ragged
-        self.flag(np.nonzero(bad)[0], "inconsistent-record", "channels, units and series must have one entry per channel, and every channel the same length", "series")
-
     def check_media(self, name: str, kind: str) -> None:
         column = flat(self.table.column(name))
         data = pc.struct_field(column, "bytes")
-        decode = _decode_audio if kind == "Audio" else _decode_image
-        slug = "undecodable-audio" if kind == "Audio" else "undecodable-image"
+        decode = functools.partial(self.record_type.decode, kind)
+        slug = f"undecodable-{kind.lower()}"
         if kind == "Image":
             self.image_sizes = np.zeros((len(data), 2), dtype=np.int64)
         with progress.bar(len(data), desc=f"decoding {name}") as bar:
@@ -216,20 +198,9 @@ class Checker:
                 except Exception as exc:  # any decoder failure is the file's fault
                     self.flag(np.array([r]), slug, f"{name} cannot be decoded: {_reason(exc)}", name)
                     continue
-                if kind == "Audio":
-                    self._check_audio_fields(r, info)
-                else:
+                if kind == "Image":
                     self.image_sizes[r] = info
-
-    def _check_audio_fields(self, r: int, info: tuple[int, float]) -> None:
-        rate, duration = info
-        declared_rate = self.table.column("sample_rate")[r].as_py()
-        declared = self.table.column("duration")[r].as_py()
-        if declared_rate is not None and declared_rate != rate:
-            self.flag(np.array([r]), "inconsistent-record", f"sample_rate says {declared_rate} Hz, the audio is {rate} Hz", "sample_rate")
-        elif declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
-            self.flag(np.array([r]), "inconsistent-record", f"duration says {declared:.3f} s, the audio lasts {duration:.3f} s", "duration")
-
+                self.record_type.check_decoded(self, r, name, kind, info)
 
     def check_boxes(self) -> None:
         """One category per box; boxes of positive size, inside their image (`objects`, COCO [x, y, w, h])."""
@@ -302,34 +273,6 @@ def _parents(lists: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     first = np.searchsorted(rows, rows, side="left")
     return rows, np.arange(len(rows)) - first
-
-
-def _decode_audio(blob: bytes) -> tuple[int, float]:
-    import soundfile
-
-    with soundfile.SoundFile(io.BytesIO(blob)) as f:
-        if f.frames <= 0:
-            raise ValueError("the audio has no samples")
-        f.read(frames=min(f.frames, 1024))  # the header can lie: decode some samples
-        return f.samplerate, f.frames / f.samplerate
-
-
-def _decode_image(blob: bytes) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(blob)) as image:
-        check_pixels(image)
-        image.load()  # a truncated file fails here, not at open()
-        return image.size
-
-
-def check_pixels(image: Any) -> None:
-    """Raise ValueError for an image that would decode to more pixels than PIL's bomb limit."""
-    from PIL import Image
-
-    width, height = image.size
-    if width * height > Image.MAX_IMAGE_PIXELS:
-        raise ValueError(f"the image is {width}x{height} pixels, more than the {Image.MAX_IMAGE_PIXELS} the decoder allows (a decompression bomb?)")
 
 
 def _blank(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
