@@ -4,21 +4,15 @@ The result is a set of *duplicate keys* per record: two records that share a key
 duplicates, whatever their groups. The split engine ties every key to the groups of its
 records, so no duplicate can sit on both sides of a split boundary.
 
-| record      | exact duplicate                         | near duplicate                              |
-|-------------|-----------------------------------------|---------------------------------------------|
-| dialogue    | text, lower-cased, whitespace collapsed | MinHash over word 3-grams, Jaccard >= 0.8   |
-| speech      | decoded audio samples                   | (none: the same sentence by two speakers is |
-|             |                                         |  not a duplicate)                           |
-| image       | decoded pixels                          | difference hash within 4 bits and a 16x16   |
-|             |                                         |  grey thumbnail within 3% mean difference   |
-| sensor      | the series values                       | any shared window of `window` samples       |
-| inspection  | decoded pixels                          | as for images                               |
+Each record type says what a duplicate is (`RecordType.duplicates`: decoded audio samples,
+pixels and difference hashes, series values and shared windows, see its module) and calls the
+engines here: exact and near text (`text_duplicates`, over the type's `text_sql`), near
+hashes (`hamming_clusters`), shared hashes (`rows_sharing_a_hash`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -26,11 +20,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from hub.arrowutil import Series, per_row, repeated_rows
+from hub import records
+from hub.arrowutil import per_row, repeated_rows
 
-__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "normalized_texts", "text_hashes"]
+__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "hamming_clusters", "normalized_texts", "rows_sharing_a_hash",
+           "text_duplicates", "text_hashes", "tracked"]
 
 
 @dataclass(frozen=True)
@@ -124,8 +119,7 @@ class _Keys:
 # -- text --------------------------------------------------------------------------------
 
 
-# DuckDB SQL for a record's text, lower-cased; whitespace is collapsed by `_COLLAPSE`.
-_TEXT = {"dialogue": "lower(array_to_string(list_transform(turns, lambda t: t.text), ' '))"}
+# A record's text is its type's `text_sql` (DuckDB SQL, lower-cased); whitespace is collapsed by `_COLLAPSE`.
 # Collapse runs of whitespace and trim, running the regex only on texts that need it (fast).
 _COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x, chr(10)) OR contains(x, chr(13))
                       OR contains(x, chr(11)) OR contains(x, chr(12)) OR contains(x, chr(160)) OR contains(x, chr(12288))
@@ -134,13 +128,17 @@ _COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x,
 
 
 def _text_query(record: str, source: str = "records") -> str:
-    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {_TEXT[record]} AS x FROM {source})"
+    return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {records.get(record).text_sql} AS x FROM {source})"
 
 
-def _register(con, table: pa.Table, rows: np.ndarray | None = None, name: str = "records") -> None:
+def _text_columns(record: str) -> list[str]:
+    return list(records.get(record).text_columns)
+
+
+def _register(con, table: pa.Table, record: str, rows: np.ndarray | None = None, name: str = "records") -> None:
     """`table`'s texts as the view `name`, with each one's table row (`rows`, default 0..n-1)."""
     rows = np.arange(table.num_rows, dtype=np.int64) if rows is None else rows
-    con.register(name, table.select(["turns"]).append_column("row", pa.array(rows)))
+    con.register(name, table.select(_text_columns(record)).append_column("row", pa.array(rows)))
 
 
 def normalized_texts(table: pa.Table, record: str) -> pa.Array:
@@ -149,7 +147,7 @@ def normalized_texts(table: pa.Table, record: str) -> pa.Array:
 
     con = duckdb.connect()
     try:
-        _register(con, table)
+        _register(con, table, record)
         result = con.sql(_text_query(record) + " ORDER BY row").to_arrow_table()
         return result.column("text").combine_chunks()
     finally:
@@ -177,7 +175,8 @@ def _repeated(con, query: str, key: str, columns: str = "row") -> pa.Table:
 def text_hashes(table: pa.Table, record: str, con: Any = None) -> pa.ChunkedArray:
     """DuckDB's 64-bit hash of every record's normalized text, in row order (on `con`, an
     `ordered_connection`, or a connection of its own)."""
-    return per_row(table.select(["turns"]), f"SELECT hash({_COLLAPSE}) FROM (SELECT {_TEXT[record]} AS x FROM source_rows)", con)
+    sql = f"SELECT hash({_COLLAPSE}) FROM (SELECT {records.get(record).text_sql} AS x FROM source_rows)"
+    return per_row(table.select(_text_columns(record)), sql, con)
 
 
 def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -197,7 +196,7 @@ def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray |
         return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
     con = duckdb.connect()
     try:
-        _register(con, _take_sorted(table.select(["turns"]), candidates), candidates, "candidates")
+        _register(con, _take_sorted(table.select(_text_columns(record)), candidates), record, candidates, "candidates")
         found = _repeated(con, _text_query(record, "candidates"), "md5_number(text)",
                           "row, (h >> 64)::UBIGINT AS hi, (h & 18446744073709551615)::UBIGINT AS lo")
     finally:
@@ -242,27 +241,10 @@ def _minhash_clusters(texts: Iterable[str], t: Thresholds) -> list[list[int]]:
     return clusters
 
 
-# -- media -------------------------------------------------------------------------------
+# -- hashes ------------------------------------------------------------------------------
 
 
-def _image_keys(blob: bytes | None) -> tuple[bytes | None, int | None, np.ndarray | None]:
-    """Digest of the decoded pixels, 64-bit difference hash, 16x16 grey thumbnail."""
-    if blob is None:
-        return None, None, None
-    from PIL import Image
-
-    with Image.open(io.BytesIO(blob)) as image:
-        if image.size[0] * image.size[1] > Image.MAX_IMAGE_PIXELS:  # validation rejects these; never decode one
-            raise ValueError(f"image of {image.size[0]}x{image.size[1]} pixels: over the decoder's limit")
-        pixels = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).digest()
-        grey = image.convert("L")
-        small = np.asarray(grey.resize((9, 8), Image.Resampling.BILINEAR), dtype=np.int16)
-        thumb = np.asarray(grey.resize((16, 16), Image.Resampling.BILINEAR), dtype=np.float32) / 255
-    bits = (small[:, 1:] > small[:, :-1]).flatten()
-    return pixels, int(np.packbits(bits).view(">u8")[0]), thumb
-
-
-def _hamming_clusters(hashes: list[int | None], limit: int, same: Callable[[int, int], bool] = lambda x, y: True) -> list[list[int]]:
+def hamming_clusters(hashes: list[int | None], limit: int, same: Callable[[int, int], bool] = lambda x, y: True) -> list[list[int]]:
     """Pairs of 64-bit hashes within `limit` differing bits for which `same(x, y)` holds.
 
     The bits are cut into `limit + 1` bands: two hashes that differ in at most `limit` bits
@@ -285,61 +267,7 @@ def _hamming_clusters(hashes: list[int | None], limit: int, same: Callable[[int,
     return [list(p) for p in pairs]
 
 
-def _audio_samples(blob: bytes | None) -> bytes | None:
-    if blob is None:
-        return None
-    import soundfile
-
-    samples, rate = soundfile.read(io.BytesIO(blob), dtype="int16", always_2d=True)
-    return hashlib.sha256(str(rate).encode() + samples.tobytes()).digest()
-
-
-_WINDOW_CHUNK_VALUES = 1 << 22  # samples hashed at once: bounds the temporaries to ~100 MB
-
-
-def _series_keys(series: Series) -> list[bytes | None]:
-    """The exact key of every record's series: its shape and the sha256 of its samples."""
-    keys: list[bytes | None] = [None] * len(series)
-    for r in np.flatnonzero(series.channels > 0):
-        start, size = int(series.starts[r]), int(series.sizes[r])
-        head = f"{series.channels[r]}x{series.samples[r]}:".encode()
-        keys[r] = hashlib.sha256(head + series.values[start : start + size].tobytes()).digest()
-    return keys
-
-
-def _window_hashes(series: Series, window: int, bar: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(hash, row) of every window of `window` consecutive samples, all channels together,
-    of every record: h(p) = sum over channels c and offsets k of coef[c, k] * bits(x[c, p + k]).
-
-    Records are hashed in blocks of one shape, one channel and offset at a time, so memory
-    stays near the hashes themselves (8 bytes a window position) whatever the record size.
-    """
-    hashes: list[np.ndarray] = []
-    rows_out: list[np.ndarray] = []
-    for (c, t), rows in series.shapes().items():
-        if t < window:
-            bar.update(len(rows))
-            continue
-        coefficients = np.random.default_rng(7).integers(1, 1 << 62, (c, window), dtype=np.uint64)
-        positions = t - window + 1
-        step = max(1, _WINDOW_CHUNK_VALUES // (c * t))
-        for i in range(0, len(rows), step):
-            chunk = rows[i : i + step]
-            bits = series.block(chunk).view(np.uint32).astype(np.uint64)  # (records, channels, samples)
-            acc = np.zeros((len(chunk), positions), dtype=np.uint64)
-            with np.errstate(over="ignore"):
-                for ch in range(c):
-                    for k in range(window):
-                        acc += coefficients[ch, k] * bits[:, ch, k : k + positions]
-            hashes.append(acc.ravel())
-            rows_out.append(np.repeat(chunk.astype(np.int32), positions))
-            bar.update(len(chunk))
-    if not hashes:
-        return np.array([], np.uint64), np.array([], np.int32)
-    return np.concatenate(hashes), np.concatenate(rows_out)
-
-
-def _rows_sharing_a_hash(hashes: np.ndarray, rows: np.ndarray) -> list[list[int]]:
+def rows_sharing_a_hash(hashes: np.ndarray, rows: np.ndarray) -> list[list[int]]:
     """[first row, other row] for every hash found in more than one row."""
     if not len(hashes):
         return []
@@ -361,7 +289,7 @@ def _rows_sharing_a_hash(hashes: np.ndarray, rows: np.ndarray) -> list[list[int]
 # -- entry point -------------------------------------------------------------------------
 
 
-def _tracked(values: list[Any], bar: Any) -> Iterator[Any]:
+def tracked(values: list[Any], bar: Any) -> Iterator[Any]:
     """`values`, advancing `bar` by one per value (in steps of 256)."""
     for i, value in enumerate(values):
         if i % 256 == 255:
@@ -370,44 +298,27 @@ def _tracked(values: list[Any], bar: Any) -> Iterator[Any]:
     bar.update(len(values) % 256)
 
 
+def text_duplicates(table: pa.Table, record: str, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None = None) -> None:
+    """Exact (normalized text) and near (MinHash over word shingles) duplicates of records with a text (`RecordType.text_sql`)."""
+    keys.add_numbered("exact-text", *_exact_text_clusters(table, record, text_hashes))
+    bar.update(table.num_rows)
+    if thresholds.near and table.num_rows <= thresholds.near_text_limit:
+        bar.reset(table.num_rows)
+        bar.set_description("finding near duplicates")
+        keys.add_pairs("near-text", _minhash_clusters(tracked(normalized_texts(table, record).to_pylist(), bar), thresholds), table.num_rows)
+    elif thresholds.near:
+        keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
+
+
 def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds(), text_hashes: pa.ChunkedArray | None = None) -> DuplicateKeys:
     """The duplicate keys of every record of `table` (published or source schema), with a progress bar.
 
-    `text_hashes`: `text_hashes(table, record)`, if already computed (dialogues).
+    What a duplicate is, the record type says (`RecordType.duplicates`). `text_hashes`:
+    `text_hashes(table, record)`, if already computed (records with a text).
     """
     from hub import progress
 
     keys = _Keys()
     with progress.bar(table.num_rows, desc="finding duplicates") as bar:
-        if record == "dialogue":
-            keys.add_numbered("exact-text", *_exact_text_clusters(table, record, text_hashes))
-            bar.update(table.num_rows)
-            if thresholds.near and table.num_rows <= thresholds.near_text_limit:
-                bar.reset(table.num_rows)
-                bar.set_description("finding near duplicates")
-                keys.add_pairs("near-text", _minhash_clusters(_tracked(normalized_texts(table, record).to_pylist(), bar), thresholds), table.num_rows)
-            elif thresholds.near:
-                keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
-        elif record == "speech":
-            blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
-            keys.add_exact("exact-audio", [_audio_samples(b) for b in _tracked(blobs, bar)])
-        elif record in ("image", "inspection"):
-            blobs = pc.struct_field(table.column("image"), "bytes").to_pylist()
-            decoded = [_image_keys(b) for b in _tracked(blobs, bar)]
-            keys.add_exact("exact-image", [d[0] for d in decoded])
-            if thresholds.near:
-                # A difference hash proposes, the pixels decide: on small images (8x8 digits) the
-                # hash alone links look-alikes that are not copies.
-                def same(x: int, y: int) -> bool:
-                    return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
-
-                keys.add_pairs("near-image", _hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
-        elif record == "sensor":
-            series = Series(table.column("series"))
-            keys.add_exact("exact-series", _series_keys(series))
-            bar.update(table.num_rows)
-            if thresholds.near:
-                bar.reset(table.num_rows)
-                bar.set_description("finding overlapping windows")
-                keys.add_pairs("overlapping-window", _rows_sharing_a_hash(*_window_hashes(series, thresholds.sensor_window, bar)), table.num_rows)
+        records.get(record).duplicates(table, keys, thresholds, bar, text_hashes)
     return keys.result()
