@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub import records
 from hub.arrowutil import flat, ordered_connection, per_row
 from hub.dedup import DuplicateKeys, Thresholds, find_duplicates, text_hashes
 from hub.entry import SplitPolicy
@@ -129,7 +130,7 @@ class RowHashes:
     """The hashes the engine needs of every row, computed ahead (`RowHasher`)."""
 
     groups: np.ndarray  # uint64: `group_hashes` of every row's group key
-    texts: pa.ChunkedArray | None  # `hub.dedup.text_hashes` of every row (dialogues), else None
+    texts: pa.ChunkedArray | None  # `hub.dedup.text_hashes` of every row (records with a text), else None
 
     def select(self, keep: np.ndarray) -> RowHashes:
         """The hashes of the rows `keep` marks."""
@@ -153,6 +154,7 @@ class RowHasher:
 
     def __init__(self, policy: SplitPolicy, record: str) -> None:
         self.policy, self.record = policy, record
+        self.hash_texts = records.get(record).text_sql is not None  # the duplicate engine compares texts
         self._queue: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
         self._groups: list[np.ndarray] = []
         self._texts: list[pa.Array] = []
@@ -173,7 +175,7 @@ class RowHasher:
                     if keys.null_count:
                         raise ValueError(f"null group keys in {self.policy.group_key!r}")
                     self._groups.append(group_hashes(keys, self.policy.seed, con))
-                    if self.record == "dialogue":
+                    if self.hash_texts:
                         self._texts.extend(text_hashes(part, self.record, con).chunks)
                     self._rows += batch.num_rows
                 except Exception as exc:  # the engine hashes the table itself instead
@@ -200,7 +202,7 @@ class RowHasher:
         if not self._usable or self._rows != rows:
             return None
         groups = np.concatenate(self._groups) if self._groups else np.array([], dtype=np.uint64)
-        texts = pa.chunked_array(self._texts, pa.uint64()) if self.record == "dialogue" else None
+        texts = pa.chunked_array(self._texts, pa.uint64()) if self.hash_texts else None
         return RowHashes(groups, texts)
 
 
