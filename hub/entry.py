@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from hub import records
 from hub.errors import DatasetExists, DatasetNotFound, HubError, UnsafePath
 from hub.ids import parse_dataset_id
 from hub.license import LicenseInfo, check_license
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 __all__ = ["Entry", "SplitPolicy", "load_entry", "new_entry", "read_card", "registered"]
 
 DEFAULT_RATIOS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-DEFAULT_GROUP_KEYS = {"speech": "speaker", "image": "group", "dialogue": "dialogue_id", "sensor": "asset_id", "inspection": "asset_id"}
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     raw = {**raw, **params_overrides(entry.path.parents[2], entry.id)}
     assert entry.schema is not None  # set by the caller
     fields = entry.schema.properties
-    group_key = raw.get("group_key") or DEFAULT_GROUP_KEYS[entry.schema.record]
+    group_key = raw.get("group_key") or records.get(entry.schema.record).group_key
     stratify_key = raw.get("stratify_key")
     ratios = raw.get("ratios") or DEFAULT_RATIOS
     ok = True
@@ -260,15 +260,6 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates)
 
 
-_SCAFFOLD_SOURCE = {
-    "speech": {"transcript": "the kettle is boiling", "speaker": "spk-001", "speaker_gender": "female", "language": "en", "duration": 1.5, "sample_rate": 16000},
-    "image": {"label": "ok", "group": "session-001"},
-    "dialogue": {"dialogue_id": "dlg-0001", "language": "en", "intent": "greeting", "turns": [{"speaker": "user", "text": "hello"}, {"speaker": "agent", "text": "hi, how can I help?"}]},
-    "sensor": {"asset_id": "pump-01", "channels": ["vibration_x"], "units": ["g"], "sample_rate": 100.0, "series": [[0.0, 0.1, 0.0]], "fault": "normal"},
-    "inspection": {"asset_id": "batch-001", "defect": "good"},
-}
-
-
 def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None) -> Path:
     """Scaffold `registry/<dataset>/` with a dataset.yaml to edit, a README card, a raw/ folder and annotations/.
 
@@ -289,21 +280,22 @@ def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = N
     if params.is_file():  # a pipeline key another dataset holds is refused before anything is written
         params_item((yaml.safe_load(params.read_text(encoding="utf-8")) or {}).get("datasets") or {}, dataset, path=params)
     (folder / "raw").mkdir(parents=True)
-    example = {"id": "example-0001", **_SCAFFOLD_SOURCE[record]}
+    kind = records.get(record)
+    example = {"id": "example-0001", **kind.example}
     labels = sorted({v for k, v in example.items() if k in ("label", "intent", "fault", "defect") and v})
-    if record in ("speech", "image", "inspection"):
-        example[next(iter(record_schema(record).media_fields))] = "raw/example-0001." + ("wav" if record == "speech" else "png")
+    if kind.media_extension:
+        example[next(iter(record_schema(record).media_fields))] = "raw/example-0001." + kind.media_extension
     doc = {
         "title": title or dataset.split("/")[1].replace("-", " ").capitalize(),
         "description": f"TODO: what the {modality} data is, where it comes from, what it is for.",
         "modality": modality,
         "record": record,
         "tasks": [],
-        "languages": ["en"] if record in ("speech", "dialogue") else [],
+        "languages": ["en"] if kind.languages else [],
         "license": license,
         "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}]},
         "labels": labels,
-        "split": {"group_key": DEFAULT_GROUP_KEYS[record], "stratify_key": None, "ratios": dict(DEFAULT_RATIOS), "seed": 0},
+        "split": {"group_key": kind.group_key, "stratify_key": None, "ratios": dict(DEFAULT_RATIOS), "seed": 0},
         "creators": [{"name": "TODO", "role": "data"}],
         "citation": "",
         "privacy": "TODO: does the data hold personal data (voices, faces, names)? How was consent obtained?",

@@ -19,25 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from hub import records
+
 if TYPE_CHECKING:
     import datasets
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
-# record type -> schema file stem; modality -> default record type
-RECORD_SCHEMAS = {
-    "speech": "speech",
-    "image": "image",
-    "dialogue": "dialogue",
-    "sensor": "industrial-sensor",
-    "inspection": "industrial-inspection",
-}
-MODALITY_RECORDS = {
-    "speech": ("speech",),
-    "image": ("image",),
-    "dialogue": ("dialogue",),
-    "industrial": ("sensor", "inspection"),
-}
+# record type -> schema file stem; modality -> its record types (the default first): from the registry
+RECORD_SCHEMAS = {name: kind.schema for name, kind in records.RECORD_TYPES.items()}
+MODALITY_RECORDS = {m: tuple(kind.name for kind in records.for_modality(m)) for m in records.modalities()}
 MEDIA_STRUCT = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 
 
@@ -274,7 +265,7 @@ def _needs_check(prop: dict[str, Any]) -> bool:
 
 
 def record_schema(record: str, labels: list[str] | tuple[str, ...] = ()) -> RecordSchema:
-    """The `RecordSchema` for a record type (`speech`, `image`, `dialogue`, `sensor`, `inspection`)."""
+    """The `RecordSchema` for a record type (one of `hub.records.RECORD_TYPES`); KeyError for another."""
     if record not in RECORD_SCHEMAS:
         raise KeyError(record)
     return RecordSchema(record, tuple(labels))
