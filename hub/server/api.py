@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 import hub
+from hub import records
 from hub.errors import BadRequest, EntryNotFound
 from hub.server.app import current_user, responses
 from hub.server.gate import readable_revision, visible_entry, visible_revision
@@ -30,6 +31,7 @@ __all__ = ["read_json", "read_rows", "router"]
 router = APIRouter(responses=responses(400))
 
 MAX_PREVIEW_ROWS = 100
+Modality = Literal[tuple(records.modalities())]  # type: ignore[valid-type]  # the registry's modalities, as a query parameter's choices
 _DATASET = responses(401, 404, 422)  # a bad token (public and gated datasets), not registered or not visible, bad parameters
 _CONTENT = responses(401, 403, 404, 422)  # also: a gated dataset whose terms the token's user did not accept
 
@@ -59,7 +61,7 @@ def whoami(request: Request) -> dict[str, Any]:
 def search(
     request: Request,
     search: str = Query("", max_length=500, description="Words that must all appear (id, title, description, tags, card)."),
-    modality: Literal["speech", "image", "dialogue", "industrial"] | None = Query(None, description="Only this modality."),
+    modality: Modality | None = Query(None, description="Only this modality."),
     task: str | None = Query(None, max_length=100, description="Only datasets with this task."),
     language: str | None = Query(None, max_length=20, description="Only datasets in this language (ISO 639-1)."),
     license: str | None = Query(None, max_length=200, description="Only licenses containing this text (e.g. CC-BY)."),

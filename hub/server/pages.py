@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
+from hub import records
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError, UnsafePath
 from hub.server.api import read_json, read_rows
 from hub.server.app import current_user, hub_error_response
@@ -43,7 +44,8 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 HERE = Path(__file__).parent
-MODALITIES = ("speech", "image", "dialogue", "industrial")
+MODALITIES = tuple(records.modalities())
+MEDIA_KINDS = ("Audio", "Image")  # media features previewed by URL; the cell kind is the lower-cased name
 PREVIEW_ROWS = 10
 SERIES_VALUES = 8  # values shown per channel of a series
 TEXT_CHARS = 300
@@ -243,8 +245,8 @@ def _cell(value: Any, feature: dict[str, Any], url: str) -> dict[str, Any]:
     kind = feature.get("_type")
     if value is None:
         return {"kind": "text", "text": ""}
-    if kind in ("Audio", "Image") or (isinstance(value, dict) and "bytes" in value):
-        return {"kind": "audio" if kind == "Audio" else "image", "url": url}
+    if kind in MEDIA_KINDS or (isinstance(value, dict) and "bytes" in value):
+        return {"kind": (kind if kind in MEDIA_KINDS else "Image").lower(), "url": url}
     if kind == "ClassLabel" and isinstance(value, int) and 0 <= value < len(feature.get("names") or []):
         name = feature["names"][value]
         return {"kind": "text", "text": name if name == str(value) else f"{name} ({value})"}
