@@ -16,10 +16,13 @@ from typing import Any, Callable
 import click
 
 import hub
-from hub import progress
+from hub import progress, records
 from hub.errors import HubError, ValidationFailed
 
-MODALITIES = ["speech", "image", "dialogue", "industrial"]
+MODALITIES = records.modalities()
+RECORDS = list(records.RECORD_TYPES)
+# e.g. "industrial: sensor or inspection": the modalities whose records come in several types
+_RECORD_CHOICES = "; ".join(f"{m}: {' or '.join(t.name for t in records.for_modality(m))}" for m in MODALITIES if len(records.for_modality(m)) > 1)
 
 
 def _dump(data: Any) -> None:
@@ -99,7 +102,7 @@ def init(path: Path, remote: str | None, as_json: bool) -> None:
 @main.command()
 @click.argument("dataset")
 @click.option("--modality", type=click.Choice(MODALITIES), required=True, help="What the records hold.")
-@click.option("--record", type=click.Choice(["speech", "image", "dialogue", "sensor", "inspection"]), help="Record schema (industrial: sensor or inspection).")
+@click.option("--record", type=click.Choice(RECORDS), help=f"Record schema ({_RECORD_CHOICES}).")
 @click.option("--license", "license_", default="CC-BY-4.0", show_default=True, help="SPDX license expression.")
 @click.option("--title", help="Human title (default: from the name).")
 @command
