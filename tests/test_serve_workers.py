@@ -7,7 +7,10 @@ import fcntl
 import hashlib
 import http.client
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -49,6 +52,13 @@ def on_worker(port: int, pid: int, path: str) -> tuple[int, dict]:
         finally:
             conn.close()
     raise AssertionError(f"no connection reached worker {pid} in 200 tries")
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 def parent_of(pid: int) -> int:
@@ -97,6 +107,55 @@ def test_two_workers_are_two_processes_of_the_server(two_workers):
     assert len(pids) == 2 and process.pid not in pids
     assert [parent_of(pid) for pid in pids] == [process.pid, process.pid]
     assert log.read_text().startswith(f"Serving the catalog at http://127.0.0.1:{port}/ with 2 worker processes  (API docs ")
+
+
+def listening_sockets(port: int) -> dict[int, set[int]]:
+    """The inodes of the TCP sockets listening on `port` (Linux's /proc/net/tcp), with the pids holding each."""
+    inodes = {int(line.split()[9]) for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+              if line.split()[3] == "0A" and int(line.split()[1].rsplit(":", 1)[1], 16) == port}
+    holders: dict[int, set[int]] = {inode: set() for inode in inodes}
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and int(target[8:-1]) in holders:
+            holders[int(target[8:-1])].add(int(fd.parent.parent.name))
+    return holders
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(two_workers):
+    """One shared socket let the first worker to wake accept every waiting connection (50 at
+    once were split 44/6): with a socket each (SO_REUSEPORT) the kernel spreads them."""
+    process, port, pids, _ = two_workers
+    assert sorted(sorted(holders) for holders in listening_sockets(port).values()) == [[pids[0]], [pids[1]]]
+
+
+def test_a_worker_that_dies_is_replaced(two_workers):
+    process, port, pids, _ = two_workers
+    os.kill(pids[0], signal.SIGKILL)
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while not (len(seen - {pids[0]}) == 2 and len(listening_sockets(port)) == 2):
+        assert time.monotonic() < deadline, f"no second worker again in 120 s (answered: {seen})"
+        try:
+            seen.add(get(port, "/health")[1]["worker"])
+        except OSError:
+            time.sleep(0.2)
+    assert pids[1] in seen and process.poll() is None
+    two_workers[2][:] = sorted(seen - {pids[0]})  # the workers the next tests talk to
+
+
+def test_a_worker_that_cannot_start_stops_the_server(hub_root):
+    with socket.socket() as taken:  # a listener without SO_REUSEPORT: the workers cannot share its port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_hub("serve", "--port", str(port), "--workers", "2", root=hub_root)
+    assert result.returncode == 1
+    assert f"hub serve: cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert f"Error: a worker of `hub serve` could not start (exit code 3) on 127.0.0.1:{port}\n" in result.stderr
+    assert "Hint: See the worker's log above: the address may be in use, or the repository unreadable.\n" in result.stderr
 
 
 def test_a_dataset_published_while_serving_is_seen_by_every_worker(two_workers, served_root):
@@ -215,3 +274,25 @@ def test_publishes_at_once_wait_for_each_others_dvc_step(hub_root):
     outputs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert [(hub_root / "registry" / "acme" / d / "versions" / "1.0.0" / "manifest.json").is_file() for d in ("one", "two")] == [True, True]
+
+
+def test_workers_stop_when_the_server_is_killed(hub_root):
+    """Killed (SIGKILL: no chance to stop them), the server leaves no worker serving."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "hub", "--root", str(hub_root), "serve", "--port", str(port), "--workers", "2"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids: set[int] = set()
+    deadline = time.monotonic() + 120
+    while len(pids) < 2:
+        assert process.poll() is None and time.monotonic() < deadline, "hub serve --workers 2 did not start"
+        try:
+            pids.add(get(port, "/health")[1]["worker"])
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    process.wait()
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline + 60, f"workers {pids} still run after their parent was killed"
+        time.sleep(0.2)
+    with pytest.raises(ConnectionRefusedError):
+        get(port, "/health")

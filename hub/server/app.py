@@ -199,9 +199,10 @@ def app_from_env() -> FastAPI:
 class NoDelayH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with Nagle's algorithm off on every connection.
 
-    With `workers > 1` uvicorn binds the listening socket itself, with `proto` 0, and asyncio
-    sets TCP_NODELAY only on accepted sockets whose `proto` is TCP (uvicorn issue #3149): each
-    keep-alive response after the first then waited ~40 ms for the client's delayed ACK.
+    asyncio sets TCP_NODELAY only on accepted sockets whose `proto` is TCP, and a socket bound
+    by uvicorn's `Config.bind_socket` (its own `--workers N`) has `proto` 0 (uvicorn issue
+    #3149): each keep-alive response after the first then waited ~40 ms for the client's
+    delayed ACK. The hub's workers bind their own sockets; this holds whoever binds them.
     """
 
     def connection_made(self, transport: Any) -> None:
@@ -214,9 +215,9 @@ class NoDelayH11Protocol(H11Protocol):
 def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, log_level: str = "info") -> None:
     """Run the server until interrupted, in `workers` processes (default `config.serve_workers()`).
 
-    The workers share the listening socket and the repository's files: each has its own
-    `Catalog` on the same index file (rebuilt by one process at a time, swapped in by rename).
-    Raises `HubError` if `workers` is below 1.
+    Each worker listens on a socket of its own (`hub.server.workers`) and has its own `Catalog`
+    on the same index file (rebuilt by one process at a time, swapped in by rename).
+    Raises `HubError` if `workers` is below 1, or a worker cannot start.
     """
     import os
 
@@ -228,5 +229,10 @@ def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int 
     if workers < 1:
         raise HubError(f"--workers must be at least 1, not {workers}", hint="Use 1 for a single process.")
     os.environ["HUB_ROOT"] = str(hub._root(root))  # each worker imports the app afresh and reads it (`app_from_env`)
-    uvicorn.run("hub.server.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level=log_level,
-                http=NoDelayH11Protocol, h11_max_incomplete_event_size=1024 * 1024)
+    options = {"log_level": log_level, "http": NoDelayH11Protocol, "h11_max_incomplete_event_size": 1024 * 1024}
+    if workers == 1:
+        uvicorn.run("hub.server.app:app_from_env", factory=True, host=host, port=port, **options)
+    else:
+        from hub.server.workers import run_workers
+
+        run_workers(workers, host=host, port=port, uvicorn_options=options)
