@@ -23,10 +23,9 @@ from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_w
 from hub.entry import Entry
 from hub.report import Report
 from hub.schema import RecordSchema
+from hub.sources import FILE, ROW  # the position columns the read stage adds
 
 __all__ = ["FILE", "ROW", "Checker"]
-
-FILE, ROW = "__file", "__row"
 
 
 class Checker:

@@ -1,7 +1,10 @@
 """Reading a dataset's raw data: a loader entry point, JSONL files or Parquet files.
 
-Rows come out as (file, row number, record) for the row-wise sources, or as Arrow tables
-for Parquet. Media given as paths are read here, confined to the dataset's folder.
+The read stage (`read_batches`, `read_table`) turns them into Arrow tables of the record's
+source schema that carry each row's file and row position (`FILE`, `ROW`), media given as
+paths read here (confined to the dataset's folder); the rows that cannot become Arrow are
+reported, never dropped silently. Below it: rows as (file, row number, record, raw line) for
+the row-wise sources, Arrow tables for Parquet.
 """
 
 from __future__ import annotations
@@ -15,21 +18,31 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hub import config, progress
 from hub.entry import Entry
 from hub.errors import SourceError
 from hub.hashing import sha256_file
 
+if TYPE_CHECKING:
+    import jsonschema
+
+    from hub.report import Report
+    from hub.schema import RecordSchema
+    from hub.splits import RowHasher
+
 log = logging.getLogger(__name__)
 
-__all__ = ["MAX_JSON_DEPTH", "SourceRowError", "iter_rows", "may_repeat_keys", "parquet_tables", "parse_line", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
+__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "iter_rows", "may_repeat_keys", "parquet_tables", "parse_line", "positioned_schema",
+           "read_batches", "read_table", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
 
 
 def safe_path(base: Path, relative: str) -> Path:
@@ -309,3 +322,197 @@ def parquet_tables(entry: Entry, on_batch: Callable[[pa.RecordBatch], Any] | Non
             yield name, read_parquet(path, on_batch)
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceError(f"source file {name!r} is not readable Parquet: {exc}", path=name) from exc
+
+
+# -- the read stage: source files -> positioned Arrow rows -----------------------------------
+
+FILE, ROW = "__file", "__row"  # the position columns: source file (dictionary-encoded) and 1-based row
+BATCH = 2048  # row-wise records turned into Arrow at a time
+
+
+def read_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list[dict[str, Any]],
+                 hasher: RowHasher | None = None) -> Iterator[pa.Table]:
+    """The read stage: the entry's source as Arrow tables of `positioned_schema(schema)` (the
+    record's source schema plus each row's file and row position), media paths resolved to bytes.
+
+    Rows that cannot become Arrow without a silent change (not JSON, unknown fields, wrong
+    types, a missing required field, a media path out of the folder, too large) are reported in
+    `report` and appended to `unreadable` (file, row, record, problems); columns of a Parquet
+    file that would change are reported. Parquet batches also go to `hasher.add` as they are
+    decoded. Raises `SourceError` for a source that cannot be read at all.
+    """
+    if entry.data["source"].get("format") == "parquet":
+        yield from _parquet_batches(entry, schema, report, unreadable, hasher)
+    else:
+        yield from _row_batches(iter_rows(entry, config.max_row_bytes()), entry, schema, report, unreadable)
+
+
+def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: list[dict[str, Any]], hasher: RowHasher | None = None) -> pa.Table:
+    """`read_batches` as one table (empty, of the positioned schema, when no row was read)."""
+    tables = list(read_batches(entry, schema, report, unreadable, hasher))
+    return pa.concat_tables(tables) if tables else positioned_schema(schema).empty_table()
+
+
+
+
+def _with_position(table: pa.Table, files: list[str] | str, rows: list[int] | np.ndarray) -> pa.Table:
+    """`table` with the source file (one name for all rows, or one per row) and row of each record, for messages and quarantine."""
+    if isinstance(files, str):
+        where = pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([files], pa.string()))
+    else:
+        where = pa.array(files, pa.string()).dictionary_encode()
+    table = table.append_column(FILE, where)
+    return table.append_column(ROW, pa.array(rows, pa.int64()))
+
+
+def positioned_schema(schema: RecordSchema) -> pa.Schema:
+    """The source schema with the position columns (`FILE`, `ROW`) the read stage adds."""
+    return schema.source_schema.append(pa.field(FILE, pa.dictionary(pa.int32(), pa.string()))).append(pa.field(ROW, pa.int64()))
+
+
+def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, hasher: RowHasher | None = None) -> Iterator[pa.Table]:
+    """Each Parquet source file as positioned rows of the source schema; columns that would
+    change silently are reported, a file that does not cast is read row by row."""
+    target = schema.source_schema
+    for name, table in parquet_tables(entry, hasher.add if hasher is not None else None):
+        for column in table.column_names:
+            if column not in target.names:
+                report.add("unknown-field", f"column {column!r} is not a field of {schema.record} records", file=name, field=column)
+        for column in table.column_names:
+            if column in target.names:
+                for slug, message, field in _silent_changes(table.schema.field(column).type, target.field(column).type, column, schema.record):
+                    report.add(slug, f"column {column!r}: {message}", file=name, field=field)
+        missing = [f for f in target.names if f not in table.column_names]
+        for column in missing:
+            if column in schema.required:
+                report.add("missing-field", f"required column {column!r} is missing ({table.num_rows} rows)", file=name, field=column)
+        for column in missing:
+            table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
+        table = table.select(target.names)
+        try:
+            table = table.cast(target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            if hasher is not None:
+                hasher.discard()  # some rows may not become Arrow: the hashes would not line up
+            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
+            yield from _row_batches(rows, entry, schema, report, unreadable, total=table.num_rows)
+            continue
+        yield _with_position(table, name, np.arange(1, table.num_rows + 1))
+
+
+def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record: str) -> list[tuple[str, str, str]]:
+    """What casting a column of type `source` to `target` would drop or change without an error:
+    struct fields the record schema does not have, booleans taken as numbers."""
+    if pa.types.is_struct(source) and pa.types.is_struct(target):
+        found = []
+        for i in range(source.num_fields):
+            child = source.field(i)
+            if target.get_field_index(child.name) < 0:
+                found.append(("unknown-field", f"field {child.name!r} in {path} is not in the {record} record schema", f"{path}.{child.name}"))
+            else:
+                found += _silent_changes(child.type, target.field(child.name).type, f"{path}.{child.name}", record)
+        return found
+    lists = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
+    if any(f(source) for f in lists) and any(f(target) for f in lists):
+        return _silent_changes(source.value_type, target.value_type, f"{path}[]", record)
+    if pa.types.is_boolean(source) and (pa.types.is_integer(target) or pa.types.is_floating(target)):
+        return [("type-error", f"{path} holds true/false where the {record} record schema wants numbers", path)]
+    return []
+
+
+def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entry, schema: RecordSchema, report: Report, unreadable: list,
+                 total: int | None = None) -> Iterator[pa.Table]:
+    """Positioned Arrow batches (of the positioned schema) from (file, row, record, raw line or
+    None) rows, media resolved; rows that do not fit are reported and kept in `unreadable`."""
+    import jsonschema
+
+    target = schema.source_schema
+    positioned = positioned_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema.json)
+    limit = config.max_row_bytes()
+    batches: list[pa.Table] = []
+    batch: list[dict] = []
+    where: list[tuple[str, int]] = []
+
+    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None) -> None:
+        report.add(slug, message, file=file, row=row, field=field, record_id=_id_of(record))
+        item = {"file": file, "row": row, "record": record, "problems": [{"slug": slug, "message": message, "field": field}]}
+        if line is not None:
+            item["line"] = line
+        unreadable.append(item)
+
+    def flush() -> None:
+        if not batch:
+            return
+        try:
+            batches.append(_with_position(pa.Table.from_pylist(batch, schema=target), [w[0] for w in where], [w[1] for w in where]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            for record, (file, row) in zip(batch, where):  # find the culprits one by one
+                try:
+                    one = pa.Table.from_pylist([record], schema=target)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
+                    errors = list(validator.iter_errors(record))
+                    error = errors[0] if errors else None
+                    message = f"{'.'.join(str(p) for p in error.absolute_path) or 'record'}: {error.message}" if error else str(exc)
+                    reject(file, row, record, "type-error", message[:500], _path(error) if error else None)
+                    continue
+                batches.append(_with_position(one, [file], [row]))
+        batch.clear()
+        where.clear()
+
+    with progress.bar(total, desc=f"reading {entry.id}") as bar:
+        for file, row, record, raw in rows:
+            bar.update(1)
+            if isinstance(record, SourceRowError):
+                reject(file, row, None, record.slug, record.message, line=record.line)
+                continue
+            if not isinstance(record, dict):
+                reject(file, row, record, "type-error", f"a record must be an object, not {type(record).__name__}")
+                continue
+            problem, keys = schema.shape_problem(record)
+            if raw is not None and may_repeat_keys(raw, keys) and (repeated := repeated_key(raw)) is not None:
+                problem = _repeated_key_problem(*repeated)
+            if problem is not None:
+                reject(file, row, record, problem[0], problem[1], problem[2])
+                continue
+            missing = [f for f in schema.required if record.get(f) is None and f != entry.split.group_key]
+            if missing:
+                reject(file, row, record, "missing-field", f"required field {missing[0]!r} is missing", missing[0])
+                continue
+            try:
+                record = {k: (resolve_media(v, entry.path) if k in schema.media_fields else v) for k, v in record.items()}
+            except (ValueError, FileNotFoundError, OSError) as exc:
+                slug = "unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error"
+                reject(file, row, record, slug, str(exc), next(iter(schema.media_fields)))
+                continue
+            media = sum(len(v["bytes"]) for k, v in record.items() if k in schema.media_fields and isinstance(v, dict) and isinstance(v.get("bytes"), bytes))
+            if raw is not None and media + len(raw) > limit:  # the line and the media files it names
+                reject(file, row, record, "oversized-row", f"record is {media + len(raw)} bytes (its line and its media); the limit is {limit} (HUB_MAXROW_BYTES)")
+                continue
+            if media > limit:  # the rest of a loader's record is counted once it is Arrow (`Checker.check_row_sizes`)
+                reject(file, row, record, "oversized-row", f"record is more than {limit} bytes ({media} of media); the limit is {limit} (HUB_MAXROW_BYTES)")
+                continue
+            batch.append(record)
+            where.append((file, row))
+            if len(batch) >= BATCH:
+                flush()
+                yield from (b.cast(positioned) for b in batches)
+                batches.clear()
+        flush()
+        yield from (b.cast(positioned) for b in batches)
+
+
+def _repeated_key_problem(where: tuple[str | int, ...], key: str) -> tuple[str, str, str]:
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
+    place = f"in {path}" if path else "in the record"
+    field = ".".join(p for p in (re.sub(r"\[\d+\]", "[]", path), key) if p)
+    return "duplicate-key", f"key {key!r} is given twice {place}: JSON keeps only the last value", field
+
+
+def _path(error: jsonschema.ValidationError) -> str | None:
+    parts = [p for p in error.absolute_path if isinstance(p, str)]
+    return ".".join(parts) or None
+
+
+def _id_of(record: Any) -> str | None:
+    return str(record["id"]) if isinstance(record, dict) and record.get("id") is not None else None

@@ -1,8 +1,10 @@
 """Validation: read a dataset's source, check every record, report every problem.
 
-Checks run over whole Arrow columns (so millions of rows cost seconds), and fall back to
-one row at a time only where a batch fails, to say exactly which row and why. Rejected
-rows are written, with their problems, to a quarantine JSONL file the report names.
+Two stages, the data going down once: reading (`hub.sources.read_table`: the source files as
+Arrow rows carrying their file and row position, media resolved, the rows that cannot become
+Arrow reported), then checking (`hub.checks.Checker`). Checks run over whole Arrow columns (so
+millions of rows cost seconds) and flag the rows they concern. Rejected rows are written, with
+their problems, to a quarantine JSONL file the report names.
 """
 
 from __future__ import annotations
@@ -10,34 +12,29 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub import config, progress
 from hub.annotations import apply_overlay, overlay_path
-from hub.checks import FILE, ROW, Checker
+from hub.checks import Checker
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
-from hub.schema import RecordSchema
+from hub.sources import FILE, ROW, check_source_checksums, read_table
 from hub.splits import Assignment, RowHasher, RowHashes, assign_leakproof
-from hub.sources import SourceRowError, check_source_checksums, iter_rows, may_repeat_keys, parquet_tables, repeated_key, resolve_media
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Validated", "validate", "validate_entry"]
 
-BATCH = 2048
 _FILE, _ROW = FILE, ROW
 
 
@@ -94,7 +91,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     parquet = entry.data["source"].get("format") == "parquet"
     hasher = RowHasher(entry.split, schema.record) if assign_splits and parquet else None  # the split engine's hashing, while reading
     try:
-        table = _read_parquet(entry, schema, report, unreadable, hasher) if parquet else _read_rows(entry, schema, report, unreadable)
+        table = read_table(entry, schema, report, unreadable, hasher)  # the read stage: positioned Arrow rows, media resolved
     except BaseException as exc:
         if hasher is not None:
             hasher.close()
@@ -146,172 +143,6 @@ def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None, hashe
         pinned = np.full(table.num_rows, -1, dtype=np.int16)
         pinned[found] = parent_split[position[found]]
     return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned, hashes)
-
-
-# -- reading -----------------------------------------------------------------------------
-
-
-def _with_position(table: pa.Table, files: list[str] | str, rows: list[int] | np.ndarray) -> pa.Table:
-    """`table` with the source file (one name for all rows, or one per row) and row of each record, for messages and quarantine."""
-    if isinstance(files, str):
-        where = pa.DictionaryArray.from_arrays(pa.array(np.zeros(table.num_rows, dtype=np.int32)), pa.array([files], pa.string()))
-    else:
-        where = pa.array(files, pa.string()).dictionary_encode()
-    table = table.append_column(_FILE, where)
-    return table.append_column(_ROW, pa.array(rows, pa.int64()))
-
-
-def _positioned_schema(schema: RecordSchema) -> pa.Schema:
-    return schema.source_schema.append(pa.field(_FILE, pa.dictionary(pa.int32(), pa.string()))).append(pa.field(_ROW, pa.int64()))
-
-
-def _read_parquet(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, hasher: RowHasher | None = None) -> pa.Table:
-    target = schema.source_schema
-    tables = []
-    for name, table in parquet_tables(entry, hasher.add if hasher is not None else None):
-        for column in table.column_names:
-            if column not in target.names:
-                report.add("unknown-field", f"column {column!r} is not a field of {schema.record} records", file=name, field=column)
-        for column in table.column_names:
-            if column in target.names:
-                for slug, message, field in _silent_changes(table.schema.field(column).type, target.field(column).type, column, schema.record):
-                    report.add(slug, f"column {column!r}: {message}", file=name, field=field)
-        missing = [f for f in target.names if f not in table.column_names]
-        for column in missing:
-            if column in schema.required:
-                report.add("missing-field", f"required column {column!r} is missing ({table.num_rows} rows)", file=name, field=column)
-        for column in missing:
-            table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
-        table = table.select(target.names)
-        try:
-            table = table.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            if hasher is not None:
-                hasher.discard()  # some rows may not become Arrow: the hashes would not line up
-            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
-            tables.append(_rows_to_table(rows, entry, schema, report, unreadable, total=table.num_rows))
-            continue
-        tables.append(_with_position(table, name, np.arange(1, table.num_rows + 1)))
-    if not tables:
-        return _positioned_schema(schema).empty_table()
-    return pa.concat_tables(tables)
-
-
-def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record: str) -> list[tuple[str, str, str]]:
-    """What casting a column of type `source` to `target` would drop or change without an error:
-    struct fields the record schema does not have, booleans taken as numbers."""
-    if pa.types.is_struct(source) and pa.types.is_struct(target):
-        found = []
-        for i in range(source.num_fields):
-            child = source.field(i)
-            if target.get_field_index(child.name) < 0:
-                found.append(("unknown-field", f"field {child.name!r} in {path} is not in the {record} record schema", f"{path}.{child.name}"))
-            else:
-                found += _silent_changes(child.type, target.field(child.name).type, f"{path}.{child.name}", record)
-        return found
-    lists = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
-    if any(f(source) for f in lists) and any(f(target) for f in lists):
-        return _silent_changes(source.value_type, target.value_type, f"{path}[]", record)
-    if pa.types.is_boolean(source) and (pa.types.is_integer(target) or pa.types.is_floating(target)):
-        return [("type-error", f"{path} holds true/false where the {record} record schema wants numbers", path)]
-    return []
-
-
-def _read_rows(entry: Entry, schema: RecordSchema, report: Report, unreadable: list) -> pa.Table:
-    return _rows_to_table(iter_rows(entry, config.max_row_bytes()), entry, schema, report, unreadable)
-
-
-def _rows_to_table(rows, entry: Entry, schema: RecordSchema, report: Report, unreadable: list, total: int | None = None) -> pa.Table:
-    """Arrow batches from (file, row, record, raw line or None) rows; rows that do not fit are reported."""
-    target = schema.source_schema
-    validator = jsonschema.Draft202012Validator(schema.json)
-    limit = config.max_row_bytes()
-    batches: list[pa.Table] = []
-    batch: list[dict] = []
-    where: list[tuple[str, int]] = []
-
-    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None) -> None:
-        report.add(slug, message, file=file, row=row, field=field, record_id=_id_of(record))
-        item = {"file": file, "row": row, "record": record, "problems": [{"slug": slug, "message": message, "field": field}]}
-        if line is not None:
-            item["line"] = line
-        unreadable.append(item)
-
-    def flush() -> None:
-        if not batch:
-            return
-        try:
-            batches.append(_with_position(pa.Table.from_pylist(batch, schema=target), [w[0] for w in where], [w[1] for w in where]))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-            for record, (file, row) in zip(batch, where):  # find the culprits one by one
-                try:
-                    one = pa.Table.from_pylist([record], schema=target)
-                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
-                    errors = list(validator.iter_errors(record))
-                    error = errors[0] if errors else None
-                    message = f"{'.'.join(str(p) for p in error.absolute_path) or 'record'}: {error.message}" if error else str(exc)
-                    reject(file, row, record, "type-error", message[:500], _path(error) if error else None)
-                    continue
-                batches.append(_with_position(one, [file], [row]))
-        batch.clear()
-        where.clear()
-
-    with progress.bar(total, desc=f"reading {entry.id}") as bar:
-        for file, row, record, raw in rows:
-            bar.update(1)
-            if isinstance(record, SourceRowError):
-                reject(file, row, None, record.slug, record.message, line=record.line)
-                continue
-            if not isinstance(record, dict):
-                reject(file, row, record, "type-error", f"a record must be an object, not {type(record).__name__}")
-                continue
-            problem, keys = schema.shape_problem(record)
-            if raw is not None and may_repeat_keys(raw, keys) and (repeated := repeated_key(raw)) is not None:
-                problem = _repeated_key_problem(*repeated)
-            if problem is not None:
-                reject(file, row, record, problem[0], problem[1], problem[2])
-                continue
-            missing = [f for f in schema.required if record.get(f) is None and f != entry.split.group_key]
-            if missing:
-                reject(file, row, record, "missing-field", f"required field {missing[0]!r} is missing", missing[0])
-                continue
-            try:
-                record = {k: (resolve_media(v, entry.path) if k in schema.media_fields else v) for k, v in record.items()}
-            except (ValueError, FileNotFoundError, OSError) as exc:
-                slug = "unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error"
-                reject(file, row, record, slug, str(exc), next(iter(schema.media_fields)))
-                continue
-            media = sum(len(v["bytes"]) for k, v in record.items() if k in schema.media_fields and isinstance(v, dict) and isinstance(v.get("bytes"), bytes))
-            if raw is not None and media + len(raw) > limit:  # the line and the media files it names
-                reject(file, row, record, "oversized-row", f"record is {media + len(raw)} bytes (its line and its media); the limit is {limit} (HUB_MAX_ROW_BYTES)")
-                continue
-            if media > limit:  # the rest of a loader's record is counted once it is Arrow (`Checker.check_row_sizes`)
-                reject(file, row, record, "oversized-row", f"record is more than {limit} bytes ({media} of media); the limit is {limit} (HUB_MAX_ROW_BYTES)")
-                continue
-            batch.append(record)
-            where.append((file, row))
-            if len(batch) >= BATCH:
-                flush()
-        flush()
-    if not batches:
-        return _positioned_schema(schema).empty_table()
-    return pa.concat_tables([b.cast(_positioned_schema(schema)) for b in batches])
-
-
-def _repeated_key_problem(where: tuple[str | int, ...], key: str) -> tuple[str, str, str]:
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".")
-    place = f"in {path}" if path else "in the record"
-    field = ".".join(p for p in (re.sub(r"\[\d+\]", "[]", path), key) if p)
-    return "duplicate-key", f"key {key!r} is given twice {place}: JSON keeps only the last value", field
-
-
-def _path(error: jsonschema.ValidationError) -> str | None:
-    parts = [p for p in error.absolute_path if isinstance(p, str)]
-    return ".".join(parts) or None
-
-
-def _id_of(record: Any) -> str | None:
-    return str(record["id"]) if isinstance(record, dict) and record.get("id") is not None else None
 
 
 # -- quarantine --------------------------------------------------------------------------
