@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.errors import AccessDenied, BrokenEntry, DatasetNotFound, GatedDataset, HubError
-from hub.repo import dataset_dir, work_dir
+from hub.ids import parse_dataset_id
+from hub.repo import work_dir
 
 if TYPE_CHECKING:
     from hub.entry import Entry
@@ -68,12 +70,16 @@ def entry_access(root: Path, dataset: str) -> str:
 
     Raises `InvalidDatasetId`, `DatasetNotFound` (no dataset.yaml) or `BrokenEntry`.
     """
-    path = dataset_dir(root, dataset) / "dataset.yaml"
+    namespace, name = parse_dataset_id(dataset)  # `dataset_dir`'s check, with a str path: 4 Path joins were 60% of this
+    path = os.path.join(root, "registry", namespace, name, "dataset.yaml")
     try:
-        st = path.stat()
+        st = os.lstat(path)  # one system call for a file (a search checks each of its results)
+        link = stat.S_ISLNK(st.st_mode)
+        if link:
+            st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         raise DatasetNotFound(f"dataset {dataset!r} is not registered", dataset=dataset) from None
-    level, problem = _entry_access(root, dataset, st.st_ino, st.st_mtime_ns, st.st_size, os.path.islink(path))
+    level, problem = _entry_access(root, dataset, st.st_ino, st.st_mtime_ns, st.st_size, link)
     if problem is not None:
         raise BrokenEntry(problem[0], dataset=dataset, file=problem[1])
     return level
