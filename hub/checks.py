@@ -91,7 +91,7 @@ class Checker:
         self._constraints(array, rows, prop, name)
 
     def _constraints(self, array: pa.Array, rows: Callable[[], np.ndarray], prop: dict, field: str) -> None:
-        if prop.get("x-feature") in ("Audio", "Image", "ClassLabel"):
+        if prop.get("x-feature") in ("Audio", "Image", "Video", "ClassLabel"):
             return
         if pa.types.is_string(array.type):
             if prop.get("pattern") == r"\S" or prop.get("minLength"):

@@ -52,6 +52,8 @@ def _feature(prop: dict[str, Any], labels: list[str] | None) -> Any:
         return datasets.Audio(decode=False)
     if special == "Image":
         return datasets.Image()
+    if special == "Video":  # stored undecoded: datasets.Video would need a decoder (torchcodec) to load
+        return {"bytes": datasets.Value("binary"), "path": datasets.Value("string")}
     if special == "ClassLabel":
         return datasets.Value("string") if labels is None else datasets.ClassLabel(names=list(labels))
     kinds = [k for k in _types(prop) if k != "null"]
@@ -108,8 +110,8 @@ class RecordSchema:
 
     @cached_property
     def media_fields(self) -> dict[str, str]:
-        """Top-level media fields and their kind (`Audio` or `Image`)."""
-        return {n: p["x-feature"] for n, p in self.properties.items() if p.get("x-feature") in ("Audio", "Image")}
+        """Top-level media fields and their kind (`Audio`, `Image` or `Video`)."""
+        return {n: p["x-feature"] for n, p in self.properties.items() if p.get("x-feature") in ("Audio", "Image", "Video")}
 
     @cached_property
     def label_paths(self) -> list[tuple[str, ...]]:

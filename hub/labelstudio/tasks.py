@@ -74,6 +74,8 @@ def _extension(data: bytes) -> str:
         return ".png"
     if data[:3] == b"\xff\xd8\xff":
         return ".jpg"
+    if data[4:8] == b"ftyp":
+        return ".mp4"
     return ".bin"
 
 

@@ -14,13 +14,13 @@ schema in `schemas/` and one line below.
 
 from __future__ import annotations
 
-from hub.records import dialogue, image, inspection, sensor, speech
+from hub.records import dialogue, image, inspection, sensor, speech, video
 from hub.records.base import RecordType, TaskSpec
 
 __all__ = ["RECORD_TYPES", "RecordType", "TaskSpec", "for_modality", "get", "modalities"]
 
 RECORD_TYPES: dict[str, RecordType] = {
-    t.name: t for t in (speech.SPEECH, image.IMAGE, dialogue.DIALOGUE, sensor.SENSOR, inspection.INSPECTION)
+    t.name: t for t in (speech.SPEECH, image.IMAGE, dialogue.DIALOGUE, sensor.SENSOR, inspection.INSPECTION, video.VIDEO)
 }
 
 

@@ -21,14 +21,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-import numpy as np
-from PIL import Image
-from scipy.fft import dctn
+from hub.records.base import RecordType, TaskSpec, object_names
 
-__all__ = ["VIDEO_CONTAINERS", "VideoInfo", "cut_clips", "fingerprint", "hamming", "probe", "thumbnail"]
+if TYPE_CHECKING:  # PyAV, numpy, PIL and scipy are imported by the functions that use them
+    import av
+    import numpy as np
+    import pyarrow as pa
+
+    from hub.checks import Checker
+    from hub.dedup import Thresholds, _Keys
+
+__all__ = ["VIDEO", "VIDEO_CONTAINERS", "Video", "VideoInfo", "cut_clips", "fingerprint", "hamming", "probe", "thumbnail"]
 
 # FFmpeg demuxer names accepted as video containers. Image demuxers (png_pipe, jpeg_pipe, ...)
 # and audio-only formats also "open" as media, so the container is checked by name.
@@ -51,6 +56,8 @@ class VideoInfo:
 
 def _open(data: bytes) -> Any:
     """An input container over `data`; `ValueError` when FFmpeg cannot read it as a video container."""
+    import av
+
     if not data:
         raise ValueError("not a video container: the file is empty")
     try:
@@ -92,6 +99,8 @@ def _frames(container: Any, stream: Any, size: int) -> Iterator[av.VideoFrame]:
     Raises `ValueError`: ``truncated: ...`` when the data ends inside a packet or before the
     frame count the container gives, ``undecodable: ...`` when a whole packet does not decode.
     """
+    import av
+
     expected = int(stream.frames or 0)  # 0: the container does not say (e.g. Matroska)
     count = 0
     packets = container.demux(stream)
@@ -160,6 +169,10 @@ def probe(data: bytes) -> VideoInfo:
 def _phash_bits(grey: np.ndarray) -> np.ndarray:
     """The 64 perceptual-hash bits of one grey frame: its 32x32 thumbnail's 8x8 lowest DCT
     coefficients, each compared with their median (the usual pHash)."""
+    import numpy as np
+    from PIL import Image
+    from scipy.fft import dctn
+
     small = np.asarray(Image.fromarray(grey).resize(_HASH_THUMB, Image.Resampling.BILINEAR), dtype=np.float64)
     low = dctn(small, norm="ortho")[:8, :8].flatten()
     return low > np.median(low)
@@ -178,6 +191,8 @@ def fingerprint(data: bytes) -> int:
     with `hamming`. Every frame is decoded, so broken input raises `ValueError` as `probe`
     does. Returns an unsigned int in ``[0, 2**64)``.
     """
+    import numpy as np
+
     container, stream = _decode(data)
     with container:
         wanted = set(_sample(stream.frames, SAMPLED_FRAMES)) if stream.frames else None
@@ -201,6 +216,8 @@ def hamming(a: int, b: int) -> int:
 
 def thumbnail(data: bytes, *, max_side: int = 160) -> bytes:
     """A PNG of the clip's first frame, scaled down (aspect kept) so its longer side is at most `max_side`."""
+    from PIL import Image
+
     if max_side < 1:
         raise ValueError(f"max_side must be at least 1, got {max_side}")
     container, stream = _decode(data)
@@ -217,6 +234,8 @@ def thumbnail(data: bytes, *, max_side: int = 160) -> bytes:
 
 def _encoder() -> str:
     """H.264 when the PyAV wheel carries libx264, else MPEG-4 part 2."""
+    import av
+
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
 
@@ -237,6 +256,8 @@ def _encode(frames: list[av.VideoFrame], rate: Fraction, crf: int, codec: str) -
 
 
 def _write(target: Path, frames: list[av.VideoFrame], rate: Fraction, crf: int, codec: str) -> None:
+    import av
+
     options = {"movflags": "+faststart", "fflags": "+bitexact"}  # bitexact: no muxer version tag
     with av.open(str(target), mode="w", format="mp4", options=options) as out:
         stream = out.add_stream(codec, rate=rate)
@@ -297,3 +318,100 @@ def cut_clips(
     if not clips and not chunk:
         raise ValueError(f"undecodable: no frame of {path} could be decoded")
     return clips
+
+
+# -- the record type ------------------------------------------------------------------------
+
+VIDEO_HAMMING = 4  # near clips: fingerprints within this many bits
+
+
+def _declared(checker: Checker, name: str, row: int) -> Any:
+    return checker.table.column(name)[row].as_py() if name in checker.table.column_names else None
+
+
+def _safe_fingerprint(blob: bytes | None) -> int | None:
+    """`fingerprint`, or None for no bytes or a clip that does not decode (validation reports it)."""
+    if blob is None:
+        return None
+    try:
+        return fingerprint(blob)
+    except ValueError:
+        return None
+
+
+class Video(RecordType):
+    """Video clips, `schemas/video.schema.json`.
+
+    - Validation: the clip must decode whole (PyAV, `probe`); its declared duration, fps,
+      width and height must match the decoded ones.
+    - Duplicates: the same bytes or the same decoded frames (sha256); near: perceptual
+      fingerprints within `VIDEO_HAMMING` bits.
+    - Stats: duration and fps per row.
+    - Label Studio: `classification` (Video + Choices, into `label`).
+    """
+
+    name = "video"
+    modality = "video"
+    schema = "video"
+    group_key = "group"
+    example = {"duration": 2.0, "fps": 25.0, "width": 320, "height": 180, "label": "walking", "group": "source-001"}
+    media_extension = "mp4"
+    tasks = (TaskSpec("video", "classification", "label", "choice", "label", "video", "choices"),)
+
+    # -- validation -----------------------------------------------------------------------
+
+    def decode(self, kind: str, blob: bytes) -> Any:
+        if kind != "Video":
+            return super().decode(kind, blob)
+        return probe(blob)
+
+    def check_decoded(self, checker: Checker, row: int, field: str, kind: str, info: Any) -> None:
+        """The declared size, fps and duration against the decoded clip's."""
+        import numpy as np
+
+        width, height = _declared(checker, "width", row), _declared(checker, "height", row)
+        fps, duration = _declared(checker, "fps", row), _declared(checker, "duration", row)
+        where = np.array([row])
+        if (width is not None and width != info.width) or (height is not None and height != info.height):
+            checker.flag(where, "inconsistent-record", f"width x height says {width}x{height}, the video is {info.width}x{info.height}", "width")
+        elif fps is not None and abs(fps - info.fps) > max(0.01, 0.001 * info.fps):
+            checker.flag(where, "inconsistent-record", f"fps says {fps:.3f}, the video has {info.fps:.3f} frames per second", "fps")
+        elif duration is not None and abs(duration - info.duration) > max(0.05, 0.02 * info.duration):
+            checker.flag(where, "inconsistent-record", f"duration says {duration:.3f} s, the video lasts {info.duration:.3f} s", "duration")
+
+    # -- duplicates -----------------------------------------------------------------------
+
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+        import hashlib
+
+        import pyarrow.compute as pc
+
+        from hub.dedup import hamming_clusters, tracked
+
+        blobs = pc.struct_field(table.column("video"), "bytes").to_pylist()
+        keys.add_exact("exact-video", [None if b is None else hashlib.sha256(b).digest() for b in tracked(blobs, bar)])
+        if thresholds.near:
+            prints = [_safe_fingerprint(b) for b in blobs]
+            keys.add_pairs("near-video", hamming_clusters(prints, VIDEO_HAMMING, lambda x, y: True), table.num_rows)
+
+    # -- stats ----------------------------------------------------------------------------
+
+    def metrics(self, table: pa.Table) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        import numpy as np
+
+        def column(name: str) -> np.ndarray:
+            return table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
+        return {"duration_s": column("duration"), "fps": column("fps")}, {}
+
+    # -- Label Studio ---------------------------------------------------------------------
+
+    def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
+        name, value = object_names(spec)
+        return f"  <Video name={name} value={value}/>"
+
+    def task_media(self, spec: TaskSpec) -> str | None:
+        return "video"
+
+
+VIDEO = Video()
