@@ -190,7 +190,7 @@ def test_connections_to_a_socket_bound_as_for_several_workers_have_nagle_off(hub
     from hub.server.app import NoDelayH11Protocol
 
     monkeypatch.setenv("HUB_ROOT", str(hub_root))
-    config = uvicorn.Config("hub.server.app:app_from_env", factory=True, host="127.0.0.1", port=free_port(), http=NoDelayH11Protocol, log_level="warning")
+    config = uvicorn.Config("hub.server.app:app_from_env", factory=True, host="127.0.0.1", port=free_port(), http=NoDelayH11Protocol, log_level="warning", log_config=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [config.bind_socket()]})  # as uvicorn's supervisor of N workers
     thread.start()
