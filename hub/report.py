@@ -35,6 +35,7 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "label-not-in-set": ("Label outside the label set", "Add the label to `labels` in dataset.yaml or correct the record."),
     "undecodable-audio": ("Audio cannot be decoded", "Re-export the file as WAV, FLAC or OGG; check it plays."),
     "undecodable-image": ("Image cannot be decoded", "Re-export the file as PNG or JPEG; check it opens."),
+    "undecodable-video": ("Video cannot be decoded", "Re-export the clip whole (e.g. `ffmpeg -i in -c:v libx264 out.mp4`); check it plays to the end."),
     "inconsistent-record": ("Fields disagree with each other", "Make the fields consistent (e.g. one unit and one series per channel)."),
     "not-utf8": ("Line is not UTF-8 text", "Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or fix the bytes on that line."),
     "too-deep": ("Record nested too deeply", "Records nest arrays and objects at most 64 levels deep (the schemas need 4): fix the line."),

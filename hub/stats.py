@@ -34,7 +34,7 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, 
     split are the leakage certificate's (`certify` counted them from the data)."""
     schema = entry.schema
     labels = list(schema.labels)
-    class_fields = [path[0] for path in schema.label_paths if len(path) == 1]
+    class_fields = [path[0] for path in schema.label_paths if len(path) == 1 and not pa.types.is_list(table.schema.field(path[0]).type)]  # not tags
     classes = {f: table.column(f).to_numpy(zero_copy_only=False) for f in class_fields}
     kind = records.get(schema.record)
     per_row, per_item = kind.metrics(table)

@@ -36,8 +36,10 @@ def load(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
     Each clip is re-encoded as an H.264 MP4 of 320x180 pixels without audio; ``duration``,
     ``fps``, ``width``, ``height`` and ``frames`` come from decoding the clip. Ids are
-    ``bigbuckbunny-000`` .. ``bigbuckbunny-002``; all clips are one continuous shot, so they
-    share one ``group``. Options: ``limit`` (int, optional) stops after that many records.
+    ``bigbuckbunny-000`` .. ``bigbuckbunny-002``. All clips are one continuous shot of one
+    source video, so a group per source would put them all in train: each clip's ``group`` is
+    its own time window (``bigbuckbunny@0.00-2.00s``), which lets the three splits get a clip
+    each. The clips do not overlap in time, but they show the same scene. Options: ``limit`` (int, optional) stops after that many records.
     """
     unknown = set(options) - _KNOWN_OPTIONS
     if unknown:
@@ -51,6 +53,7 @@ def load(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for index in range(count):
         data = clips[index]
         info = probe(data)
+        start = index * CLIP_SECONDS
         record_id = f"{SOURCE}-{index:03d}"
         yield {
             "id": record_id,
@@ -61,5 +64,5 @@ def load(options: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "height": info.height,
             "frames": info.frames,
             "label": LABELS[index],
-            "group": SOURCE,
+            "group": f"{SOURCE}@{start:.2f}-{start + info.duration:.2f}s",
         }
