@@ -3,13 +3,17 @@ HUB_* variables stripped, paths built from this file, never from the cwd."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -54,6 +58,33 @@ def set_source_options(root: Path, dataset: str, **options: Any) -> None:
     doc = yaml.safe_load(path.read_text())
     doc["source"]["options"] = options
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+@contextlib.contextmanager
+def uvicorn_thread(app: Any) -> Iterator[str]:
+    """`app` on a real uvicorn server in a thread, on a free port; yields its base URL.
+
+    `log_config=None` keeps the logging setup as it is: uvicorn's dictConfig would shut down
+    absl's handler (imported with mlcroissant), which closes pytest's capture stream.
+    """
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail(f"the server did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture

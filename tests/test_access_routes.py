@@ -13,9 +13,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from conftest import uvicorn_thread
 from hub.access import AccessStore, User
 from hub.store import resolve_revision
 
@@ -97,8 +95,6 @@ def app_routes(app) -> list[tuple[str, str]]:
 def site(demo_root: Path, tmp_path_factory) -> Iterator[dict[str, Any]]:
     """The published demo hub plus a private and a gated copy of the speech set (with its
     version), behind a real uvicorn server in a thread; tokens for each caller."""
-    import uvicorn
-
     from hub.server import create_app
 
     root = tmp_path_factory.mktemp("routes") / "hub"
@@ -113,17 +109,6 @@ def site(demo_root: Path, tmp_path_factory) -> Iterator[dict[str, Any]]:
     tokens = {"anonymous": None, "bad-token": "hub_not-a-token", "not-accepted": store.create_token("una"), "accepted": store.create_token("ada")}
     store.accept(User("ada"), GATED)
     app = create_app(root)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start on port {port}")
-        time.sleep(0.05)
     version = root / "registry" / SOURCE / "versions" / VERSION
     tables = [pq.read_table(p) for p in sorted((version / "data").glob("*.parquet"))]
     transcripts = {t for table in tables for t in table["transcript"].to_pylist() if len(t) >= 20}
@@ -131,12 +116,10 @@ def site(demo_root: Path, tmp_path_factory) -> Iterator[dict[str, Any]]:
     for t in transcripts:  # as the text, in JSON (escaped or not) and in HTML
         markers |= {t, json.dumps(t)[1:-1], json.dumps(t, ensure_ascii=False)[1:-1], html.escape(t), str(markupsafe.escape(t))}
     first = tables[0].slice(0, 1).to_pylist()[0]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with uvicorn_thread(app) as url, httpx.Client(base_url=url, timeout=60) as client:
         yield {"root": root, "app": app, "client": client, "tokens": tokens, "markers": markers,
                "files": sorted(resolve_revision(root, SOURCE, VERSION).files),  # every file the server lists
                "record_id": first["id"]}
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def has_records(body: bytes, markers: set[str]) -> bool:

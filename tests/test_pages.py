@@ -4,15 +4,13 @@ over a copy of the published demo hub, plus one private dataset."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import yaml
 
+from conftest import uvicorn_thread
 from hub.access import AccessStore
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,24 +47,10 @@ def token(site_root: Path) -> str:
 @pytest.fixture(scope="module")
 def server(site_root: Path) -> Iterator[str]:
     """`hub serve` in a thread on a free port; yields its base URL."""
-    import uvicorn
-
     from hub.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(site_root), host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start on port {port}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_thread(create_app(site_root)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +16,7 @@ import pytest
 import yaml
 
 import hub
-from conftest import image_records, run_hub, write_dataset
+from conftest import image_records, run_hub, uvicorn_thread, write_dataset
 from hub.errors import ValidationFailed
 
 SHARD = "data/test-00000-of-00001.parquet"
@@ -28,27 +26,10 @@ BROKEN_HINT = "Fix the file named (`hub validate ns/name` lists every problem of
 @contextlib.contextmanager
 def serving(root: Path) -> Iterator[httpx.Client]:
     """`hub serve`'s app on a real uvicorn server in a thread; yields a client for it."""
-    import uvicorn
-
     from hub.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(root), host="127.0.0.1", port=port, log_level="warning", log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start on port {port}")
-        time.sleep(0.05)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with uvicorn_thread(create_app(root)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client
 
 
 def eventually(check, what: str, tries: int = 150) -> None:

@@ -8,9 +8,6 @@ import base64
 import io
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 from typing import Iterator
 from xml.etree import ElementTree
@@ -19,7 +16,7 @@ import pytest
 import yaml
 
 import hub
-from conftest import copy_demo
+from conftest import copy_demo, uvicorn_thread
 
 DATASET = "demo/video-clips"
 LABELS = ["in-burrow", "stretching", "yawning"]
@@ -134,24 +131,10 @@ def site(video_root, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(site: Path) -> Iterator[str]:
-    import uvicorn
-
     from hub.server import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(site), host="127.0.0.1", port=port, log_level="warning", log_config=None))  # keep the logging setup (see test_pages)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"the server did not start on port {port}")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_thread(create_app(site)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
