@@ -33,7 +33,7 @@ def test_unknown_modality_and_bogus_license_are_both_reported(hub_root):
     path.write_text(path.read_text().replace("modality: image", "modality: smell"))
     report = hub.validate("acme/smell", root=hub_root)
     assert [(p.slug, p.field, p.message) for p in report.problems] == [
-        ("unknown-modality", "modality", "unknown modality 'smell': use one of speech, image, dialogue, industrial"),
+        ("unknown-modality", "modality", "unknown modality 'smell': use one of speech, image, dialogue, industrial, video"),
         ("bad-license", "license", "license 'MIT-ish': unknown SPDX license id 'MIT-ish'"),
     ]
 
