@@ -218,13 +218,19 @@ def _print_datasets(rows: list[dict[str, Any]]) -> None:
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List every registered dataset (on stderr: the entries and versions left out, and why)."""
-    from hub.catalog import Catalog
+    from hub.listing import cached_listing
     from hub.repo import find_root
 
-    catalog = Catalog(find_root(_root(ctx)))
-    rows = catalog.list()
+    root = find_root(_root(ctx))
+    listed = cached_listing(root)  # the registry unchanged since the index was built: no DuckDB to start
+    if listed is None:
+        from hub.catalog import Catalog
+
+        catalog = Catalog(root)
+        listed = catalog.list(), catalog.problems()
+    rows, problems = listed
     _dump(rows) if as_json else _print_datasets(rows)
-    for p in catalog.problems():
+    for p in problems:
         click.echo(f"skipped {p['dataset']}{'@' + p['version'] if p['version'] else ''}: {p['message']}\n  {p['hint']}", err=True)
 
 

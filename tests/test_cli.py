@@ -90,6 +90,20 @@ def test_init_new_validate_publish_find(tmp_path, espeak_wav):
     assert json.loads(rebuilt.stdout) == {"path": str(root / ".hub/catalog.duckdb"), "datasets": 1}
 
 
+def test_hub_list_never_shows_a_registry_older_than_it_is(tmp_path):
+    root = tmp_path / "site"
+    assert run_hub("init", str(root)).returncode == 0
+    assert run_hub("new", "acme/one", "--modality", "image", "--title", "First title", root=root).returncode == 0
+    first = json.loads(run_hub("list", "--json", root=root).stdout)  # builds the index and its listing
+    assert [d["title"] for d in first] == ["First title"]
+    assert _heavy_imports("--root", str(root), "list") == []  # read from the listing
+    entry = root / "registry/acme/one/dataset.yaml"
+    entry.write_text(entry.read_text(encoding="utf-8").replace("title: First title", "title: Renamed by hand"), encoding="utf-8")
+    assert "duckdb" in _heavy_imports("--root", str(root), "list")  # the registry changed: the catalog rebuilds
+    assert [d["title"] for d in json.loads(run_hub("list", "--json", root=root).stdout)] == ["Renamed by hand"]
+    assert json.loads(run_hub("list", "--json", root=root).stdout) == hub.list_datasets(root=root)
+
+
 def test_outside_a_hub_the_error_says_where_it_looked(tmp_path):
     result = run_hub("list", root=tmp_path / "nowhere")
     assert result.returncode == 1
@@ -144,7 +158,8 @@ def test_the_cli_imports_what_a_command_needs_when_it_runs(hub_root, tmp_path):
     assert _heavy_imports("annotate", "--help") == []
     built = run_hub("list", root=hub_root)  # builds the index once (that needs pyarrow)
     assert built.returncode == 0, built.stderr
-    assert _heavy_imports("--root", str(hub_root), "list") == ["duckdb"]
+    # the registry unchanged since the index was built: the listing beside it, no DuckDB
+    assert _heavy_imports("--root", str(hub_root), "list") == []
     # a pull of a version that is in the cache (offline: no server needed)
     data = b"PAR1 not really parquet, but the bytes the manifest names"
     folder = tmp_path / "cache/acme/x/1.0.0"

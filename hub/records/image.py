@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +56,8 @@ def image_fingerprints(blob: bytes | None) -> tuple[bytes | None, int | None, np
     with PILImage.open(io.BytesIO(blob)) as image:
         if image.size[0] * image.size[1] > PILImage.MAX_IMAGE_PIXELS:  # validation rejects these; never decode one
             raise ValueError(f"image of {image.size[0]}x{image.size[1]} pixels: over the decoder's limit")
+        import hashlib
+
         pixels = hashlib.sha256(image.mode.encode() + repr(image.size).encode() + image.tobytes()).digest()
         grey = image.convert("L")
         small = np.asarray(grey.resize((9, 8), PILImage.Resampling.BILINEAR), dtype=np.int16)

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import io
 import math
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.records.base import RecordType, TaskSpec, object_names
 
 if TYPE_CHECKING:  # PyAV, numpy, PIL and scipy are imported by the functions that use them
+    from fractions import Fraction
+
     import av
     import numpy as np
     import pyarrow as pa
@@ -134,6 +134,8 @@ def _rate(stream: Any) -> Fraction:
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     if not rate:
         raise ValueError("undecodable: the video stream has no frame rate")
+    from fractions import Fraction
+
     return Fraction(rate)
 
 
@@ -249,6 +251,8 @@ def _encode(frames: list[av.VideoFrame], rate: Fraction, crf: int, codec: str) -
     """Encode `frames` (already at the output size) as one MP4 with its index first, so a
     cut-off copy still opens and tells how many frames it lost."""
     # faststart moves the index in a second pass, which FFmpeg does only on a real file.
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="hub-video-") as folder:
         target = Path(folder) / "clip.mp4"
         _write(target, frames, rate, crf, codec)
