@@ -25,7 +25,7 @@ from hub.report import Report
 from hub.schema import RecordSchema
 from hub.sources import FILE, ROW  # the position columns the read stage adds
 
-__all__ = ["FILE", "ROW", "Checker"]
+__all__ = ["FILE", "ROW", "Checker", "add_shape_hints", "label_hint", "shape_of"]
 
 
 class Checker:
@@ -55,13 +55,19 @@ class Checker:
         if pc.any(mask).as_py():
             self.flag(rows_where(mask, rows()), slug, message, field)
 
-    def flag(self, rows: np.ndarray, slug: str, message: str, field: str) -> None:
+    def flag(self, rows: np.ndarray, slug: str, message: str, field: str, hint: str | None = None) -> None:
         for r in np.unique(rows):
             r = int(r)
-            self.report.add(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r])
+            self.report.add(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r], hint=hint)
             self.rejected[r].append({"slug": slug, "message": message, "field": field})
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            add_shape_hints(self.report, self.schema)
+
+    def _run(self) -> None:
         if not self.table.num_rows:
             return
         group_key = self.entry.split.group_key
@@ -156,7 +162,8 @@ class Checker:
             mapped = rows()
             for value in pc.unique(values.filter(outside)).to_pylist():
                 hit = pc.and_(pc.equal(values, value), outside)
-                self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path))
+                self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path),
+                          hint=label_hint(value, self.schema.labels))
 
     def check_duplicate_ids(self) -> None:
         """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
@@ -255,6 +262,60 @@ class Checker:
         sizes = row_nbytes(self.table.drop_columns([FILE, ROW]))
         for r in np.flatnonzero(sizes > limit):
             self.flag(np.array([r]), "oversized-row", f"record is {int(sizes[r])} bytes; the limit is {limit} (HUB_MAX_ROW_BYTES)", None)
+
+
+def label_hint(value: str, labels: tuple[str, ...] | list[str]) -> str:
+    """The fix of a label outside the label set: the nearest labels, or how to add it."""
+    import difflib
+
+    folded = {str(label).casefold(): str(label) for label in labels}
+    close = [folded[value.casefold()]] if value.casefold() in folded else \
+        [folded[c] for c in difflib.get_close_matches(value.casefold(), list(folded), n=3, cutoff=0.6)]
+    listed = ", ".join(repr(str(x)) for x in list(labels)[:12]) + (", ..." if len(labels) > 12 else "")
+    add = f"or add {value!r} to `labels` in dataset.yaml (now: {listed or 'none'})"
+    if close:
+        return f"Did you mean {' or '.join(repr(c) for c in close)}? Correct the record, {add}."
+    return f"Correct the record, {add}."
+
+
+_SHAPED = ("type-error", "missing-field")
+
+
+def add_shape_hints(report: Report, schema: RecordSchema) -> None:
+    """Give the type and missing-field problems without a fix of their own the expected shape of their field."""
+    for problem in report.problems:
+        if problem.slug in _SHAPED and problem.hint is None and problem.field:
+            top = problem.field.split(".")[0].split("[")[0]
+            prop = schema.properties.get(top)
+            if prop is not None and top not in schema.media_fields:  # a media path's problem is the file, not the shape
+                about = f" ({prop['description'].rstrip('.')})" if prop.get("description") else ""
+                problem.hint = f"Give {top!r} as {shape_of(prop)}{about}; see schemas/{records.get(schema.record).schema}.schema.json."
+
+
+def shape_of(prop: dict[str, Any], depth: int = 0) -> str:
+    """A JSON Schema property as an example shape: `{"bbox": [[number, number, number, number], ...], "category": [text, ...]}`."""
+    if prop.get("x-feature") in ("Audio", "Image", "Video"):
+        return "a media file's path (text), or {\"bytes\": base64 text}"
+    if "oneOf" in prop or "anyOf" in prop:
+        return " or ".join(shape_of(p, depth) for p in prop.get("oneOf") or prop.get("anyOf"))
+    kinds = [k for k in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")]) if k and k != "null"]
+    kind = kinds[0] if kinds else None
+    if kind == "object" and "properties" in prop and depth < 3:
+        return "{" + ", ".join(f'"{k}": {shape_of(v, depth + 1)}' for k, v in prop["properties"].items()) + "}"
+    if kind == "array":
+        items = prop.get("items", {})
+        if prop.get("x-length"):
+            return "[" + ", ".join([shape_of(items, depth + 1)] * int(prop["x-length"])) + "]"
+        return f"[{shape_of(items, depth + 1)}, ...]"
+    if kind == "string":
+        return "text" if "enum" not in prop else " or ".join(repr(v) for v in prop["enum"] if v is not None)
+    if kind == "integer":
+        return "an integer" if depth == 0 else "integer"
+    if kind == "number":
+        return "a number" if depth == 0 else "number"
+    if kind == "boolean":
+        return "true or false"
+    return "a value"
 
 
 def _reason(exc: Exception) -> str:

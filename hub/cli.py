@@ -29,19 +29,11 @@ def _dump(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def _print_report(report: dict[str, Any]) -> None:
-    status = "valid" if report["valid"] else "INVALID"
-    click.echo(f"{report['dataset']}: {status} ({report['rows_valid']} of {report['rows_read']} rows valid)")
-    for p in report["problems"]:
-        click.echo(f"  [{p['slug']}] {p['file'] or '?'}{', row ' + str(p['row']) if p['row'] is not None else ''}"
-                   f"{', field ' + repr(p['field']) if p['field'] else ''}: {p['message']}")
-        click.echo(f"      fix: {p['fix']}")
-    shown = len(report["problems"])
-    total = sum(report["counts"].values())
-    if total > shown:
-        click.echo(f"  ... and {total - shown} more problems ({', '.join(f'{k}: {v}' for k, v in report['counts'].items())})")
-    if report["quarantine"]:
-        click.echo(f"  rejected rows: {report['rows_rejected']}, kept in {report['quarantine']}")
+def _print_report(report: dict[str, Any], limit: int | None = None) -> None:
+    from hub.report import DETAIL_LIMIT, render_report
+
+    for line in render_report(report, DETAIL_LIMIT if limit is None else limit if limit > 0 else None):
+        click.echo(line)
 
 
 def command(func: Callable) -> Callable:
@@ -119,12 +111,16 @@ def new(ctx: click.Context, dataset: str, modality: str, record: str | None, lic
 
 @main.command()
 @click.argument("dataset")
+@click.option("--all", "show_all", is_flag=True, help="Print every problem line after the summary (default: the first 20).")
 @command
 @click.pass_context
-def validate(ctx: click.Context, dataset: str, as_json: bool) -> None:
-    """Check DATASET's entry and every record; exit 0 only when all is valid."""
+def validate(ctx: click.Context, dataset: str, show_all: bool, as_json: bool) -> None:
+    """Check DATASET's entry and every record; exit 0 only when all is valid.
+
+    Prints a summary per kind of problem (how many, the first rows, what to change), then the
+    problems one per line; --json has all of it."""
     report = hub.validate(dataset, root=_root(ctx)).to_dict()
-    _dump(report) if as_json else _print_report(report)
+    _dump(report) if as_json else _print_report(report, 0 if show_all else None)
     sys.exit(int(not report["valid"]))
 
 

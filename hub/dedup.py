@@ -38,6 +38,7 @@ class Thresholds:
     minhash_bands: int = 16
     image_hamming: int = 4
     image_mad: float = 0.03  # near images also differ by at most this mean absolute grey level (16x16)
+    video_hamming: int = 4  # near clips: perceptual fingerprints (`hub.records.video.fingerprint`) within this many bits
     sensor_window: int = 16
     near: bool = True
     near_text_limit: int = 200_000  # MinHash runs in Python: above this, only exact text is checked

@@ -208,7 +208,8 @@ def _check_entry(entry: Entry, rel: str) -> None:
         try:
             entry.license = check_license(data["license"], commercial=data.get("commercial"))
         except Exception as exc:  # LicenseError: reported, not raised
-            report.add("bad-license", getattr(exc, "message", str(exc)), file=rel, field="license")
+            report.add("bad-license", getattr(exc, "message", str(exc)), file=rel, field="license",
+                       hint=exc.hint if getattr(exc, "suggestions", None) else None)  # the did-you-mean spelling
     if modality in MODALITY_RECORDS:
         record = data.get("record") or MODALITY_RECORDS[modality][0]
         if record not in MODALITY_RECORDS[modality]:

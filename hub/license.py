@@ -7,6 +7,7 @@ them as not allowing commercial use unless the dataset says otherwise.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -16,7 +17,7 @@ from license_expression import AND, OR, ExpressionError, LicenseSymbol, LicenseW
 
 from hub.errors import LicenseError
 
-__all__ = ["LicenseInfo", "check_license"]
+__all__ = ["LicenseInfo", "check_license", "suggest_license_ids"]
 
 _LICENSE_REF = re.compile(r"^(DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]+$")
 _NONCOMMERCIAL = re.compile(r"(^|-)NC(-|$)|Non-?Commercial|^CC-BY-NC|PolyForm-Noncommercial", re.IGNORECASE)
@@ -63,6 +64,35 @@ def _licensing():
     return get_spdx_licensing()
 
 
+def _fold(key: str) -> str:
+    """An id compared without case or separators: `Apache 2.0`, `apache_2.0` and `Apache-2.0` meet."""
+    return re.sub(r"[\s._-]+", "", key).lower()
+
+
+@lru_cache(maxsize=1)
+def _folded_ids() -> dict[str, list[str]]:
+    """Every SPDX id of the list (not scancode's LicenseRef- ids), by its folded form."""
+    folded: dict[str, list[str]] = {}
+    for key, symbol in _licensing().known_symbols.items():
+        if not key.startswith("LicenseRef-"):
+            for spelling in {key, symbol.key, *getattr(symbol, "aliases", ())}:  # `GPL-3.0` is the older `GPL-3.0-only`
+                ids = folded.setdefault(_fold(spelling), [])
+                if symbol.key not in ids:
+                    ids.append(symbol.key)
+    return folded
+
+
+def suggest_license_ids(key: str, n: int = 3) -> list[str]:
+    """The SPDX ids closest to an unknown `key`: the same id up to case and separators
+    (`Apache 2.0` -> `Apache-2.0`), else the nearest spellings (`CC-BY-4.O` -> `CC-BY-4.0`)."""
+    folded = _folded_ids()
+    target = _fold(key)
+    if target in folded:
+        return sorted(folded[target])[:n]
+    close = difflib.get_close_matches(target, list(folded), n=n, cutoff=0.75)
+    return [k for c in close for k in sorted(folded[c])][:n]
+
+
 def _symbol_terms(key: str) -> dict[str, bool]:
     custom = bool(_LICENSE_REF.match(key))
     return {
@@ -105,6 +135,10 @@ def check_license(expression: str, *, commercial: bool | None = None) -> License
     try:
         parsed = licensing.parse(expression, validate=False, strict=True)
     except ExpressionError as exc:
+        close = suggest_license_ids(expression, 1)
+        if close:  # e.g. `Apache 2 0`, which the parser reads as two ids
+            raise LicenseError(f"license {expression!r} is not a valid SPDX expression: {exc} (did you mean {close[0]!r}?)", license=expression,
+                               unknown=[expression], suggestions={expression: close}, hint=f"Write `license: {close[0]}` in dataset.yaml.") from None
         raise LicenseError(f"license {expression!r} is not a valid SPDX expression: {exc}", license=expression) from None
     if parsed is None:
         raise LicenseError("the license is empty: an SPDX expression is required", license=expression)
@@ -112,8 +146,16 @@ def check_license(expression: str, *, commercial: bool | None = None) -> License
     known = licensing.known_symbols
     unknown = [k for k in keys if k not in known and not _LICENSE_REF.match(k)]
     if unknown:
-        names = ", ".join(repr(k) for k in unknown)
-        raise LicenseError(f"license {expression!r}: unknown SPDX license id {names}", license=expression, unknown=unknown)
+        suggestions = {k: suggest_license_ids(k) for k in unknown}
+        names = ", ".join(repr(k) + (f" (did you mean {' or '.join(repr(c) for c in suggestions[k])}?)" if suggestions[k] else "") for k in unknown)
+        fixed = expression
+        for k, close in suggestions.items():
+            if close:
+                fixed = re.sub(rf"(?<![\w.+-]){re.escape(k)}(?![\w.+-])", close[0], fixed)
+        hint = (f"Write `license: {fixed}` in dataset.yaml." if fixed != expression else
+                "Use SPDX ids (https://spdx.org/licenses/), or LicenseRef-<name> for terms of your own.")
+        raise LicenseError(f"license {expression!r}: unknown SPDX license id {names}", license=expression, unknown=unknown,
+                           suggestions=suggestions, hint=hint)
     # Canonical spelling (e.g. `mit` -> `MIT`) for the known ids.
     canonical = str(licensing.parse(expression, validate=False, strict=True, simple=False))
     for key in keys:

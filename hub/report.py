@@ -11,7 +11,7 @@ from typing import Any
 
 from hub.errors import ValidationFailed
 
-__all__ = ["PROBLEM_TYPES", "Problem", "Report"]
+__all__ = ["DETAIL_LIMIT", "PROBLEM_TYPES", "Problem", "Report", "render_report"]
 
 # slug -> (title, how to fix)
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
@@ -42,7 +42,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "duplicate-key": ("Key repeated in one object", "Give each key once per object: a JSON reader keeps only the last value, and the hub will not guess."),
     "bad-box": ("Box outside its image or of no size", "Give boxes as [x, y, width, height] in pixels (COCO), inside the image, with width and height "
                 "above 0; convert [x1, y1, x2, y2] boxes to that form."),
+    "bad-mapping": ("source.fields does not fit the data", "Fix source.fields in dataset.yaml: name columns the records have, one column per field, "
+                    "and a transform that fits the values (README: Bring your corpus)."),
     "bad-span": ("Span ends before it starts", "Give start and end in seconds from the start of the record, with end >= start (swap them if reversed)."),
+    "time-gap": ("Record in a time split's gap", "A time split leaves out records that end within split.gap of the next split's start: publish with "
+                 "--allow-rejects to leave them out (they stay in quarantine), or make split.gap smaller."),
 }
 
 
@@ -54,6 +58,7 @@ class Problem:
     row: int | None = None  # 1-based position in the source
     field: str | None = None
     record_id: str | None = None
+    hint: str | None = None  # what to change in this dataset (the expected shape, the nearest values); else the slug's fix
 
     @property
     def title(self) -> str:
@@ -61,7 +66,7 @@ class Problem:
 
     @property
     def fix(self) -> str:
-        return PROBLEM_TYPES[self.slug][1]
+        return self.hint or PROBLEM_TYPES[self.slug][1]
 
     @property
     def where(self) -> str:
@@ -73,7 +78,9 @@ class Problem:
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "title": self.title, "fix": self.fix}
+        data = asdict(self)
+        del data["hint"]
+        return {**data, "title": self.title, "fix": self.fix}
 
 
 @dataclass
@@ -87,6 +94,7 @@ class Report:
     quarantine: str | None = None  # path of the rejected rows, when there are any
     totals: dict[str, int] = field(default_factory=dict)  # every problem, counted by slug
     keep: int = 1000  # problems kept per slug; the quarantine file has every rejected row
+    extras: dict[str, Any] = field(default_factory=dict)  # the source's extra fields: {"kept": {name: Arrow type}, "dropped": [names]} (hub.mapping)
 
     @property
     def rows_rejected(self) -> int:
@@ -109,6 +117,32 @@ class Report:
         """Every problem found, by slug (`problems` keeps at most `keep` of each)."""
         return dict(self.totals)
 
+    def summary(self, first: int = 5) -> list[dict[str, Any]]:
+        """One item per slug, most frequent first: how many, the first rows, and the fixes.
+
+        `fixes` are the distinct fixes of the slug's problems with how many problems each
+        covers, most common first (at most 3; e.g. one "did you mean" per unknown label).
+        """
+        by_slug: dict[str, list[Problem]] = {}
+        for p in self.problems:
+            by_slug.setdefault(p.slug, []).append(p)
+        items = []
+        for slug, problems in by_slug.items():
+            fixes: dict[str, int] = {}
+            for p in problems:
+                fixes[p.fix] = fixes.get(p.fix, 0) + 1
+            ranked = sorted(fixes.items(), key=lambda kv: -kv[1])
+            items.append({
+                "slug": slug,
+                "title": PROBLEM_TYPES[slug][0],
+                "count": self.totals.get(slug, len(problems)),
+                "fields": sorted({p.field for p in problems if p.field}),
+                "first": [{"file": p.file, "row": p.row, "field": p.field, "message": p.message} for p in problems[:first]],
+                "fixes": [{"fix": fix, "count": n} for fix, n in ranked[:3]],
+                "other_fixes": max(0, len(ranked) - 3),
+            })
+        return sorted(items, key=lambda item: -item["count"])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
@@ -118,6 +152,8 @@ class Report:
             "rows_rejected": self.rows_rejected,
             "quarantine": self.quarantine,
             "counts": self.counts(),
+            "extras": self.extras,
+            "summary": self.summary(),
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -129,3 +165,52 @@ class Report:
             if self.rows_rejected:
                 summary += f", {self.rows_rejected} of {self.rows_read} rows rejected"
             raise ValidationFailed(summary, report=self)
+
+
+DETAIL_LIMIT = 20  # problem lines the console shows after the summary (`hub validate --all`: every one)
+
+
+def _where(p: dict[str, Any]) -> str:
+    return (f"{p['file'] or '?'}{', row ' + str(p['row']) if p['row'] is not None else ''}"
+            f"{', field ' + repr(p['field']) if p['field'] else ''}")
+
+
+def render_report(report: dict[str, Any], limit: int | None = DETAIL_LIMIT) -> list[str]:
+    """The console form of a report (`Report.to_dict()`): a status line, one summary per slug
+    (count, first rows, fixes), then the problems one per line, the first `limit` (None: all).
+    A few problems, each of its own kind, are listed without the summary, each with its fix."""
+    lines = [f"{report['dataset']}: {'valid' if report['valid'] else 'INVALID'} ({report['rows_valid']} of {report['rows_read']} rows valid)"]
+    total = sum(report["counts"].values())
+    summary = report.get("summary") or []
+    problems = report["problems"]
+    if len(problems) == total and all(item["count"] == 1 for item in summary) and (limit is None or total <= limit):
+        summary = []  # a few problems of different kinds: each line with its fix says it all
+    if summary:
+        lines.append(f"  {total} problem{'s' if total != 1 else ''} of {len(summary)} kind{'s' if len(summary) != 1 else ''}:")
+    summarised: set[str] = set()
+    for item in summary:
+        fields = f" (field{'s' if len(item['fields']) > 1 else ''} {', '.join(repr(f) for f in item['fields'][:3])}{', ...' if len(item['fields']) > 3 else ''})" if item["fields"] else ""
+        lines.append(f"  {item['slug']} x{item['count']}: {item['title']}{fields}")
+        rows = [f"{f['file'] or '?'} row {f['row']}" if f["row"] is not None else (f["file"] or "?") for f in item["first"]]
+        if rows and any(f["row"] is not None for f in item["first"]):
+            more = item["count"] - len(rows)
+            lines.append(f"      first: {'; '.join(rows)}{f' and {more} more' if more > 0 else ''}")
+        for fix in item["fixes"]:
+            share = f" ({fix['count']} of them)" if len(item["fixes"]) > 1 else ""
+            lines.append(f"      fix{share}: {fix['fix']}")
+            summarised.add(fix["fix"])
+        if item["other_fixes"]:
+            lines.append(f"      ({item['other_fixes']} other fixes: see the details)")
+    shown = problems if limit is None else problems[:limit]
+    if summary:
+        head = "every problem" if len(shown) == total else f"the first {len(shown)} of {total}"
+        lines.append(f"  details ({head}{'' if len(shown) == total else '; `hub validate --all` for every one'}):")
+    for p in shown:
+        lines.append(f"  [{p['slug']}] {_where(p)}: {p['message']}")
+        if p["fix"] not in summarised:
+            lines.append(f"      fix: {p['fix']}")
+    if len(shown) < total and len(shown) == len(problems) and limit is None:
+        lines.append(f"  ... and {total - len(shown)} more of the same kinds (the report keeps the first of each kind)")
+    if report["quarantine"]:
+        lines.append(f"  rejected rows: {report['rows_rejected']}, kept in {report['quarantine']}")
+    return lines

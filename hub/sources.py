@@ -434,9 +434,13 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
     batch: list[dict] = []
     where: list[tuple[str, int]] = []
 
-    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None) -> None:
-        report.add(slug, message, file=file, row=row, field=field, record_id=_id_of(record))
-        item = {"file": file, "row": row, "record": record, "problems": [{"slug": slug, "message": message, "field": field}]}
+    def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None,
+               more: list[tuple[str, str, str | None]] = ()) -> None:
+        """Reject a row for every problem found in it (`more`: those after the first)."""
+        problems = [(slug, message, field), *more]
+        for s, m, f in problems:
+            report.add(s, m, file=file, row=row, field=f, record_id=_id_of(record))
+        item = {"file": file, "row": row, "record": record, "problems": [{"slug": s, "message": m, "field": f} for s, m, f in problems]}
         if line is not None:
             item["line"] = line
         unreadable.append(item)
@@ -451,10 +455,9 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
                 try:
                     one = pa.Table.from_pylist([record], schema=target)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
-                    errors = list(validator.iter_errors(record))
-                    error = errors[0] if errors else None
-                    message = f"{'.'.join(str(p) for p in error.absolute_path) or 'record'}: {error.message}" if error else str(exc)
-                    reject(file, row, record, "type-error", message[:500], _path(error) if error else None)
+                    errors = list(validator.iter_errors(record))[:20]  # every type problem of the row, not the first alone
+                    found = [("type-error", f"{'.'.join(str(p) for p in e.absolute_path) or 'record'}: {e.message}"[:500], _path(e)) for e in errors]
+                    reject(file, row, record, *(found[0] if found else ("type-error", str(exc)[:500], None)), more=found[1:])
                     continue
                 batches.append(_with_position(one, [file], [row]))
         batch.clear()
@@ -472,19 +475,20 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
             problem, keys = schema.shape_problem(record)
             if raw is not None and may_repeat_keys(raw, keys) and (repeated := repeated_key(raw)) is not None:
                 problem = _repeated_key_problem(*repeated)
-            if problem is not None:
-                reject(file, row, record, problem[0], problem[1], problem[2])
+            # Every problem of the row in one pass: its shape, each missing field, each media file.
+            found = [problem] if problem is not None else []
+            found += [("missing-field", f"required field {f!r} is missing", f) for f in schema.required if record.get(f) is None and f != entry.split.group_key]
+            resolved = dict(record)
+            for k in schema.media_fields:
+                if k in record:
+                    try:
+                        resolved[k] = resolve_media(record[k], entry.path)
+                    except (ValueError, FileNotFoundError, OSError) as exc:
+                        found.append(("unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error", str(exc), k))
+            if found:
+                reject(file, row, record, *found[0], more=found[1:])
                 continue
-            missing = [f for f in schema.required if record.get(f) is None and f != entry.split.group_key]
-            if missing:
-                reject(file, row, record, "missing-field", f"required field {missing[0]!r} is missing", missing[0])
-                continue
-            try:
-                record = {k: (resolve_media(v, entry.path) if k in schema.media_fields else v) for k, v in record.items()}
-            except (ValueError, FileNotFoundError, OSError) as exc:
-                slug = "unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error"
-                reject(file, row, record, slug, str(exc), next(iter(schema.media_fields)))
-                continue
+            record = resolved
             media = sum(len(v["bytes"]) for k, v in record.items() if k in schema.media_fields and isinstance(v, dict) and isinstance(v.get("bytes"), bytes))
             if raw is not None and media + len(raw) > limit:  # the line and the media files it names
                 reject(file, row, record, "oversized-row", f"record is {media + len(raw)} bytes (its line and its media); the limit is {limit} (HUB_MAXROW_BYTES)")

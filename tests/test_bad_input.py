@@ -198,7 +198,7 @@ def test_validate_cli_exit_codes_and_fix_text(hub_root, digit_pngs):
     assert bad.stdout.splitlines() == [
         "acme/ok: INVALID (2 of 3 rows valid)",
         "  [label-not-in-set] raw/records.jsonl, row 1, field 'label': label '7' in label is not in the label set",
-        "      fix: Add the label to `labels` in dataset.yaml or correct the record.",
+        "      fix: Correct the record, or add '7' to `labels` in dataset.yaml (now: '0', '1', '2').",
         "  rejected rows: 1, kept in .hub/quarantine/acme/ok/rejected.jsonl",
     ]
 

@@ -168,14 +168,25 @@ def test_digits_page_has_thumbnails(page):
     assert thumbs.first.evaluate("img => img.naturalWidth") == 8
 
 
-def test_dialogue_and_series_are_readable(page):
+def test_dialogue_and_series_are_readable(page, site_root):
     page.goto("/datasets/demo/chatterbot-dialogue")
     turns = page.locator("#preview ol.turns").first.inner_text()
     assert "user" in turns and "bot" in turns
     page.goto("/datasets/demo/basicmotions")
-    series = page.locator("#preview .series").first.inner_text()
-    assert series.endswith("(100 values)")
-    assert len(series) < 120
+    import json
+
+    import pyarrow.parquet as pq
+
+    version = site_root / "registry/demo/basicmotions/versions/1.0.0"
+    manifest = json.loads((version / "manifest.json").read_text())
+    lines = page.locator("#preview .series")
+    assert lines.count() == 6 * min(10, manifest["splits"]["test"]["rows"])  # one line per channel of each row previewed
+    # the sensor record type draws its channels: named, with their unit, values as stored
+    shard = next(f["path"] for f in manifest["files"] if f["split"] == "test")
+    first = pq.read_table(version / shard).slice(0, 1).to_pylist()[0]
+    values = ", ".join(f"{v:.6g}" for v in first["series"][0][:8])
+    assert lines.first.inner_text() == f"acc_x (unknown): {values}, … (100 values)"
+    assert lines.nth(5).inner_text().startswith("gyro_z (unknown): ")
 
 
 def test_version_page(page, site_root, server):

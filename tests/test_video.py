@@ -144,6 +144,21 @@ def test_fingerprint_survives_reencoding_and_tells_clips_apart(records, reencode
     assert min(apart) >= 6, apart
 
 
+def test_near_clips_use_the_split_policys_video_hamming(records, reencoded):
+    """`split.duplicates.video_hamming` (`Thresholds.video_hamming`, 4 by default) decides what a near clip is."""
+    import pyarrow as pa
+
+    from hub.dedup import Thresholds, find_duplicates
+
+    originals = [fingerprint(r["video"]["bytes"]) for r in records]
+    bits, copy = max((hamming(fingerprint(c), originals[i]), c) for copies in reencoded.values() for i, c in enumerate(copies))
+    assert 1 <= bits <= Thresholds().video_hamming  # the copy moved, but not past the default
+    clips = [r["video"] for r in records] + [{"bytes": copy, "path": "copy.mp4"}]
+    table = pa.table({"id": [f"clip-{i}" for i in range(len(clips))], "video": clips})
+    assert find_duplicates(table, "video", Thresholds()).kinds == {"exact-video": 0, "near-video": 1}
+    assert find_duplicates(table, "video", Thresholds(video_hamming=bits - 1)).kinds == {"exact-video": 0, "near-video": 0}
+
+
 def test_reencoded_copies_decode_to_the_same_shape(records, reencoded):
     for record, low, mpeg4 in zip(records, reencoded["h264-crf40-160px"], reencoded["mpeg4"]):
         assert probe(low) == VideoInfo(record["duration"], 25.0, 160, 90, record["frames"])

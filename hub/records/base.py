@@ -11,6 +11,7 @@ registry for the type of a dataset's records and calls this interface; it never 
 | validation        | `decode` (media, derived fields), `check_decoded`, `check`          |
 | duplicates        | `text_sql` (normalized text), `duplicates` (exact and near keys)    |
 | stats             | `metrics` (per row / per item), `split_stats` (extras of a split)   |
+| pages             | `preview` (the cells of a row preview this type draws its own way)  |
 | Label Studio      | `tasks`, `object_tag`, `task_media`, `task_columns`, `task_data`, `task_channels` |
 
 Modules import only this file at the top: the heavy libraries (numpy, pyarrow, PIL, ...) are
@@ -117,6 +118,16 @@ class RecordType:
 
     def split_stats(self, table: pa.Table, mask: np.ndarray, per_row: dict[str, np.ndarray], split: dict[str, Any], entry: Entry) -> dict[str, Any]:
         """Extra stats of the (non-empty) split whose rows `mask` selects; `split` holds its stats so far."""
+        return {}
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The cells of a published row (`features`: the manifest's) that the dataset page's
+        preview draws this type's own way, by column; every other column gets the generic cell
+        (text, class name, media link, numbers: `hub.server.pages`). A cell is a dict with a
+        `kind` the page's template knows: `text` (`text`), `image`/`audio`/`video` (`url`),
+        `turns` (`turns`: speaker, text), `series` (`channels`: one line each)."""
         return {}
 
     # -- Label Studio -------------------------------------------------------------------

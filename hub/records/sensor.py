@@ -78,6 +78,9 @@ def window_hashes(series: Series, window: int, bar: Any) -> tuple[np.ndarray, np
     return np.concatenate(hashes), np.concatenate(rows_out)
 
 
+PREVIEW_VALUES = 8  # samples of each channel the page preview shows
+
+
 class Sensor(RecordType):
     name = "sensor"
     modality = "industrial"
@@ -111,6 +114,21 @@ class Sensor(RecordType):
             ragged = (hi > 0) & (lo != hi)
         bad = (n_channels != n_units) | (n_channels != n_series) | ragged
         checker.flag(np.nonzero(bad)[0], "inconsistent-record", "channels, units and series must have one entry per channel, and every channel the same length", "series")
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """One line per channel, named with its unit: `vibration_x (g): 0.0123, -0.0456, … (100 values)`."""
+        series, names, units = row.get("series"), row.get("channels") or [], row.get("units") or []
+        if not isinstance(series, list) or not all(isinstance(values, list) for values in series):
+            return {}
+        lines = []
+        for i, values in enumerate(series):
+            name = str(names[i]) if i < len(names) else f"channel {i}"
+            unit = f" ({units[i]})" if i < len(units) and units[i] else ""
+            head = ", ".join("null" if v is None else f"{v:.6g}" for v in values[:PREVIEW_VALUES])
+            lines.append(f"{name}{unit}: {head}" + (f", … ({len(values)} values)" if len(values) > PREVIEW_VALUES else ""))
+        return {"series": {"kind": "series", "channels": lines}}
 
     # -- duplicates -----------------------------------------------------------------------
 

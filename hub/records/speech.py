@@ -78,7 +78,7 @@ class Speech(RecordType):
         declared = checker.table.column("duration")[row].as_py()
         if declared_rate is not None and declared_rate != rate:
             checker.flag(np.array([row]), "inconsistent-record", f"sample_rate says {declared_rate} Hz, the audio is {rate} Hz", "sample_rate")
-        elif declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
+        if declared is not None and abs(declared - duration) > max(0.05, 0.02 * duration):
             checker.flag(np.array([row]), "inconsistent-record", f"duration says {declared:.3f} s, the audio lasts {duration:.3f} s", "duration")
 
     # -- duplicates -----------------------------------------------------------------------

@@ -326,7 +326,6 @@ def cut_clips(
 
 # -- the record type ------------------------------------------------------------------------
 
-VIDEO_HAMMING = 4  # near clips: fingerprints within this many bits
 
 
 def _declared(checker: Checker, name: str, row: int) -> Any:
@@ -349,7 +348,7 @@ class Video(RecordType):
     - Validation: the clip must decode whole (PyAV, `probe`); its declared duration, fps,
       width and height must match the decoded ones.
     - Duplicates: the same bytes or the same decoded frames (sha256); near: perceptual
-      fingerprints within `VIDEO_HAMMING` bits.
+      fingerprints within `Thresholds.video_hamming` bits (4 by default).
     - Stats: duration and fps per row.
     - Label Studio: `classification` (Video + Choices, into `label`).
     """
@@ -385,6 +384,19 @@ class Video(RecordType):
 
     # -- duplicates -----------------------------------------------------------------------
 
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The clip's first frame, as a PNG data: URI (the preview is behind the download gate, as the rows)."""
+        import base64
+
+        clip = row.get("video")
+        if not isinstance(clip, dict) or not isinstance(clip.get("bytes"), (bytes, bytearray)):
+            return {}
+        try:
+            png = thumbnail(bytes(clip["bytes"]))
+        except ValueError as exc:
+            return {"video": {"kind": "text", "text": f"(no thumbnail: {exc})"}}
+        return {"video": {"kind": "video", "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}}
+
     def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
         import hashlib
 
@@ -396,7 +408,7 @@ class Video(RecordType):
         keys.add_exact("exact-video", [None if b is None else hashlib.sha256(b).digest() for b in tracked(blobs, bar)])
         if thresholds.near:
             prints = [_safe_fingerprint(b) for b in blobs]
-            keys.add_pairs("near-video", hamming_clusters(prints, VIDEO_HAMMING, lambda x, y: True), table.num_rows)
+            keys.add_pairs("near-video", hamming_clusters(prints, thresholds.video_hamming, lambda x, y: True), table.num_rows)
 
     # -- stats ----------------------------------------------------------------------------
 
