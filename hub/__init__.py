@@ -68,6 +68,7 @@ __all__ = [
     "annotate_status",
     "check",
     "create_token",
+    "import_corpus",
     "index",
     "init",
     "list_datasets",
@@ -101,6 +102,15 @@ def new(dataset: str, *, modality: str, record: str | None = None, license: str 
     from hub.entry import new_entry
 
     return new_entry(_root(root), dataset, modality=modality, record=record, license=license, title=title)
+
+
+def import_corpus(format: str, path: Path | str, dataset: str, *, license: str = "LicenseRef-Unknown", language: str | None = None,
+                  window: int | None = None, title: str | None = None, root: Path | str | None = None):
+    """Import a corpus folder (`format`: hf-disk, imagefolder, kaldi, coco, ... or auto) as a
+    registry entry, then validate it; return `Imported`. See `hub.importers.import_dataset`."""
+    from hub.importers import import_dataset
+
+    return import_dataset(_root(root), format, Path(path), dataset, license=license, language=language, window=window, title=title)
 
 
 def validate(dataset: str, *, root: Path | str | None = None):

@@ -109,6 +109,47 @@ def new(ctx: click.Context, dataset: str, modality: str, record: str | None, lic
         click.echo(f"Next: edit {folder / 'dataset.yaml'}, put records in {folder / 'raw'}, then `hub validate {dataset}`")
 
 
+def _import_formats() -> list[str]:
+    from hub.importers import FORMATS
+
+    return ["auto", *FORMATS]
+
+
+@main.command(name="import")
+@click.argument("format_", metavar="FORMAT", type=click.Choice(_import_formats()))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument("dataset")
+@click.option("--license", "license_", default="LicenseRef-Unknown", show_default=True, help="SPDX license expression of the corpus.")
+@click.option("--language", help="BCP-47 language of speech records, where the source does not say (e.g. en).")
+@click.option("--window", type=click.IntRange(1), help="sensor-csv: samples per window (default 100).")
+@click.option("--title", help="Human title (default: from the name).")
+@click.option("--all", "show_all", is_flag=True, help="Print every problem line of the validation (default: the first 20).")
+@command
+@click.pass_context
+def import_(ctx: click.Context, format_: str, path: Path, dataset: str, license_: str, language: str | None, window: int | None, title: str | None,
+            show_all: bool, as_json: bool) -> None:
+    """Import the corpus at PATH (in FORMAT, or auto) as DATASET, then validate it.
+
+    Writes registry/DATASET/ (dataset.yaml with the mapping it inferred, README.md, the
+    records and media under raw/); nothing is written if the import fails. Formats: hf-disk
+    (save_to_disk), hf-parquet (the Hub's Parquet layout), imagefolder, audiofolder, csv or
+    jsonl with a media folder, kaldi, commonvoice, coco, sensor-csv (one CSV per asset)."""
+    result = hub.import_corpus(format_, path, dataset, license=license_, language=language, window=window, title=title, root=_root(ctx))
+    data = result.to_dict()
+    if as_json:
+        _dump(data)
+    else:
+        click.echo(f"Imported {result.rows} records ({result.format}) into {result.path}")
+        for field_, source in result.mapping.items():
+            click.echo(f"  {field_:<16} <- {source}")
+        if result.splits:
+            click.echo("  official splits kept: " + ", ".join(f"{k} {v}" for k, v in sorted(result.splits.items())))
+        for note in result.notes:
+            click.echo(f"  note: {note}")
+        _print_report(data["report"], 0 if show_all else None)
+    sys.exit(int(not data["report"]["valid"]))
+
+
 @main.command()
 @click.argument("dataset")
 @click.option("--all", "show_all", is_flag=True, help="Print every problem line after the summary (default: the first 20).")
