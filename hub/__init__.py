@@ -68,6 +68,7 @@ __all__ = [
     "annotate_status",
     "check",
     "create_token",
+    "evaluate",
     "import_corpus",
     "index",
     "init",
@@ -202,6 +203,17 @@ def load(dataset: str, *, version: str | None = None, split: str = "test", endpo
     from hub.client import load as _load
 
     return _load(dataset, version=version, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
+
+
+def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: str | None = None, targets: list[str] | tuple[str, ...] = (),
+             resamples: int = 1000, seed: int = 0, root: Path | str | None = None, endpoint: str | None = None, token: str | None = None,
+             cache_dir: Path | str | None = None):
+    """Score a predictions file (JSONL/CSV/Parquet of `id`, `prediction`) on a split of `ref`
+    (`ns/name@X.Y.Z`); return the `EvalReport`. See `hub.evaluation.evaluate`."""
+    from hub.evaluation import evaluate as _evaluate
+
+    return _evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=root,
+                     endpoint=endpoint, token=token, cache_dir=cache_dir)
 
 
 def accept(dataset: str, *, endpoint: str | None = None, token: str | None = None) -> dict[str, Any]:

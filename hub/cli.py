@@ -376,6 +376,46 @@ def token_create(ctx: click.Context, user: str, can_publish: bool, as_json: bool
         click.echo(value)
         click.echo(f"Token for {user}{' (may publish)' if can_publish else ''}: keep it, it is not shown again.", err=True)
 
+def _print_evaluation(r: dict[str, Any]) -> None:
+    def fig(f: dict[str, Any]) -> str:
+        ci = f.get("ci95")
+        return "-" if f["value"] is None else f"{f['value']:.4f}" + (f"  [{ci[0]:.4f}, {ci[1]:.4f}]" if ci and ci[0] is not None else "")
+
+    click.echo(f"{r['dataset']}@{r['version']} {r['split']} ({r['records']} records), task {r['task']}: "
+               f"{r['coverage']['predicted']} of {r['coverage']['labelled']} labelled records predicted")
+    for name, f in r["metrics"].items():
+        click.echo(f"  {name:<16} {fig(f)}")
+    for p in r["problems"]:
+        click.echo(f"  [{p['slug']}] {p['message']}: {', '.join(p['ids'][:5])}{', ...' if p['count'] > 5 else ''}")
+    for t in r["targets"]:
+        click.echo(f"  target {t['target']}: {'met' if t['met'] else 'MISSED'} ({t['value']})")
+
+
+@main.command(name="eval")
+@click.argument("ref")
+@click.option("--predictions", "predictions", required=True, type=click.Path(path_type=Path), help="JSONL, CSV or Parquet rows of `id` and `prediction`.")
+@click.option("--split", default="test", show_default=True, help="The split scored.")
+@click.option("--task", help="The task scored (default: the record type's first: classification, transcription, intent, ...).")
+@click.option("--target", "targets", multiple=True, help='A check that sets the exit code, e.g. "wer<=0.04", "accuracy>=96%", "fnr[tumor]<0.01" (repeatable).')
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write report.json, card.md and plots/*.svg here.")
+@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(0, 100000), help="Bootstrap resamples of the 95% intervals (0: none).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the bootstrap.")
+@click.option("--endpoint", help="Score against a version pulled from this hub server (default: the local registry, else HUB_ENDPOINT).")
+@click.option("--token", envvar="HUB_TOKEN", help="API token for --endpoint (also HUB_TOKEN).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HUB_CACHE", help="The pull cache (default: HUB_CACHE or ~/.cache/hub).")
+@command
+@click.pass_context
+def eval_(ctx: click.Context, ref: str, predictions: Path, split: str, task: str | None, targets: tuple[str, ...], out: Path | None, resamples: int, seed: int,
+          endpoint: str | None, token: str | None, cache_dir: Path | None, as_json: bool) -> None:
+    """Score a model's predictions (--predictions FILE) on a split of REF (ns/name@X.Y.Z): figures with 95% intervals; exit 1 if a --target is missed."""
+    report = hub.evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=_root(ctx),
+                          endpoint=endpoint, token=token, cache_dir=cache_dir)
+    result = report.to_dict()
+    if out is not None:
+        report.write(out)
+    _dump(result) if as_json else _print_evaluation(result)
+    sys.exit(int(not report.passed))
+
 
 @main.command()
 @click.argument("dataset")

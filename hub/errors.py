@@ -19,6 +19,7 @@
     ├── AccessDenied                   (+ PermissionError) no token, a bad token, or too few rights
     │   └── GatedDataset                                 the terms were not accepted yet
     ├── BadRequest                     (+ ValueError)   a malformed request to the server
+    ├── PredictionsError               (+ ValueError)   a predictions file `hub eval` cannot score
     ├── IntegrityError                 (+ OSError)      a download's sha256 is not the recorded one
     ├── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
     └── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
@@ -52,6 +53,7 @@ __all__ = [
     "LicenseError",
     "NotAHubRepo",
     "OfflineError",
+    "PredictionsError",
     "ProjectNotFound",
     "SourceError",
     "StorageError",
@@ -162,6 +164,10 @@ class GatedDataset(AccessDenied):
 
 class BadRequest(HubError, ValueError):
     hint = "See the API's OpenAPI document at /openapi.json."
+
+
+class PredictionsError(HubError, ValueError):
+    hint = "Write one row per record of the split: its `id` and a `prediction` shaped like the labelled field (`hub eval --help`)."
 
 
 class IntegrityError(HubError, OSError):

@@ -13,6 +13,7 @@ registry for the type of a dataset's records and calls this interface; it never 
 | stats             | `metrics` (per row / per item), `split_stats` (extras of a split)   |
 | pages             | `preview` (the cells of a row preview this type draws its own way)  |
 | Label Studio      | `tasks`, `object_tag`, `task_media`, `task_columns`, `task_data`, `task_channels` |
+| evaluation        | `evaluations` (the tasks `hub eval` scores), `evaluate`             |
 
 Modules import only this file at the top: the heavy libraries (numpy, pyarrow, PIL, ...) are
 imported by the methods that use them, so that `hub --help` stays light.
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
+    from hub.evaluation.metrics import Scoring
     from hub.schema import RecordSchema
 
-__all__ = ["RecordType", "TaskSpec", "object_names", "quoteattr"]
+__all__ = ["EvalSpec", "RecordType", "TaskSpec", "object_names", "quoteattr"]
 
 
 def quoteattr(value: str) -> str:
@@ -64,6 +66,16 @@ class TaskSpec:
     @property
     def needs_labels(self) -> bool:
         return self.kind in ("choice", "boxes") or self.name == "anomaly-spans"
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One task a model's predictions on a split are scored on (`hub eval --task`)."""
+
+    name: str  # the task, as `hub eval --task` names it
+    field: str  # the labelled field the predictions are compared with
+    kind: str  # the scoring engine (`hub.evaluation.metrics.ENGINES`): classification, transcription, boxes, spans
+    columns: tuple[str, ...] = ()  # other columns of the split the scoring reads
 
 
 class RecordType:
@@ -152,3 +164,16 @@ class RecordType:
     def task_channels(self, spec: TaskSpec, table: pa.Table) -> list[str] | None:
         """The channels a project's config shows (from the first record pushed), or None."""
         return None
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations: ClassVar[tuple[EvalSpec, ...]] = ()  # the tasks `hub eval` scores; the first is the default
+
+    def evaluate(self, spec: EvalSpec, scoring: Scoring, table: pa.Table) -> dict[str, Any]:
+        """Score `scoring`'s predictions for `spec` with the engine of its kind; `table` holds the
+        scored records' `spec.columns`, in the same order. Returns the engine's figures."""
+        from hub.evaluation.metrics import ENGINES
+
+        for name in spec.columns:
+            scoring.columns[name] = table.column(name).to_pylist()
+        return ENGINES[spec.kind](scoring)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hub.records.base import RecordType, TaskSpec, object_names
+from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,6 +66,10 @@ class Dialogue(RecordType):
 
     def task_data(self, spec: TaskSpec, row: dict[str, Any], channels: list[str] | None) -> tuple[Any, dict[str, Any] | None]:
         return [{"speaker": t["speaker"], "text": t["text"]} for t in row["turns"] or []], None
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("intent", "intent", "classification"),)
 
 
 DIALOGUE = Dialogue()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from hub.records.base import RecordType, TaskSpec, object_names
+from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -136,6 +136,10 @@ class Image(RecordType):
 
     def task_media(self, spec: TaskSpec) -> str | None:
         return self.media
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("classification", "label", "classification"), EvalSpec("boxes", "objects", "boxes"))
 
 
 IMAGE = Image()

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from hub.records.base import TaskSpec
+from hub.records.base import EvalSpec, TaskSpec
 from hub.records.image import Image
 
 __all__ = ["INSPECTION", "Inspection"]
@@ -24,6 +24,10 @@ class Inspection(Image):
         TaskSpec("inspection", "defect", "defect", "choice", "defect", Image.media, "choices"),
         TaskSpec("inspection", "boxes", "objects", "boxes", "objects", Image.media, "rectanglelabels"),
     )
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("defect", "defect", "classification"), EvalSpec("boxes", "objects", "boxes"))
 
 
 INSPECTION = Inspection()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from hub.records.base import RecordType, TaskSpec, object_names, quoteattr
+from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names, quoteattr
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
+    from hub.evaluation.metrics import Scoring
 
 __all__ = ["SENSOR", "Sensor", "series_keys", "window_hashes"]
 
@@ -193,6 +194,23 @@ class Sensor(RecordType):
         for name, values in zip(row["channels"], row["series"]):
             series[name] = list(values)
         return series, None
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("fault", "fault", "classification"), EvalSpec("anomaly-spans", "anomalies", "spans", ("sample_rate", "series")))
+
+    def evaluate(self, spec: EvalSpec, scoring: Scoring, table: pa.Table) -> dict[str, Any]:
+        """Anomaly spans are scored on each window's time grid: its sample rate and length."""
+        if spec.kind != "spans":
+            return super().evaluate(spec, scoring, table)
+        import pyarrow.compute as pc
+
+        from hub.arrowutil import flat
+        from hub.evaluation.metrics import ENGINES
+
+        first = pc.list_element(flat(table.column("series")), 0)
+        scoring.columns = {"sample_rate": table.column("sample_rate").to_pylist(), "length": pc.list_value_length(first).to_pylist()}
+        return ENGINES[spec.kind](scoring)
 
 
 SENSOR = Sensor()

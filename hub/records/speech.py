@@ -14,7 +14,7 @@ import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
-from hub.records.base import RecordType, TaskSpec, object_names
+from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names
 
 if TYPE_CHECKING:
     import numpy as np
@@ -122,6 +122,10 @@ class Speech(RecordType):
 
     def task_media(self, spec: TaskSpec) -> str | None:
         return "audio"
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("transcription", "transcript", "transcription", ("language",)), EvalSpec("classification", "label", "classification"))
 
 
 SPEECH = Speech()

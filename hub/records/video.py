@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub.records.base import RecordType, TaskSpec, object_names
+from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names
 
 if TYPE_CHECKING:  # PyAV, numpy, PIL and scipy are imported by the functions that use them
     from fractions import Fraction
@@ -428,6 +428,10 @@ class Video(RecordType):
 
     def task_media(self, spec: TaskSpec) -> str | None:
         return "video"
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    evaluations = (EvalSpec("classification", "label", "classification"),)
 
 
 VIDEO = Video()
