@@ -75,6 +75,16 @@ class RecordSchema:
 
     record: str
     labels: tuple[str, ...] = ()
+    extras: tuple[pa.Field, ...] = ()  # fields the source has beyond the schema's (`source.fields`, `hub.mapping`), types inferred
+
+    def with_extras(self, extras: list[pa.Field] | tuple[pa.Field, ...]) -> RecordSchema:
+        """This schema with the source's extra fields, published after the schema's own."""
+        return RecordSchema(self.record, self.labels, tuple(extras))
+
+    def _extra_features(self) -> dict[str, Any]:
+        import datasets
+
+        return dict(datasets.Features.from_arrow_schema(pa.schema(list(self.extras)))) if self.extras else {}
 
     @cached_property
     def json(self) -> dict[str, Any]:
@@ -93,7 +103,7 @@ class RecordSchema:
         """The published features: class labels as `ClassLabel` with the label set's names."""
         import datasets
 
-        return datasets.Features({n: _feature(p, list(self.labels)) for n, p in self.properties.items()})
+        return datasets.Features({**{n: _feature(p, list(self.labels)) for n, p in self.properties.items()}, **self._extra_features()})
 
     @cached_property
     def arrow_schema(self) -> pa.Schema:
@@ -105,7 +115,7 @@ class RecordSchema:
         """The Arrow schema records are read into: class labels still as strings."""
         import datasets
 
-        features = datasets.Features({n: _feature(p, None) for n, p in self.properties.items()})
+        features = datasets.Features({**{n: _feature(p, None) for n, p in self.properties.items()}, **self._extra_features()})
         return features.arrow_schema.remove_metadata()
 
     @cached_property

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import base64
 import codecs
+import functools
 import hashlib
+import io
 import importlib
 import json
 import logging
+import posixpath
 import re
 import threading
 import time
@@ -31,6 +34,7 @@ from hub import config, progress
 from hub.entry import Entry
 from hub.errors import SourceError
 from hub.hashing import sha256_file
+from hub.mapping import Shaper, extra_columns, unify_extras
 
 if TYPE_CHECKING:
     import jsonschema
@@ -41,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "iter_rows", "may_repeat_keys", "parquet_tables", "parse_line", "positioned_schema",
+__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "derive_fields", "iter_rows", "may_repeat_keys", "media_path", "parquet_tables", "parse_line", "positioned_schema",
            "read_batches", "read_table", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
 
 
@@ -53,16 +57,48 @@ def safe_path(base: Path, relative: str) -> Path:
     return inside(base, relative)
 
 
-def resolve_media(value: Any, base: Path) -> Any:
-    """Turn a media value into `{"bytes", "path"}`: read a relative path, decode base64 text.
+def media_path(base: Path, value: str, folder: str = "") -> Path:
+    """The file a media path names: relative to `folder` (the folder of the records file that
+    names it, relative to `base`) if that file exists, else relative to `base`, the dataset's
+    folder; either way inside `base` (`hub.repo.inside`).
+
+    Raises `UnsafePath` (a `ValueError`) for a path that leaves `base` and `FileNotFoundError`
+    for one that names no file, saying where it looked.
+    """
+    from hub.errors import UnsafePath
+
+    near = None
+    if folder and not posixpath.isabs(value) and "\\" not in value:
+        joined = posixpath.normpath(posixpath.join(folder, value))
+        if joined != ".." and not joined.startswith("../"):
+            try:
+                path = safe_path(base, joined)
+            except UnsafePath as exc:
+                raise UnsafePath(exc.message.replace(repr(joined), repr(value)), path=value) from None
+            if path.is_file():
+                return path
+            near = joined
+    try:
+        path = safe_path(base, value)
+    except UnsafePath:
+        if near is None:
+            raise
+        path = None
+    if path is None or not path.is_file():
+        looked = f" (looked for {near}, next to the records file, and {value} in the dataset folder)" if near is not None and near != value else ""
+        raise FileNotFoundError(f"media file {value!r} does not exist{looked}")
+    return path
+
+
+def resolve_media(value: Any, base: Path, folder: str = "") -> Any:
+    """Turn a media value into `{"bytes", "path"}`: read a relative path (`media_path`: next to
+    the records file in `folder`, else in the dataset's folder `base`), decode base64 text.
 
     Values of any other shape are returned as they are, for the type check to report.
     Raises `ValueError` for unsafe or missing paths.
     """
     if isinstance(value, str):
-        path = safe_path(base, value)
-        if not path.is_file():
-            raise FileNotFoundError(f"media file {value!r} does not exist")
+        path = media_path(base, value, folder)
         return {"bytes": path.read_bytes(), "path": value}
     if isinstance(value, dict) and isinstance(value.get("bytes"), str):
         try:
@@ -331,7 +367,7 @@ BATCH = 2048  # row-wise records turned into Arrow at a time
 
 
 def read_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list[dict[str, Any]],
-                 hasher: RowHasher | None = None) -> Iterator[pa.Table]:
+                 hasher: RowHasher | None = None, shaper: Shaper | None = None) -> Iterator[pa.Table]:
     """The read stage: the entry's source as Arrow tables of `positioned_schema(schema)` (the
     record's source schema plus each row's file and row position), media paths resolved to bytes.
 
@@ -339,18 +375,89 @@ def read_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable:
     types, a missing required field, a media path out of the folder, too large) are reported in
     `report` and appended to `unreadable` (file, row, record, problems); columns of a Parquet
     file that would change are reported. Parquet batches also go to `hasher.add` as they are
-    decoded. Raises `SourceError` for a source that cannot be read at all.
+    decoded. Columns are mapped to fields by `source.fields`, and the columns the schema does
+    not name come after the schema's as extra fields (`hub.mapping.Shaper`; batches may differ
+    in their extras: `read_table` unifies them). Raises `SourceError` for a source that cannot
+    be read at all.
     """
+    shaper = shaper or Shaper(entry.data["source"], schema)
     if entry.data["source"].get("format") == "parquet":
-        yield from _parquet_batches(entry, schema, report, unreadable, hasher)
+        yield from _parquet_batches(entry, schema, report, unreadable, shaper, hasher)
     else:
-        yield from _row_batches(iter_rows(entry, config.max_row_bytes()), entry, schema, report, unreadable)
+        yield from _row_batches(iter_rows(entry, config.max_row_bytes()), entry, schema, report, unreadable, shaper)
 
 
 def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: list[dict[str, Any]], hasher: RowHasher | None = None) -> pa.Table:
-    """`read_batches` as one table (empty, of the positioned schema, when no row was read)."""
-    tables = list(read_batches(entry, schema, report, unreadable, hasher))
-    return pa.concat_tables(tables) if tables else positioned_schema(schema).empty_table()
+    """`read_batches` as one table (empty, of the positioned schema, when no row was read):
+    the schema's fields, the extra fields (each of one type), then the positions.
+
+    Binds the extra fields to `entry.schema` (`RecordSchema.with_extras`: they are published)
+    and lists them in `report.extras`; the problems of `source.fields` as a whole, and a group
+    or stratify key that names no column, are reported against dataset.yaml.
+    """
+    shaper = Shaper(entry.data["source"], schema)
+    rel = entry.yaml_path.relative_to(entry.path.parents[2]).as_posix()
+    for slug, message, field in shaper.start():
+        report.add(slug, message, file=rel, field=field)
+    problems_before = len(report.problems)
+    unreadable_before = len(unreadable)
+    tables = list(read_batches(entry, schema, report, unreadable, hasher, shaper))
+    names = [n for n in shaper.extras if shaper.keep and any(n in t.column_names for t in tables)]
+    if tables:
+        tables = unify_extras(tables, names)
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+        table = table.select([*schema.source_schema.names, *names, FILE, ROW])
+    else:
+        table = positioned_schema(schema).empty_table()
+    rows = table.num_rows + len(unreadable) - unreadable_before
+    for slug, message, field in shaper.finish(rows):
+        report.add(slug, message, file=rel, field=field)
+    _name_mapped_columns(shaper, report.problems[problems_before:], unreadable[unreadable_before:])
+    extras = [table.schema.field(n) for n in names]
+    if extras:
+        entry.schema = schema.with_extras(extras)
+    report.extras = {"kept": {f.name: str(f.type) for f in extras}, "dropped": [] if shaper.keep else list(shaper.extras)}
+    if entry.split is not None:
+        for key, name in (("group_key", entry.split.group_key), ("stratify_key", entry.split.stratify_key)):
+            if name is not None and name not in table.column_names:
+                extra = f"; extra fields: {', '.join(names)}" if names else ""
+                report.add("bad-split-policy", f"split.{key} {name!r} is neither a field of {schema.record} records nor a column of the source "
+                           f"(fields: {', '.join(schema.properties)}{extra})", file=rel, field=f"split.{key}")
+        if entry.split.group_key in names and table.num_rows:
+            table = _reject_keyless(table, entry.split.group_key, report, unreadable)
+    return table
+
+
+def _reject_keyless(table: pa.Table, key: str, report: Report, unreadable: list[dict[str, Any]]) -> pa.Table:
+    """Rows whose group key (an extra field, which the checks do not see) is missing or blank: reported and set aside."""
+    import pyarrow.compute as pc
+
+    column = table.column(key)
+    blank = pc.is_null(column)
+    if pa.types.is_string(column.type):
+        blank = pc.or_(blank, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True))
+    mask = blank.to_numpy(zero_copy_only=False) if isinstance(blank, pa.Array) else pa.concat_arrays(blank.chunks).to_numpy(zero_copy_only=False)
+    if not mask.any():
+        return table
+    message = f"the group key {key!r} (split.group_key) is missing or blank"
+    for record in table.filter(pa.array(mask)).to_pylist():
+        file, row = record.pop(FILE), record.pop(ROW)
+        report.add("missing-group-key", message, file=file, row=row, field=key, record_id=_id_of(record))
+        unreadable.append({"file": file, "row": row, "record": record, "problems": [{"slug": "missing-group-key", "message": message, "field": key}]})
+    return table.filter(pa.array(~mask))
+
+
+def _name_mapped_columns(shaper: Shaper, problems: list, unreadable: list[dict[str, Any]]) -> None:
+    """Say which column a mapped field was read from in the read stage's problems about it."""
+    if not shaper.mapping:
+        return
+    for problem in problems:
+        if problem.slug in ("type-error", "missing-field") and (origin := shaper.describe(problem.field)) is not None:
+            problem.message += f" ({origin})"
+    for item in unreadable:
+        for problem in item["problems"]:
+            if problem["slug"] in ("type-error", "missing-field") and (origin := shaper.describe(problem["field"])) is not None:
+                problem["message"] += f" ({origin})"
 
 
 
@@ -370,14 +477,24 @@ def positioned_schema(schema: RecordSchema) -> pa.Schema:
     return schema.source_schema.append(pa.field(FILE, pa.dictionary(pa.int32(), pa.string()))).append(pa.field(ROW, pa.int64()))
 
 
-def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, hasher: RowHasher | None = None) -> Iterator[pa.Table]:
-    """Each Parquet source file as positioned rows of the source schema; columns that would
-    change silently are reported, a file that does not cast is read row by row."""
+def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, shaper: Shaper, hasher: RowHasher | None = None) -> Iterator[pa.Table]:
+    """Each Parquet source file as positioned rows of the source schema and its extra columns;
+    columns that would change silently are reported, a file that does not cast is read row by
+    row (so is one whose `source.fields` transform values, not only rename columns)."""
     target = schema.source_schema
+    if shaper.mapping and hasher is not None:
+        hasher.discard()  # the hashes are taken from the columns as the file names them
     for name, table in parquet_tables(entry, hasher.add if hasher is not None else None):
-        for column in table.column_names:
-            if column not in target.names:
-                report.add("unknown-field", f"column {column!r} is not a field of {schema.record} records", file=name, field=column)
+        if shaper.mapping and not shaper.mapping.renames_only:
+            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
+            yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=table.num_rows)
+            continue
+        renames, extras, problems = shaper.table_columns(name, table.column_names)
+        if renames:
+            table = table.drop_columns([c for c in table.column_names if c in renames.values() and c not in renames])  # two columns for one field: reported
+            table = table.rename_columns([renames.get(c, c) for c in table.column_names])
+        for slug, message, field in problems:
+            report.add(slug, message, file=name, field=field)
         for column in table.column_names:
             if column in target.names:
                 for slug, message, field in _silent_changes(table.schema.field(column).type, target.field(column).type, column, schema.record):
@@ -388,16 +505,16 @@ def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreada
                 report.add("missing-field", f"required column {column!r} is missing ({table.num_rows} rows)", file=name, field=column)
         for column in missing:
             table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
-        table = table.select(target.names)
+        table = table.select([*target.names, *extras])
         try:
-            table = table.cast(target)
+            table = table.cast(pa.schema([*target, *(table.schema.field(e) for e in extras)]))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             if hasher is not None:
                 hasher.discard()  # some rows may not become Arrow: the hashes would not line up
             rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
-            yield from _row_batches(rows, entry, schema, report, unreadable, total=table.num_rows)
+            yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=table.num_rows, mapped=True)
             continue
-        yield _with_position(table, name, np.arange(1, table.num_rows + 1))
+        yield derive_fields(_with_position(table, name, np.arange(1, table.num_rows + 1)), schema)
 
 
 def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record: str) -> list[tuple[str, str, str]]:
@@ -421,9 +538,10 @@ def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record:
 
 
 def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entry, schema: RecordSchema, report: Report, unreadable: list,
-                 total: int | None = None) -> Iterator[pa.Table]:
-    """Positioned Arrow batches (of the positioned schema) from (file, row, record, raw line or
-    None) rows, media resolved; rows that do not fit are reported and kept in `unreadable`."""
+                 shaper: Shaper, total: int | None = None, mapped: bool = False) -> Iterator[pa.Table]:
+    """Positioned Arrow batches (of the positioned schema, then the batch's extra fields) from
+    (file, row, record, raw line or None) rows, mapped by `shaper` (unless already `mapped`),
+    media resolved; rows that do not fit are reported and kept in `unreadable`."""
     import jsonschema
 
     target = schema.source_schema
@@ -433,6 +551,8 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
     batches: list[pa.Table] = []
     batch: list[dict] = []
     where: list[tuple[str, int]] = []
+    extra_rows: list[dict] = []
+    files = "loader" not in entry.data["source"]
 
     def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None,
                more: list[tuple[str, str, str | None]] = ()) -> None:
@@ -448,10 +568,12 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
     def flush() -> None:
         if not batch:
             return
+        kept = list(range(len(batch)))
         try:
-            batches.append(_with_position(pa.Table.from_pylist(batch, schema=target), [w[0] for w in where], [w[1] for w in where]))
+            table = pa.Table.from_pylist(batch, schema=target)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-            for record, (file, row) in zip(batch, where):  # find the culprits one by one
+            kept = []
+            for i, (record, (file, row)) in enumerate(zip(batch, where)):  # find the culprits one by one
                 try:
                     one = pa.Table.from_pylist([record], schema=target)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
@@ -459,9 +581,28 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
                     found = [("type-error", f"{'.'.join(str(p) for p in e.absolute_path) or 'record'}: {e.message}"[:500], _path(e)) for e in errors]
                     reject(file, row, record, *(found[0] if found else ("type-error", str(exc)[:500], None)), more=found[1:])
                     continue
-                batches.append(_with_position(one, [file], [row]))
+                kept.append(i)
+            table = pa.Table.from_pylist([batch[i] for i in kept], schema=target)
+        extras = [extra_rows[i] for i in kept]
+        for name, array in extra_columns(extras, list(dict.fromkeys(k for e in extras for k in e))):
+            table = table.append_column(name, array)
+        if kept:
+            batches.append(_with_position(table, [where[i][0] for i in kept], [where[i][1] for i in kept]))
         batch.clear()
         where.clear()
+        extra_rows.clear()
+
+    def image_size(record: dict[str, Any], file: str) -> tuple[int, int] | None:
+        """(width, height) of a mapped record's image, for relative boxes; None if it does not open."""
+        from PIL import Image as PILImage
+
+        name = next((k for k, kind in schema.media_fields.items() if kind == "Image"), None)
+        try:
+            value = resolve_media(record.get(name), entry.path, posixpath.dirname(file) if files else "")
+            with PILImage.open(io.BytesIO(value["bytes"])) as image:
+                return image.size
+        except Exception:  # the media checks report the file itself
+            return None
 
     with progress.bar(total, desc=f"reading {entry.id}") as bar:
         for file, row, record, raw in rows:
@@ -472,17 +613,19 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
             if not isinstance(record, dict):
                 reject(file, row, record, "type-error", f"a record must be an object, not {type(record).__name__}")
                 continue
+            record, extra, mapping_problems = shaper.row(file, row, record, functools.partial(image_size, file=file), mapped=mapped)
             problem, keys = schema.shape_problem(record)
-            if raw is not None and may_repeat_keys(raw, keys) and (repeated := repeated_key(raw)) is not None:
+            if raw is not None and may_repeat_keys(raw, keys + len(extra)) and (repeated := repeated_key(raw)) is not None:
                 problem = _repeated_key_problem(*repeated)
             # Every problem of the row in one pass: its shape, each missing field, each media file.
             found = [problem] if problem is not None else []
+            found += mapping_problems
             found += [("missing-field", f"required field {f!r} is missing", f) for f in schema.required if record.get(f) is None and f != entry.split.group_key]
             resolved = dict(record)
             for k in schema.media_fields:
                 if k in record:
                     try:
-                        resolved[k] = resolve_media(record[k], entry.path)
+                        resolved[k] = resolve_media(record[k], entry.path, posixpath.dirname(file) if files else "")
                     except (ValueError, FileNotFoundError, OSError) as exc:
                         found.append(("unsafe-path" if "leaves the dataset folder" in str(exc) else "type-error", str(exc), k))
             if found:
@@ -498,12 +641,50 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
                 continue
             batch.append(record)
             where.append((file, row))
+            extra_rows.append(extra)
             if len(batch) >= BATCH:
                 flush()
-                yield from (b.cast(positioned) for b in batches)
+                yield from (derive_fields(_cast_known(b, positioned), schema) for b in batches)
                 batches.clear()
         flush()
-        yield from (b.cast(positioned) for b in batches)
+        yield from (derive_fields(_cast_known(b, positioned), schema) for b in batches)
+
+
+def derive_fields(table: pa.Table, schema: RecordSchema) -> pa.Table:
+    """`table` with the fields its media tell filled in where they are null (`RecordType.derived`:
+    a clip's duration and sample rate, say), from the decoded media; media that do not decode
+    leave them null, for the checks to report the file. Given values are kept (and checked)."""
+    from hub import records
+
+    kind_of = records.get(schema.record)
+    wanted = [f for f in kind_of.derived if f in table.column_names]
+    if not wanted or not table.num_rows or not any(table.column(f).null_count for f in wanted):
+        return table
+    import pyarrow.compute as pc
+
+    columns = {f: table.column(f).to_pylist() for f in wanted}
+    for media, kind in schema.media_fields.items():
+        blobs = pc.struct_field(table.column(media), "bytes") if table.column(media).null_count < table.num_rows else None
+        if blobs is None:
+            continue
+        for r in range(table.num_rows):
+            if all(columns[f][r] is not None for f in wanted) or (blob := blobs[r].as_py()) is None:
+                continue
+            try:
+                told = kind_of.derive(kind, kind_of.decode(kind, blob))
+            except Exception:  # the media checks report the file
+                continue
+            for f in wanted:
+                if columns[f][r] is None and told.get(f) is not None:
+                    columns[f][r] = told[f]
+    for f in wanted:
+        table = table.set_column(table.column_names.index(f), table.schema.field(f), pa.array(columns[f], table.schema.field(f).type))
+    return table
+
+
+def _cast_known(table: pa.Table, positioned: pa.Schema) -> pa.Table:
+    """`table` with the positioned schema's columns cast to their types (extra fields as they are)."""
+    return table.cast(pa.schema([positioned.field(n) if n in positioned.names else table.schema.field(n) for n in table.column_names]))
 
 
 def _repeated_key_problem(where: tuple[str | int, ...], key: str) -> tuple[str, str, str]:

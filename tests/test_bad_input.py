@@ -159,7 +159,7 @@ def test_label_outside_set_blank_text_and_missing_group(hub_root):
         {"id": "d3", "dialogue_id": "d3", "language": "en", "intent": "greeting", "turns": [{"speaker": "user", "text": " \u3000\t"}]},  # only (Unicode) whitespace
         {"id": "d4", "dialogue_id": "", "language": "en", "intent": "greeting", "turns": turns},
         "not an object",
-        {"id": "d6", "dialogue_id": "d6", "language": "en", "turns": turns, "mood": "happy"},
+        {"id": "d6", "dialogue_id": "d6", "language": "en", "turns": turns, "intnet": "greeting"},  # a typo; an extra like "mood" is kept (issue 11)
     ]
     write_dataset(hub_root, "acme/chat", records, modality="dialogue", labels=["greeting"])
     report = hub.validate("acme/chat", root=hub_root)
@@ -168,7 +168,7 @@ def test_label_outside_set_blank_text_and_missing_group(hub_root):
         ("blank-text", "raw/records.jsonl", 3, "turns[].text", "turns[].text is empty or blank"),
         ("missing-group-key", "raw/records.jsonl", 4, "dialogue_id", "the group key 'dialogue_id' (split.group_key) is missing or blank"),
         ("type-error", "raw/records.jsonl", 5, None, "a record must be an object, not str"),
-        ("unknown-field", "raw/records.jsonl", 6, "mood", "field 'mood' is not in the dialogue record schema"),
+        ("unknown-field", "raw/records.jsonl", 6, "intnet", "field 'intnet' is not in the dialogue record schema: did you mean 'intent'?"),
     ]
     assert report.rows_valid == 1
     quarantined = (hub_root / report.quarantine).read_text().splitlines()

@@ -275,7 +275,7 @@ CASES: list[Case] = [
     Case("path-leaves-folder", "image", change(images, 2, lambda r: dict(r, image="../../../secret.png")),
          (("unsafe-path", 2, "image", "path '../../../secret.png' leaves the dataset folder"),)),
     Case("media-file-missing", "image", change(images, 3, lambda r: dict(r, image="raw/nowhere.png")),
-         (("type-error", 3, "image", "media file 'raw/nowhere.png' does not exist"),)),
+         (("type-error", 3, "image", "media file 'raw/nowhere.png' does not exist (looked for raw/raw/nowhere.png, next to the records file, and raw/nowhere.png in the dataset folder)"),)),
     Case("base64-that-is-not", "image", change(images, 2, lambda r: dict(r, image={"bytes": "not base64!"})),
          (("type-error", 2, "image", "media 'bytes' is text but not base64"),)),
     Case("inline-base64", "image", lambda m, p: _inline(m, p, {"path": None})),
@@ -289,8 +289,9 @@ CASES: list[Case] = [
          (("constraint-error", 2, "id", "id is 300 characters long; the limit is 256"),)),
     Case("blank-group", "image", change(images, 1, lambda r: dict(r, group=" ")),
          (("missing-group-key", 1, "group", "the group key 'group' (split.group_key) is missing or blank"),)),
-    Case("unknown-field", "image", change(images, 2, lambda r: dict(r, photographer="ann")),
-         (("unknown-field", 2, "photographer", "field 'photographer' is not in the image record schema"),)),
+    Case("extra-field", "image", change(images, 2, lambda r: dict(r, photographer="ann"))),  # issue 11: kept as an extra field, published
+    Case("field-name-typo", "image", change(images, 2, lambda r: {("lable" if k == "label" else k): v for k, v in r.items()}),  # issue 11: an extra this close to a field is a typo
+         (("unknown-field", 2, "lable", "field 'lable' is not in the image record schema: did you mean 'label'?"),)),
     Case("label-outside-set", "image", change(images, 3, lambda r: dict(r, label="ten")),
          (("label-not-in-set", 3, "label", "label 'ten' in label is not in the label set"),)),
     Case("not-json", "image", change(images, 2, lambda r: b'{"id": "half a record'),
