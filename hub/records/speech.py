@@ -69,6 +69,12 @@ class Speech(RecordType):
             return super().decode(kind, blob)
         return decode_audio(blob)
 
+    derived = ("sample_rate", "duration")
+
+    def derive(self, kind: str, info: Any) -> dict[str, Any]:
+        rate, duration = info
+        return {"sample_rate": rate, "duration": duration}
+
     def check_decoded(self, checker: Checker, row: int, field: str, kind: str, info: Any) -> None:
         """The declared sample rate and duration against the decoded audio's."""
         import numpy as np

@@ -368,6 +368,11 @@ class Video(RecordType):
             return super().decode(kind, blob)
         return probe(blob)
 
+    derived = ("duration", "fps", "width", "height")
+
+    def derive(self, kind: str, info: Any) -> dict[str, Any]:
+        return {"duration": info.duration, "fps": info.fps, "width": info.width, "height": info.height}
+
     def check_decoded(self, checker: Checker, row: int, field: str, kind: str, info: Any) -> None:
         """The declared size, fps and duration against the decoded clip's."""
         import numpy as np
