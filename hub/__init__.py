@@ -121,11 +121,12 @@ def validate(dataset: str, *, root: Path | str | None = None):
     return _validate(_root(root), dataset).report
 
 
-def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
+def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, allow_moves: bool = False, push: bool = True,
+            skip_unchanged: bool = False, root: Path | str | None = None):
     """Publish a new immutable version; return `Published`. See `hub.publishing.publish`."""
     from hub.publishing import publish as _publish
 
-    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, push=push, skip_unchanged=skip_unchanged)
+    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_moves=allow_moves, push=push, skip_unchanged=skip_unchanged)
 
 
 def split(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:

@@ -22,10 +22,12 @@
     ├── PredictionsError               (+ ValueError)   a predictions file `hub eval` cannot score
     ├── IntegrityError                 (+ OSError)      a download's sha256 is not the recorded one
     ├── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
-    └── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
-        ├── LabelStudioUnavailable     (+ ConnectionError) unreachable, or 5xx: a rerun resumes
-        ├── LabelStudioAuthError       (+ PermissionError) the token was refused
-        └── ProjectNotFound            (+ LookupError)  no such Label Studio project
+    ├── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
+    │   ├── LabelStudioUnavailable     (+ ConnectionError) unreachable, or 5xx: a rerun resumes
+    │   ├── LabelStudioAuthError       (+ PermissionError) the token was refused
+    │   └── ProjectNotFound            (+ LookupError)  no such Label Studio project
+    ├── SplitsWouldMove                (+ ValueError)   a publish would move published records to another split
+    └── SplitTooSmall                  (+ ValueError)   a split with a ratio would be empty or below its minimum
 
 Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
 """
@@ -56,6 +58,8 @@ __all__ = [
     "PredictionsError",
     "ProjectNotFound",
     "SourceError",
+    "SplitTooSmall",
+    "SplitsWouldMove",
     "StorageError",
     "UnsafePath",
     "ValidationFailed",
@@ -195,3 +199,18 @@ class LabelStudioAuthError(AnnotationError, PermissionError):
 
 class ProjectNotFound(AnnotationError, LookupError):
     hint = "Use the project id that `hub annotate push` printed (also in the Label Studio web app), or create one with `hub annotate push`."
+
+
+class SplitsWouldMove(HubError, ValueError):
+    """Published records would land in another split (the error's `moves` says which and why)."""
+
+    hint = ("Nothing was published. Drop or fix the bridging records, or publish with --allow-moves "
+            "(`hub.publish(..., allow_moves=True)`): a MAJOR version whose card and page say how the splits changed.")
+
+
+class SplitTooSmall(HubError, ValueError):
+    """A split with a positive ratio would be empty, or below split.min_rows / split.min_groups."""
+
+    hint = ("Nothing was published. Ways out: other ratios (leave the split out of split.ratios, or give it a larger "
+            "share), another split.group_key with more distinct values, or a time split (split: {mode: time, time_key: "
+            "..., ratios: ...}) for series and logs; or lower split.min_rows / split.min_groups.")

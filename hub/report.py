@@ -95,6 +95,7 @@ class Report:
     totals: dict[str, int] = field(default_factory=dict)  # every problem, counted by slug
     keep: int = 1000  # problems kept per slug; the quarantine file has every rejected row
     extras: dict[str, Any] = field(default_factory=dict)  # the source's extra fields: {"kept": {name: Arrow type}, "dropped": [names]} (hub.mapping)
+    notices: list[dict[str, str]] = field(default_factory=list)  # not problems: what a changed split policy will and will not change (hub.split_rules)
 
     @property
     def rows_rejected(self) -> int:
@@ -153,6 +154,7 @@ class Report:
             "quarantine": self.quarantine,
             "counts": self.counts(),
             "extras": self.extras,
+            "notices": self.notices,
             "summary": self.summary(),
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -180,6 +182,7 @@ def render_report(report: dict[str, Any], limit: int | None = DETAIL_LIMIT) -> l
     (count, first rows, fixes), then the problems one per line, the first `limit` (None: all).
     A few problems, each of its own kind, are listed without the summary, each with its fix."""
     lines = [f"{report['dataset']}: {'valid' if report['valid'] else 'INVALID'} ({report['rows_valid']} of {report['rows_read']} rows valid)"]
+    lines += [f"  notice: {n['message']}" for n in report.get("notices") or []]
     total = sum(report["counts"].values())
     summary = report.get("summary") or []
     problems = report["problems"]

@@ -161,7 +161,8 @@ def test_label_outside_set_blank_text_and_missing_group(hub_root):
         "not an object",
         {"id": "d6", "dialogue_id": "d6", "language": "en", "turns": turns, "intnet": "greeting"},  # a typo; an extra like "mood" is kept (issue 11)
     ]
-    write_dataset(hub_root, "acme/chat", records, modality="dialogue", labels=["greeting"])
+    # one valid dialogue is one group: a single split (three would leave two empty, which publishing refuses)
+    write_dataset(hub_root, "acme/chat", records, modality="dialogue", labels=["greeting"], split={"group_key": "dialogue_id", "ratios": {"train": 1.0}, "seed": 3})
     report = hub.validate("acme/chat", root=hub_root)
     assert sorted(_problems(report), key=lambda p: p[2]) == [
         ("label-not-in-set", "raw/records.jsonl", 2, "intent", "label 'smalltalk' in intent is not in the label set"),
@@ -270,7 +271,8 @@ def test_allow_rejects_publishes_the_good_rows_around_bad_media(shared_root, dig
                     "language": "en", "duration": info.duration, "sample_rate": info.samplerate} for i in range(6)]
         files = {f"raw/u{i}.wav": espeak_wav for i in range(6)}
         files["raw/u2.wav"] = b"RIFF....WAVEfmt this is a text file, not audio"
-        write_dataset(shared_root, dataset, records, modality="speech", extra_files=files)
+        # the same WAV under five speakers ties them into one group (exact-audio duplicates): a single split
+        write_dataset(shared_root, dataset, records, modality="speech", extra_files=files, split={"group_key": "speaker", "ratios": {"train": 1.0}, "seed": 3})
         slug = "undecodable-audio"
     else:
         records, files = image_records(digit_pngs, 6, LABELS)
