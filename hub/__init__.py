@@ -37,6 +37,8 @@ from hub.errors import (  # noqa: E402
     VersionNotFound,
 )
 
+from hub.audit import audit  # noqa: E402  (a function: it shadows the module's name, so it is imported here, not in a function)
+
 logging.getLogger("hub").addHandler(logging.NullHandler())
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "annotate_pull",
     "annotate_push",
     "annotate_status",
+    "audit",
     "check",
     "create_token",
     "evaluate",
@@ -121,12 +124,13 @@ def validate(dataset: str, *, root: Path | str | None = None):
     return _validate(_root(root), dataset).report
 
 
-def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, allow_moves: bool = False, push: bool = True,
-            skip_unchanged: bool = False, root: Path | str | None = None):
+def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, allow_leaks: bool = False,
+            push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
     """Publish a new immutable version; return `Published`. See `hub.publishing.publish`."""
     from hub.publishing import publish as _publish
 
-    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_moves=allow_moves, push=push, skip_unchanged=skip_unchanged)
+    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, push=push,
+                    skip_unchanged=skip_unchanged)
 
 
 def split(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:

@@ -34,8 +34,10 @@ class SplitPolicy:
     ratios: dict[str, float]
     seed: int
     duplicates: tuple[tuple[str, Any], ...] = ()  # overrides of `hub.dedup.Thresholds`
-    min_rows: dict[str, int] = field(default_factory=dict)  # per split: the fewest rows a publish accepts (default 1)
-    min_groups: dict[str, int] = field(default_factory=dict)  # per split: the fewest groups (default 1)
+    mode: str = "hash"  # hash, given or time (`hub.split_modes`)
+    column: str | None = None  # given: the column naming each record's split
+    time_key: str | None = None  # time: the field ordering the records
+    gap: float = 0.0  # time: seconds between a split's last window end and the next split's start
 
     def thresholds(self):
         """The duplicate-detection thresholds this policy asks for."""
@@ -46,7 +48,9 @@ class SplitPolicy:
     def to_dict(self) -> dict[str, Any]:
         out = {"group_key": self.group_key, "stratify_key": self.stratify_key, "ratios": dict(self.ratios), "seed": self.seed,
                "duplicates": dict(self.duplicates)}
-        out.update({key: dict(value) for key, value in (("min_rows", self.min_rows), ("min_groups", self.min_groups)) if value})
+        if self.mode != "hash":
+            out["mode"] = self.mode
+            out.update({"column": self.column} if self.mode == "given" else {"time_key": self.time_key, "gap": self.gap})
         return out
 
 
@@ -241,10 +245,17 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     raw = entry.data.get("split") if isinstance(entry.data.get("split"), dict) else {}
     raw = {**raw, **params_overrides(entry.path.parents[2], entry.id)}
     assert entry.schema is not None  # set by the caller
+    fields = entry.schema.properties
     group_key = raw.get("group_key") or records.get(entry.schema.record).group_key
     stratify_key = raw.get("stratify_key")
     ratios = raw.get("ratios") or DEFAULT_RATIOS
-    ok = True  # group_key and stratify_key may name any column, extra fields included: checked when the source is read (hub.sources.read_table)
+    ok = True
+    if group_key not in fields:
+        entry.report.add("bad-split-policy", f"split.group_key {group_key!r} is not a field of {entry.schema.record} records (fields: {', '.join(fields)})", file=rel, field="split.group_key")
+        ok = False
+    if stratify_key is not None and stratify_key not in fields:
+        entry.report.add("bad-split-policy", f"split.stratify_key {stratify_key!r} is not a field of {entry.schema.record} records", file=rel, field="split.stratify_key")
+        ok = False
     if isinstance(ratios, dict) and all(isinstance(v, (int, float)) for v in ratios.values()):
         total = sum(ratios.values())
         if abs(total - 1.0) > 1e-6:
@@ -252,26 +263,13 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
             ok = False
     else:
         ok = False
-    if not ok:
+    from hub.split_modes import parse_policy
+
+    modes = parse_policy(entry, raw, rel, ratios if isinstance(ratios, dict) else {})  # given or time splits; may add the given column to the schema
+    if not ok or modes is None:
         return None
     duplicates = tuple(sorted((raw.get("duplicates") or {}).items()))
-    minimums = {key: _per_split(entry, rel, key, raw.get(key), list(ratios)) for key in ("min_rows", "min_groups")}
-    if None in minimums.values():
-        return None
-    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **minimums)
-
-
-def _per_split(entry: Entry, rel: str, key: str, value: Any, splits: list[str]) -> dict[str, int] | None:
-    """`split.min_rows`/`min_groups`: one number for every split, or {split: number}; None (reported) if it names no split of the ratios."""
-    if value is None:
-        return {}
-    if isinstance(value, int) and not isinstance(value, bool):
-        return {name: value for name in splits}
-    unknown = [name for name in value if name not in splits] if isinstance(value, dict) else []
-    if unknown:
-        entry.report.add("bad-split-policy", f"split.{key} names {', '.join(map(repr, unknown))}, not a split of split.ratios ({', '.join(splits)})", file=rel, field=f"split.{key}")
-        return None
-    return {str(k): int(v) for k, v in value.items()} if isinstance(value, dict) else {}
+    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **modes)
 
 
 def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None) -> Path:

@@ -29,6 +29,8 @@ from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.sources import FILE, ROW, check_source_checksums, read_table
+from hub.split_modes import assign as assign_mode
+from hub.split_modes import plan_time
 from hub.splits import Assignment, RowHasher, RowHashes, assign_leakproof
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class Validated:
     report: Report
     keep: np.ndarray | None = None  # which rows read were kept (None: all)
     _splits: Future | None = None
+    plan: Any = None  # a time split's boundaries (`hub.split_modes.plan_time`), found after the checks
 
     def split_assignment(self, parent: pa.Table | None = None) -> Assignment:
         """The leakage-proof split of every valid row (see `hub.splits.assign_leakproof`).
@@ -57,7 +60,7 @@ class Validated:
         row read is dropped, and the valid rows are split again.
         """
         if self._splits is None:
-            return _assign(self.table, self.entry, parent)
+            return _assign(self.table, self.entry, parent, plan=self.plan)
         return self._splits.result()
 
 
@@ -67,11 +70,7 @@ def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: p
     Returns a `Validated` whose report lists every problem; raises only for an invalid id or
     an unregistered dataset.
     """
-    validated = validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
-    from hub.split_rules import split_notices
-
-    validated.report.notices = split_notices(root, validated.entry)  # a seed or ratios changed since the latest version: what that does
-    return validated
+    return validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-splits")
@@ -93,7 +92,8 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     rejected: dict[int, list[dict[str, Any]]] = defaultdict(list)  # table row -> problems
     unreadable: list[dict[str, Any]] = []  # rows that never became Arrow
     parquet = entry.data["source"].get("format") == "parquet"
-    hasher = RowHasher(entry.split, schema.record) if assign_splits and parquet else None  # the split engine's hashing, while reading
+    hash_mode = entry.split.mode == "hash"
+    hasher = RowHasher(entry.split, schema.record) if assign_splits and parquet and hash_mode else None  # the split engine's hashing, while reading
     try:
         table = read_table(entry, schema, report, unreadable, hasher)  # the read stage: positioned Arrow rows, media resolved
     except BaseException as exc:
@@ -107,11 +107,15 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
         hasher.discard()  # the overlay may rewrite group keys or texts
     table = apply_overlay(entry, table)  # labels pulled back from annotation (hub.annotations)
     ahead: dict[str, Any] = {}
-    splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher, ahead) if assign_splits and table.num_rows else None
+    # A time split is found after the checks (it rejects rows in its gaps): not in the background.
+    splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher, ahead) if assign_splits and table.num_rows and entry.split.mode != "time" else None
     if splits is None and hasher is not None:
         hasher.close()  # no rows: nothing to split
     checker = Checker(table, schema, entry, report, rejected, rows_sized=not parquet and "loader" not in entry.data["source"])
     checker.run()
+    plan = None
+    if entry.split.mode == "time" and table.num_rows:
+        plan = plan_time(table, entry, report, rejected, _pinned(table, entry, parent))
     report.rows_read = table.num_rows + len(unreadable)
     if not report.rows_read:
         report.add("source-error", "the source yielded no records", file=rel_yaml, field="source")
@@ -129,23 +133,31 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
         wait([splits])
         hashes = ahead.get("hashes")
         splits = _BACKGROUND.submit(_assign, valid, entry, parent, None, None, hashes.select(keep) if hashes is not None else None) if valid.num_rows else None
-    return Validated(entry, valid, report, keep if rejected else None, splits)
+    return Validated(entry, valid, report, keep if rejected else None, splits, plan)
+
+
+def _pinned(table: pa.Table, entry: Entry, parent: pa.Table | None) -> np.ndarray | None:
+    """The published split index of every row (-1: a new record), or None without a parent."""
+    if parent is None or not parent.num_rows:
+        return None
+    names = pa.array(list(entry.split.ratios), pa.string())
+    parent_split = pc.fill_null(pc.index_in(parent.column("split"), value_set=names), -1).to_numpy(zero_copy_only=False)
+    position = pc.fill_null(pc.index_in(table.column("id"), value_set=parent.column("id")), -1).to_numpy(zero_copy_only=False)
+    found = position >= 0
+    pinned = np.full(table.num_rows, -1, dtype=np.int16)
+    pinned[found] = parent_split[position[found]]
+    return pinned
 
 
 def _assign(table: pa.Table, entry: Entry, parent: pa.Table | None = None, hasher: RowHasher | None = None,
-            ahead: dict[str, Any] | None = None, hashes: RowHashes | None = None) -> Assignment:
+            ahead: dict[str, Any] | None = None, hashes: RowHashes | None = None, plan: Any = None) -> Assignment:
     if hasher is not None:
         hashes = hasher.result(table.num_rows)
         if ahead is not None:
             ahead["hashes"] = hashes  # kept for a split of the valid rows alone, should the checks reject some
-    pinned = None
-    if parent is not None and parent.num_rows:
-        names = pa.array(list(entry.split.ratios), pa.string())
-        parent_split = pc.fill_null(pc.index_in(parent.column("split"), value_set=names), -1).to_numpy(zero_copy_only=False)
-        position = pc.fill_null(pc.index_in(table.column("id"), value_set=parent.column("id")), -1).to_numpy(zero_copy_only=False)
-        found = position >= 0
-        pinned = np.full(table.num_rows, -1, dtype=np.int16)
-        pinned[found] = parent_split[position[found]]
+    pinned = _pinned(table, entry, parent)
+    if entry.split.mode != "hash":  # given or time splits (hub.split_modes)
+        return assign_mode(table, entry, pinned, plan)
     return assign_leakproof(table, entry.split, entry.schema.record, entry.split.thresholds(), pinned, hashes)
 
 

@@ -8,9 +8,10 @@ registry for the type of a dataset's records and calls this interface; it never 
 |-------------------|---------------------------------------------------------------------|
 | schema binding    | `name`, `modality`, `schema`, `group_key`, `record_schema`          |
 | scaffold          | `example`, `media_extension`, `languages` (`hub new`)               |
-| validation        | `decode` (media), `derived`/`derive` (fields the media tell), `check_decoded`, `check` |
+| validation        | `decode` (media, derived fields), `check_decoded`, `check`          |
 | duplicates        | `text_sql` (normalized text), `duplicates` (exact and near keys)    |
 | stats             | `metrics` (per row / per item), `split_stats` (extras of a split)   |
+| time splits       | `time_extent` (when each record ends)                               |
 | pages             | `preview` (the cells of a row preview this type draws its own way)  |
 | Label Studio      | `tasks`, `object_tag`, `task_media`, `task_columns`, `task_data`, `task_channels` |
 | evaluation        | `evaluations` (the tasks `hub eval` scores), `evaluate`             |
@@ -91,7 +92,6 @@ class RecordType:
     text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over `text_columns`)
     text_columns: ClassVar[tuple[str, ...]] = ()  # the columns `text_sql` reads
     tasks: ClassVar[tuple[TaskSpec, ...]] = ()  # its Label Studio tasks; the first is the default
-    derived: ClassVar[tuple[str, ...]] = ()  # fields its media tell: derived when absent (`derive`), checked when given (`check_decoded`)
 
     def __repr__(self) -> str:
         return f"<record type {self.name}>"
@@ -118,10 +118,6 @@ class RecordType:
     def check(self, checker: Checker) -> None:
         """Checks of this type beyond its JSON Schema, over the checker's whole table."""
 
-    def derive(self, kind: str, info: Any) -> dict[str, Any]:
-        """The `derived` fields' values from what `decode` told of one media file of `kind`."""
-        return {}
-
     # -- duplicates ---------------------------------------------------------------------
 
     def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
@@ -146,6 +142,19 @@ class RecordType:
         `kind` the page's template knows: `text` (`text`), `image`/`audio`/`video` (`url`),
         `turns` (`turns`: speaker, text), `series` (`channels`: one line each)."""
         return {}
+
+    # -- time splits ----------------------------------------------------------------------
+
+    def time_extent(self, table: pa.Table, starts: np.ndarray) -> np.ndarray:
+        """When each record ends, in the seconds of `starts` (a time split, `hub.split_modes`):
+        its start plus its `duration` field when the table has one; else an instant."""
+        import numpy as np
+        import pyarrow as pa
+
+        if "duration" in table.column_names and (pa.types.is_floating(table.schema.field("duration").type) or pa.types.is_integer(table.schema.field("duration").type)):
+            duration = table.column("duration").cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return starts + np.nan_to_num(duration)
+        return starts
 
     # -- Label Studio -------------------------------------------------------------------
 

@@ -170,6 +170,18 @@ class Sensor(RecordType):
                     ranges[name] = {"min": round(float(np.nanmin(low[:, i])), 4), "max": round(float(np.nanmax(high[:, i])), 4)}
         return {"length": summary(series.samples[series.channels > 0]), "channel_ranges": ranges}
 
+    # -- time splits ----------------------------------------------------------------------
+
+    def time_extent(self, table: pa.Table, starts: np.ndarray) -> np.ndarray:
+        """A window ends `samples / sample_rate` seconds after it starts."""
+        import numpy as np
+
+        from hub.arrowutil import Series
+
+        samples = Series(table.column("series")).samples.astype(np.float64)
+        rate = table.column("sample_rate").to_numpy(zero_copy_only=False).astype(np.float64)
+        return starts + np.divide(samples, rate, out=np.zeros_like(samples), where=rate > 0)
+
     # -- Label Studio ---------------------------------------------------------------------
 
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
