@@ -125,11 +125,11 @@ def validate(dataset: str, *, root: Path | str | None = None):
 
 
 def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, allow_leaks: bool = False,
-            push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
+            allow_moves: bool = False, push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
     """Publish a new immutable version; return `Published`. See `hub.publishing.publish`."""
     from hub.publishing import publish as _publish
 
-    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, push=push,
+    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, push=push,
                     skip_unchanged=skip_unchanged)
 
 

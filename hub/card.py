@@ -66,15 +66,10 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     lines += [f"| {name} | {s['rows']} | {s['groups']} |" for name, s in splits.items()]
     certificate = manifest.get("certificate")
     lines += ["", *card_lines(entry.split, certificate)]  # how the splits were made (hash, given, time) and what leaks (hub.split_modes)
+    if certificate and certificate.get("moves"):
+        lines += ["", *moves_lines(certificate, (manifest.get("parent") or {}).get("version"), version)]
     if certificate:
-        lines += ["", "## Leakage certificate", "",
-                  f"- Groups (`{certificate['group_key']}`) in more than one split: {certificate['groups_crossing_splits']}",
-                  f"- Duplicate clusters found: {certificate['duplicate_clusters']} ({', '.join(f'{k}: {v}' for k, v in certificate['duplicate_clusters_by_kind'].items()) or 'none'}); "
-                  f"in more than one split: {certificate['duplicate_clusters_crossing_splits']}",
-                  f"- Records placed with a duplicate's group instead of their own: {certificate['rows_moved_by_duplicates']}",
-                  "- Details and thresholds: `leakage.json`."]
-        if certificate.get("checks_skipped"):
-            lines.append(f"- Not checked: {'; '.join(certificate['checks_skipped'])}")
+        lines += ["", *certificate_lines(certificate)]
     if plots:
         lines += ["", "## Statistics", "", "Per split figures are in `stats.json`.", ""]
         lines += [f"![{name.rsplit('.', 1)[0]}](plots/{name})" for name in plots]
@@ -87,6 +82,49 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     if d.get("citation"):
         lines += ["", "## Citation", "", "```bibtex", d["citation"].strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def moves_lines(certificate: dict[str, Any], parent: str | None, version: str) -> list[str]:
+    """The card's plain account of published records that changed split (`--allow-moves`)."""
+    moves, n = certificate["moves"], certificate.get("records_moved", 0)
+    changed = sorted({p["from"] for p in moves} | {p["to"] for p in moves}, key=lambda s: (s != "test", s != "validation", s))
+    evaluated = [s for s in changed if s != "train"]  # the splits scores are reported on
+    named = evaluated or changed
+    lines = ["## Splits changed in this version", "",
+             f"The {' and '.join(named)} split{'s' if len(named) > 1 else ''} changed: {n} record{'s' if n != 1 else ''} "
+             f"published in {parent or 'the parent version'} moved to another split (published with --allow-moves).", ""]
+    lines += [f"- {p['records']} record{'s' if p['records'] != 1 else ''} ({p['groups']} group{'s' if p['groups'] != 1 else ''}) moved from {p['from']} to {p['to']}" for p in moves]
+    if evaluated:
+        lines += ["", f"Scores on the {' and '.join(evaluated)} split{'s' if len(evaluated) > 1 else ''} of {parent or 'the parent version'} and of {version} are not comparable."]
+    return lines
+
+
+def certificate_lines(c: dict[str, Any]) -> list[str]:
+    """The card's leakage certificate: what crosses (0), per split target vs achieved, clusters by kind with their first members.
+
+    Reads certificates written before these fields too (`rows_moved_by_duplicates`)."""
+    kinds = c.get("duplicate_clusters_by_kind") or {}
+    lines = ["## Leakage certificate", "",
+             f"- Groups (`{c['group_key']}`) in more than one split: {c['groups_crossing_splits']}",
+             f"- Duplicate clusters found: {c['duplicate_clusters']} ({', '.join(f'{k}: {v}' for k, v in kinds.items()) or 'none'}); "
+             f"in more than one split: {c['duplicate_clusters_crossing_splits']}"]
+    if "records_moved" in c:
+        lines.append(f"- Published records moved to another split: {c['records_moved']}")
+        lines.append(f"- Groups sharing their split with another group because of a duplicate: {c.get('groups_tied_by_duplicates', 0)}")
+    elif "rows_moved_by_duplicates" in c:
+        lines.append(f"- Records placed with a duplicate's group instead of their own: {c['rows_moved_by_duplicates']}")
+    splits = c.get("splits") or {}
+    if splits and all("target_share" in s for s in splits.values()):
+        lines += ["", "| split | rows | groups | target share | achieved share |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {s['rows']} | {s['groups']} | {s['target_share']:.1%} | {s['share']:.1%} |" for name, s in splits.items()]
+    examples = {k: v for k, v in (c.get("duplicate_cluster_examples") or {}).items() if v}
+    if examples:
+        lines += ["", "First duplicate clusters (record ids):", ""]
+        lines += [f"- {kind}: " + "; ".join(", ".join(f"`{i}`" for i in members) for members in clusters) for kind, clusters in examples.items()]
+    if c.get("checks_skipped"):
+        lines.append(f"- Not checked: {'; '.join(c['checks_skipped'])}")
+    lines += ["", "Details and thresholds: `leakage.json`."]
+    return lines
 
 
 def annotation_lines(a: dict[str, Any]) -> list[str]:

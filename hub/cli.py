@@ -171,23 +171,33 @@ def validate(ctx: click.Context, dataset: str, show_all: bool, as_json: bool) ->
 @click.option("--bump", type=click.Choice(["major", "minor", "patch"]), help="Bump the latest version by this part.")
 @click.option("--allow-rejects", is_flag=True, help="Publish the valid rows even if some were rejected (they stay in quarantine).")
 @click.option("--allow-leaks", is_flag=True, help="Publish a given or time split even if groups or duplicates cross it (the card says how much).")
+@click.option("--allow-moves", is_flag=True, help="Let records of the latest version change split (a MAJOR version; the card and page say what moved).")
 @click.option("--no-push", is_flag=True, help="Keep the data in the DVC cache only; do not push to the remote.")
 @click.option("--skip-unchanged", is_flag=True, help="If the records equal the latest version's, succeed without publishing.")
 @command
 @click.pass_context
-def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | None, allow_rejects: bool, allow_leaks: bool, no_push: bool, skip_unchanged: bool,
-            as_json: bool) -> None:
+def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | None, allow_rejects: bool, allow_leaks: bool, allow_moves: bool, no_push: bool,
+            skip_unchanged: bool, as_json: bool) -> None:
     """Validate, split and publish DATASET as a new immutable version."""
-    result = hub.publish(dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, push=not no_push,
+    result = hub.publish(dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, push=not no_push,
                          skip_unchanged=skip_unchanged, root=_root(ctx))
     if as_json:
         _dump(result.to_dict())
         return
+    for notice in result.notices:
+        click.echo(f"notice: {notice['message']}")
     if result.unchanged:
         click.echo(f"Unchanged: {result.dataset}@{result.version} already holds these records ({result.path})")
         return
     m = result.manifest
     click.echo(f"Published {result.dataset}@{result.version}: {m['rows']} rows in {len(m['files'])} files")
+    moves = (m.get("certificate") or {}).get("moves") or []
+    if moves:
+        parent = (m.get("parent") or {}).get("version")
+        click.echo(f"  the splits changed (--allow-moves): {m['certificate']['records_moved']} records published in {parent} moved: "
+                   + ", ".join(f"{p['from']} → {p['to']} {p['records']}" for p in moves))
+        for gone in sorted({p["from"] for p in moves} - set(m["splits"])):
+            click.echo(f"  split {gone} is gone: its {sum(p['records'] for p in moves if p['from'] == gone)} published records are in other splits now")
     for name, s in m["splits"].items():
         click.echo(f"  {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
     if result.report.rows_rejected:
@@ -200,8 +210,8 @@ def _print_certificate(c: dict[str, Any]) -> None:
     click.echo(f"    groups ({c['group_key']}) in more than one split: {c['groups_crossing_splits']}")
     kinds = ", ".join(f"{k} {v}" for k, v in c["duplicate_clusters_by_kind"].items()) or "none"
     click.echo(f"    duplicate clusters: {c['duplicate_clusters']} ({kinds}); in more than one split: {c['duplicate_clusters_crossing_splits']}")
-    if "rows_moved_by_duplicates" in c:
-        click.echo(f"    records placed with a duplicate's group: {c['rows_moved_by_duplicates']}")
+    if "records_moved" in c:
+        click.echo(f"    published records moved to another split: {c['records_moved']}")
     for skipped in c.get("checks_skipped", []):
         click.echo(f"    not checked: {skipped}")
     for name, s in c["splits"].items():

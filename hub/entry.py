@@ -38,6 +38,8 @@ class SplitPolicy:
     column: str | None = None  # given: the column naming each record's split
     time_key: str | None = None  # time: the field ordering the records
     gap: float = 0.0  # time: seconds between a split's last window end and the next split's start
+    min_rows: dict[str, int] = field(default_factory=dict)  # per split: the fewest rows a publish accepts (default 1)
+    min_groups: dict[str, int] = field(default_factory=dict)  # per split: the fewest groups (default 1)
 
     def thresholds(self):
         """The duplicate-detection thresholds this policy asks for."""
@@ -51,6 +53,7 @@ class SplitPolicy:
         if self.mode != "hash":
             out["mode"] = self.mode
             out.update({"column": self.column} if self.mode == "given" else {"time_key": self.time_key, "gap": self.gap})
+        out.update({key: dict(value) for key, value in (("min_rows", self.min_rows), ("min_groups", self.min_groups)) if value})
         return out
 
 
@@ -269,7 +272,23 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     if not ok or modes is None:
         return None
     duplicates = tuple(sorted((raw.get("duplicates") or {}).items()))
-    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **modes)
+    minimums = {key: _per_split(entry, rel, key, raw.get(key), list(ratios)) for key in ("min_rows", "min_groups")}
+    if None in minimums.values():
+        return None
+    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **modes, **minimums)
+
+
+def _per_split(entry: Entry, rel: str, key: str, value: Any, splits: list[str]) -> dict[str, int] | None:
+    """`split.min_rows`/`min_groups`: one number for every split, or {split: number}; None (reported) if it names no split of the ratios."""
+    if value is None:
+        return {}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {name: value for name in splits}
+    unknown = [name for name in value if name not in splits] if isinstance(value, dict) else []
+    if unknown:
+        entry.report.add("bad-split-policy", f"split.{key} names {', '.join(map(repr, unknown))}, not a split of split.ratios ({', '.join(splits)})", file=rel, field=f"split.{key}")
+        return None
+    return {str(k): int(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def new_entry(root: Path, dataset: str, *, modality: str, record: str | None = None, license: str = "CC-BY-4.0", title: str | None = None) -> Path:

@@ -17,7 +17,7 @@ import time
 import subprocess
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from hub.arrowutil import map_leaf
 from hub.card import render_card
 from hub.croissant import croissant
 from hub.entry import Entry, load_entry
-from hub.errors import LeakageError, StorageError, VersionExists
+from hub.errors import LeakageError, SplitsWouldMove, SplitTooSmall, StorageError, VersionExists
 from hub.hashing import sha256_file
 from hub.ids import Version
 from hub.report import Report
@@ -40,6 +40,7 @@ from hub.repo import dataset_dir, dvc_lock
 from hub.sources import source_fingerprint
 from hub.shards import write_splits
 from hub.split_modes import leak_error
+from hub.split_rules import moves_hint, moves_message, published_moves, shortfall_message, split_shortfalls
 from hub.splits import Assignment, certify
 from hub.stats import compute as compute_stats
 from hub.stats import plot
@@ -62,9 +63,11 @@ class Published:
     manifest: dict[str, Any]
     report: Report
     unchanged: bool = False  # True when `skip_unchanged` returned the existing latest version
+    notices: list[dict[str, str]] = field(default_factory=list)  # what a changed split policy did and did not change
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "version": self.version, "unchanged": self.unchanged, "path": str(self.path), "manifest": self.manifest, "report": self.report.to_dict()}
+        return {"dataset": self.dataset, "version": self.version, "unchanged": self.unchanged, "path": str(self.path), "manifest": self.manifest,
+                "report": self.report.to_dict(), "notices": self.notices}
 
 
 @dataclass
@@ -78,14 +81,19 @@ class Prepared:
     certificate: dict[str, Any]
     versions_root: Path
     parent: str | None  # the latest published version, whose records keep their split
+    moves: dict[str, Any] | None = None  # published records in another split now (`hub.split_rules.published_moves`)
+    notices: list[dict[str, str]] = field(default_factory=list)  # what a changed split policy will and will not change
 
 
-def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leaks: bool = False, clock: _Clock | None = None) -> Prepared:
+def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leaks: bool = False, allow_moves: bool = False,
+            clock: _Clock | None = None) -> Prepared:
     """Validate, encode labels and split `dataset`, and certify the split.
 
     Raises `ValidationFailed` (problems, unless `allow_rejects` and all are row problems)
     and `LeakageError` (the certificate does not hold: for a hash split a bug, never the data's
-    fault; for a given or time split, groups or duplicates cross it, which `allow_leaks` accepts).
+    fault; for a given or time split, groups or duplicates cross it, which `allow_leaks` accepts),
+    `SplitsWouldMove` (records of the latest version would change split, unless `allow_moves`)
+    and `SplitTooSmall` (a split with a ratio would be empty, or below split.min_rows/min_groups).
     """
     clock = clock or _Clock()
     versions_root = dataset_dir(root, dataset) / "versions"
@@ -101,7 +109,8 @@ def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leak
     table = encode_labels(validated.table, entry)
     clock.lap("encode labels")
     assignment = validated.split_assignment(pins)
-    certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
+    moves = published_moves(table, assignment, pins, entry.split) if pins is not None else None
+    certificate = certify(table, assignment, entry.split, list(entry.schema.labels), moves)
     if not certificate["holds"] and entry.split.mode != "hash" and not allow_leaks:
         raise leak_error(dataset, certificate)  # what crosses, by id (hub.split_modes)
     if not certificate["holds"] and not allow_leaks:
@@ -110,8 +119,13 @@ def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leak
             f"{certificate['duplicate_clusters_crossing_splits']} duplicate clusters cross splits",
             dataset=dataset, certificate=certificate,
         )
+    if moves and moves["records"] and not allow_moves:
+        raise SplitsWouldMove(moves_message(dataset, moves, parent), hint=moves_hint(parent), dataset=dataset, version=parent, moves=moves)
+    shortfalls = split_shortfalls(certificate, assignment, entry.split)
+    if shortfalls:
+        raise SplitTooSmall(shortfall_message(dataset, shortfalls), dataset=dataset, problems=shortfalls, splits=certificate["splits"])
     clock.lap("splits and certificate")
-    return Prepared(entry, report, table, assignment, certificate, versions_root, parent)
+    return Prepared(entry, report, table, assignment, certificate, versions_root, parent, moves, list(report.notices))
 
 
 def publish(
@@ -122,6 +136,7 @@ def publish(
     bump: str | None = None,
     allow_rejects: bool = False,
     allow_leaks: bool = False,
+    allow_moves: bool = False,
     push: bool = True,
     skip_unchanged: bool = False,
     annotation: dict[str, Any] | None = None,
@@ -136,19 +151,24 @@ def publish(
     version is returned instead. `push=False` keeps the data in the DVC cache only.
     `annotation` (provenance of labels pulled from Label Studio) goes into the manifest and card.
     `allow_leaks` publishes a given or time split that groups or duplicates cross (the card says how much).
-    Raises `ValidationFailed`, `LeakageError`, `VersionExists`, `InvalidVersion`, `StorageError`.
+    Records of the latest version never change split unless `allow_moves`; then the version is
+    a MAJOR one and its certificate, card and page say what moved.
+    Raises `ValidationFailed`, `LeakageError`, `SplitsWouldMove`, `SplitTooSmall`,
+    `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     config.parquet_compression()  # a bad HUB_PARQUET_COMPRESSION fails now, not after the validation
     clock = _Clock()
     source = _BACKGROUND.submit(_source_fingerprint, root, dataset)  # hashed while the source is read and validated
-    prepared = prepare(root, dataset, allow_rejects=allow_rejects, allow_leaks=allow_leaks, clock=clock)
+    prepared = prepare(root, dataset, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, clock=clock)
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
+    if prepared.moves and prepared.moves["records"]:
+        _refuse_minor_moves(dataset, parent, prepared.moves, version, bump)
     new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
     if change == "unchanged" and version is None and bump is None:
         if skip_unchanged:
             target = version_dir(versions_root, parent)
-            return Published(dataset, parent, target, json.loads((target / "manifest.json").read_text(encoding="utf-8")), report, unchanged=True)
+            return Published(dataset, parent, target, json.loads((target / "manifest.json").read_text(encoding="utf-8")), report, unchanged=True, notices=prepared.notices)
         raise VersionExists(
             f"{dataset}@{parent} already holds exactly these records",
             hint="Nothing to publish. To re-encode the same records as a new PATCH version, pass --bump patch.",
@@ -195,7 +215,18 @@ def publish(
     clock.lap("index")
     log.debug("publish timings: %s", clock)
     log.info("published %s@%s (%d rows)", dataset, new_version, table.num_rows)
-    return Published(dataset, new_version, target, manifest, report)
+    return Published(dataset, new_version, target, manifest, report, notices=prepared.notices)
+
+
+def _refuse_minor_moves(dataset: str, parent: str, moves: dict[str, Any], version: str | None, bump: str | None) -> None:
+    """Moving published records is a MAJOR change: an explicit smaller bump or version is refused."""
+    major = str(Version.parse(parent).bump("major"))
+    if (bump is not None and bump != "major") or (version is not None and Version.parse(version).major <= Version.parse(parent).major):
+        asked = f"--bump {bump}" if bump is not None else f"--version {version}"
+        pairs = "; ".join(f"{p['from']} → {p['to']} {p['records']}" for p in moves["pairs"])
+        raise SplitsWouldMove(f"{dataset}: {moves['records']} published records of {parent} move split ({pairs}): that is a MAJOR change, not {asked}",
+                              hint=f"Leave out {'--bump' if bump is not None else '--version'} (the hub picks {major}), or pass --bump major.",
+                              dataset=dataset, version=parent, moves=moves)
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-publish")

@@ -12,7 +12,10 @@ hash over whole columns; `bucket_of` is the same in plain Python, for checking).
 `assign_leakproof`, the split engine, places *components* (groups tied together by duplicate
 records) instead, and never breaks one:
 
-1. A component holding records of the parent version keeps their split (pinned).
+1. A component holding records of the parent version keeps their split (pinned). When new
+   records bridge components published in different splits, the component takes the split
+   holding most of its published rows (ties: the first in the policy's order), and the others
+   move: `published_moves` counts them and publishing refuses them unless told to move them.
 2. The other components are balanced: each gets a stratum (the most frequent value of the
    stratify key among its rows; one stratum when the policy has none), and within a stratum
    the components, in the order of their hash, fill each split's share of the stratum's rows
@@ -49,7 +52,7 @@ from hub.split_modes import certified_key, extend_certificate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BUCKETS", "Assignment", "RowHasher", "RowHashes", "assign", "assign_leakproof", "bucket_of", "certify", "group_hashes", "split_of"]
+__all__ = ["BUCKETS", "Assignment", "RowHasher", "RowHashes", "assign", "assign_leakproof", "bucket_of", "certify", "cluster_examples", "group_hashes", "split_of"]
 
 BUCKETS = 1_000_000
 
@@ -217,11 +220,12 @@ class Assignment:
     index: np.ndarray  # int8 split index per row
     names: list[str]
     moved_rows: int  # rows not where their group's hash put them because of a duplicate, or (with a parent) published rows whose split changed
-    merged_groups: int  # groups whose split another group of their duplicate component decided
+    tied_groups: int  # groups that share a duplicate component with another group (and so its split)
     duplicates: DuplicateKeys
     thresholds: Thresholds
     conflicts: int = 0  # components whose published rows were in different splits (new records bridged them)
     hashed: np.ndarray | None = None  # int8 split per row by the groups' hashes alone (components tied, pins kept): before balancing
+    components: int | None = None  # how many units were placed: groups, or groups tied by duplicates
 
     def select(self, keep: np.ndarray) -> Assignment:
         """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
@@ -230,7 +234,7 @@ class Assignment:
         dups = DuplicateKeys(new_row[self.duplicates.rows[edge]], self.duplicates.keys[edge], self.duplicates.kinds, self.duplicates.skipped)
         moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
         hashed = None if self.hashed is None else self.hashed[keep]
-        return Assignment(self.index[keep], self.names, moved, self.merged_groups, dups, self.thresholds, self.conflicts, hashed)
+        return Assignment(self.index[keep], self.names, moved, self.tied_groups, dups, self.thresholds, self.conflicts, hashed, self.components)
 
 
 def _components(codes: np.ndarray, n_groups: int, duplicates: DuplicateKeys) -> np.ndarray:
@@ -358,7 +362,7 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     parent version's split index per row, -1 for new rows); new components are balanced by
     the policy's stratify key (see the module docstring). So a published record never moves
     unless new records bridge components published in different splits (`conflicts` counts
-    those; such a component takes the hashed split of its anchor group).
+    those; such a component takes the split most of its published rows have).
     `hashed` records where the groups' hashes alone would have put every row. `hashes`: the
     rows' group and text hashes, when computed ahead (`RowHasher`).
     """
@@ -385,8 +389,13 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
         np.maximum.at(hi, unit[rows], pinned[rows])
         agreed, bridged = (hi >= 0) & (lo == hi), (hi >= 0) & (lo != hi)
         fixed[agreed] = hi[agreed]
-        fixed[bridged] = anchor_split[bridged]
         conflicts = int(bridged.sum())
+        if conflicts:  # the split holding most of the component's published rows: the fewest moves
+            held = rows[bridged[unit[rows]]]
+            ids, local = np.unique(unit[held], return_inverse=True)
+            n_splits = len(hashed.names)
+            counts = np.bincount(local.reshape(-1) * n_splits + pinned[held].astype(np.int64), minlength=len(ids) * n_splits)
+            fixed[ids] = counts.reshape(len(ids), n_splits).argmax(axis=1)
     hashed_split = np.where(fixed >= 0, fixed, anchor_split).astype(np.int8)
     split = fixed.copy()
     size = np.bincount(unit, minlength=n_components).astype(np.float64)
@@ -402,44 +411,64 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
         _balance_free(split, size, component_stratum, order_key, ratios, n_strata)
         _fill_empty(split, size, order_key, fixed < 0, ratios)
     group_hashed = hashed_split[component]
-    merged = int((group_hashed != base).sum())
+    groups_per_component = np.bincount(component, minlength=n_components)
+    tied = int((groups_per_component[component] > 1).sum())
     before = group_hashed[codes]
     index = split[unit]
     moved = int((before != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
-    return Assignment(index, hashed.names, moved, merged, duplicates, thresholds, conflicts, before)
+    return Assignment(index, hashed.names, moved, tied, duplicates, thresholds, conflicts, before, n_components)
 
 
-def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str]) -> dict:
+def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str], moves: dict | None = None) -> dict:
     """The leakage certificate, checked from the final assignment alone (not trusted from it).
 
-    `holds` is true only when no group and no duplicate cluster lies in two splits.
+    `holds` is true only when no group and no duplicate cluster lies in two splits. Per split:
+    rows, groups, the target row share (the policy's ratio) and the share achieved. Per kind of
+    duplicate cluster: how many, and the ids of the first clusters' first members (and of the
+    first ones crossing, if any). `records_moved` counts published records now in another split
+    (`moves`, `hub.split_rules.published_moves`'s dict: 0 unless moves were allowed).
     """
     names = assignment.names
     split_of_row = pa.DictionaryArray.from_arrays(pa.array(assignment.index), pa.array(names))
+    ids = table.column("id").cast(pa.string()) if "id" in table.column_names else pa.array([str(i) for i in range(table.num_rows)])
     con = duckdb.connect()
     try:
         con.register("rows", pa.table({"g": table.column(certified_key(policy)).cast(pa.string()), "s": split_of_row.cast(pa.string())}))
-        groups_crossing = con.execute("SELECT count(*) FROM (SELECT g FROM rows GROUP BY g HAVING count(DISTINCT s) > 1)").fetchall()[0][0]
+        n_groups_crossing, groups_crossing = con.execute(f"SELECT count(*), coalesce(list(g ORDER BY g)[1:{_EXAMPLES}], []) FROM (SELECT g FROM rows GROUP BY g HAVING count(DISTINCT s) > 1)").fetchall()[0]
         per_split = {s: {"rows": r, "groups": g} for s, r, g in con.sql("SELECT s, count(*), count(DISTINCT g) FROM rows GROUP BY s").fetchall()}
         dups = assignment.duplicates
-        con.register("edges", pa.table({"k": pa.array(dups.keys), "s": pa.array(np.asarray(names, dtype=object)[assignment.index[dups.rows]] if len(dups.rows) else [], pa.string())}))
-        clusters_crossing = con.execute("SELECT count(*) FROM (SELECT k FROM edges GROUP BY k HAVING count(DISTINCT s) > 1)").fetchall()[0][0]
+        con.register("edges", pa.table({"k": pa.array(dups.keys, pa.int64()), "r": pa.array(dups.rows, pa.int64()),
+                                        "s": pa.array(np.asarray(names, dtype=object)[assignment.index[dups.rows]] if len(dups.rows) else [], pa.string())}))
+        n_crossing, crossing = con.execute(f"""SELECT count(*), coalesce(list(k ORDER BY first)[1:{_EXAMPLES}], []) FROM
+                                                (SELECT k, min(r) AS first FROM edges GROUP BY k HAVING count(DISTINCT s) > 1)""").fetchall()[0]
     finally:
         con.close()
+    examples = cluster_examples(dups, ids)
+    total = max(1, table.num_rows)
+    splits = {}
+    for name in names:
+        s = per_split.get(name, {"rows": 0, "groups": 0})
+        splits[name] = {**s, "target_share": round(float(policy.ratios.get(name, 0.0)), 4), "share": round(s["rows"] / total, 4)}
+    moved = moves or {}
     certificate = {
-        "holds": groups_crossing == 0 and clusters_crossing == 0,
+        "holds": n_groups_crossing == 0 and n_crossing == 0,
         "group_key": certified_key(policy),
-        "groups_crossing_splits": int(groups_crossing),
+        "groups_crossing_splits": int(n_groups_crossing),
         "duplicate_clusters": dups.clusters,
         "duplicate_clusters_by_kind": dups.kinds,
-        "duplicate_clusters_crossing_splits": int(clusters_crossing),
+        "duplicate_clusters_crossing_splits": int(n_crossing),
+        "duplicate_cluster_examples": examples,
         "checks_skipped": dups.skipped,
-        "rows_moved_by_duplicates": assignment.moved_rows,
-        "published_components_bridged": assignment.conflicts,
-        "groups_moved_by_duplicates": assignment.merged_groups,
+        "groups_tied_by_duplicates": assignment.tied_groups,
+        "records_moved": int(moved.get("records", 0)),
+        "moves": list(moved.get("pairs", [])),
         "thresholds": assignment.thresholds.to_dict(),
-        "splits": {name: per_split.get(name, {"rows": 0, "groups": 0}) for name in names},
+        "splits": splits,
     }
+    if n_groups_crossing or n_crossing:  # the first of them, by name
+        kind_of = _kind_of_key(dups)
+        certificate["crossing"] = {"groups": list(groups_crossing),
+                                   "duplicate_clusters": [{"kind": kind_of(k), "ids": m} for k, m in _members(dups, np.array(crossing, dtype=np.int64), ids)]}
     if policy.stratify_key:
         codes, values = _values(table.column(policy.stratify_key), labels)
         balance = _balance(codes, values, assignment.index, names)
@@ -447,6 +476,54 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
             balance["largest_deviation_hashed"] = _balance(codes, values, assignment.hashed, names)["largest_deviation"]
         certificate["stratification"] = {"key": policy.stratify_key, **balance}
     return extend_certificate(certificate, table, assignment, policy)  # given and time splits; what leaks (hub.split_modes)
+
+
+_EXAMPLES = 3  # clusters named per kind in the certificate
+_MEMBERS = 5  # ids named per cluster
+
+
+def _kind_of_key(dups: DuplicateKeys):
+    """The kind of a duplicate key: `hub.dedup` numbers each kind's keys in one run, in the order of `kinds`."""
+    bounds = np.cumsum(list(dups.kinds.values())) if dups.kinds else np.array([], dtype=np.int64)
+    kinds = list(dups.kinds)
+
+    def kind_of(key: int) -> str | None:
+        i = int(np.searchsorted(bounds, key, side="right"))
+        return kinds[i] if i < len(kinds) else None
+    return kind_of
+
+
+def _members(dups: DuplicateKeys, keys: np.ndarray, ids: pa.Array) -> list[tuple[int, list[str]]]:
+    """(key, ids of its first `_MEMBERS` rows, in row order) of each of `keys`, in their order."""
+    if not len(keys):
+        return []
+    mask = np.isin(dups.keys, keys)
+    rows, held = dups.rows[mask], dups.keys[mask]
+    order = np.lexsort((rows, held))
+    rows, held = rows[order], held[order]
+    out = []
+    for key in keys.tolist():
+        lo, hi = np.searchsorted(held, [key, key + 1])
+        out.append((key, [str(v) for v in ids.take(pa.array(rows[lo:min(hi, lo + _MEMBERS)])).to_pylist()]))
+    return out
+
+
+def cluster_examples(dups: DuplicateKeys, ids: pa.Array | pa.ChunkedArray, per_kind: int = _EXAMPLES) -> dict[str, list[list[str]]]:
+    """Per kind of duplicate cluster, the member ids of its first `per_kind` clusters (by first row)."""
+    out: dict[str, list[list[str]]] = {kind: [] for kind in dups.kinds}
+    if not len(dups.keys):
+        return out
+    n_keys = int(dups.keys.max()) + 1
+    none = np.iinfo(np.int64).max
+    first_row = np.full(n_keys, none, dtype=np.int64)
+    np.minimum.at(first_row, dups.keys, dups.rows)
+    bounds = np.concatenate(([0], np.cumsum(list(dups.kinds.values())))).astype(np.int64)
+    for i, kind in enumerate(dups.kinds):
+        keys = np.arange(min(bounds[i], n_keys), min(bounds[i + 1], n_keys))
+        keys = keys[first_row[keys] < none]
+        chosen = keys[np.argsort(first_row[keys], kind="stable")[:per_kind]]
+        out[kind] = [members for _, members in _members(dups, chosen, ids)]
+    return out
 
 
 def _values(column: pa.ChunkedArray, labels: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -70,7 +70,11 @@ def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: p
     Returns a `Validated` whose report lists every problem; raises only for an invalid id or
     an unregistered dataset.
     """
-    return validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
+    validated = validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
+    from hub.split_rules import split_notices
+
+    validated.report.notices = split_notices(root, validated.entry)  # a seed or ratios changed since the latest version: what that does
+    return validated
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-splits")
