@@ -70,6 +70,8 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
         lines += ["", *moves_lines(certificate, (manifest.get("parent") or {}).get("version"), version)]
     if certificate:
         lines += ["", *certificate_lines(certificate)]
+    if manifest.get("contamination"):
+        lines += ["", *contamination_lines(manifest["contamination"])]
     if plots:
         lines += ["", "## Statistics", "", "Per split figures are in `stats.json`.", ""]
         lines += [f"![{name.rsplit('.', 1)[0]}](plots/{name})" for name in plots]
@@ -82,6 +84,18 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
     if d.get("citation"):
         lines += ["", "## Citation", "", "```bibtex", d["citation"].strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def contamination_lines(contamination: dict[str, Any]) -> list[str]:
+    """The card's account of other datasets' test and validation records this version holds (`hub.contamination`)."""
+    lines = ["## Contamination", ""]
+    if contamination.get("train_contaminated"):
+        lines += ["**Warning: the train split holds test records of other datasets** (published with --allow-contamination). "
+                  "A model trained on it cannot be scored fairly on those test sets.", ""]
+    for m in contamination["matches"]:
+        lines.append(f"- {m['rows']} records of {m['ours']} match {m['dataset']}@{m['version']} {m['split']} "
+                     f"(exact: {m['exact']}, near: {m['near']}); first ids: {', '.join(m['ids'])}")
+    return lines
 
 
 def moves_lines(certificate: dict[str, Any], parent: str | None, version: str) -> list[str]:

@@ -8,7 +8,7 @@ registry for the type of a dataset's records and calls this interface; it never 
 |-------------------|---------------------------------------------------------------------|
 | schema binding    | `name`, `modality`, `schema`, `group_key`, `record_schema`          |
 | scaffold          | `example`, `media_extension`, `languages` (`hub new`)               |
-| validation        | `decode` (media, derived fields), `check_decoded`, `check`          |
+| validation        | `decode` (media), `derived`/`derive` (fields the media tell), `check_decoded`, `check` |
 | duplicates        | `text_sql` (normalized text), `duplicates` (exact and near keys)    |
 | stats             | `metrics` (per row / per item), `split_stats` (extras of a split)   |
 | time splits       | `time_extent` (when each record ends)                               |
@@ -92,6 +92,7 @@ class RecordType:
     text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over `text_columns`)
     text_columns: ClassVar[tuple[str, ...]] = ()  # the columns `text_sql` reads
     tasks: ClassVar[tuple[TaskSpec, ...]] = ()  # its Label Studio tasks; the first is the default
+    derived: ClassVar[tuple[str, ...]] = ()  # fields its media tell: derived when absent (`derive`), checked when given (`check_decoded`)
 
     def __repr__(self) -> str:
         return f"<record type {self.name}>"
@@ -117,6 +118,10 @@ class RecordType:
 
     def check(self, checker: Checker) -> None:
         """Checks of this type beyond its JSON Schema, over the checker's whole table."""
+
+    def derive(self, kind: str, info: Any) -> dict[str, Any]:
+        """The `derived` fields' values from what `decode` told of one media file of `kind`."""
+        return {}
 
     # -- duplicates ---------------------------------------------------------------------
 
