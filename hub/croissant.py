@@ -70,7 +70,7 @@ _VALUE_TYPES = [
     (re.compile(r"^(date\d+.*)$"), "sc:Date"),
     (re.compile(r"^(timestamp.*)$"), "sc:DateTime"),
 ]
-_MEDIA_TYPES = {"Image": "sc:ImageObject", "Audio": "sc:AudioObject"}  # stored as struct<bytes, path>
+_MEDIA_TYPES = {"Image": "sc:ImageObject", "Audio": "sc:AudioObject", "Video": "sc:VideoObject"}  # stored as struct<bytes, path>
 _LIST_TYPES = ("List", "Sequence", "LargeList")
 
 
@@ -118,7 +118,7 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
         "includes": "data/*.parquet",
     })
     splits = [s for s in manifest.get("splits", {}) if any(f.split == s for f in shards)]
-    doc["recordSet"] = [_split_record_set(splits), _main_record_set(name, splits, manifest.get("features") or {})]
+    doc["recordSet"] = [_split_record_set(splits), _main_record_set(name, splits, manifest.get("features") or {}, _media_fields(manifest))]
     return doc
 
 
@@ -179,8 +179,18 @@ def _split_record_set(splits: list[str]) -> dict[str, Any]:
     }
 
 
-def _main_record_set(name: str, splits: list[str], features: dict[str, Any]) -> dict[str, Any]:
-    """The records: the split (from the shard name) and one field per feature."""
+def _media_fields(manifest: dict[str, Any]) -> dict[str, str]:
+    """The record type's media columns and their kind (`Video`, ...): a clip is published as a
+    plain struct<bytes, path> (`datasets` decodes a `Video` feature only with torchcodec), so
+    its feature does not say it is one; the record schema does."""
+    from hub import records
+
+    record = records.RECORD_TYPES.get(manifest.get("record", ""))
+    return record.record_schema(manifest.get("labels") or []).media_fields if record is not None else {}
+
+
+def _main_record_set(name: str, splits: list[str], features: dict[str, Any], media: dict[str, str]) -> dict[str, Any]:
+    """The records: the split (from the shard name) and one field per feature (media as their schema.org object)."""
     alternatives = "|".join(re.escape(s) for s in splits)
     split_field = {
         "@type": "cr:Field",
@@ -197,7 +207,8 @@ def _main_record_set(name: str, splits: list[str], features: dict[str, Any]) -> 
         },
         "references": {"field": {"@id": f"{SPLITS}/name"}},
     }
-    fields = [_field(f"{RECORD_SET}/{column}", column, feature, column, None) for column, feature in features.items()]
+    fields = [_field(f"{RECORD_SET}/{column}", column, {"_type": media[column]} if column in media else feature, column, None)
+              for column, feature in features.items()]
     return {
         "@type": "cr:RecordSet",
         "@id": RECORD_SET,

@@ -24,7 +24,7 @@ from labelstudio_fixtures import faulty_proxy, label_studio, ls_env  # noqa: F40
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "registry" / "demo"
-DEMO_IDS = ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech"]
+DEMO_IDS = ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech", "demo/video-clips"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,7 @@ def hub_root(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
-    """A hub with the four demo datasets published once (shared: do not modify)."""
+    """A hub with the five demo datasets published once (shared: do not modify)."""
     root = hub.init(tmp_path_factory.mktemp("demo") / "hub")
     for dataset in DEMO_IDS:
         copy_demo(root, dataset)

@@ -80,7 +80,7 @@ def listed(page) -> list[str]:
 
 def test_search_by_words(page):
     page.goto("/")
-    assert set(listed(page)) >= {"demo/digits", "demo/espeak-speech", "demo/basicmotions", "demo/chatterbot-dialogue"}
+    assert set(listed(page)) >= {"demo/digits", "demo/espeak-speech", "demo/basicmotions", "demo/chatterbot-dialogue", "demo/video-clips"}
     page.fill("input[name=search]", "digits")
     page.click("button[type=submit]")
     page.wait_for_url("**/?search=digits*")

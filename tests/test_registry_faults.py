@@ -84,7 +84,7 @@ def test_a_broken_manifest_is_reported_and_skipped_while_every_other_change_take
         assert page.status_code == 200 and "Problems" in page.text and "version 1.1.0: " + message in page.text
     listed = run_hub("list", root=site)
     assert listed.returncode == 0 and "Traceback" not in listed.stderr
-    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech"]
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["demo/basicmotions", "demo/chatterbot-dialogue", "demo/digits", "demo/espeak-speech", "demo/video-clips"]
     assert listed.stderr == f"skipped demo/digits@1.1.0: {message}\n  {BROKEN_HINT}\n"
     assert [p["version"] for p in hub.show("demo/digits", root=site)["problems"]] == ["1.1.0"]
 
