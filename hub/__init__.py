@@ -125,12 +125,13 @@ def validate(dataset: str, *, root: Path | str | None = None):
 
 
 def publish(dataset: str, *, version: str | None = None, bump: str | None = None, allow_rejects: bool = False, allow_leaks: bool = False,
-            allow_moves: bool = False, push: bool = True, skip_unchanged: bool = False, root: Path | str | None = None):
+            allow_moves: bool = False, allow_contamination: bool = False, push: bool = True, skip_unchanged: bool = False,
+            root: Path | str | None = None):
     """Publish a new immutable version; return `Published`. See `hub.publishing.publish`."""
     from hub.publishing import publish as _publish
 
-    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, push=push,
-                    skip_unchanged=skip_unchanged)
+    return _publish(_root(root), dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves,
+                    allow_contamination=allow_contamination, push=push, skip_unchanged=skip_unchanged)
 
 
 def split(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:
@@ -169,6 +170,33 @@ def show(ref: str, *, root: Path | str | None = None) -> dict[str, Any]:
     from hub.catalog import Catalog
 
     return Catalog(_root(root)).show(ref)
+
+
+def check_contamination(target: str | Path, *, against: str | None = None, record: str | None = None, root: Path | str | None = None) -> dict[str, Any]:
+    """Which records of `target` are another dataset's test or validation records (`hub.contamination`).
+
+    `target`: a registered dataset (`ns/name`, validated and split as a publish would) or a
+    Parquet file or folder, or a `save_to_disk` folder (`record` names its record type).
+    `against`: only that dataset (`ns/name[@X.Y.Z]`). `contaminated` is true when training
+    records match.
+    """
+    from hub.contamination import check, check_path, refusing
+
+    repo = _root(root)
+    if isinstance(target, str) and "/" in target and not Path(target).exists():
+        from hub.publishing import prepare
+
+        prepared = prepare(repo, target, allow_rejects=True)
+        matches = check(repo, prepared.entry.schema.record, prepared.table, prepared.assignment.index, prepared.assignment.names,
+                        thresholds=prepared.entry.split.thresholds(), exclude=target, only=against)
+    else:
+        if record is None:
+            from hub import records
+            from hub.errors import HubError
+
+            raise HubError("the record type of data on disk must be named", hint=f"Pass record= ({', '.join(records.RECORD_TYPES)}).")
+        matches = check_path(repo, Path(target), record, only=against)
+    return {"target": str(target), "matches": [m.to_dict() for m in matches], "contaminated": bool(refusing(matches))}
 
 
 def index(*, root: Path | str | None = None) -> dict[str, Any]:

@@ -172,15 +172,16 @@ def validate(ctx: click.Context, dataset: str, show_all: bool, as_json: bool) ->
 @click.option("--allow-rejects", is_flag=True, help="Publish the valid rows even if some were rejected (they stay in quarantine).")
 @click.option("--allow-leaks", is_flag=True, help="Publish a given or time split even if groups or duplicates cross it (the card says how much).")
 @click.option("--allow-moves", is_flag=True, help="Let records of the latest version change split (a MAJOR version; the card and page say what moved).")
+@click.option("--allow-contamination", is_flag=True, help="Publish even if train records are another dataset's test or validation records (the card names them).")
 @click.option("--no-push", is_flag=True, help="Keep the data in the DVC cache only; do not push to the remote.")
 @click.option("--skip-unchanged", is_flag=True, help="If the records equal the latest version's, succeed without publishing.")
 @command
 @click.pass_context
-def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | None, allow_rejects: bool, allow_leaks: bool, allow_moves: bool, no_push: bool,
-            skip_unchanged: bool, as_json: bool) -> None:
+def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | None, allow_rejects: bool, allow_leaks: bool, allow_moves: bool, allow_contamination: bool,
+            no_push: bool, skip_unchanged: bool, as_json: bool) -> None:
     """Validate, split and publish DATASET as a new immutable version."""
-    result = hub.publish(dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, push=not no_push,
-                         skip_unchanged=skip_unchanged, root=_root(ctx))
+    result = hub.publish(dataset, version=version, bump=bump, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves,
+                         allow_contamination=allow_contamination, push=not no_push, skip_unchanged=skip_unchanged, root=_root(ctx))
     if as_json:
         _dump(result.to_dict())
         return
@@ -198,6 +199,14 @@ def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | N
                    + ", ".join(f"{p['from']} → {p['to']} {p['records']}" for p in moves))
         for gone in sorted({p["from"] for p in moves} - set(m["splits"])):
             click.echo(f"  split {gone} is gone: its {sum(p['records'] for p in moves if p['from'] == gone)} published records are in other splits now")
+    for match in (m.get("contamination") or {}).get("matches", []):
+        click.echo(f"  contains test records (--allow-contamination): {match['rows']} records of {match['ours']} match "
+                   f"{match['dataset']}@{match['version']} {match['split']} (exact: {match['exact']}, near: {match['near']})")
+    leaks = (m.get("certificate") or {}).get("leaks")
+    if leaks and not m["certificate"]["holds"]:
+        click.echo(f"  the splits leak (--allow-leaks): {leaks['groups_crossing']} groups ({leaks['group_key']}) and "
+                   f"{leaks['duplicate_clusters_crossing']} duplicate clusters cross them; "
+                   + ", ".join(f"{n}: {s['rows_leaking']} of {s['rows']} rows" for n, s in leaks["splits"].items()) + " (the card has the ids)")
     for name, s in m["splits"].items():
         click.echo(f"  {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
     if result.report.rows_rejected:
@@ -253,6 +262,7 @@ def check(ctx: click.Context, dataset: str, as_json: bool) -> None:
     click.echo(f"Checked {dataset}")
     _print_certificate(certificate)
 
+
 def _print_leaks(leaks: dict[str, Any]) -> None:
     for g in leaks["groups"]:
         click.echo(f"    group {g['group']!r} in {', '.join(f'{s} ({n})' for s, n in g['rows'].items())}: {', '.join(g['ids'])}")
@@ -283,7 +293,6 @@ def audit(path: Path, group_key: str | None, split_column: str | None, record: s
         if result.get("leaks"):
             _print_leaks(result["leaks"])
     sys.exit(int(not result["holds"]))
-
 
 
 def _print_datasets(rows: list[dict[str, Any]]) -> None:
@@ -355,6 +364,59 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("target")
+@click.option("--against", help="Only this test set (ns/name or ns/name@X.Y.Z); default: every dataset's test and validation splits.")
+@click.option("--record", type=click.Choice(list(records.RECORD_TYPES)), help="The record type of a PATH's rows (default: the one whose fields it has).")
+@command
+@click.pass_context
+def contamination(ctx: click.Context, target: str, against: str | None, record: str | None, as_json: bool) -> None:
+    """Check TARGET's records against every test and validation split in the hub.
+
+    TARGET is a registered dataset (ns/name: validated and split as a publish would) or data
+    on disk: a Parquet file or folder, or a `datasets.save_to_disk` folder (its splits other
+    than test and validation count as training data). Exit 1 when training records match."""
+    from hub.contamination import check_path, refusing
+
+    result = hub.check_contamination(target, against=against, record=record, root=_root(ctx)) if "/" in target and not Path(target).exists() else None
+    if result is None:
+        from hub.repo import find_root
+
+        root = find_root(_root(ctx))
+        path = Path(target)
+        matches = check_path(root, path, record or _infer_record(path), only=against)
+        result = {"target": str(path), "matches": [m.to_dict() for m in matches], "contaminated": bool(refusing(matches))}
+    if as_json:
+        _dump(result)
+    else:
+        for m in result["matches"]:
+            click.echo(f"{m['rows']} records of {m['ours']} match {m['dataset']}@{m['version']} {m['split']} "
+                       f"(exact: {m['exact']}, near: {m['near']}); first ids: {', '.join(m['ids'][:5])}")
+        click.echo(f"{result['target']}: {'training records match test sets' if result['contaminated'] else 'no training record matches a test set'}")
+    sys.exit(int(result["contaminated"]))
+
+
+def _infer_record(path: Path) -> str:
+    """The record type whose required fields the data at `path` has."""
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet")) or sorted(path.rglob("*.arrow"))
+    if not files:
+        raise HubError(f"{path} holds no Parquet or Arrow files", hint="Point at a Parquet file or folder, or a `save_to_disk` folder.")
+    if files[0].suffix == ".arrow":
+        import pyarrow as pa
+
+        with pa.memory_map(str(files[0])) as source:
+            columns = set(pa.ipc.open_stream(source).schema.names)
+    else:
+        columns = set(pq.read_schema(files[0]).names)
+    fitting = [name for name, t in records.RECORD_TYPES.items() if set(t.record_schema().required) - {"id"} <= columns]
+    if len(fitting) != 1:
+        raise HubError(f"cannot tell the record type of {path} from its columns ({', '.join(sorted(columns))})",
+                       hint=f"Name it with --record ({', '.join(records.RECORD_TYPES)}).")
+    return fitting[0]
+
+
+@main.command()
 @command
 @click.pass_context
 def index(ctx: click.Context, as_json: bool) -> None:
@@ -421,6 +483,21 @@ def token_create(ctx: click.Context, user: str, can_publish: bool, as_json: bool
         click.echo(value)
         click.echo(f"Token for {user}{' (may publish)' if can_publish else ''}: keep it, it is not shown again.", err=True)
 
+
+@main.command()
+@click.argument("dataset")
+@click.option("--endpoint", envvar="HUB_ENDPOINT", help="The hub server (default: HUB_ENDPOINT or http://127.0.0.1:8000).")
+@click.option("--token", envvar="HUB_TOKEN", help="Your API token (also HUB_TOKEN): the acceptance is recorded for its user.")
+@command
+def accept(dataset: str, endpoint: str | None, token: str | None, as_json: bool) -> None:
+    """Accept a gated DATASET's terms on the server, so your token may download it."""
+    record = hub.accept(dataset, endpoint=endpoint, token=token)
+    if as_json:
+        _dump(record)
+    else:
+        click.echo(f"{record['user']} accepted the terms of {record['dataset']} at {record['accepted_at']}")
+
+
 def _print_evaluation(r: dict[str, Any]) -> None:
     def fig(f: dict[str, Any]) -> str:
         ci = f.get("ci95")
@@ -462,18 +539,6 @@ def eval_(ctx: click.Context, ref: str, predictions: Path, split: str, task: str
     sys.exit(int(not report.passed))
 
 
-@main.command()
-@click.argument("dataset")
-@click.option("--endpoint", envvar="HUB_ENDPOINT", help="The hub server (default: HUB_ENDPOINT or http://127.0.0.1:8000).")
-@click.option("--token", envvar="HUB_TOKEN", help="Your API token (also HUB_TOKEN): the acceptance is recorded for its user.")
-@command
-def accept(dataset: str, endpoint: str | None, token: str | None, as_json: bool) -> None:
-    """Accept a gated DATASET's terms on the server, so your token may download it."""
-    record = hub.accept(dataset, endpoint=endpoint, token=token)
-    if as_json:
-        _dump(record)
-    else:
-        click.echo(f"{record['user']} accepted the terms of {record['dataset']} at {record['accepted_at']}")
 from hub.labelstudio.cli import annotate  # noqa: E402  (the group uses `command` above)
 
 main.add_command(annotate)

@@ -137,6 +137,7 @@ def publish(
     allow_rejects: bool = False,
     allow_leaks: bool = False,
     allow_moves: bool = False,
+    allow_contamination: bool = False,
     push: bool = True,
     skip_unchanged: bool = False,
     annotation: dict[str, Any] | None = None,
@@ -153,7 +154,10 @@ def publish(
     `allow_leaks` publishes a given or time split that groups or duplicates cross (the card says how much).
     Records of the latest version never change split unless `allow_moves`; then the version is
     a MAJOR one and its certificate, card and page say what moved.
-    Raises `ValidationFailed`, `LeakageError`, `SplitsWouldMove`, `SplitTooSmall`,
+    Train records that are another dataset's test or validation records refuse the publish
+    (`Contaminated`, `hub.contamination`) unless `allow_contamination`: then the manifest's
+    `contamination` and the card name those test sets.
+    Raises `ValidationFailed`, `LeakageError`, `SplitsWouldMove`, `SplitTooSmall`, `Contaminated`,
     `VersionExists`, `InvalidVersion`, `StorageError`.
     """
     config.parquet_compression()  # a bad HUB_PARQUET_COMPRESSION fails now, not after the validation
@@ -162,6 +166,8 @@ def publish(
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, clock=clock)
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
+    contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination)
+    clock.lap("contamination check")
     if prepared.moves and prepared.moves["records"]:
         _refuse_minor_moves(dataset, parent, prepared.moves, version, bump)
     new_version, change = _choose_version(versions_root, entry, table, split_idx, split_names, parent, version, bump)
@@ -189,6 +195,8 @@ def publish(
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
+        if contamination is not None:
+            manifest["contamination"] = contamination
         if annotation is not None:
             manifest["annotation"] = annotation
         clock.lap("source checksum wait")
@@ -227,6 +235,21 @@ def _refuse_minor_moves(dataset: str, parent: str, moves: dict[str, Any], versio
         raise SplitsWouldMove(f"{dataset}: {moves['records']} published records of {parent} move split ({pairs}): that is a MAJOR change, not {asked}",
                               hint=f"Leave out {'--bump' if bump is not None else '--version'} (the hub picks {major}), or pass --bump major.",
                               dataset=dataset, version=parent, moves=moves)
+
+
+def _check_contamination(root: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, names: list[str], allow: bool) -> dict[str, Any] | None:
+    """The other datasets' test and validation records this one holds (`hub.contamination`);
+    raises `Contaminated` for training records unless `allow`. None when nothing matches."""
+    from hub import contamination
+
+    started = time.perf_counter()
+    matches = contamination.check(root, entry.schema.record, table, split_idx, names, thresholds=entry.split.thresholds(), exclude=entry.id)
+    if not allow:
+        contamination.raise_if_contaminated(root, entry.id, matches)
+    if not matches:
+        return None
+    return {"matches": [m.to_dict(all_ids=False) for m in matches], "train_contaminated": bool(contamination.refusing(matches)),
+            "allowed": allow, "seconds": round(time.perf_counter() - started, 3)}
 
 
 _BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hub-publish")

@@ -1,0 +1,142 @@
+"""Contamination across the hub: a dataset whose train split holds another dataset's test records.
+
+Real demo data: `demo/digits` and `demo/chatterbot-dialogue` published in a hub of this module;
+the new corpora copy their test records under new ids, beside photo tiles from scikit-learn's
+sample images (real photos, nothing like a digit).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import hub
+from conftest import copy_demo, run_hub, write_dataset
+from hub.contamination import Contaminated
+
+DIGITS = "demo/digits"
+CHAT = "demo/chatterbot-dialogue"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    root = hub.init(tmp_path_factory.mktemp("contamination") / "hub")
+    for dataset in (DIGITS, CHAT):
+        copy_demo(root, dataset)
+        hub.publish(dataset, root=root, push=False)
+    return root
+
+
+def _split_rows(root: Path, dataset: str, split: str) -> list[dict]:
+    version = root / "registry" / dataset / "versions" / "1.0.0"
+    manifest = json.loads((version / "manifest.json").read_text())
+    return [r for f in manifest["files"] if f["split"] == split for r in pq.read_table(version / f["path"]).to_pylist()]
+
+
+def _photo_tiles(n: int) -> list[bytes]:
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    china = load_sample_images().images[0]
+    tiles = []
+    for i in range(n):
+        y, x = divmod(i, 8)
+        out = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(china[40 + 64 * y: 104 + 64 * y, 64 * x: 64 * x + 64])).save(out, format="PNG")
+        tiles.append(out.getvalue())
+    return tiles
+
+
+def _mixed_corpus(root: Path, name: str, copies: int = 20) -> list[str]:
+    """An image corpus, all train: `copies` of demo/digits' test images under new ids, and 20 photo tiles."""
+    test = _split_rows(root, DIGITS, "test")[:copies]
+    files, records = {}, []
+    for i, row in enumerate(test):
+        files[f"raw/copy-{i:03d}.png"] = row["image"]["bytes"]
+        records.append({"id": f"copy-{i:03d}", "image": f"raw/copy-{i:03d}.png", "label": "digit", "group": f"c{i}"})
+    for i, tile in enumerate(_photo_tiles(20)):
+        files[f"raw/tile-{i:03d}.png"] = tile
+        records.append({"id": f"tile-{i:03d}", "image": f"raw/tile-{i:03d}.png", "label": "photo", "group": f"t{i}"})
+    write_dataset(root, name, records, labels=["digit", "photo"], extra_files=files,
+                  split={"group_key": "group", "ratios": {"train": 1.0}, "seed": 1})
+    return [row["id"] for row in test]
+
+
+def test_train_holding_another_datasets_test_images_is_refused(site):
+    copied = _mixed_corpus(site, "acme/mixed")
+    with pytest.raises(Contaminated) as caught:
+        hub.publish("acme/mixed", root=site, push=False)
+    assert caught.value.message == (
+        "acme/mixed: 20 records of train match demo/digits@1.0.0 test (exact: 20, near: 0); "
+        "first ids: copy-000, copy-001, copy-002, copy-003, copy-004; see .hub/reports/acme/mixed/contamination.json")
+    assert caught.value.hint.startswith("Drop those records from the training data (the report lists every id)")
+    report = json.loads((site / ".hub/reports/acme/mixed/contamination.json").read_text())
+    (match,) = report["matches"]
+    assert match["ids"] == [f"copy-{i:03d}" for i in range(20)]  # every id, no photo tile
+    assert set(copied) <= set(match["their_ids"])
+    assert not list((site / "registry/acme/mixed").glob("versions/*"))  # nothing published
+
+    cli = run_hub("publish", "acme/mixed", "--no-push", root=site)
+    assert cli.returncode == 1
+    assert cli.stderr.splitlines()[0] == f"Error: {caught.value.message}"
+
+
+def test_allow_contamination_publishes_and_the_card_says_which_test_set(site):
+    _mixed_corpus(site, "acme/mixed-allowed")
+    cli = run_hub("publish", "acme/mixed-allowed", "--no-push", "--allow-contamination", root=site)
+    assert cli.returncode == 0, cli.stderr
+    assert ("  contains test records (--allow-contamination): 20 records of train match demo/digits@1.0.0 test "
+            "(exact: 20, near: 0)") in cli.stdout.splitlines()
+    version = site / "registry/acme/mixed-allowed/versions/1.0.0"
+    contamination = json.loads((version / "manifest.json").read_text())["contamination"]
+    assert contamination["train_contaminated"] is True and contamination["allowed"] is True
+    assert [(m["dataset"], m["version"], m["split"], m["ours"], m["rows"], m["exact"], m["near"]) for m in contamination["matches"]] == [
+        (DIGITS, "1.0.0", "test", "train", 20, 20, 0)]
+    card = (version / "README.md").read_text()
+    assert "## Contamination" in card
+    assert "**Warning: the train split holds test records of other datasets** (published with --allow-contamination)." in card
+    assert "- 20 records of train match demo/digits@1.0.0 test (exact: 20, near: 0); first ids: copy-000, copy-001, copy-002, copy-003, copy-004" in card
+
+
+def test_lower_cased_copies_of_test_dialogues_are_found(site):
+    test = _split_rows(site, CHAT, "test")[:6]
+    records = [{"id": f"mine-{i}", "dialogue_id": f"mine-{i}", "language": "en",
+                "turns": [{"speaker": t["speaker"], "text": t["text"].lower()} for t in row["turns"]]} for i, row in enumerate(test)]
+    records.append({"id": "mine-own", "dialogue_id": "mine-own", "language": "en",
+                    "turns": [{"speaker": "user", "text": "Is the kettle in the kitchen boiling yet?"}, {"speaker": "bot", "text": "Not yet."}]})
+    write_dataset(site, "acme/chat", records, modality="dialogue", split={"group_key": "dialogue_id", "ratios": {"train": 1.0}, "seed": 1})
+    result = hub.check_contamination("acme/chat", root=site)
+    assert result["contaminated"] is True
+    (match,) = result["matches"]
+    assert (match["dataset"], match["split"], match["ours"], match["rows"]) == (CHAT, "test", "train", 6)
+    assert match["exact"] + match["near"] == 6 and sorted(match["ids"]) == [f"mine-{i}" for i in range(6)]
+    assert set(match["their_ids"]) >= {row["id"] for row in test}
+
+
+def test_hub_contamination_checks_a_save_to_disk_folder(site, tmp_path):
+    import datasets
+
+    test = _split_rows(site, DIGITS, "test")[:3]
+    tiles = _photo_tiles(4)
+    train = datasets.Dataset.from_dict({
+        "id": [f"x-{i}" for i in range(3)] + [f"tile-{i}" for i in range(4)],
+        "image": [{"bytes": r["image"]["bytes"], "path": None} for r in test] + [{"bytes": t, "path": None} for t in tiles],
+        "group": ["a"] * 7,
+    })
+    clean = datasets.Dataset.from_dict({"id": ["tile-9"], "image": [{"bytes": tiles[0], "path": None}], "group": ["b"]})
+    datasets.DatasetDict({"train": train}).save_to_disk(str(tmp_path / "mine"))
+    found = run_hub("contamination", str(tmp_path / "mine"), "--json", root=site)
+    assert found.returncode == 1, found.stderr
+    result = json.loads(found.stdout)
+    assert result["contaminated"] is True
+    assert [(m["dataset"], m["split"], m["ours"], m["rows"], m["exact"], m["ids"]) for m in result["matches"]] == [
+        (DIGITS, "test", "train", 3, 3, ["x-0", "x-1", "x-2"])]
+    datasets.DatasetDict({"train": clean}).save_to_disk(str(tmp_path / "clean"))
+    ok = run_hub("contamination", str(tmp_path / "clean"), "--record", "image", root=site)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines() == [f"{tmp_path / 'clean'}: no training record matches a test set"]
