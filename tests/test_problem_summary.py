@@ -60,6 +60,29 @@ def test_speech_sample_rate_and_duration_in_one_pass(hub_root, espeak_wav):
     ]
 
 
+def test_video_size_fps_and_duration_in_one_pass(hub_root):
+    """A clip whose size, fps and duration all disagree: three problems (the size used to hide the rest)."""
+    import yaml
+
+    from hub.demo import video_clips
+
+    clip = next(iter(video_clips.load({"limit": 1})))
+    folder = hub_root / "registry" / "acme" / "clips"
+    (folder / "raw").mkdir(parents=True)
+    (folder / "raw" / "c.mp4").write_bytes(clip["video"]["bytes"])
+    record = {"id": "c", "video": "raw/c.mp4", "duration": 9.0, "fps": 12.5, "width": 640, "height": 180, "label": "a", "group": "g"}
+    (folder / "raw" / "records.jsonl").write_text(json.dumps(record) + "\n")
+    (folder / "dataset.yaml").write_text(yaml.safe_dump({
+        "title": "Clips", "description": "A clip written by a test.", "modality": "video", "license": "CC-BY-3.0", "labels": ["a"],
+        "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}]}, "split": {"group_key": "group"}}))
+    report = hub.validate("acme/clips", root=hub_root)
+    assert [(p.slug, p.field, p.message) for p in report.problems] == [
+        ("inconsistent-record", "width", "width x height says 640x180, the video is 320x180"),
+        ("inconsistent-record", "fps", "fps says 12.500, the video has 25.000 frames per second"),
+        ("inconsistent-record", "duration", "duration says 9.000 s, the video lasts 2.000 s"),
+    ]
+
+
 def test_every_read_problem_of_a_row_at_once(hub_root, espeak_wav):
     """A row with two missing fields and a missing clip: the three problems in one run, and in the quarantine."""
     record, _ = _speech(espeak_wav, audio="raw/gone.wav")

@@ -382,9 +382,9 @@ class Video(RecordType):
         where = np.array([row])
         if (width is not None and width != info.width) or (height is not None and height != info.height):
             checker.flag(where, "inconsistent-record", f"width x height says {width}x{height}, the video is {info.width}x{info.height}", "width")
-        elif fps is not None and abs(fps - info.fps) > max(0.01, 0.001 * info.fps):
+        if fps is not None and abs(fps - info.fps) > max(0.01, 0.001 * info.fps):
             checker.flag(where, "inconsistent-record", f"fps says {fps:.3f}, the video has {info.fps:.3f} frames per second", "fps")
-        elif duration is not None and abs(duration - info.duration) > max(0.05, 0.02 * info.duration):
+        if duration is not None and abs(duration - info.duration) > max(0.05, 0.02 * info.duration):
             checker.flag(where, "inconsistent-record", f"duration says {duration:.3f} s, the video lasts {info.duration:.3f} s", "duration")
 
     # -- duplicates -----------------------------------------------------------------------
