@@ -98,8 +98,10 @@ def test_audiofolder_with_metadata_jsonl(root, tmp_path, wavs):
     assert result.report.valid, result.report.to_dict()["problems"][:3]
     assert {k: result.mapping[k] for k in ("transcript", "speaker", "language", "duration")} == {
         "transcript": "transcription", "speaker": "speaker_id", "language": "--language en", "duration": "the audio file's header"}
+    assert result.fields == {"transcript": "transcription", "speaker": "speaker_id"}  # the records keep the corpus' column names
+    assert yaml.safe_load((result.path / "dataset.yaml").read_text())["source"]["fields"] == result.fields
     first = _records(result)[0]
-    assert (first["transcript"], first["speaker"], first["language"], first["sample_rate"]) == ("good morning", "voice0", "en", 22050)
+    assert (first["transcription"], first["speaker_id"], first["language"], first["sample_rate"]) == ("good morning", "voice0", "en", 22050)
 
 
 def test_hf_save_to_disk_and_parquet_layout(root, tmp_path, digit_pngs):
@@ -145,6 +147,7 @@ def test_csv_with_a_media_folder(root, tmp_path, wavs):
     result = hub.import_corpus("csv", corpus, "imp/calls", root=root)
     assert result.report.valid, result.report.to_dict()["problems"][:3]
     assert {k: result.mapping[k] for k in ("audio", "transcript", "speaker", "language")} == {"audio": "clip", "transcript": "text", "speaker": "speaker", "language": "language"}
+    assert result.fields == {"transcript": "text"}
 
 
 def test_kaldi_data_dirs_with_segments(root, tmp_path, wavs):
@@ -181,8 +184,9 @@ def test_commonvoice_tsvs_and_clips(root, tmp_path, wavs):
         (corpus / name).write_text("".join(lines))
     result = hub.import_corpus("commonvoice", corpus, "imp/cv", root=root)
     assert result.report.valid, result.report.to_dict()["problems"][:3]
+    assert result.fields == {"transcript": "sentence", "speaker": "client_id", "language": "locale", "speaker_gender": "gender"}
     first = _records(result)[0]
-    assert (first["id"], first["speaker"], first["speaker_gender"], first["language"]) == ("common_voice_en_0", "client0", "male", "en")
+    assert (first["id"], first["client_id"], first["gender"], first["locale"], first["up_votes"]) == ("common_voice_en_0", "client0", "male", "en", "2")
     _splits_or_note(result, {"train": 3, "validation": 1, "test": 2})
 
 

@@ -55,10 +55,11 @@ class Imported:
     report: Report
     files: int = 0
     extras: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)  # dataset.yaml's source.fields: record field -> the column the records keep
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "format": self.format, "path": str(self.path), "rows": self.rows, "files": self.files,
-                "mapping": self.mapping, "splits": self.splits, "extras": self.extras, "notes": self.notes, "report": self.report.to_dict()}
+                "mapping": self.mapping, "fields": self.fields, "splits": self.splits, "extras": self.extras, "notes": self.notes, "report": self.report.to_dict()}
 
 
 def _importer(fmt: str) -> Callable[..., Draft]:
@@ -130,7 +131,7 @@ def import_dataset(root: Path, fmt: str, path: Path, dataset: str, *, license: s
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:
         try:
-            files = _write(staging, draft, dataset, license, title, path)
+            files, fields = _write(staging, draft, dataset, license, title, path)
         except OSError as exc:
             raise SourceError(f"could not write the import of {path}: {exc}", path=str(path), hint="Check that the corpus files are readable and the disk has room.") from exc
         try:
@@ -152,11 +153,31 @@ def import_dataset(root: Path, fmt: str, path: Path, dataset: str, *, license: s
         for r in draft.records:
             splits[r["split"]] = splits.get(r["split"], 0) + 1
     return Imported(dataset, draft.format, folder, len(draft.records), draft.mapping, splits, draft.notes, report, files,
-                    draft.extras if _extras_supported() else [])
+                    draft.extras if _extras_supported() else [], fields)
 
 
-def _write(staging: Path, draft: Draft, dataset: str, license: str, title: str | None, source: Path) -> int:
-    """Write the draft's entry into `staging`; return how many media files it holds."""
+def _fields_supported() -> bool:
+    from hub.schema import load_json_schema
+
+    return "fields" in load_json_schema("dataset")["properties"]["source"].get("properties", {})
+
+
+def _renames(draft: Draft) -> dict[str, str]:
+    """The draft's renames that `source.fields` can say: fields some record has, to columns that
+    are no record field, extra or other rename (the records keep the source's column names)."""
+    from hub.schema import record_schema
+
+    fields = set(record_schema(draft.record).properties)
+    present = {k for r in draft.records for k in r}
+    out: dict[str, str] = {}
+    for field_, column in draft.renames.items():
+        if field_ in present and column not in fields and column not in draft.extras and column not in out.values():
+            out[field_] = column
+    return out
+
+
+def _write(staging: Path, draft: Draft, dataset: str, license: str, title: str | None, source: Path) -> tuple[int, dict[str, str]]:
+    """Write the draft's entry into `staging`; return how many media files it holds and its `source.fields`."""
     import yaml  # here, not at the top: `hub --help` lists the formats without it
     raw = staging / "raw"
     raw.mkdir(parents=True)
@@ -166,11 +187,13 @@ def _write(staging: Path, draft: Draft, dataset: str, license: str, title: str |
         draft.notes.append("the source's official splits are not kept: this hub has no given splits (split.mode: given); the hub makes its own")
     if draft.extras and not keep_extras:
         draft.notes.append(f"columns not kept (this hub has no extra fields): {', '.join(draft.extras)}")
+    renames = _renames(draft) if _fields_supported() else {}
     files = 0
     with open(raw / "records.jsonl", "w", encoding="utf-8") as out:
         for record in draft.records:
             row = {}
             for key, value in record.items():
+                key = renames.get(key, key)
                 if key == "split" and not given:
                     continue
                 if key in draft.extras and not keep_extras:
@@ -211,7 +234,7 @@ def _write(staging: Path, draft: Draft, dataset: str, license: str, title: str |
         "tasks": draft.tasks,
         "languages": draft.languages,
         "license": license,
-        "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}]},
+        "source": {"format": "jsonl", "files": [{"path": "raw/records.jsonl"}], **({"fields": renames} if renames else {})},
         "labels": draft.labels,
         "split": split,
         "creators": [{"name": "TODO", "role": "data"}],
@@ -225,5 +248,5 @@ def _write(staging: Path, draft: Draft, dataset: str, license: str, title: str |
     (staging / "dataset.yaml").write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
     (staging / "README.md").write_text(f"# {doc['title']}\n\nImported from `{source.name}` ({draft.format}). TODO: the card's prose.\n", encoding="utf-8")
     (staging / "annotations").mkdir()
-    return files
+    return files, renames
 

@@ -53,6 +53,7 @@ class Draft:
     languages: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    renames: dict[str, str] = field(default_factory=dict)  # record field -> the source column it keeps its name as (`source.fields`)
 
 
 _ID_UNSAFE = re.compile(r"[\s/\\]+")

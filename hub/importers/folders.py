@@ -112,7 +112,7 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
         mapping["split"] = columns["split"] or "the <split>/ folder"
     modality, record_type = ("image", "image") if kind == "image" else ("speech", "speech")
     return Draft(fmt, modality, record_type, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
-                 languages=sorted({r["language"] for r in records if r.get("language")}), notes=notes)
+                 languages=sorted({r["language"] for r in records if r.get("language")}), notes=notes, renames=_renames(columns))
 
 
 def imagefolder(path: Path, *, fmt: str = "imagefolder", language: str | None = None, **_: Any) -> Draft:
@@ -186,7 +186,7 @@ def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any
         mapping["sample_rate"] = mapping["duration"] = "the audio file's header"
     modality = "image" if kind == "image" else "speech"
     return Draft(fmt, modality, modality, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
-                 languages=sorted({r["language"] for r in records if r.get("language")}))
+                 languages=sorted({r["language"] for r in records if r.get("language")}), renames=_renames(columns))
 
 
 # -- Arrow-based: save_to_disk folders and Parquet in the Hub layout -----------------------------
@@ -272,7 +272,12 @@ def _arrow_draft(fmt: str, path: Path, tables: list[tuple[str | None, Any]], fea
         mapping["split"] = "the split the file belongs to"
     modality = "image" if kind == "image" else "speech"
     return Draft(fmt, modality, modality, records, mapping, sorted(labels, key=lambda x: (classes.get(columns["label"] or "", []) + [x]).index(x)),
-                 splits=bool(splits), extras=extras, languages=sorted({r["language"] for r in records if r.get("language")}))
+                 splits=bool(splits), extras=extras, languages=sorted({r["language"] for r in records if r.get("language")}), renames=_renames(columns))
+
+
+def _renames(columns: dict[str, str | None]) -> dict[str, str]:
+    """The fields read from a source column of another name: written under that name, mapped by `source.fields`."""
+    return {f: c for f, c in columns.items() if c and c != f and f not in ("id", "split")}
 
 
 def _jsonable(value: Any) -> Any:

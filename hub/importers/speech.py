@@ -150,5 +150,6 @@ def commonvoice(path: Path, *, fmt: str = "commonvoice", language: str | None = 
     splits = any(r.get("split") for r in records)
     if splits:
         mapping["split"] = "the TSV file (train.tsv, dev.tsv, test.tsv)"
-    return Draft(fmt, "speech", "speech", records, mapping, splits=splits, extras=extras,
+    renames = {f: c for f, c in columns.items() if located or f != "language"}
+    return Draft(fmt, "speech", "speech", records, mapping, splits=splits, extras=extras, renames=renames,
                  languages=sorted({r["language"] for r in records if r.get("language")}), tasks=["automatic-speech-recognition"])
