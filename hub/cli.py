@@ -204,8 +204,9 @@ def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | N
                    f"{match['dataset']}@{match['version']} {match['split']} (exact: {match['exact']}, near: {match['near']})")
     leaks = (m.get("certificate") or {}).get("leaks")
     if leaks and not m["certificate"]["holds"]:
-        click.echo(f"  the splits leak (--allow-leaks): {leaks['groups_crossing']} groups ({leaks['group_key']}) and "
-                   f"{leaks['duplicate_clusters_crossing']} duplicate clusters cross them; "
+        g, c = leaks["groups_crossing"], leaks["duplicate_clusters_crossing"]
+        click.echo(f"  the splits leak (--allow-leaks): {g} group{'s' if g != 1 else ''} ({leaks['group_key']}) and "
+                   f"{c} duplicate cluster{'s' if c != 1 else ''} cross them; "
                    + ", ".join(f"{n}: {s['rows_leaking']} of {s['rows']} rows" for n, s in leaks["splits"].items()) + " (the card has the ids)")
     for name, s in m["splits"].items():
         click.echo(f"  {name:<12} {s['rows']:>9} rows {s['groups']:>8} groups")
