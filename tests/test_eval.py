@@ -179,7 +179,7 @@ def test_espeak_transcripts_with_known_edits_match_jiwer(demo_root, tmp_path):
     assert hub.evaluation.normalize_text("Ｈｅｌｌｏ,   World!  ¿Qué?") == "hello world qué"
 
 
-def test_chinese_transcripts_are_scored_by_cer(hub_root, espeak_wav, tmp_path):
+def test_chinese_transcripts_are_scored_by_cer_and_speaker_segments_by_der(hub_root, espeak_wav, tmp_path):
     sentences = ["今天天气很好", "我们去吃饭吧", "这个问题很难", "请再说一遍", "谢谢你的帮助", "明天见"]
     import soundfile
 
@@ -189,8 +189,9 @@ def test_chinese_transcripts_are_scored_by_cer(hub_root, espeak_wav, tmp_path):
         buffer = io.BytesIO()
         soundfile.write(buffer, samples * (1 - 0.05 * i), rate, format="WAV")  # six different recordings
         files[f"raw/{i}.wav"] = buffer.getvalue()
+        duration = round(len(samples) / rate, 3)
         records.append({"id": f"zh-{i}", "audio": f"raw/{i}.wav", "transcript": sentence, "speaker": f"spk-{i % 3}", "language": "zh",
-                        "duration": round(len(samples) / rate, 3), "sample_rate": rate})
+                        "duration": duration, "sample_rate": rate, "segments": [{"start": 0.0, "end": 1.0, "label": "A"}, {"start": 1.0, "end": duration, "label": "B"}]})
     write_dataset(hub_root, "acme/zh", records, modality="speech", extra_files=files,
                   split={"group_key": "speaker", "ratios": {"train": 0.5, "test": 0.5}, "seed": 1}, languages=["zh"])
     hub.publish("acme/zh", root=hub_root)
@@ -201,6 +202,25 @@ def test_chinese_transcripts_are_scored_by_cer(hub_root, espeak_wav, tmp_path):
     assert list(report.metrics) == ["cer"] and report.details["primary"] == "cer"
     expected = jiwer.cer([r["transcript"] for r in table], [h[:-1] for h in hyps])
     close(report.metrics["cer"], expected)
+    # speaker segments: the second speaker starts 0.25 s late in the prediction, speakers renamed
+    test = split_table(hub_root, "acme/zh", "test").select(["id", "segments", "duration"]).to_pylist()
+    guessed = {r["id"]: [{"start": 0.0, "end": 1.25, "label": "x"}, {"start": 1.25, "end": r["duration"], "label": "y"}] for r in test}
+    path = write_jsonl(tmp_path / "who.jsonl", [{"id": i, "prediction": p} for i, p in guessed.items()])
+    report = hub.evaluate("acme/zh@1.0.0", path, task="speaker-segments", root=hub_root)
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    der = DiarizationErrorRate()
+    for r in test:
+        ref, hyp = Annotation(), Annotation()
+        for s in r["segments"]:
+            ref[Segment(s["start"], s["end"])] = s["label"]
+        for s in guessed[r["id"]]:
+            hyp[Segment(s["start"], s["end"])] = s["label"]
+        der(ref, hyp, uem=Timeline([Segment(0, r["duration"])]))
+    close(report.metrics["der"], abs(der))
+    assert report.metrics["der"]["value"] == pytest.approx(0.25 * len(test) / sum(r["duration"] for r in test), abs=1e-5)
+    assert report.libraries["pyannote.metrics"] == "4.2.0"
 
 
 # -- intents: demo/chatterbot-dialogue, a CSV with a class outside the label set --------------
@@ -341,6 +361,9 @@ def bad_file(tmp_path: Path, name: str, text: str | bytes) -> Path:
      "Use the records' `id` values as the split's shards hold them, as strings."),
     ("p.jsonl", '{"id": "digits-00004", "prediction": "4"}\n{"id": "digits-00010", "prediction": 4}\n',
      "p.jsonl, line 2 (id 'digits-00010'): the prediction must be a class name (a string), not int 4",
+     'A classification prediction is a class name (a string): {"id": "...", "prediction": "cat"}.'),
+    ("p.jsonl", '\n{"id": "digits-00004", "prediction": 4}\n{"id": "digits-00010", "prediction": 5}\n',  # read by pyarrow, the line still found
+     "p.jsonl, line 2 (id 'digits-00004'): the prediction must be a class name (a string), not int 4",
      'A classification prediction is a class name (a string): {"id": "...", "prediction": "cat"}.'),
 ])
 def test_unusable_predictions_files_are_clear_errors(demo_root, tmp_path, name, content, message, hint):

@@ -286,7 +286,10 @@ def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: st
     scoring = Scoring(spec.field, ids, [truth_all[i] for i in keep], [predicted[i] for i in keep], list(manifest.get("labels") or []),
                       None, resamples=resamples, seed=seed)
     if group_key in scored.column_names:
-        scoring.groups = np.unique(np.asarray(scored.column(group_key).to_pylist(), dtype=object).astype(str), return_inverse=True)[1].astype(np.int64)
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pc.fill_null(pc.cast(scored.column(group_key), pa.string()), "")).combine_chunks()
+        scoring.groups = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     if missing:
         scoring.problem("missing-prediction", f"{len(missing)} of the split's {len(ids)} labelled records have no prediction; they count as wrong", missing)
     if duplicates:

@@ -26,6 +26,8 @@ __all__ = ["RESAMPLES", "SEED", "figures", "group_sums", "interval", "resampled_
 RESAMPLES = 1000
 SEED = 0
 _CHUNK_VALUES = 4_000_000  # draws held at once
+GROUP_BUDGET = 500_000_000  # groups x columns x resamples of the per-group bootstrap; past it, fewer resamples
+MIN_GROUP_RESAMPLES = 200  # below this many, no interval over groups
 
 
 def resampled_sums(table: np.ndarray | None, weights: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -77,13 +79,15 @@ def group_sums(table: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def figures(point: dict[str, float | None], table: np.ndarray | None, weights: np.ndarray, group_table: np.ndarray | None,
-            stat: Callable[[np.ndarray], dict[str, np.ndarray]], resamples: int, seed: int) -> dict[str, dict[str, object]]:
+            stat: Callable[[np.ndarray], dict[str, np.ndarray]], resamples: int, seed: int, notes: list[str] | None = None) -> dict[str, dict[str, object]]:
     """Each metric of `point` with its 95% interval over records, and over groups when
     `group_table` holds the count sums of each group (one row per group).
 
     `table`'s rows are count vectors, row r standing for `weights[r]` records (None: the
     identity, each row one cell of a confusion matrix); `stat` turns
-    (B, columns) sums into {metric: (B,) values}.
+    (B, columns) sums into {metric: (B,) values}. The per-group bootstrap costs groups x
+    columns per resample: past `GROUP_BUDGET` it draws fewer resamples (at least
+    `MIN_GROUP_RESAMPLES`, else none), and says so in `notes`.
     """
     out: dict[str, dict[str, object]] = {name: {"value": None if v is None else round(float(v), 6)} for name, v in point.items()}
     if resamples <= 0:
@@ -93,7 +97,15 @@ def figures(point: dict[str, float | None], table: np.ndarray | None, weights: n
         for name in out:
             out[name]["ci95"] = interval(by_record[name])
         if group_table is not None and len(group_table) > 1:
-            by_group = stat(resampled_sums(group_table, np.ones(len(group_table)), resamples, np.random.default_rng(seed + 1)))
+            cost = group_table.shape[0] * group_table.shape[1]
+            group_resamples = min(resamples, GROUP_BUDGET // cost)
+            if group_resamples < min(resamples, MIN_GROUP_RESAMPLES):
+                if notes is not None:
+                    notes.append(f"no interval over groups: {group_table.shape[0]} groups x {group_table.shape[1]} counts is too many to resample {MIN_GROUP_RESAMPLES} times")
+                return out
+            if group_resamples < resamples and notes is not None:
+                notes.append(f"the interval over groups is from {group_resamples} resamples ({group_table.shape[0]} groups)")
+            by_group = stat(resampled_sums(group_table, np.ones(len(group_table)), group_resamples, np.random.default_rng(seed + 1)))
             for name in out:
                 out[name]["ci95_groups"] = interval(by_group[name])
     return out

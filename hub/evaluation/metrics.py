@@ -7,6 +7,7 @@ library its field uses (never re-implemented where one exists):
 | transcription  | transcript                           | jiwer              | WER, CER (after `NORMALIZER`)            |
 | boxes          | objects                              | pycocotools        | COCO mAP@[.5:.95], AP50, AP75; per class |
 | spans          | anomalies                            | scikit-learn       | event-wise P/R/F1, point-adjusted F1     |
+| segments       | segments (speakers)                  | pyannote.metrics   | diarization error rate and its parts     |
 
 Record types pick an engine for each of their tasks (`RecordType.evaluations`) and may hand
 it what only they know (a speech record's language, a sensor window's time grid).
@@ -133,6 +134,7 @@ SHAPES: dict[str, tuple[Callable[[Any], Any], str]] = {
     "transcription": (lambda v: _text(v, "a transcript"), 'a transcript (a string): {"id": "...", "prediction": "the kettle is boiling"}'),
     "boxes": (boxes_shape, ('boxes with scores: {"id": "...", "prediction": {"bbox": [[x, y, width, height]], "category": ["cat"], "score": [0.9]}} '
                             "(or a list of {bbox, category, score}; in CSV, that JSON as text)")),
+    "segments": (spans_shape, 'speaker segments in seconds: {"id": "...", "prediction": [{"start": 0.0, "end": 2.5, "label": "spk-1"}]} (in CSV, that JSON as text)'),
     "spans": (spans_shape, 'spans in seconds: {"id": "...", "prediction": [{"start": 1.0, "end": 2.5, "label": "spike"}]} (in CSV, that JSON as text)'),
 }
 
@@ -205,8 +207,9 @@ def classification(s: Scoring) -> dict[str, Any]:
         elif n_groups * side * side <= _GROUP_CELLS:
             group_table = np.bincount(s.groups * side * side + cells, minlength=n_groups * side * side).reshape(n_groups, side * side)
         else:
-            groups_note = f"not computed: {n_groups} groups x {side * side} confusion cells is more than the {_GROUP_CELLS} held at once"
-    figs = figures(point, None, counts, group_table, stat, s.resamples, s.seed)
+            groups_note = f"no interval over groups: {n_groups} groups x {side * side} confusion cells is more than the {_GROUP_CELLS} held at once"
+    notes = [groups_note] if groups_note else []
+    figs = figures(point, None, counts, group_table, stat, s.resamples, s.seed, notes)
     headline = {name: figs.pop(name) for name in ("accuracy", "macro_precision", "macro_recall", "macro_f1")}
     per_class = {}
     for j, c in enumerate(present):
@@ -216,7 +219,7 @@ def classification(s: Scoring) -> dict[str, Any]:
         "metrics": headline,
         "per_class": per_class,
         "confusion": {"labels": s.labels, "columns": [*s.labels, NONE], "matrix": cm[:k].tolist()},
-        "groups_note": groups_note,
+        "groups_note": "; ".join(notes) or None,
         "libraries": {"scikit-learn": sklearn.__version__},
     }
 
@@ -277,7 +280,8 @@ def transcription(s: Scoring) -> dict[str, Any]:
         return out
 
     group_table = group_sums(table, s.groups) if s.groups is not None and len(s.groups) else None
-    metrics = figures(point, table, np.ones(len(table)), group_table, stat, s.resamples, s.seed)
+    notes: list[str] = []
+    metrics = figures(point, table, np.ones(len(table)), group_table, stat, s.resamples, s.seed, notes)
     by_language = {}
     for lang in sorted(set(languages)):
         rows = np.array([x == lang for x in languages])
@@ -292,6 +296,7 @@ def transcription(s: Scoring) -> dict[str, Any]:
         "primary": "wer" if "wer" in point else "cer",
         "by_language": by_language,
         "normalizer": NORMALIZER,
+        "groups_note": "; ".join(notes) or None,
         "libraries": {"jiwer": _version("jiwer")},
     }
 
@@ -452,8 +457,55 @@ def spans(s: Scoring) -> dict[str, Any]:
         return out
 
     group_table = group_sums(table, s.groups) if s.groups is not None and len(s.groups) else None
-    return {"metrics": figures(point, table, np.ones(len(table)), group_table, stat, s.resamples, s.seed),
+    notes: list[str] = []
+    return {"metrics": figures(point, table, np.ones(len(table)), group_table, stat, s.resamples, s.seed, notes), "groups_note": "; ".join(notes) or None,
             "definitions": spans.__doc__.split("\n\n", 1)[1].strip(), "libraries": {"scikit-learn": _version("scikit-learn")}}
 
 
-ENGINES: dict[str, Callable[[Scoring], dict[str, Any]]] = {"classification": classification, "transcription": transcription, "boxes": boxes, "spans": spans}
+# -- speaker segments ----------------------------------------------------------------------
+
+
+def segments(s: Scoring) -> dict[str, Any]:
+    """Diarization error rate (pyannote.metrics): (false alarm + missed detection + speaker
+    confusion) / reference speech, each record's predicted speakers mapped to its reference
+    speakers one to one (the mapping that errs least), over the record's whole duration (its
+    UEM), no collar, overlapping speech scored."""
+    import warnings
+
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+    durations = s.columns.get("duration") or [None] * len(s.truth)
+    table = np.zeros((len(s.truth), 4))  # false alarm, missed detection, confusion, total
+
+    def annotation(spans: list[dict[str, Any]]) -> Annotation:
+        out = Annotation()
+        for i, span in enumerate(spans):
+            if span["end"] > span["start"]:
+                out[Segment(span["start"], span["end"]), i] = span["label"]
+        return out
+
+    for r, (truth, pred) in enumerate(zip(s.truth, s.predictions)):
+        reference = annotation(truth)
+        extent = durations[r] or max([x["end"] for x in [*truth, *(pred or [])]], default=0.0)
+        uem = Timeline([Segment(0.0, float(extent))]) if extent else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parts = metric(reference, annotation(pred or []), uem=uem, detailed=True)
+        table[r] = parts["false alarm"], parts["missed detection"], parts["confusion"], parts["total"]
+    totals = table.sum(axis=0)
+    point = {"der": abs(metric) if totals[3] else None, "false_alarm": _rate(totals[0], totals[3]).item(),
+             "missed_detection": _rate(totals[1], totals[3]).item(), "confusion": _rate(totals[2], totals[3]).item()}
+
+    def stat(sums: np.ndarray) -> dict[str, np.ndarray]:
+        return {"der": sums[:, :3].sum(axis=1) / sums[:, 3], "false_alarm": _rate(sums[:, 0], sums[:, 3]),
+                "missed_detection": _rate(sums[:, 1], sums[:, 3]), "confusion": _rate(sums[:, 2], sums[:, 3])}
+
+    notes: list[str] = []
+    group_table = group_sums(table, s.groups) if s.groups is not None and len(s.groups) else None
+    return {"metrics": figures(point, table, np.ones(len(table)), group_table, stat, s.resamples, s.seed, notes), "groups_note": "; ".join(notes) or None,
+            "definitions": segments.__doc__.replace("\n    ", " "), "libraries": {"pyannote.metrics": _version("pyannote.metrics"), "pyannote.core": _version("pyannote.core")}}
+
+
+ENGINES: dict[str, Callable[[Scoring], dict[str, Any]]] = {"classification": classification, "transcription": transcription, "boxes": boxes, "spans": spans, "segments": segments}

@@ -36,7 +36,10 @@ class Predictions:
     def where(self, row: int) -> str:
         """Where row `row` (0-based) is in the file, as an editor shows it."""
         if self.format == "jsonl":
-            return f"line {self.lines[row] if self.lines else row + 1}"
+            if self.lines is None:
+                with self.path.open("rb") as f:
+                    self.lines = [n for n, raw in enumerate(f, start=1) if raw.strip()]
+            return f"line {self.lines[row]}"
         if self.format == "csv":
             return f"line {row + 2}"
         return f"row {row + 1}"
@@ -84,6 +87,21 @@ def _jsonl(path: Path) -> tuple[list[Any], list[Any], list[int]]:
     return ids, values, lines
 
 
+def _jsonl_arrow(path: Path) -> tuple[list[Any], list[Any], None] | None:
+    """The rows of a JSONL file read by pyarrow (fast), or None when it cannot: then the line by
+    line reader finds the line at fault."""
+    import pyarrow as pa
+    import pyarrow.json as pjson
+
+    try:
+        table = pjson.read_json(path)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
+        return None
+    if not {"id", "prediction"} <= set(table.column_names) or table.column("id").null_count or table.column("prediction").null_count:
+        return None
+    return table.column("id").to_pylist(), table.column("prediction").to_pylist(), None
+
+
 def _table(path: Path, fmt: str) -> tuple[list[Any], list[Any]]:
     import pyarrow as pa
 
@@ -116,7 +134,8 @@ def read_predictions(path: Path | str) -> Predictions:
     fmt = _format(path)
     lines: list[int] | None = None
     if fmt == "jsonl":
-        ids, values, lines = _jsonl(path)
+        fast = _jsonl_arrow(path)
+        ids, values, lines = fast if fast is not None else _jsonl(path)
     else:
         ids, values = _table(path, fmt)
     predictions = Predictions(path, fmt, sha256_file(path), ids, values, lines)

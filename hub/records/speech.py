@@ -131,7 +131,8 @@ class Speech(RecordType):
 
     # -- evaluation -----------------------------------------------------------------------
 
-    evaluations = (EvalSpec("transcription", "transcript", "transcription", ("language",)), EvalSpec("classification", "label", "classification"))
+    evaluations = (EvalSpec("transcription", "transcript", "transcription", ("language",)), EvalSpec("classification", "label", "classification"),
+                   EvalSpec("speaker-segments", "segments", "segments", ("duration",)))
 
 
 SPEECH = Speech()
