@@ -142,6 +142,20 @@ def test_bootstrap_over_groups_differs_from_over_records(demo_root, tmp_path):
     assert wer["ci95_groups"] != wer["ci95"]
 
 
+@pytest.mark.parametrize("dataset, task, field", [("demo/basicmotions", "fault", "fault"), ("demo/video-clips", "classification", "label")])
+def test_sensor_faults_and_video_labels_are_scored_like_scikit_learn(demo_root, tmp_path, dataset, task, field):
+    table = split_table(demo_root, dataset, "test").select(["id", field])
+    labels = json.loads((demo_root / "registry" / dataset / "versions/1.0.0/manifest.json").read_text())["labels"]
+    truth = [labels[i] for i in table.column(field).to_pylist()]
+    predicted = [labels[0] if i % 3 == 0 else t for i, t in enumerate(truth)]
+    path = write_jsonl(tmp_path / "p.jsonl", [{"id": i, "prediction": p} for i, p in zip(table.column("id").to_pylist(), predicted)])
+    report = hub.evaluate(f"{dataset}@1.0.0", path, root=demo_root)
+    assert (report.task, report.field) == (task, field)
+    assert report.metrics["accuracy"]["value"] == pytest.approx(skm.accuracy_score(truth, predicted), abs=1e-6)
+    present = sorted(set(truth) | set(predicted))
+    close(report.metrics["macro_f1"], skm.f1_score(truth, predicted, labels=present, average="macro", zero_division=0))
+
+
 # -- transcription: demo/espeak-speech with known edits, against jiwer -------------------------
 
 JIWER_NORMALIZER = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(), jiwer.Strip()])
