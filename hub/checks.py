@@ -50,10 +50,10 @@ class Checker:
     def ids(self) -> list[str]:
         return flat(self.table.column("id")).to_pylist()
 
-    def flag_where(self, mask: pa.Array, rows: Callable[[], np.ndarray], slug: str, message: str, field: str) -> None:
+    def flag_where(self, mask: pa.Array, rows: Callable[[], np.ndarray], slug: str, message: str, field: str, hint: str | None = None) -> None:
         """Flag the table rows where `mask` holds; `rows()` maps mask positions to table rows."""
         if pc.any(mask).as_py():
-            self.flag(rows_where(mask, rows()), slug, message, field)
+            self.flag(rows_where(mask, rows()), slug, message, field, hint)
 
     def flag(self, rows: np.ndarray, slug: str, message: str, field: str, hint: str | None = None) -> None:
         for r in np.unique(rows):
@@ -90,7 +90,8 @@ class Checker:
         nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [prop.get("type")])
         if name == group_key:
             blank = pc.fill_null(_blank(array), True) if pa.types.is_string(array.type) else pc.is_null(array)
-            self.flag_where(blank, rows, "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name)
+            self.flag_where(blank, rows, "missing-group-key", f"the group key {name!r} (split.group_key) is missing or blank", name,
+                            hint=f"Give every record a non-blank {name!r} (records that share it stay in one split), or name another field in split.group_key.")
             return
         if required and not nullable and array.null_count:
             self.flag_where(pc.is_null(array), rows, "missing-field", f"required field {name!r} is missing", name)

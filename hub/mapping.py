@@ -1,4 +1,6 @@
-"""`source.fields` in dataset.yaml: a corpus's columns mapped to record fields on read.
+"""What the read stage makes of a corpus as it comes: `source.fields` in dataset.yaml (its
+columns mapped to record fields), the columns the schema does not name (kept as extra fields,
+`Shaper`), and the fields its media tell (`derive_fields`).
 
 A mapping is `{record_field: column}` (a rename), or `{record_field: {column: ..., ...}}` with
 one of the small transforms a field's format may need:
@@ -21,12 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import pyarrow as pa
+import pyarrow as pa
 
+if TYPE_CHECKING:
+    from hub.report import Report
     from hub.schema import RecordSchema
 
-__all__ = ["BOX_FORMATS", "FieldMap", "Mapping", "MappingProblem", "Shaper", "edit_distance", "extra_columns", "likely_typo", "parse_mapping", "unify_extras"]
+__all__ = ["BOX_FORMATS", "FieldMap", "Mapping", "MappingProblem", "Shaper", "derive_fields", "edit_distance", "extra_columns", "likely_typo", "name_mapped_columns",
+           "parse_mapping", "reject_keyless", "unify_extras"]
 
 BOX_FORMATS = ("xywh", "xyxy", "cxcywh")
 UNITS = {"s": 1.0, "ms": 0.001}
@@ -210,7 +214,7 @@ def _boxes(value: Any, m: FieldMap, image_size: Any) -> dict[str, list]:
         if fmt == "xyxy":
             if c < a or d < b:
                 raise MappingProblem(f"{m.describe()}: box {i} {_fmt(box)} ends before it starts (x2 < x1 or y2 < y1): not `format: xyxy` (is it xywh?)", m.field)
-            a, b, c, d = a, b, c - a, d - b
+            c, d = c - a, d - b
         elif fmt == "cxcywh":
             if c < 0 or d < 0:
                 raise MappingProblem(f"{m.describe()}: box {i} {_fmt(box)} has a negative width or height: not `format: cxcywh`", m.field)
@@ -401,3 +405,72 @@ class Shaper:
             return None
         m = self.mapping.origin(field.split(".")[0].split("[")[0])
         return None if m is None or m.column == m.field else f"column {m.column!r} via source.fields.{m.field}"
+
+
+# -- after the read: group keys among the extras, the columns named in messages, derived fields ----
+
+
+def reject_keyless(table: pa.Table, key: str, report: Report, unreadable: list[dict[str, Any]]) -> pa.Table:
+    """Rows whose group key (an extra field, which the checks do not see) is missing or blank: reported and set aside."""
+    import pyarrow.compute as pc
+
+    column = table.column(key)
+    blank = pc.is_null(column)
+    if pa.types.is_string(column.type):
+        blank = pc.or_(blank, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True))
+    mask = blank.to_numpy(zero_copy_only=False) if isinstance(blank, pa.Array) else pa.concat_arrays(blank.chunks).to_numpy(zero_copy_only=False)
+    if not mask.any():
+        return table
+    message = f"the group key {key!r} (split.group_key) is missing or blank"
+    from hub.sources import FILE, ROW
+
+    for record in table.filter(pa.array(mask)).to_pylist():
+        file, row = record.pop(FILE), record.pop(ROW)
+        report.add("missing-group-key", message, file=file, row=row, field=key, record_id=None if record.get("id") is None else str(record["id"]))
+        unreadable.append({"file": file, "row": row, "record": record, "problems": [{"slug": "missing-group-key", "message": message, "field": key}]})
+    return table.filter(pa.array(~mask))
+
+
+def name_mapped_columns(shaper: Shaper, problems: list, unreadable: list[dict[str, Any]]) -> None:
+    """Say which column a mapped field was read from in the read stage's problems about it."""
+    if not shaper.mapping:
+        return
+    for problem in problems:
+        if problem.slug in ("type-error", "missing-field") and (origin := shaper.describe(problem.field)) is not None:
+            problem.message += f" ({origin})"
+    for item in unreadable:
+        for problem in item["problems"]:
+            if problem["slug"] in ("type-error", "missing-field") and (origin := shaper.describe(problem["field"])) is not None:
+                problem["message"] += f" ({origin})"
+
+
+def derive_fields(table: pa.Table, schema: RecordSchema) -> pa.Table:
+    """`table` with the fields its media tell filled in where they are null (`RecordType.derived`:
+    a clip's duration and sample rate, say), from the decoded media; media that do not decode
+    leave them null, for the checks to report the file. Given values are kept (and checked)."""
+    from hub import records
+
+    kind_of = records.get(schema.record)
+    wanted = [f for f in kind_of.derived if f in table.column_names]
+    if not wanted or not table.num_rows or not any(table.column(f).null_count for f in wanted):
+        return table
+    import pyarrow.compute as pc
+
+    columns = {f: table.column(f).to_pylist() for f in wanted}
+    for media, kind in schema.media_fields.items():
+        blobs = pc.struct_field(table.column(media), "bytes") if table.column(media).null_count < table.num_rows else None
+        if blobs is None:
+            continue
+        for r in range(table.num_rows):
+            if all(columns[f][r] is not None for f in wanted) or (blob := blobs[r].as_py()) is None:
+                continue
+            try:
+                told = kind_of.derive(kind, kind_of.decode(kind, blob))
+            except Exception:  # the media checks report the file
+                continue
+            for f in wanted:
+                if columns[f][r] is None and told.get(f) is not None:
+                    columns[f][r] = told[f]
+    for f in wanted:
+        table = table.set_column(table.column_names.index(f), table.schema.field(f), pa.array(columns[f], table.schema.field(f).type))
+    return table

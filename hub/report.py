@@ -182,6 +182,11 @@ def render_report(report: dict[str, Any], limit: int | None = DETAIL_LIMIT) -> l
     (count, first rows, fixes), then the problems one per line, the first `limit` (None: all).
     A few problems, each of its own kind, are listed without the summary, each with its fix."""
     lines = [f"{report['dataset']}: {'valid' if report['valid'] else 'INVALID'} ({report['rows_valid']} of {report['rows_read']} rows valid)"]
+    extras = report.get("extras") or {}
+    if extras.get("kept"):
+        lines.append("  extra fields kept: " + ", ".join(f"{name} ({kind})" for name, kind in extras["kept"].items()))
+    if extras.get("dropped"):
+        lines.append("  extra fields dropped (source.extras: drop): " + ", ".join(extras["dropped"]))
     lines += [f"  notice: {n['message']}" for n in report.get("notices") or []]
     total = sum(report["counts"].values())
     summary = report.get("summary") or []

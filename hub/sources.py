@@ -13,8 +13,8 @@ import base64
 import codecs
 import functools
 import hashlib
-import io
 import importlib
+import io
 import json
 import logging
 import posixpath
@@ -34,7 +34,14 @@ from hub import config, progress
 from hub.entry import Entry
 from hub.errors import SourceError
 from hub.hashing import sha256_file
-from hub.mapping import Shaper, extra_columns, unify_extras
+from hub.mapping import (
+    Shaper,
+    derive_fields,
+    extra_columns,
+    name_mapped_columns,
+    reject_keyless,
+    unify_extras,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -45,7 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "derive_fields", "iter_rows", "may_repeat_keys", "media_path", "parquet_tables", "parse_line", "positioned_schema",
+__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "iter_rows", "may_repeat_keys", "media_path", "parquet_tables", "parse_line", "positioned_schema",
            "read_batches", "read_table", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
 
 
@@ -412,7 +419,7 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
     rows = table.num_rows + len(unreadable) - unreadable_before
     for slug, message, field in shaper.finish(rows):
         report.add(slug, message, file=rel, field=field)
-    _name_mapped_columns(shaper, report.problems[problems_before:], unreadable[unreadable_before:])
+    name_mapped_columns(shaper, report.problems[problems_before:], unreadable[unreadable_before:])
     extras = [table.schema.field(n) for n in names]
     if extras:
         entry.schema = schema.with_extras(extras)
@@ -424,42 +431,8 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
                 report.add("bad-split-policy", f"split.{key} {name!r} is neither a field of {schema.record} records nor a column of the source "
                            f"(fields: {', '.join(schema.properties)}{extra})", file=rel, field=f"split.{key}")
         if entry.split.group_key in names and table.num_rows:
-            table = _reject_keyless(table, entry.split.group_key, report, unreadable)
+            table = reject_keyless(table, entry.split.group_key, report, unreadable)
     return table
-
-
-def _reject_keyless(table: pa.Table, key: str, report: Report, unreadable: list[dict[str, Any]]) -> pa.Table:
-    """Rows whose group key (an extra field, which the checks do not see) is missing or blank: reported and set aside."""
-    import pyarrow.compute as pc
-
-    column = table.column(key)
-    blank = pc.is_null(column)
-    if pa.types.is_string(column.type):
-        blank = pc.or_(blank, pc.fill_null(pc.equal(pc.utf8_trim_whitespace(column), ""), True))
-    mask = blank.to_numpy(zero_copy_only=False) if isinstance(blank, pa.Array) else pa.concat_arrays(blank.chunks).to_numpy(zero_copy_only=False)
-    if not mask.any():
-        return table
-    message = f"the group key {key!r} (split.group_key) is missing or blank"
-    for record in table.filter(pa.array(mask)).to_pylist():
-        file, row = record.pop(FILE), record.pop(ROW)
-        report.add("missing-group-key", message, file=file, row=row, field=key, record_id=_id_of(record))
-        unreadable.append({"file": file, "row": row, "record": record, "problems": [{"slug": "missing-group-key", "message": message, "field": key}]})
-    return table.filter(pa.array(~mask))
-
-
-def _name_mapped_columns(shaper: Shaper, problems: list, unreadable: list[dict[str, Any]]) -> None:
-    """Say which column a mapped field was read from in the read stage's problems about it."""
-    if not shaper.mapping:
-        return
-    for problem in problems:
-        if problem.slug in ("type-error", "missing-field") and (origin := shaper.describe(problem.field)) is not None:
-            problem.message += f" ({origin})"
-    for item in unreadable:
-        for problem in item["problems"]:
-            if problem["slug"] in ("type-error", "missing-field") and (origin := shaper.describe(problem["field"])) is not None:
-                problem["message"] += f" ({origin})"
-
-
 
 
 def _with_position(table: pa.Table, files: list[str] | str, rows: list[int] | np.ndarray) -> pa.Table:
@@ -575,7 +548,7 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
             kept = []
             for i, (record, (file, row)) in enumerate(zip(batch, where)):  # find the culprits one by one
                 try:
-                    one = pa.Table.from_pylist([record], schema=target)
+                    pa.Table.from_pylist([record], schema=target)
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
                     errors = list(validator.iter_errors(record))[:20]  # every type problem of the row, not the first alone
                     found = [("type-error", f"{'.'.join(str(p) for p in e.absolute_path) or 'record'}: {e.message}"[:500], _path(e)) for e in errors]
@@ -648,38 +621,6 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
                 batches.clear()
         flush()
         yield from (derive_fields(_cast_known(b, positioned), schema) for b in batches)
-
-
-def derive_fields(table: pa.Table, schema: RecordSchema) -> pa.Table:
-    """`table` with the fields its media tell filled in where they are null (`RecordType.derived`:
-    a clip's duration and sample rate, say), from the decoded media; media that do not decode
-    leave them null, for the checks to report the file. Given values are kept (and checked)."""
-    from hub import records
-
-    kind_of = records.get(schema.record)
-    wanted = [f for f in kind_of.derived if f in table.column_names]
-    if not wanted or not table.num_rows or not any(table.column(f).null_count for f in wanted):
-        return table
-    import pyarrow.compute as pc
-
-    columns = {f: table.column(f).to_pylist() for f in wanted}
-    for media, kind in schema.media_fields.items():
-        blobs = pc.struct_field(table.column(media), "bytes") if table.column(media).null_count < table.num_rows else None
-        if blobs is None:
-            continue
-        for r in range(table.num_rows):
-            if all(columns[f][r] is not None for f in wanted) or (blob := blobs[r].as_py()) is None:
-                continue
-            try:
-                told = kind_of.derive(kind, kind_of.decode(kind, blob))
-            except Exception:  # the media checks report the file
-                continue
-            for f in wanted:
-                if columns[f][r] is None and told.get(f) is not None:
-                    columns[f][r] = told[f]
-    for f in wanted:
-        table = table.set_column(table.column_names.index(f), table.schema.field(f), pa.array(columns[f], table.schema.field(f).type))
-    return table
 
 
 def _cast_known(table: pa.Table, positioned: pa.Schema) -> pa.Table:

@@ -149,7 +149,7 @@ def test_300_identical_problems_are_one_summary(hub_root, digit_pngs):
         "      fix: Correct the record, or add '7' to `labels` in dataset.yaml (now: '0', '1').",
         "  missing-group-key x1: Group key missing (field 'group')",
         "      first: raw/records.jsonl row 1",
-        "      fix: Every record needs a value in the split policy's group_key field.",
+        "      fix: Give every record a non-blank 'group' (records that share it stay in one split), or name another field in split.group_key.",
         "  details (the first 20 of 301; `hub validate --all` for every one):",
     ]
     assert lines[9] == "  [missing-group-key] raw/records.jsonl, row 1, field 'group': the group key 'group' (split.group_key) is missing or blank"

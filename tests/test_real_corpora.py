@@ -195,6 +195,7 @@ def test_corpus_publishes_with_its_extras(corpora, dataset):
 def test_speech_durations_and_sample_rates_come_from_the_audio(corpora, wavs):
     validated = validate_table(corpora, "acme/voices")
     rows = {r["id"]: r for r in validated.table.to_pylist()}
+    assert len(rows) == len(wavs)
     for key, wav in wavs.items():
         info = soundfile.info(io.BytesIO(wav))
         assert rows[f"utt-{key}"]["sample_rate"] == info.samplerate
@@ -206,6 +207,7 @@ def test_video_duration_fps_and_size_come_from_the_clip(corpora):
     from hub.records.video import probe
 
     validated = validate_table(corpora, "acme/clips")
+    assert (validated.report.problems, validated.table.num_rows) == ([], 3)
     for row in validated.table.to_pylist():
         info = probe(row["video"]["bytes"])
         assert (row["width"], row["height"], row["fps"]) == (info.width, info.height, pytest.approx(info.fps, abs=1e-3))
@@ -418,3 +420,38 @@ def test_a_link_next_to_the_records_file_that_leaves_the_folder(hub_root, wavs, 
     (folder / "raw" / "clips" / "link.wav").symlink_to(outside)
     report = hub.validate("acme/rules", root=hub_root)
     assert _problems(report) == [("unsafe-path", "raw/list.jsonl", 1, "audio", "path 'clips/link.wav' leaves the dataset folder (through a link)")]
+
+
+def test_the_dataset_page_previews_the_extra_fields(corpora):
+    import httpx
+
+    from conftest import uvicorn_thread
+    from hub.server import create_app
+
+    hub.publish("acme/chats", root=corpora, skip_unchanged=True)
+    with uvicorn_thread(create_app(corpora)) as url:
+        page = httpx.get(f"{url}/datasets/acme/chats", timeout=30)
+    assert page.status_code == 200
+    assert "<th>prompt</th>" in page.text.replace(" ", "") or ">prompt<" in page.text
+    assert "topic " in page.text  # a value of the extra column
+
+
+def test_hub_validate_lists_the_extra_fields(corpora):
+    from conftest import run_hub
+
+    console = run_hub("validate", "acme/chats", root=corpora)
+    assert console.returncode == 0, console.stderr
+    assert "  extra fields kept: prompt (string)" in console.stdout.splitlines()
+    as_json = json.loads(run_hub("validate", "acme/chats", "--json", root=corpora).stdout)
+    assert as_json["extras"] == {"kept": {"prompt": "string"}, "dropped": []} == hub.validate("acme/chats", root=corpora).extras
+
+
+def test_rows_without_an_extra_group_key_are_rejected(hub_root):
+    folder = hub_root / "registry" / "acme" / "lines"
+    rows = [{"id": f"w{i}", "asset_id": f"a{i}", "channels": ["flow"], "units": ["L/s"], "sample_rate": 10.0, "series": [[0.0, float(i)]],
+             "line": None if i == 2 else f"line-{i % 3}"} for i in range(6)]
+    _jsonl(folder / "raw" / "w.jsonl", rows)
+    _entry(folder, modality="industrial", record="sensor", labels=[], group_key="line", source={"format": "jsonl", "files": [{"path": "raw/w.jsonl"}]})
+    validated = validate_table(hub_root, "acme/lines")
+    assert _problems(validated.report) == [("missing-group-key", "raw/w.jsonl", 3, "line", "the group key 'line' (split.group_key) is missing or blank")]
+    assert validated.report.rows_read == 6 and validated.report.rows_valid == 5
