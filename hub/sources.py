@@ -423,6 +423,12 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
     extras = [table.schema.field(n) for n in names]
     if extras:
         entry.schema = schema.with_extras(extras)
+        published = entry.schema.source_schema  # the types `datasets` gives them (a dictionary column: its values' type)
+        for name in names:
+            if table.schema.field(name).type != published.field(name).type:
+                table = table.set_column(table.column_names.index(name), published.field(name), table.column(name).cast(published.field(name).type))
+        extras = [table.schema.field(n) for n in names]
+        entry.schema = schema.with_extras(extras)
     report.extras = {"kept": {f.name: str(f.type) for f in extras}, "dropped": [] if shaper.keep else list(shaper.extras)}
     if entry.split is not None:
         for key, name in (("group_key", entry.split.group_key), ("stratify_key", entry.split.stratify_key)):

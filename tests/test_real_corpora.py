@@ -455,3 +455,16 @@ def test_rows_without_an_extra_group_key_are_rejected(hub_root):
     validated = validate_table(hub_root, "acme/lines")
     assert _problems(validated.report) == [("missing-group-key", "raw/w.jsonl", 3, "line", "the group key 'line' (split.group_key) is missing or blank")]
     assert validated.report.rows_read == 6 and validated.report.rows_valid == 5
+
+
+def test_a_categorical_parquet_column_is_published_as_text(hub_root, digit_pngs):
+    folder = hub_root / "registry" / "acme" / "categories"
+    rows = [{"id": f"c{i}", "image": {"bytes": png, "path": f"{i}.png"}, "group": f"g{i}", "site": ["north", "south"][i % 2]} for i, png in enumerate(digit_pngs[:6])]
+    table = pa.Table.from_pylist(rows)
+    table = table.set_column(3, "site", table.column("site").dictionary_encode())  # as pandas writes a categorical
+    (folder / "raw").mkdir(parents=True)
+    pq.write_table(table, folder / "raw" / "shots.parquet")
+    _entry(folder, modality="image", labels=[], group_key="group", source={"format": "parquet", "files": [{"path": "raw/shots.parquet"}]})
+    published = hub.publish("acme/categories", root=hub_root)
+    assert published.report.extras == {"kept": {"site": "string"}, "dropped": []}
+    assert pq.read_schema(next((published.path / "data").glob("train-*.parquet"))).field("site").type == pa.string()
