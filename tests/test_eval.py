@@ -310,6 +310,17 @@ def test_boxes_map_matches_pycocotools(hub_root, digit_pngs, tmp_path):
     assert excinfo.value.hint.startswith('A boxes prediction is boxes with scores: {"id": "...", "prediction": {"bbox": [[x, y, width, height]]')
 
 
+def test_a_true_box_without_a_class_is_reported_not_a_crash():
+    from hub.evaluation.metrics import Scoring, boxes
+
+    truth = [{"bbox": [[1.0, 1.0, 4.0, 4.0], [0.0, 0.0, 2.0, 2.0]], "category": ["cat", None]}]
+    pred = [{"bbox": [[1.0, 1.0, 4.0, 4.0]], "category": ["cat"], "score": [0.9]}]
+    scoring = Scoring("objects", ["b0"], truth, pred, ["cat"], None, resamples=20)
+    result = boxes(scoring)
+    assert result["metrics"]["map"]["value"] == 1.0
+    assert scoring.problems == [{"slug": "unlabelled-box", "message": "1 true boxes have no class; they are not scored", "count": 1, "ids": ["b0"]}]
+
+
 # -- sensor anomaly spans: event-wise and point-adjusted ---------------------------------------
 
 

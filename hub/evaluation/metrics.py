@@ -314,10 +314,13 @@ _COCO_FIGURES = ("map", "ap50", "ap75")
 
 def _coco_inputs(s: Scoring) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     index = {name: i + 1 for i, name in enumerate(s.labels)}
-    images, annotations, detections, outside = [], [], [], []
+    images, annotations, detections, outside, unlabelled = [], [], [], [], []
     for r, (truth, pred) in enumerate(zip(s.truth, s.predictions)):
         images.append({"id": r + 1})
         for b, c in zip(truth.get("bbox") or [], truth.get("category") or []):
+            if c not in index:
+                unlabelled.append(s.ids[r])
+                continue
             annotations.append({"id": len(annotations) + 1, "image_id": r + 1, "category_id": index[c], "bbox": list(map(float, b)),
                                 "area": float(b[2]) * float(b[3]), "iscrowd": 0})
         for b, c, score in zip(*(pred or {}).values()) if pred else ():
@@ -325,6 +328,8 @@ def _coco_inputs(s: Scoring) -> tuple[dict[str, Any], list[dict[str, Any]], list
                 outside.append(s.ids[r])
                 continue
             detections.append({"image_id": r + 1, "category_id": index[c], "bbox": b, "score": score})
+    if unlabelled:
+        s.problem("unlabelled-box", f"{len(unlabelled)} true boxes have no class; they are not scored", unlabelled)
     gt = {"images": images, "annotations": annotations, "categories": [{"id": i, "name": n} for n, i in index.items()]}
     return gt, detections, outside
 
