@@ -54,6 +54,13 @@ def test_init_new_validate_publish_find(tmp_path, espeak_wav):
     valid = run_hub("validate", "acme/factory-sounds", root=root)
     assert (valid.returncode, valid.stdout) == (0, "acme/factory-sounds: valid (6 of 6 rows valid)\n")
 
+    # Six copies of one clip are one duplicate cluster: one component cannot fill three splits.
+    refused = run_hub("publish", "acme/factory-sounds", root=root)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[0] == "Error: acme/factory-sounds: 3 groups (speaker), tied into 1 by duplicates, for 3 splits: validation and test would be empty"
+    doc["split"]["ratios"] = {"train": 1.0}
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
     published = run_hub("publish", "acme/factory-sounds", "--json", root=root)
     assert published.returncode == 0, published.stderr
     data = json.loads(published.stdout)
