@@ -85,13 +85,8 @@ def media_path(base: Path, value: str, folder: str = "") -> Path:
             if path.is_file():
                 return path
             near = joined
-    try:
-        path = safe_path(base, value)
-    except UnsafePath:
-        if near is None:
-            raise
-        path = None
-    if path is None or not path.is_file():
+    path = safe_path(base, value)  # not next to the records file: in the dataset folder, or refused (a link out, `..`)
+    if not path.is_file():
         looked = f" (looked for {near}, next to the records file, and {value} in the dataset folder)" if near is not None and near != value else ""
         raise FileNotFoundError(f"media file {value!r} does not exist{looked}")
     return path
