@@ -44,6 +44,15 @@ def _split_of(rel: Path) -> str | None:
     return split_name(rel.parts[0]) if len(rel.parts) > 1 else None
 
 
+def _add(records: list[dict[str, Any]], splits: set[str], record: dict[str, Any], split: str | None, extra: dict[str, Any]) -> None:
+    """Add `record`, with its official split (if any, counted in `splits`) and the row's extra columns."""
+    if split:
+        record["split"] = split
+        splits.add(split)
+    record.update(extra)
+    records.append(record)
+
+
 def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draft:
     exts = IMAGE_EXTS if kind == "image" else AUDIO_EXTS
     if not path.is_dir():
@@ -86,13 +95,7 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
             if columns["label"] and row.get(columns["label"]):
                 record["label"] = str(row[columns["label"]])
                 labels.add(record["label"])
-        if split:
-            record["split"] = split
-            splits.add(split)
-        for c in extras:
-            if c in row:
-                record[c] = row[c]
-        records.append(record)
+        _add(records, splits, record, split, {c: row[c] for c in extras if c in row})
     mapping = {"id": columns["id"] or "the file's path without extension", kind: "the file (file_name)" if meta else "the file"}
     mapping.update({f: c for f, c in columns.items() if c and f not in ("id", "split")})
     notes = []
@@ -171,13 +174,7 @@ def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any
             record["label"] = str(row[columns["label"]])
             labels.add(record["label"])
         split = split_name(row[columns["split"]]) if columns["split"] and row.get(columns["split"]) else None
-        if split:
-            record["split"] = split
-            splits.add(split)
-        for c in extras:
-            if c in row:
-                record[c] = row[c]
-        records.append(record)
+        _add(records, splits, record, split, {c: row[c] for c in extras if c in row})
     mapping = {kind: media_column, **{f: c for f, c in columns.items() if c}}
     mapping.setdefault("id", f"{media_column} without extension")
     if kind == "image":
@@ -254,12 +251,7 @@ def _arrow_draft(fmt: str, path: Path, tables: list[tuple[str | None, Any]], fea
             if columns["label"] and row.get(columns["label"]) not in (None, ""):
                 record["label"] = str(row[columns["label"]])
                 labels.add(record["label"])
-            if split:
-                record["split"] = split
-                splits.add(split)
-            for c in extras:
-                record[c] = _jsonable(row.get(c))
-            records.append(record)
+            _add(records, splits, record, split, {c: _jsonable(row.get(c)) for c in extras})
     labels |= {n for c, names in classes.items() if c == columns["label"] for n in names}
     mapping = {("image" if kind == "image" else "audio"): media, **{f: c for f, c in columns.items() if c}}
     mapping.setdefault("id", "<split>-<row number>")
