@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuditError", "audit"]
+__all__ = ["AuditError", "audit", "read_splits"]
 
 _ORDER = ["train", "validation", "test"]  # splits are listed in this order, then the others by name
 
@@ -52,7 +52,7 @@ def _split_name(path: Path, base: Path) -> str:
     return path.name.split("-")[0].removesuffix(".parquet")
 
 
-def _read(path: Path, split_column: str | None) -> tuple[dict[str, pa.Table], str, Any]:
+def read_splits(path: Path, split_column: str | None) -> tuple[dict[str, pa.Table], str, Any]:
     """(split name -> table, layout, `datasets.Features` or None) of the folder at `path`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -200,7 +200,7 @@ def audit(path: Path | str, *, group_key: str | None = None, split_column: str |
     from hub.splits import Assignment, certify
 
     path = Path(path)
-    parts, layout, features = _read(path, split_column)
+    parts, layout, features = read_splits(path, split_column)
     if split_column:
         parts = _by_column(parts, split_column)
     parts = {name: table for name, table in parts.items() if name}

@@ -376,16 +376,11 @@ def contamination(ctx: click.Context, target: str, against: str | None, record: 
     TARGET is a registered dataset (ns/name: validated and split as a publish would) or data
     on disk: a Parquet file or folder, or a `datasets.save_to_disk` folder (its splits other
     than test and validation count as training data). Exit 1 when training records match."""
-    from hub.contamination import check_path, refusing
-
-    result = hub.check_contamination(target, against=against, record=record, root=_root(ctx)) if "/" in target and not Path(target).exists() else None
-    if result is None:
-        from hub.repo import find_root
-
-        root = find_root(_root(ctx))
-        path = Path(target)
-        matches = check_path(root, path, record or _infer_record(path), only=against)
-        result = {"target": str(path), "matches": [m.to_dict() for m in matches], "contaminated": bool(refusing(matches))}
+    path = Path(target)
+    registered = "/" in target and not path.exists()  # ns/name, not a folder
+    if not registered and record is None:
+        record = _infer_record(path)
+    result = hub.check_contamination(target if registered else path, against=against, record=record, root=_root(ctx))
     if as_json:
         _dump(result)
     else:

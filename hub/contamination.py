@@ -204,28 +204,19 @@ def raise_if_contaminated(root: Path, dataset: str, matches: list[Match]) -> Non
 
 def check_path(root: Path, path: Path, record: str, *, only: str | None = None) -> list[Match]:
     """`check` for data outside the registry: a Parquet file or folder, or a `datasets`
-    `save_to_disk` folder (every split of it counts as training data unless named test or validation)."""
-    tables: list[tuple[str, pa.Table]] = []
-    if (path / "dataset_dict.json").is_file() or (path / "dataset_info.json").is_file():
-        import datasets
+    `save_to_disk` folder, read as `hub audit` reads them (`hub.audit.read_splits`); every split
+    but test and validation counts as training data."""
+    from hub.audit import AuditError, read_splits
 
-        loaded = datasets.load_from_disk(str(path))
-        items = loaded.items() if isinstance(loaded, datasets.DatasetDict) else [("train", loaded)]
-        tables = [(name, ds.data.table) for name, ds in items]
-    elif path.is_file():
-        tables = [("train", pq.read_table(path))]
-    elif path.is_dir():
-        files = sorted(path.rglob("*.parquet"))
-        if not files:
-            raise HubError(f"{path} holds no Parquet files and is not a `save_to_disk` folder",
-                           hint="Point at a Parquet file or folder, a folder written by `datasets.save_to_disk`, or a registered dataset (ns/name).")
-        by_split: dict[str, list[pa.Table]] = {}
-        for f in files:
-            split = f.name.split("-")[0] if f.parent == path or f.parent.name == "data" else f.parent.name
-            by_split.setdefault(split if split in REFERENCE_SPLITS else "train", []).append(pq.read_table(f))
-        tables = [(name, pa.concat_tables(parts, promote_options="permissive")) for name, parts in by_split.items()]
-    else:
-        raise HubError(f"{path} does not exist", hint="Point at a Parquet file or folder, or a `save_to_disk` folder.")
+    try:
+        parts, _, _ = read_splits(path, None)
+    except AuditError as exc:
+        raise HubError(exc.message, hint="Point at a Parquet file or folder, a folder written by `datasets.save_to_disk`, or a registered dataset (ns/name).",
+                       path=str(path)) from None
+    by_split: dict[str, list[pa.Table]] = {}
+    for name, part in parts.items():
+        by_split.setdefault(name if name in REFERENCE_SPLITS else "train", []).append(part)
+    tables = [(name, pa.concat_tables(group, promote_options="permissive")) for name, group in by_split.items()]
     names = [name for name, _ in tables]
     table = pa.concat_tables([t for _, t in tables], promote_options="permissive")
     if "id" not in table.column_names:
@@ -239,20 +230,19 @@ def _aligned(tables: list[pa.Table]) -> list[pa.Table]:
     published data) has it in; a column that does not cast is left out (class labels whose
     names differ are compared as the indices they are, which the duplicate check never reads)."""
     ours, reference = tables[0], tables[1]
-    columns, types = [], []
+    fields, columns = [], []  # columns[i]: the cast column `fields[i]` of every table
     for name in ours.column_names:
         if not all(name in t.column_names for t in tables):
             continue
         target = reference.schema.field(name).type
         try:
-            for t in tables:
-                t.column(name).slice(0, 1).cast(target)
+            cast = [t.column(name).cast(target) for t in tables]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             continue
-        columns.append(name)
-        types.append(target)
-    schema = pa.schema(list(zip(columns, types)))
-    return [pa.Table.from_arrays([t.column(n).cast(k) for n, k in zip(columns, types)], schema=schema) for t in tables]
+        fields.append(pa.field(name, target))
+        columns.append(cast)
+    schema = pa.schema(fields)
+    return [pa.Table.from_arrays([cast[i] for cast in columns], schema=schema) for i in range(len(tables))]
 
 
 def _exact_keys(duplicates: Any) -> np.ndarray:
