@@ -316,9 +316,7 @@ class Catalog:
         found = memo.get((sql, *args))
         if found is None:
             with _cursor(connection) as con:
-                cursor = con.execute(sql, args)
-                columns = [d[0] for d in cursor.description]
-                found = [dict(zip(columns, row)) for row in cursor.fetchall()]
+                found = _rows(con, sql, args)
             memo.put((sql, *args), found, len(found))
         found = [dict(row) for row in found]  # the memo's rows stay as the index has them
         if include_private:
@@ -365,8 +363,7 @@ class Catalog:
         if info is None:
             with _cursor(connection) as con:
                 row = next(iter(con.execute("SELECT entry, versions, latest, valid FROM datasets WHERE id = ?", [dataset]).fetchall()), None)
-                cursor = con.execute("SELECT version, file, message, hint FROM problems WHERE dataset = ? ORDER BY version NULLS FIRST", [dataset])
-                problems = [dict(zip([d[0] for d in cursor.description], p)) for p in cursor.fetchall()]
+                problems = _rows(con, "SELECT version, file, message, hint FROM problems WHERE dataset = ? ORDER BY version NULLS FIRST", [dataset])
             if row is None:
                 broken = next((p for p in problems if p["version"] is None), None)
                 if broken is not None:
