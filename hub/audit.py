@@ -10,7 +10,7 @@ that lie in more than one split, with their ids (`leaks`). Layouts read:
   or a Parquet folder).
 
 What a duplicate is depends on the records: when the columns hold every required field of a
-record type (`hub.split_modes.infer_record`), that type's engine decides (decoded audio, image
+record type (`hub.records.infer`), that type's engine decides (decoded audio, image
 pixels, series windows, dialogue texts); otherwise media columns the `datasets` features name
 (`Image`, `Audio`, `Video`) go to the engine of the record type with that media, and columns of
 running text (most values hold a space, and they are not a few values repeated: not labels,
@@ -196,7 +196,6 @@ def audit(path: Path | str, *, group_key: str | None = None, split_column: str |
     from hub import records
     from hub.dedup import Thresholds
     from hub.entry import SplitPolicy
-    from hub.split_modes import infer_record
     from hub.splits import Assignment, certify
 
     path = Path(path)
@@ -217,7 +216,7 @@ def audit(path: Path | str, *, group_key: str | None = None, split_column: str |
     index = np.repeat(np.arange(len(names), dtype=np.int8), [parts[n].num_rows for n in names])
     if record is not None and record not in records.RECORD_TYPES:
         raise AuditError(f"unknown record type {record!r}", hint=f"Use one of: {', '.join(records.RECORD_TYPES)}.", record=record)
-    record = record or infer_record(table.column_names)
+    record = record or records.infer(table.column_names)
     if group_key is None and record is not None and records.get(record).group_key in table.column_names:
         group_key = records.get(record).group_key
     if group_key is not None and group_key not in table.column_names:

@@ -405,11 +405,11 @@ def _infer_record(path: Path) -> str:
             columns = set(pa.ipc.open_stream(source).schema.names)
     else:
         columns = set(pq.read_schema(files[0]).names)
-    fitting = [name for name, t in records.RECORD_TYPES.items() if set(t.record_schema().required) - {"id"} <= columns]
-    if len(fitting) != 1:
+    record = records.infer(columns)
+    if record is None:
         raise HubError(f"cannot tell the record type of {path} from its columns ({', '.join(sorted(columns))})",
                        hint=f"Name it with --record ({', '.join(records.RECORD_TYPES)}).")
-    return fitting[0]
+    return record
 
 
 @main.command()

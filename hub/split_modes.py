@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from hub.report import Report
     from hub.splits import Assignment
 
-__all__ = ["MODES", "TimePlan", "assign", "card_lines", "certified_key", "extend_certificate", "infer_record", "leak_error", "leaks",
+__all__ = ["MODES", "TimePlan", "assign", "card_lines", "certified_key", "extend_certificate", "leak_error", "leaks",
            "parse_policy", "plan_time", "time_values", "with_split_column"]
 
 MODES = ("hash", "given", "time")
@@ -360,15 +360,6 @@ def leaks(ids: pa.ChunkedArray | pa.Array, groups: pa.ChunkedArray | pa.Array | 
             "duplicate_clusters_crossing": n_clusters, "duplicate_clusters": cluster_out, "splits": per_split}
 
 
-def infer_record(columns: list[str]) -> str | None:
-    """The record type whose required fields the columns hold (the first in registry order), or None."""
-    for name, kind in records.RECORD_TYPES.items():
-        required = set(load_json_schema(kind.schema).get("required", [])) - {"id", kind.group_key}
-        if required and required <= set(columns):
-            return name
-    return None
-
-
 def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment: Assignment, policy: SplitPolicy) -> dict[str, Any]:
     """Add what the split mode certifies to `certificate` (from `hub.splits.certify`), in place:
     the mode; for a time split its boundaries (`holds` also needs no window across one);
@@ -378,7 +369,7 @@ def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment:
     if policy.mode == "given":
         certificate["column"] = policy.column
     if policy.mode == "time":
-        section = _time_section(table, assignment.index, assignment.names, policy, infer_record(table.column_names))
+        section = _time_section(table, assignment.index, assignment.names, policy, records.infer(table.column_names))
         certificate["time"] = section
         certificate["holds"] = bool(certificate["holds"] and section["windows_crossing"] == 0)
     if not certificate["holds"]:

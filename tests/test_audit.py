@@ -122,3 +122,16 @@ def test_audit_refuses_what_it_cannot_read(tmp_path):
     result = run_hub("audit", str(tmp_path / "empty"))
     assert result.returncode == 1
     assert f"Error: {tmp_path / 'empty'} holds no save_to_disk dataset and no Parquet file" in result.stderr
+
+
+def test_audit_tells_inspection_images_from_class_images_by_their_columns(tmp_path):
+    """Digit images relabelled as an inspection corpus (`defect`, `asset_id`): audited as
+    inspection, grouped by asset, where registry order alone would have called them images."""
+    rows = _digits_dict(plant=False)
+    inspection = rows.rename_columns({"label": "defect", "group": "asset_id"})
+    folder = tmp_path / "inspection"
+    inspection.save_to_disk(str(folder))
+    report = hub.audit(folder)
+    assert (report["record"], report["group_key"]) == ("inspection", "asset_id")
+    assert hub.records.infer(["image", "label"]) == "image" and hub.records.infer(["image"]) == "image"
+    assert hub.records.infer(["text", "label"]) is None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from hub.records import dialogue, image, inspection, sensor, speech, video
 from hub.records.base import RecordType, TaskSpec
 
-__all__ = ["RECORD_TYPES", "RecordType", "TaskSpec", "for_modality", "get", "modalities"]
+__all__ = ["RECORD_TYPES", "RecordType", "TaskSpec", "for_modality", "get", "infer", "modalities"]
 
 RECORD_TYPES: dict[str, RecordType] = {
     t.name: t for t in (speech.SPEECH, image.IMAGE, dialogue.DIALOGUE, sensor.SENSOR, inspection.INSPECTION, video.VIDEO)
@@ -27,6 +27,25 @@ RECORD_TYPES: dict[str, RecordType] = {
 def get(name: str) -> RecordType:
     """The record type called `name`; raises `KeyError` when there is none."""
     return RECORD_TYPES[name]
+
+
+def infer(columns: list[str] | set[str]) -> str | None:
+    """The record type of rows with these columns, or None when none fits.
+
+    A type fits when the columns hold its required fields (its group key aside: data from
+    elsewhere may be grouped otherwise); of the types that fit, the one whose schema names
+    the most of the columns wins (`image` + `defect` is an inspection, `image` + `label` an
+    image); a tie goes to the first in registry order (bare `image` is an image)."""
+    from hub.schema import load_json_schema
+
+    columns = set(columns)
+    scores = {}
+    for name, kind in RECORD_TYPES.items():
+        schema = load_json_schema(kind.schema)
+        required = set(schema.get("required", [])) - {"id", kind.group_key}
+        if required and required <= columns:
+            scores[name] = len(columns & set(schema.get("properties", {})))
+    return max(scores, key=scores.__getitem__) if scores else None
 
 
 def modalities() -> list[str]:
