@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import pytest
 
 from hub.labelstudio.agreement import agreement, krippendorff_alpha, pair_score, wer
@@ -74,3 +76,19 @@ def test_span_times_are_kept_at_the_precision_pull_compares(record, task):
     spans = from_results(spec, result, ["a"])
     assert spans == [{"start": 0.123, "end": 1.001, "label": "a"}]
     assert _norm(spans) == spans
+
+
+def test_pairwise_wer_is_jiwer_exact_not_floored():
+    import jiwer
+
+    pairs = {"r1": [("p", "yes"), ("q", "yes it is a cat")], "r2": [("p", "the cat"), ("q", "the dog"), ("r", "a cat")]}
+    result = agreement("text", pairs)
+    expected = {}
+    for task, values in pairs.items():
+        wers = [(jiwer.wer(a, b) + jiwer.wer(b, a)) / 2 for (_, a), (_, b) in combinations(values, 2)]
+        expected[task] = wers
+    assert result["per_task_wer"] == {task: pytest.approx(sum(w) / len(w)) for task, w in expected.items()}
+    assert result["per_task_wer"]["r1"] == pytest.approx(2.4)  # (4/1 + 4/5) / 2, above 1: not floored
+    every_pair = [w for wers in expected.values() for w in wers]
+    assert result["mean_pairwise_wer"] == pytest.approx(sum(every_pair) / len(every_pair))
+    assert pair_score("text", "yes", "yes it is a cat") == pytest.approx(1 - 2.4)

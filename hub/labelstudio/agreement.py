@@ -5,12 +5,14 @@ One measure per kind of label:
 | kind        | per task                                 | whole project                      |
 |-------------|------------------------------------------|------------------------------------|
 | `choice`    | share of annotator pairs that agree      | Krippendorff's alpha (nominal)     |
-| `text`      | mean pairwise word error rate (WER)      | mean of the tasks' pairwise WER    |
+| `text`      | mean pairwise word error rate (WER)      | mean WER over all pairs and per task |
 | `boxes`     | mean pairwise F1 of IoU-matched boxes    | mean of the tasks' F1              |
 | `spans`     | mean pairwise F1 of overlap-matched spans| mean of the tasks' F1              |
 
 Per annotator: the mean of that annotator's pairwise scores against the others (agreement,
-1 - WER for text). Only tasks with two or more usable annotations count.
+1 - WER for text). Only tasks with two or more usable annotations count. WER is jiwer's
+(edits / reference words, not floored: it exceeds 1 when the hypothesis is longer), averaged
+over both directions of a pair.
 """
 
 from __future__ import annotations
@@ -76,11 +78,11 @@ def _matched_f1(a: list[tuple[Any, str]], b: list[tuple[Any, str]], iou) -> floa
 
 
 def pair_score(kind: str, a: Any, b: Any) -> float:
-    """Agreement of two annotations' values in [0, 1] (1 - WER, floored at 0, for text)."""
+    """Agreement of two annotations' values (in [0, 1]; for text 1 - WER, below 0 when WER > 1)."""
     if kind == "choice":
         return float(a == b)
     if kind == "text":
-        return max(0.0, 1.0 - (wer(a, b) + wer(b, a)) / 2)
+        return 1.0 - (wer(a, b) + wer(b, a)) / 2
     if kind == "boxes":
         return _matched_f1([(box, cat) for box, cat in zip(a["bbox"], a["category"])], [(box, cat) for box, cat in zip(b["bbox"], b["category"])], _iou_box)
     if kind == "spans":
@@ -119,6 +121,7 @@ def agreement(kind: str, tasks: dict[Any, list[tuple[str, Any]]]) -> dict[str, A
     "per_annotator": {annotator: {"score", "pairs"}}} (plus "alpha" for choices).
     """
     per_task: dict[Any, float] = {}
+    all_scores: list[float] = []
     annotator_scores: dict[str, list[float]] = defaultdict(list)
     for task, values in tasks.items():
         if len(values) < 2:
@@ -127,6 +130,7 @@ def agreement(kind: str, tasks: dict[Any, list[tuple[str, Any]]]) -> dict[str, A
         for (who_a, a), (who_b, b) in combinations(values, 2):
             score = pair_score(kind, a, b)
             scores.append(score)
+            all_scores.append(score)
             annotator_scores[who_a].append(score)
             annotator_scores[who_b].append(score)
         per_task[task] = round(sum(scores) / len(scores), 6)
@@ -142,5 +146,6 @@ def agreement(kind: str, tasks: dict[Any, list[tuple[str, Any]]]) -> dict[str, A
     if kind == "choice":
         result["alpha"] = krippendorff_alpha([[v for _, v in values] for values in tasks.values() if len(values) >= 2])
     if kind == "text":
-        result["mean_pairwise_wer"] = round(1 - result["overall"], 6) if per_task else None
+        result["mean_pairwise_wer"] = round(1 - sum(all_scores) / len(all_scores), 6) if all_scores else None
+        result["per_task_wer"] = {task: round(1 - score, 6) for task, score in per_task.items()}
     return result
