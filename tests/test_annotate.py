@@ -291,3 +291,18 @@ def test_every_label_config_is_accepted_by_label_studio(record, task, label_stud
     with label_studio.api() as api:
         r = api.post("/api/projects/", json={"title": f"config check {record} {task}", "label_config": xml})
     assert r.status_code == 201, r.text
+
+
+def test_pseudonyms_come_from_the_salt_and_email_only(hub_root, ls_env):
+    """The same annotators get the same pseudonyms through 127.0.0.1:P and localhost:P (#15)."""
+    import hashlib
+
+    from hub.labelstudio.bridge import _names
+    from hub.labelstudio.client import Client
+    from labelstudio_fixtures import ANNOTATORS
+
+    spellings = [ls_env.url, ls_env.url.replace("127.0.0.1", "localhost")]
+    names = [_names(hub_root, Client(url), [], set()) for url in spellings]
+    assert names[0] == names[1]
+    expected = "annotator-" + hashlib.sha256(f"test-salt\0{ANNOTATORS[0]}".encode()).hexdigest()[:12]
+    assert names[0][str(ls_env.users[ANNOTATORS[0]])] == expected

@@ -200,8 +200,10 @@ def _salt(root: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _pseudonym(salt: str, server: str, user: Any) -> str:
-    return "annotator-" + hashlib.sha256(f"{salt}\0{server}\0{user}".encode()).hexdigest()[:12]
+def _pseudonym(salt: str, email: str) -> str:
+    """The annotator's name in published data: from the salt and the email only, so one person
+    keeps one pseudonym however the server's URL is spelled and on whichever server they work."""
+    return "annotator-" + hashlib.sha256(f"{salt}\0{email.strip().lower()}".encode()).hexdigest()[:12]
 
 
 def _trim(task: dict[str, Any]) -> dict[str, Any]:
@@ -285,7 +287,7 @@ def _names(root: Path, client: Client, tasks: list[dict[str, Any]], reviewers: s
     for task in tasks:
         for ann in task["annotations"]:
             ann["__email"] = emails.get(ann.get("completed_by"))
-    return {str(uid): _pseudonym(salt, client.url, email) for uid, email in emails.items()}
+    return {str(uid): _pseudonym(salt, email or f"{client.url}#{uid}") for uid, email in emails.items()}  # no email: the server's id
 
 
 def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, dict[str, Any], Entry, TaskSpec]:
@@ -430,7 +432,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
         "conflicts": len(conflicts), "conflict_records": [c["record_id"] for c in conflicts],
         "skipped": len(collected["skipped"]), "rejected": len(collected["rejected"]) + len(collected["empty"]) + len(missing),
         "overlay": {"path": str(path.relative_to(root)), "sha256": sha256_file(path)},
-        "pseudonyms": "annotator-<sha256(salt, server, email)[:12]>; the salt stays in the hub's .hub/annotate/salt (or HUB_ANNOTATOR_SALT)",
+        "pseudonyms": "annotator-<sha256(salt, email)[:12]>; the salt stays in the hub's .hub/annotate/salt (or HUB_ANNOTATOR_SALT)",
     }
     from hub.publishing import publish
 
