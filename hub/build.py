@@ -85,7 +85,7 @@ def check(root: Path, dataset: str) -> dict[str, Any]:
 
     thresholds = entry.split.thresholds()
     assignment = Assignment(np.concatenate(index), names, 0, 0, find_duplicates(table, entry.schema.record, thresholds), thresholds)
-    certificate = certify(table, assignment, entry.split, list(entry.schema.labels))
+    certificate = certify(table, assignment, entry.split, list(entry.schema.labels), record=entry.schema.record)
     for key in ("records_moved", "moves", "groups_tied_by_duplicates"):  # properties of the assignment, not of the files
         certificate.pop(key, None)
     if not certificate["holds"]:

@@ -110,7 +110,7 @@ def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leak
     clock.lap("encode labels")
     assignment = validated.split_assignment(pins)
     moves = published_moves(table, assignment, pins, entry.split) if pins is not None else None
-    certificate = certify(table, assignment, entry.split, list(entry.schema.labels), moves)
+    certificate = certify(table, assignment, entry.split, list(entry.schema.labels), moves, record=entry.schema.record)
     if not certificate["holds"] and entry.split.mode != "hash" and not allow_leaks:
         raise leak_error(dataset, certificate)  # what crosses, by id (hub.split_modes)
     if not certificate["holds"] and not allow_leaks:

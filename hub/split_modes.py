@@ -360,7 +360,8 @@ def leaks(ids: pa.ChunkedArray | pa.Array, groups: pa.ChunkedArray | pa.Array | 
             "duplicate_clusters_crossing": n_clusters, "duplicate_clusters": cluster_out, "splits": per_split}
 
 
-def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment: Assignment, policy: SplitPolicy) -> dict[str, Any]:
+def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment: Assignment, policy: SplitPolicy,
+                       record: str | None = None) -> dict[str, Any]:
     """Add what the split mode certifies to `certificate` (from `hub.splits.certify`), in place:
     the mode; for a time split its boundaries (`holds` also needs no window across one);
     and when it does not hold, what crosses (`leaks`)."""
@@ -369,7 +370,7 @@ def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment:
     if policy.mode == "given":
         certificate["column"] = policy.column
     if policy.mode == "time":
-        section = _time_section(table, assignment.index, assignment.names, policy, records.infer(table.column_names))
+        section = _time_section(table, assignment.index, assignment.names, policy, record)
         certificate["time"] = section
         certificate["holds"] = bool(certificate["holds"] and section["windows_crossing"] == 0)
     if not certificate["holds"]:

@@ -419,14 +419,16 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     return Assignment(index, hashed.names, moved, tied, duplicates, thresholds, conflicts, before, n_components)
 
 
-def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str], moves: dict | None = None) -> dict:
+def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str], moves: dict | None = None,
+            record: str | None = None) -> dict:
     """The leakage certificate, checked from the final assignment alone (not trusted from it).
 
     `holds` is true only when no group and no duplicate cluster lies in two splits. Per split:
     rows, groups, the target row share (the policy's ratio) and the share achieved. Per kind of
     duplicate cluster: how many, and the ids of the first clusters' first members (and of the
     first ones crossing, if any). `records_moved` counts published records now in another split
-    (`moves`, `hub.split_rules.published_moves`'s dict: 0 unless moves were allowed).
+    (`moves`, `hub.split_rules.published_moves`'s dict: 0 unless moves were allowed). `record`:
+    the rows' record type, which says how long a row lasts for a time split's boundaries.
     """
     names = assignment.names
     split_of_row = pa.DictionaryArray.from_arrays(pa.array(assignment.index), pa.array(names))
@@ -475,7 +477,7 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         if assignment.hashed is not None:  # what the groups' hashes alone would have given
             balance["largest_deviation_hashed"] = _balance(codes, values, assignment.hashed, names)["largest_deviation"]
         certificate["stratification"] = {"key": policy.stratify_key, **balance}
-    return extend_certificate(certificate, table, assignment, policy)  # given and time splits; what leaks (hub.split_modes)
+    return extend_certificate(certificate, table, assignment, policy, record)  # given and time splits; what leaks (hub.split_modes)
 
 
 _EXAMPLES = 3  # clusters named per kind in the certificate
