@@ -256,13 +256,14 @@ def accept(dataset: str, *, endpoint: str | None = None, token: str | None = Non
     return _accept(dataset, endpoint=endpoint, token=token)
 def annotate_push(ref: str, *, split: str = "train", task: str | None = None, limit: int | None = None, sample: int | None = None, seed: int = 0,
                   prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str | None = None,
-                  root: Path | str | None = None) -> dict[str, Any]:
+                  overlap: int | None = None, root: Path | str | None = None) -> dict[str, Any]:
     """Create or update the Label Studio project for `ref` (`ns/name@X.Y.Z`) and import the
-    split's records that have no task yet; return the project and counts. See `hub.labelstudio.bridge.push`."""
+    split's records that have no task yet; each task goes to `overlap` annotators (a new
+    project's default: 3). Return the project and counts. See `hub.labelstudio.bridge.push`."""
     from hub.labelstudio.bridge import push
 
     return push(_root(root), ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel,
-                predictions=predictions, model_version=model_version)
+                predictions=predictions, model_version=model_version, overlap=overlap)
 
 
 def annotate_status(project: int | str, *, root: Path | str | None = None) -> dict[str, Any]:

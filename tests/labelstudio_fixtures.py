@@ -3,7 +3,10 @@ its own virtualenv), simulated annotators, and a tiny real HTTP proxy to inject 
 
 The server starts once per session, on a free port of 127.0.0.1, in a fresh data directory,
 with the session's temporary folder as its local-files document root (every test's hub lives
-below it), and stops at the end of the session.
+below it), and stops at the end of the session. While developing, a running server can be
+reused (it takes a minute to start): HUB_TEST_LABEL_STUDIO_URL=http://127.0.0.1:P, started
+with this file's token and LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=D, and pytest run with
+`--basetemp` below D (HUB_TEST_LABEL_STUDIO_DOCUMENT_ROOT=D).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "hub0test0token0aaaabbbbccccddddeeeeffff01"
 ADMIN = "admin@localhost"
+PASSWORD = "hub-test-password"
 ANNOTATORS = ["ann1@localhost", "ann2@localhost", "ann3@localhost", "reviewer@localhost"]
 
 
@@ -52,6 +56,24 @@ class LabelStudioServer:
             r.raise_for_status()
             return r.json()["id"]
 
+    def sign_up(self, email: str) -> httpx.Client:
+        """A new user who signs up through the server's invite link, as a person does in the
+        browser; an API client with that user's own token (not the admin's)."""
+        with self.api() as api:
+            invite = api.get("/api/invite")
+            invite.raise_for_status()
+            link = invite.json()["invite_url"]
+        with httpx.Client(base_url=self.url, timeout=60) as browser:
+            browser.get(link).raise_for_status()
+            form = {"email": email, "password": PASSWORD, "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
+            signed = browser.post(link, data=form, headers={"Referer": self.url + link})
+            assert signed.status_code == 302, f"signing up {email} failed: HTTP {signed.status_code}"
+            token = browser.get("/api/current-user/token")
+            token.raise_for_status()
+            me = browser.get("/api/current-user/whoami").json()
+        self.users[email] = me["id"]
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Token {token.json()['token']}"}, timeout=60)
+
     def tasks(self, project: int) -> list[dict[str, Any]]:
         """The project's tasks in id order (id and data)."""
         out, page = [], 1
@@ -69,7 +91,7 @@ class LabelStudioServer:
 
 
 def _start(data: Path, document_root: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "LABEL_STUDIO_USERNAME": ADMIN, "LABEL_STUDIO_PASSWORD": "hub-test-password", "LABEL_STUDIO_USER_TOKEN": TOKEN,
+    env = {**os.environ, "LABEL_STUDIO_USERNAME": ADMIN, "LABEL_STUDIO_PASSWORD": PASSWORD, "LABEL_STUDIO_USER_TOKEN": TOKEN,
            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true", "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": str(document_root)}
     return subprocess.Popen([str(REPO / "scripts" / "labelstudio"), "start", str(data), str(port)], env=env, stdout=open(log, "wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -89,9 +111,33 @@ def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 300) 
     raise RuntimeError(f"Label Studio did not answer on {url} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+def _accounts(server: LabelStudioServer) -> LabelStudioServer:
+    """`server` with the admin's id and the annotators' accounts (made once per server)."""
+    with server.api() as api:
+        me = api.get("/api/current-user/whoami")
+        me.raise_for_status()  # our token on our port: not another server that took the port
+        server.users[ADMIN] = me.json()["id"]
+        known = {u["email"]: u["id"] for u in api.get("/api/users/").json()}
+        for email in ANNOTATORS:
+            if email not in known:
+                r = api.post("/api/users/", json={"email": email, "username": email.split("@")[0]})
+                r.raise_for_status()
+                known[email] = r.json()["id"]
+            server.users[email] = known[email]
+    return server
+
+
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory) -> LabelStudioServer:
     """A real Label Studio server with an admin token and four annotator accounts."""
+    reused = os.environ.get("HUB_TEST_LABEL_STUDIO_URL")
+    if reused:  # its projects go: a test's hub has the path a hub of the last run had
+        server = _accounts(LabelStudioServer(reused, TOKEN, Path(os.environ["HUB_TEST_LABEL_STUDIO_DOCUMENT_ROOT"])))
+        with server.api() as api:
+            for project in api.get("/api/projects/", params={"page_size": 1000}).json()["results"]:
+                api.delete(f"/api/projects/{project['id']}/").raise_for_status()
+        yield server
+        return
     subprocess.run([str(REPO / "scripts" / "labelstudio"), "install"], check=True)
     base = tmp_path_factory.getbasetemp()
     data = tmp_path_factory.mktemp("label-studio-data")
@@ -101,16 +147,7 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
     process = _start(data, base, port, log)
     try:
         _wait(url, process, log)
-        server = LabelStudioServer(url, TOKEN, base)
-        with server.api() as api:
-            me = api.get("/api/current-user/whoami")
-            me.raise_for_status()  # our token on our port: not another server that took the port
-            server.users[ADMIN] = me.json()["id"]
-            for email in ANNOTATORS:
-                r = api.post("/api/users/", json={"email": email, "username": email.split("@")[0], "password": "hub-test-password"})
-                r.raise_for_status()
-                server.users[email] = r.json()["id"]
-        yield server
+        yield _accounts(LabelStudioServer(url, TOKEN, base))
     finally:
         try:
             os.killpg(process.pid, signal.SIGTERM)

@@ -117,20 +117,42 @@ def _document_root(root: Path) -> Path:
 
 # -- push -----------------------------------------------------------------------------------
 
+# Annotators per task of a new project: every task computes agreement, and three break a tie
+# that two cannot (majority resolution)
+DEFAULT_OVERLAP = 3
+
+
+def _queue_settings(overlap: int) -> dict[str, Any]:
+    """Project settings by which Label Studio's labelling queue (`/api/projects/{id}/next`, the
+    UI's "Label All Tasks") gives each task to `overlap` different annotators, in task order,
+    finishing tasks others started first. The queue shows an annotator only their own
+    annotations; the open-source server has no setting that hides the others' in the Data
+    Manager (it has no annotator role), so annotators who want to be independent use the queue."""
+    return {"maximum_annotations": overlap, "overlap_cohort_percentage": 100, "sampling": "Sequential sampling", "show_annotation_history": False}
+
+
+def _project_url(client: Client, pid: int) -> str:
+    return f"{client.url}/projects/{pid}/data"
+
+
 
 def push(root: Path, ref: str, *, split: str = "train", task: str | None = None, limit: int | None = None, sample: int | None = None,
          seed: int = 0, prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str | None = None,
-         client: Client | None = None) -> dict[str, Any]:
+         overlap: int | None = None, client: Client | None = None) -> dict[str, Any]:
     """Create (or update) the Label Studio project for `ref`'s `split` and `task`, and import
     tasks for the records that have none yet.
 
-    `ref` is `ns/name@X.Y.Z` (or `ns/name`: the latest version). Returns the project and
-    counts (selected, already there, imported, problems). Raises `DatasetNotFound`,
+    `overlap` is how many different annotators each task reaches through the labelling queue
+    (the project's annotations per task; None: DEFAULT_OVERLAP for a new project, the
+    project's own for an existing one). `ref` is `ns/name@X.Y.Z` (or `ns/name`: the latest
+    version). Returns the project and counts (selected, already there, imported, problems). Raises `DatasetNotFound`,
     `VersionNotFound`, `AnnotationError` (bad task, split or options) and the Label Studio
     errors (`LabelStudioUnavailable`, `LabelStudioAuthError`).
     """
     if limit is not None and sample is not None:
         raise AnnotationError("--limit and --sample exclude each other", hint="Give one of them.")
+    if overlap is not None and overlap < 1:
+        raise AnnotationError(f"overlap {overlap} is not a number of annotators", hint="Give 1 (a single pass) or more.")
     dataset, version = parse_ref(ref)
     entry = _entry(root, dataset)
     version = _version(root, dataset, version)
@@ -160,11 +182,13 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     xml = label_config(spec, config_labels, channels=meta["channels"])
     if project is None:
         meta["labels"] = config_labels
-        project = client.create_project(title, _describe(meta), xml)
-    elif meta["labels"] != config_labels:
-        meta["labels"] = config_labels
-        client.update_label_config(project["id"], xml)
-        client.call("updating the project description", client.sdk.projects.update, id=project["id"], description=_describe(meta))
+        project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or DEFAULT_OVERLAP))
+    else:
+        if meta["labels"] != config_labels:
+            meta["labels"] = config_labels
+            client.update_project(project["id"], "label config", label_config=xml, description=_describe(meta))
+        if overlap is not None and overlap != project.get("maximum_annotations"):
+            client.update_project(project["id"], "annotations per task", **_queue_settings(overlap))
     pid = project["id"]
     existing = {t["data"].get("record_id") for t in client.iter_tasks(pid, annotations=False)}
     new = table.filter([rid not in existing for rid in table.column("id").to_pylist()]) if existing else table
@@ -179,7 +203,8 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
                                   model_version=model_version or f"{dataset}@{version}", channels=meta["channels"])
     imported = client.import_tasks(pid, tasks) if tasks else 0
     return {
-        "project": {"id": pid, "title": title, "url": f"{client.url}/projects/{pid}/data"},
+        "project": {"id": pid, "title": title, "url": _project_url(client, pid),
+                    "overlap": overlap or project["maximum_annotations"]},
         "dataset": dataset, "version": version, "split": split, "task": spec.name, "field": spec.field,
         "selected": table.num_rows, "already_there": table.num_rows - new.num_rows, "imported": imported,
         "predictions": sum(1 for t in tasks if t.get("predictions")), "problems": problems,
@@ -325,7 +350,7 @@ def status(root: Path, project: int | str, *, client: Client | None = None) -> d
     tasks = _export(client, pid, None)
     names = _names(root, client, tasks, set())
     collected = _collect(spec, meta["labels"], tasks, names, set())
-    return {"project": {"id": pid, "url": f"{client.url}/projects/{pid}/data"}, "dataset": meta["dataset"], "version": meta["version"],
+    return {"project": {"id": pid, "url": _project_url(client, pid)}, "dataset": meta["dataset"], "version": meta["version"],
             "split": meta["split"], "task": meta["task"], **_summary(collected, tasks, spec)}
 
 
@@ -400,7 +425,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     timings["convert_agree_resolve_s"] = round(time.perf_counter() - clock, 3)
     report = {
-        "project": {"id": pid, "title": _title(meta["dataset"], meta["version"], meta["split"], meta["task"]), "url": client.url},
+        "project": {"id": pid, "title": _title(meta["dataset"], meta["version"], meta["split"], meta["task"]), "url": _project_url(client, pid)},
         "dataset": dataset, "annotated_version": meta["version"], "parent": parent, "task": spec.name, "field": spec.field, "rule": rule,
         **summary,
         "records_changed": len(changed), "records_unchanged": len(resolved) - len(changed),

@@ -34,10 +34,12 @@ def annotate() -> None:
 @click.option("--prelabel", is_flag=True, help="Attach the records' current labels as pre-annotations (predictions).")
 @click.option("--predictions", type=click.File("r", encoding="utf-8"), help='A model\'s output as pre-annotations: JSONL lines {"id": record id, "value": the field\'s value}.')
 @click.option("--model-version", help="The model version the pre-annotations carry (default: ns/name@X.Y.Z).")
+@click.option("--overlap", type=click.IntRange(min=1),
+              help="How many different annotators label each task through the labelling queue (a new project: 3; 1 for a single pass).")
 @command
 @click.pass_context
 def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int | None, sample: int | None, seed: int, prelabel: bool,
-         predictions: Any, model_version: str | None, as_json: bool) -> None:
+         predictions: Any, model_version: str | None, overlap: int | None, as_json: bool) -> None:
     """Create or update the Label Studio project for REF (ns/name@X.Y.Z) and import its new records."""
     values = None
     if predictions is not None:
@@ -46,13 +48,14 @@ def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int 
         except (ValueError, KeyError, TypeError) as exc:
             raise click.BadParameter(f"not JSONL lines with 'id' and 'value': {exc}", param_hint="--predictions") from None
     result = hub.annotate_push(ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel, predictions=values,
-                               model_version=model_version, root=_root(ctx))
+                               model_version=model_version, overlap=overlap, root=_root(ctx))
     if as_json:
         _dump(result)
         return
     p = result["project"]
     click.echo(f"Project {p['id']} ({p['title']}): {result['imported']} tasks imported, {result['already_there']} already there"
                + (f", {result['predictions']} with pre-annotations" if result["predictions"] else ""))
+    click.echo(f"  each task goes to {p['overlap']} annotator{'s' if p['overlap'] > 1 else ''} through the labelling queue")
     for problem in result["problems"]:
         click.echo(f"  not imported: {problem['message']}")
     click.echo(f"  annotate at {p['url']}")

@@ -74,11 +74,12 @@ class Client:
         """Every project titled `title`."""
         return [_dump(p) for p in self.call("listing projects", lambda: list(self.sdk.projects.list(title=title, page_size=100))) if p.title == title]
 
-    def create_project(self, title: str, description: str, label_config: str) -> dict[str, Any]:
-        return _dump(self.call("creating a project", self.sdk.projects.create, title=title, description=description, label_config=label_config))
+    def create_project(self, title: str, description: str, label_config: str, **settings: Any) -> dict[str, Any]:
+        return _dump(self.call("creating a project", self.sdk.projects.create, title=title, description=description, label_config=label_config,
+                               **settings))
 
-    def update_label_config(self, project_id: int, label_config: str) -> None:
-        self.call("updating the label config", self.sdk.projects.update, id=project_id, label_config=label_config)
+    def update_project(self, project_id: int, what: str, **fields: Any) -> None:
+        self.call(f"updating the project's {what}", self.sdk.projects.update, id=project_id, **fields)
 
     def local_storages(self, project_id: int) -> list[dict[str, Any]]:
         return [_dump(s) for s in self.call("listing local storages", self.sdk.import_storage.local.list, project=project_id)]

@@ -1,0 +1,92 @@
+"""Annotators as they work: people who signed up through the server's invite link take tasks
+from Label Studio's labelling queue (`GET /api/projects/{id}/next` with their own token, the
+call behind the UI's "Label All Tasks") on projects that `hub annotate push` made (#15)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import hub
+from conftest import copy_demo, run_hub, set_source_options
+
+
+def _choice(v: str) -> list[dict]:
+    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [v]}}]
+
+
+@pytest.fixture
+def digits(hub_root):
+    copy_demo(hub_root, "demo/digits")
+    set_source_options(hub_root, "demo/digits", limit=40)
+    hub.publish("demo/digits", root=hub_root)
+    return hub_root
+
+
+def _work_through(annotator: httpx.Client, pid: int, label: str) -> list[int]:
+    """Label every task the queue hands out, until it says there is none left; the task ids."""
+    done = []
+    while True:
+        r = annotator.get(f"/api/projects/{pid}/next")
+        if r.status_code == 404:
+            assert r.json()["detail"].startswith("There are no tasks for")
+            return done
+        r.raise_for_status()
+        task = r.json()
+        assert task["annotations"] == []  # the queue shows no one else's work
+        annotator.post(f"/api/tasks/{task['id']}/annotations/", params={"project": pid}, json={"result": _choice(label)}).raise_for_status()
+        done.append(task["id"])
+        assert len(done) <= 100, "the queue hands out the same tasks again"
+
+
+def _settings(ls_env, pid: int) -> dict:
+    with ls_env.api() as api:
+        r = api.get(f"/api/projects/{pid}")
+        r.raise_for_status()
+        return r.json()
+
+
+def test_two_annotators_each_label_the_whole_queue(digits, ls_env):
+    pushed = run_hub("annotate", "push", "demo/digits@1.0.0", "--limit", "4", "--overlap", "2", root=digits)
+    assert pushed.returncode == 0, pushed.stderr
+    pid = int(pushed.stdout.split()[1])
+    assert pushed.stdout.splitlines() == [
+        f"Project {pid} (demo/digits@1.0.0 train classification): 4 tasks imported, 0 already there",
+        "  each task goes to 2 annotators through the labelling queue",
+        f"  annotate at {ls_env.url}/projects/{pid}/data",
+        f"  then: hub annotate pull {pid}",
+    ]
+    assert _settings(ls_env, pid)["maximum_annotations"] == 2
+    tasks = [t["id"] for t in ls_env.tasks(pid)]
+    first, second = (ls_env.sign_up(f"queue-{pid}-{n}@localhost") for n in (1, 2))
+    with first, second:
+        assert sorted(_work_through(first, pid, "7")) == tasks
+        assert sorted(_work_through(second, pid, "7")) == tasks  # with Label Studio's default of 1 the queue is empty here
+        assert _work_through(first, pid, "7") == []
+
+    status = hub.annotate_status(pid, root=digits)
+    assert (status["tasks"], status["done"], status["annotations_per_task"]) == (4, 4, {"2": 4})
+    assert status["agreement"]["tasks_compared"] == 4 and status["agreement"]["overall"] == 1.0
+    pulled = hub.annotate_pull(pid, root=digits)
+    assert pulled["conflicts"] == [] and pulled["records_changed"] + pulled["records_unchanged"] == 4
+    assert pulled["project"]["url"] == f"{ls_env.url}/projects/{pid}/data"
+
+
+def test_single_pass_and_the_default(digits, ls_env):
+    single = hub.annotate_push("demo/digits@1.0.0", split="test", limit=2, overlap=1, root=digits)
+    pid = single["project"]["id"]
+    assert single["project"]["overlap"] == 1 and _settings(ls_env, pid)["maximum_annotations"] == 1
+    first, second = (ls_env.sign_up(f"single-{pid}-{n}@localhost") for n in (1, 2))
+    with first, second:
+        assert len(_work_through(first, pid, "3")) == 2
+        assert _work_through(second, pid, "3") == []  # one pass: done once labelled
+
+    default = hub.annotate_push("demo/digits@1.0.0", limit=2, root=digits)
+    assert default["project"]["overlap"] == 3 and _settings(ls_env, default["project"]["id"])["maximum_annotations"] == 3
+    again = hub.annotate_push("demo/digits@1.0.0", limit=2, overlap=2, root=digits)  # an existing project takes a new overlap
+    assert again["project"]["id"] == default["project"]["id"] and _settings(ls_env, default["project"]["id"])["maximum_annotations"] == 2
+    assert hub.annotate_push("demo/digits@1.0.0", limit=2, root=digits)["project"]["overlap"] == 2  # and keeps it
+
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_push("demo/digits@1.0.0", limit=2, overlap=0, root=digits)
+    assert (err.value.message, err.value.hint) == ("overlap 0 is not a number of annotators", "Give 1 (a single pass) or more.")
