@@ -77,7 +77,7 @@ def error_response(status: int, message: str, *, type_: str, hint: str = "", cod
     if hint:
         body["hint"] = hint
     body.update({k: v for k, v in fields.items() if v is not None})
-    out = {"X-Error-Message": message.encode("ascii", "replace").decode()[:500]}
+    out = {"X-Error-Message": " ".join(message.encode("ascii", "replace").decode().split())[:500]}  # one line: a newline in a header ends the response
     if code:
         out["X-Error-Code"] = code
     out.update(headers or {})
