@@ -66,6 +66,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/datasets/{ns}/{name}"): "page",
     ("GET", "/api/datasets/{ns}/{name}/versions/{version}/rows"): "records",
     ("GET", "/api/datasets/{ns}/{name}/versions/{version}/media/{record_id}/{field}"): "records",
+    ("GET", "/api/datasets/{ns}/{name}/versions/{version}/sql"): "records",
     ("GET", "/datasets/{ns}/{name}/resolve/{revision}/{path:path}"): "resolve",
     ("HEAD", "/datasets/{ns}/{name}/resolve/{revision}/{path:path}"): "resolve",
     ("POST", "/api/datasets/{ns}/{name}/accept"): "action",
@@ -147,6 +148,8 @@ def cases(site: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
         request: dict[str, Any] = {"url": url}
         if route.endswith("/rows"):
             request["params"] = {"split": "test", "length": 5}
+        if route.endswith("/sql"):
+            request["params"] = {"query": "SELECT transcript FROM test"}
         if route.endswith("/paths-info/{revision}"):
             request["data"] = {"paths": [SHARD, "README.md"]}
         if route.endswith("/publish"):

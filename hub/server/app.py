@@ -112,7 +112,7 @@ def hub_error_response(exc: HubError) -> JSONResponse:
 
 def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = None) -> FastAPI:
     """The server for the hub repository at `root` (found from the cwd when None)."""
-    from hub.server import api, hf, pages
+    from hub.server import api, hf, pages, sql
 
     app = FastAPI(
         title="hub",
@@ -152,6 +152,7 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.include_router(api.router)
     app.include_router(hf.router)
     app.include_router(pages.router)
+    app.include_router(sql.router)
     return app
 
 

@@ -94,11 +94,11 @@ def page(func: Callable[..., HTMLResponse]) -> Callable[..., HTMLResponse]:
 
 @router.get("/static/{name}")
 def static(name: str) -> FileResponse:
-    """The stylesheet (only files that exist in `static/`, by exact name)."""
+    """The stylesheet and scripts (only files that exist in `static/`, by exact name)."""
     folder = HERE / "static"
     if name not in {p.name for p in folder.iterdir() if p.is_file()}:
         raise EntryNotFound(f"no static file {name!r}", path=name)
-    media = "text/css" if name.endswith(".css") else "application/octet-stream"
+    media = {".css": "text/css", ".js": "text/javascript"}.get(Path(name).suffix, "application/octet-stream")
     return FileResponse(folder / name, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
 
