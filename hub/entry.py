@@ -40,6 +40,8 @@ class SplitPolicy:
     gap: float = 0.0  # time: seconds between a split's last window end and the next split's start
     min_rows: dict[str, int] = field(default_factory=dict)  # per split: the fewest rows a publish accepts (default 1)
     min_groups: dict[str, int] = field(default_factory=dict)  # per split: the fewest groups (default 1)
+    blind: tuple[str, ...] = ()  # splits published without their labels, scored only by the server (`hub.blind`)
+    submissions_per_day: int = 10  # server evaluations a token may make on this dataset per 24 hours
 
     def thresholds(self):
         """The duplicate-detection thresholds this policy asks for."""
@@ -51,6 +53,8 @@ class SplitPolicy:
         out = {"group_key": self.group_key, "stratify_key": self.stratify_key, "ratios": dict(self.ratios), "seed": self.seed,
                "duplicates": dict(self.duplicates)}
         out.update({key: dict(value) for key, value in (("min_rows", self.min_rows), ("min_groups", self.min_groups)) if value})
+        if self.blind:
+            out.update(blind=list(self.blind), submissions_per_day=self.submissions_per_day)
         if self.mode != "hash":
             out["mode"] = self.mode
             out.update({"column": self.column} if self.mode == "given" else {"time_key": self.time_key, "gap": self.gap})
@@ -268,7 +272,13 @@ def _split_policy(entry: Entry, rel: str) -> SplitPolicy | None:
     minimums = {key: _per_split(entry, rel, key, raw.get(key), list(ratios)) for key in ("min_rows", "min_groups")}
     if None in minimums.values():
         return None
-    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **modes, **minimums)
+    blind = [str(name) for name in raw.get("blind") or []]
+    unknown = [name for name in blind if name not in ratios]
+    if unknown:
+        entry.report.add("bad-split-policy", f"split.blind names {', '.join(map(repr, unknown))}, not a split of split.ratios ({', '.join(ratios)})", file=rel, field="split.blind")
+        return None
+    return SplitPolicy(group_key, stratify_key, {str(k): float(v) for k, v in ratios.items()}, int(raw.get("seed", 0)), duplicates, **modes, **minimums,
+                       blind=tuple(blind), submissions_per_day=int(raw.get("submissions_per_day", 10)))
 
 
 def _per_split(entry: Entry, rel: str, key: str, value: Any, splits: list[str]) -> dict[str, int] | None:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import hub
-from hub import config, progress
+from hub import blind, config, progress
 from hub.arrowutil import map_leaf
 from hub.card import render_card
 from hub.croissant import croissant
@@ -191,6 +191,7 @@ def publish(
         clock.lap("choose version")
         stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry, certificate)  # alongside the writing
         splits, files = write_shards(staging, table, split_idx, split_names, entry, certificate)
+        withheld = blind.withhold(staging, splits, files, entry)  # blind splits lose their labels before anything hashes them
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
@@ -199,6 +200,8 @@ def publish(
             manifest["contamination"] = contamination
         if annotation is not None:
             manifest["annotation"] = annotation
+        if withheld:
+            manifest["blind"] = withheld
         clock.lap("source checksum wait")
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         stats = stats_job.result()
@@ -211,6 +214,7 @@ def publish(
         clock.lap("dvc add and push (the rest)")
         # After DVC: the Croissant file lists the folder's files, which `dvc add` adds to (.gitignore).
         (staging / "croissant.json").write_text(json.dumps(croissant(revision_at(root, dataset, staging)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        blind.mark(staging, manifest)  # the card and the Croissant file say which splits are blind
         if target.exists():
             raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
         os.rename(staging, target)  # the commit point
