@@ -23,6 +23,7 @@
 | HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
 | HUB_LABEL_STUDIO_PAGE_SIZE | tasks per page when exporting a project           | 1000                    |
 | HUB_ANNOTATOR_SALT | salt of the annotator pseudonyms in manifests       | a random one kept in .hub/annotate/salt |
+| HUB_S3_ENDPOINT    | the S3 endpoint of `hub init --remote s3://...` (SeaweedFS, ...) | AWS's own        |
 """
 
 from __future__ import annotations
@@ -177,3 +178,9 @@ def label_studio_page_size() -> int:
 
 def annotator_salt() -> str | None:
     return env_str("HUB_ANNOTATOR_SALT")
+
+
+def s3_endpoint() -> str | None:
+    """The S3 API URL an `s3://` remote lives at (None: AWS itself); the keys stay AWS_*'s."""
+    value = env_str("HUB_S3_ENDPOINT")
+    return value.rstrip("/") if value else None

@@ -36,7 +36,7 @@ from hub.errors import LeakageError, SplitsWouldMove, SplitTooSmall, StorageErro
 from hub.hashing import sha256_file
 from hub.ids import Version
 from hub.report import Report
-from hub.repo import dataset_dir, dvc_lock
+from hub.repo import dataset_dir, dvc_lock, remote_error
 from hub.sources import source_fingerprint
 from hub.shards import write_splits
 from hub.split_modes import leak_error
@@ -390,6 +390,9 @@ def _manifest(entry: Entry, version: str, splits: dict, files: list, report: Rep
     }
 
 
+_NOT_PUBLISHED = "Then publish again: nothing was published, the versions already there are as they were."
+
+
 def _store(root: Path, staging: Path, files: list[dict[str, Any]], *, push: bool) -> None:
     """Put the shards into DVC's cache (`data.dvc`) and, if `push`, its default remote.
 
@@ -407,8 +410,12 @@ def _store(root: Path, staging: Path, files: list[dict[str, Any]], *, push: bool
             repo.state.save_many(known, repo.fs)
             repo.add(str(staging / "data"))
             if push:
-                _copy_to_local_remote(repo, files)
-                repo.push(targets=[str(staging / "data.dvc")])
+                try:
+                    _copy_to_local_remote(repo, files)
+                    repo.push(targets=[str(staging / "data.dvc")])
+                except Exception as exc:  # DVC's, the file system's or the object store's client's: the version does not appear
+                    remote = repo.config["remote"].get(repo.config["core"].get("remote", ""), {"url": "(no default remote)"})
+                    raise remote_error(remote["url"], remote.get("endpointurl"), exc, after=_NOT_PUBLISHED) from exc
     except DvcException as exc:
         raise StorageError(f"DVC could not store {staging.name}: {exc}") from exc
 

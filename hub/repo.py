@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from hub import config
 from hub.errors import DatasetExists, HubError, NotAHubRepo, StorageError, UnsafePath
@@ -17,10 +18,13 @@ from hub.ids import parse_dataset_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dataset_dir", "dvc_lock", "file_lock", "find_root", "init", "inside", "work_dir"]
+__all__ = ["dataset_dir", "dvc_lock", "file_lock", "find_root", "init", "inside", "remote_error", "work_dir"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DVC = [sys.executable, "-m", "dvc"]  # the DVC installed with the hub, whatever PATH says
+S3_KEYS_HINT = "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to keys the object store accepts."
+S3_ENDPOINT_HINT = ("Start the object store (scripts/seaweedfs start DATA_DIR PORT) or set HUB_S3_ENDPOINT to the URL "
+                    "of its S3 API, and check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.")
 
 
 def find_root(start: Path | str | None = None) -> Path:
@@ -104,16 +108,23 @@ def _run(args: list[str], cwd: Path) -> str:
 
 
 def init(path: Path | str, *, remote: str | None = None) -> Path:
-    """Create a hub repository at `path`: git + DVC, the fixed layout, a local DVC remote.
+    """Create a hub repository at `path`: git + DVC, the fixed layout, a DVC remote.
 
-    `remote` is any DVC remote URL; the default is `.hub/remote` inside the repository.
-    Returns the repository's root. Raises `DatasetExists` if `path` already holds a hub.
+    `remote` is any DVC remote URL; the default is `.hub/remote` inside the repository. An
+    `s3://BUCKET/PREFIX` remote lives at HUB_S3_ENDPOINT (AWS itself when unset), which goes
+    into `.dvc/config`; its keys are AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY's and are never
+    written down. Its bucket is created if missing. Returns the repository's root. Raises
+    `DatasetExists` if `path` already holds a hub, `StorageError` for an S3 remote that cannot
+    be reached or refuses the keys (before anything is written).
     """
     root = Path(path).resolve()
     if (root / "registry").exists():
         raise DatasetExists(f"{root} is already a hub repository", hint="Use it as it is, or pick an empty folder.", path=str(root))
     if root.exists() and any(root.iterdir()) and not (root / ".git").exists():
         raise HubError(f"{root} exists and is not empty", hint="Pick an empty or new folder.", path=str(root))
+    endpoint = config.s3_endpoint()
+    if remote and remote.startswith("s3://"):
+        _ensure_bucket(remote, endpoint)
     root.mkdir(parents=True, exist_ok=True)
     for folder in ("registry", "pipelines", "schemas"):
         (root / folder).mkdir(exist_ok=True)
@@ -132,10 +143,70 @@ def init(path: Path | str, *, remote: str | None = None) -> Path:
     if not (root / ".dvc").exists():
         _run([*_DVC, "init", "-q"], root)
     url = remote or str(Path(config.WORK_DIR) / config.DEFAULT_REMOTE_DIR)  # relative to root; DVC stores it relative to .dvc/
-    _run([*_DVC, "remote", "add", "-f", "-d", "local", url], root)
+    name = "s3" if url.startswith("s3://") else "local"
+    _run([*_DVC, "remote", "add", "-f", "-d", name, url], root)
+    if name == "s3" and endpoint:
+        _run([*_DVC, "remote", "modify", name, "endpointurl", endpoint], root)
     # Published files are immutable: link them from the cache instead of copying.
     _run([*_DVC, "config", "cache.type", "hardlink,symlink,copy"], root)
     if remote is None:
         (root / config.WORK_DIR / config.DEFAULT_REMOTE_DIR).mkdir(parents=True, exist_ok=True)
     log.info("initialised hub repository at %s", root)
     return root
+
+
+def _s3(endpoint: str | None) -> Any:
+    """dvc-s3's file system (s3fs) at `endpoint`, keys from the AWS_* environment; few retries."""
+    import s3fs
+
+    return s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {}, skip_instance_cache=True,
+                             config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 2}})
+
+
+def _ensure_bucket(url: str, endpoint: str | None) -> None:
+    """Create the bucket of S3 remote `url` if it is missing.
+
+    Run before `hub init` writes anything, so that a wrong endpoint or key is named here and
+    not at the first publish. Raises `StorageError`.
+    """
+    bucket = _bucket(url)
+    fs = _s3(endpoint)
+    try:
+        try:
+            fs.ls(bucket)
+        except FileNotFoundError:
+            fs.mkdir(bucket)
+    except Exception as exc:  # boto's and s3fs's errors share no base but Exception
+        raise remote_error(url, endpoint, exc) from exc
+
+
+def _bucket(url: str) -> str:
+    return url.removeprefix("s3://").split("/")[0]
+
+
+def remote_error(url: str, endpoint: str | None, exc: Exception, *, after: str = "") -> StorageError:
+    """The `StorageError` for DVC remote `url` (at S3 `endpoint`) failing with `exc`: keys
+    refused, nothing answering, or else DVC's or the store's own words. `after` ends the hint.
+
+    DVC reports a push that failed part-way only as a count ("3 files failed to upload"): an
+    S3 remote is then asked once more, and its answer names the cause.
+    """
+    from botocore.exceptions import ConnectionError as Unreachable
+    from botocore.exceptions import NoCredentialsError
+
+    s3 = url.startswith("s3://")
+    refused, down = (PermissionError, NoCredentialsError), Unreachable
+    counted = ""
+    if s3 and not isinstance(exc, (*refused, down)):
+        try:
+            _s3(endpoint).ls(_bucket(url))
+        except Exception as cause:  # noqa: BLE001  (whatever it is, it is the store's answer)
+            exc, counted = cause, f" ({exc})"
+    what, where = ("S3 remote", f"{url} at {endpoint or 'AWS'}") if s3 else ("DVC remote", url)
+    if isinstance(exc, refused):
+        message, hint = f"the {what} {where} refused the keys: {exc}", S3_KEYS_HINT
+    elif isinstance(exc, down):
+        message, hint = f"nothing answers at {endpoint or 'AWS'}, the endpoint of the {what} {url}", S3_ENDPOINT_HINT
+    else:
+        message, hint = f"the {what} {where} failed: {exc}", S3_ENDPOINT_HINT if s3 else "Check the remote's folder (space, rights)."
+    return StorageError(message + counted, hint=f"{hint} {after}".strip(), remote=url, endpoint=endpoint)
