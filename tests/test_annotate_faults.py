@@ -11,6 +11,7 @@ import pytest
 
 import hub
 from conftest import copy_demo, run_hub, set_source_options
+from hub.labelstudio.tasks import read_records
 from labelstudio_fixtures import free_port
 
 A1, A2 = "ann1@localhost", "ann2@localhost"
@@ -79,10 +80,39 @@ def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, fau
     faulty_proxy.fail_when = lambda path: False
     faulty_proxy.seen.clear()
     pulled = hub.annotate_pull(pid, root=digits)
-    pages = [p for p in faulty_proxy.seen if p.startswith("/api/tasks")]
+    pages = [p for p in faulty_proxy.seen if p.startswith("/api/tasks") and "fields=all" in p]
     assert not any("page=1&" in p + "&" for p in pages)  # the first page came from the interrupted pull
-    assert pulled["version"] == "1.1.0" and pulled["done"] == 5
+    assert pulled["version"] == "1.1.0" and pulled["done"] == 5 and pulled["warnings"] == []
     assert pulled["records_changed"] + pulled["records_unchanged"] == 5
+
+
+def test_annotations_made_on_a_cached_page_after_the_failure_are_pulled(digits, ls_env, faulty_proxy, monkeypatch):
+    """The interrupted pull cached page 1; then one of its annotations changes and another
+    task of it gets a second one: the rerun fetches page 1 again and counts what the server holds."""
+    pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
+    tasks = ls_env.tasks(pid)
+    first = [ls_env.annotate(task["id"], A1, _choice("9")) for task in tasks]
+    monkeypatch.setenv("HUB_LABEL_STUDIO_URL", faulty_proxy.url)
+    monkeypatch.setenv("HUB_LABEL_STUDIO_PAGE_SIZE", "2")
+    faulty_proxy.fail_when = lambda path: path.startswith("/api/tasks") and "page=2&" in path + "&"
+    with pytest.raises(hub.LabelStudioUnavailable):
+        hub.annotate_pull(pid, root=digits)
+
+    with ls_env.api() as api:  # on the cached page: a changed label, and a second annotator
+        api.patch(f"/api/annotations/{first[0]}/", json={"result": _choice("4")}).raise_for_status()
+    ls_env.annotate(tasks[1]["id"], A2, _choice("9"))
+    faulty_proxy.fail_when = lambda path: False
+    result = run_hub("annotate", "pull", str(pid), "--json", root=digits)
+    assert result.returncode == 0, result.stderr
+    pulled = json.loads(result.stdout)
+    assert pulled["warnings"] == ["page 1 changed on the server since the interrupted pull cached it: fetched again"]
+    assert (pulled["annotations"], pulled["annotations_per_task"]) == (6, {"1": 4, "2": 1})
+    manifest = json.loads((digits / f"registry/demo/digits/versions/{pulled['version']}/manifest.json").read_text())
+    assert manifest["annotation"]["annotations"] == 6
+    path = digits / f"registry/demo/digits/versions/{pulled['version']}"
+    published = {r["id"]: manifest["labels"][r["label"]] for r in read_records(path, "train", ["label"]).to_pylist()}
+    assert [published[t["data"]["record_id"]] for t in tasks] == ["4", "9", "9", "9", "9"]
+    assert hub.annotate_status(pid, root=digits)["annotations"] == 6
 
 
 def test_annotation_of_a_record_that_no_longer_exists(digits, ls_env):

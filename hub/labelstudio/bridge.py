@@ -233,19 +233,40 @@ def _pseudonym(salt: str, email: str) -> str:
 
 def _trim(task: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "result", "completed_by", "was_cancelled", "created_at", "updated_at")
-    return {"id": task["id"], "data": {k: task["data"].get(k) for k in ("record_id", "width", "height")},
+    return {"id": task["id"], "updated_at": _stamp(task.get("updated_at")), "data": {k: task["data"].get(k) for k in ("record_id", "width", "height")},
             "annotations": [{k: a.get(k) for k in keep} for a in task.get("annotations") or []]}
 
 
-def _export(client: Client, pid: int, cache: Path | None) -> list[dict[str, Any]]:
-    """Every task of the project with its annotations, page by page; full pages are kept in
-    `cache` so that a rerun after a failure fetches only the rest."""
+def _stamp(value: Any) -> str:
+    """A task's `updated_at` in one spelling: the SDK gives text ending in Z in a full export
+    and a datetime in a light listing."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.isoformat() if value is not None else ""
+
+
+def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every task of the project with its annotations, page by page, and warnings; full pages
+    are kept in `cache` so that a rerun after a failure fetches only the rest.
+
+    A rerun first lists the tasks without annotations (a light listing): a cached page holding
+    a task whose `updated_at` changed since (Label Studio moves it on every annotation made,
+    changed or deleted) is fetched again, and the counts of annotations are checked against
+    the listing's at the end, so a resumed pull publishes what the server holds."""
     tasks: list[dict[str, Any]] = []
+    current = None
+    if cache is not None and any(cache.glob("page-*.json")):
+        current = {t["id"]: t for t in client.iter_tasks(pid, annotations=False)}
+    warnings = []
     page = 1
     while True:
         saved = cache / f"page-{page:06d}.json" if cache else None
-        if saved is not None and saved.is_file():
-            items = json.loads(saved.read_text(encoding="utf-8"))
+        items = json.loads(saved.read_text(encoding="utf-8")) if saved is not None and saved.is_file() else None
+        if items is not None and current is not None and any(t["id"] not in current or _stamp(current[t["id"]].get("updated_at")) != t["updated_at"]
+                                                             for t in items):
+            warnings.append(f"page {page} changed on the server since the interrupted pull cached it: fetched again")
+            items = None
+        if items is not None:
             more = True
         else:
             raw, more = client.tasks_page(pid, page)
@@ -257,8 +278,17 @@ def _export(client: Client, pid: int, cache: Path | None) -> list[dict[str, Any]
                 tmp.replace(saved)
         tasks += items
         if not more or not items:
-            return tasks
+            break
         page += 1
+    if current is not None:
+        held = sum(int(t.get("total_annotations") or 0) + int(t.get("cancelled_annotations") or 0) for t in current.values())
+        pulled = sum(len(t["annotations"]) for t in tasks)
+        if held != pulled or len(current) != len(tasks):
+            warnings.append(f"the server held {len(current)} tasks with {held} annotations when this pull began, the pull read {len(tasks)} "
+                            f"with {pulled}: they changed during the pull; pull again for the rest")
+    for w in warnings:
+        log.warning("project %s: %s", pid, w)
+    return tasks, warnings
 
 
 def _json_default(value: Any) -> Any:
@@ -347,7 +377,7 @@ def status(root: Path, project: int | str, *, client: Client | None = None) -> d
     """Progress of a project: tasks, done, annotations per task, agreement so far."""
     client = client or Client()
     pid, meta, entry, spec = _load_project(root, project, client)
-    tasks = _export(client, pid, None)
+    tasks, _ = _export(client, pid, None)
     names = _names(root, client, tasks, set())
     collected = _collect(spec, meta["labels"], tasks, names, set())
     return {"project": {"id": pid, "url": _project_url(client, pid)}, "dataset": meta["dataset"], "version": meta["version"],
@@ -398,7 +428,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
     host = client.url.split("//", 1)[-1].replace(":", "-").replace("/", "_")
     cache = work_dir(root) / "annotate" / "pulls" / f"{host}-{pid}"
     clock = time.perf_counter()
-    tasks = _export(client, pid, cache)
+    tasks, warnings = _export(client, pid, cache)
     timings = {"export_s": round(time.perf_counter() - clock, 3)}
     clock = time.perf_counter()
     reviewer_set = set(reviewers)
@@ -431,7 +461,7 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
         "records_changed": len(changed), "records_unchanged": len(resolved) - len(changed),
         "conflicts": conflicts, "missing_records": missing, "duplicate_tasks": collected["duplicates"],
         "skipped_tasks": collected["skipped"], "empty_annotations": collected["empty"], "rejected_annotations": collected["rejected"],
-        "version": None, "published": False, "timings": timings,
+        "version": None, "published": False, "warnings": warnings, "timings": timings,
     }
     if not changed:
         shutil.rmtree(cache, ignore_errors=True)

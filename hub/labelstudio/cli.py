@@ -105,6 +105,8 @@ def pull(ctx: click.Context, project: str, rule: str, reviewers: tuple[str, ...]
         _dump(result)
         return
     click.echo(result["message"].capitalize())
+    for warning in result["warnings"]:
+        click.echo(f"  warning: {warning}")
     _print_progress(result)
     click.echo(f"  resolved by {result['rule']}: {result['records_changed']} changed, {result['records_unchanged']} unchanged")
     for c in result["conflicts"]:
