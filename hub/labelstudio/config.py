@@ -39,8 +39,17 @@ def tasks_for(record: str) -> list[str]:
     return [name for (r, name) in TASKS if r == record]
 
 
+def _own_keys(labels: list[str]) -> bool:
+    """Whether every label is one digit: then each label is its own hotkey. Label Studio's
+    automatic hotkeys number the labels in order (key 1 for the first), which puts label "2"
+    on key 3 when the labels are 0-9. Other labels keep that numbering: a letter as its own
+    key could take one of the editor's (r draws a rectangle)."""
+    return all(len(v) == 1 and v in "0123456789" for v in labels) and len(set(labels)) == len(labels)
+
+
 def _choices(labels: list[str], tag: str = "Choice") -> str:
-    return "\n".join(f"    <{tag} value={quoteattr(v)}/>" for v in labels)
+    hotkey = _own_keys(labels)
+    return "\n".join(f"    <{tag} value={quoteattr(v)}" + (f" hotkey={quoteattr(v)}" if hotkey else "") + "/>" for v in labels)
 
 
 def _control(spec: TaskSpec, labels: list[str]) -> str:

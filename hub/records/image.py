@@ -132,7 +132,9 @@ class Image(RecordType):
 
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
         name, value = object_names(spec)
-        return f"  <Image name={name} value={value}/>"
+        # at most 400 px wide, unsmoothed: an 8x8 digit stays sharp pixels and the choices stay
+        # on screen below it; the mouse wheel and the toolbar zoom into larger images
+        return f'  <Image name={name} value={value} maxWidth="400px" smoothing="false" zoom="true" zoomControl="true"/>'
 
     def task_media(self, spec: TaskSpec) -> str | None:
         return self.media

@@ -1,0 +1,69 @@
+"""The labelling screen in real Chromium: an annotator signs up through the server's invite
+link, opens the project's labelling queue, sees the 8x8 digit at a readable size with the
+choices on screen, presses 3 and submits: the annotation says "3" (#15 item 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hub
+from conftest import copy_demo, set_source_options
+from labelstudio_fixtures import PASSWORD
+
+CHROMIUM = Path("/usr/bin/chromium")
+VIEWPORT = {"width": 1280, "height": 720}
+
+
+@pytest.fixture
+def page():
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. Run scripts/bootstrap to install it.", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            yield browser.new_page(viewport=VIEWPORT)
+        finally:
+            browser.close()
+
+
+def test_digit_hotkeys_and_image_size_in_the_labelling_queue(hub_root, ls_env, page, tmp_path):
+    copy_demo(hub_root, "demo/digits")
+    set_source_options(hub_root, "demo/digits", limit=40)
+    hub.publish("demo/digits", root=hub_root)
+    pid = hub.annotate_push("demo/digits@1.0.0", limit=1, overlap=1, root=hub_root)["project"]["id"]
+    with ls_env.api() as api:
+        link = api.get("/api/invite").json()["invite_url"]
+
+    email = f"browser-{pid}@localhost"
+    page.goto(ls_env.url + link)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/user/signup" not in url, timeout=5_000)
+
+    page.goto(f"{ls_env.url}/projects/{pid}/data?labeling=1", timeout=120_000)
+    image = page.locator(".lsf-main-view img, [class*=ImageView] img").first
+    image.wait_for(state="visible", timeout=120_000)
+    choices = page.locator("label.lsf-choice__checkbox")
+    choices.last.wait_for(state="visible", timeout=60_000)
+    page.screenshot(path=str(tmp_path / "digits-labelling.png"))
+    assert choices.all_inner_texts() == [f"{d}[{d}]" for d in range(10)]  # each digit's hint shows its own key
+    box, last = image.bounding_box(), choices.last.bounding_box()
+    assert 100 <= box["width"] <= 400, box  # an 8x8 digit at a readable size, not blown up to the screen's width
+    assert last["y"] + last["height"] <= VIEWPORT["height"], last  # the choices need no scrolling
+
+    page.keyboard.press("3")
+    assert page.locator("input[name='3']").is_checked() and not page.locator("input[name='2']").is_checked()
+    page.keyboard.press("Control+Enter")  # submit
+    with ls_env.api() as api:
+        task = ls_env.tasks(pid)[0]
+        for _ in range(60):
+            annotations = api.get(f"/api/tasks/{task['id']}/annotations/").json()
+            if annotations:
+                break
+            page.wait_for_timeout(500)
+    assert [a["result"][0]["value"]["choices"] for a in annotations] == [["3"]]
