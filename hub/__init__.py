@@ -71,6 +71,7 @@ __all__ = [
     "audit",
     "check",
     "create_token",
+    "derive",
     "evaluate",
     "import_corpus",
     "index",
@@ -115,6 +116,15 @@ def import_corpus(format: str, path: Path | str, dataset: str, *, license: str =
     from hub.importers import import_dataset
 
     return import_dataset(_root(root), format, Path(path), dataset, license=license, language=language, window=window, title=title)
+
+
+def derive(dataset: str, sources: list[str], *, filter: str | None = None, license: str | None = None, accept_license_risk: bool = False,
+           title: str | None = None, root: Path | str | None = None):
+    """Write a registry entry from records of published versions (`sources`: `ns/name@X.Y.Z[:split]`),
+    then validate it; return `Derived`. See `hub.deriving.derive`."""
+    from hub.deriving import derive as _derive
+
+    return _derive(_root(root), dataset, sources, filter=filter, license=license, accept_license_risk=accept_license_risk, title=title)
 
 
 def validate(dataset: str, *, root: Path | str | None = None):

@@ -79,8 +79,11 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
         lines += ["", *annotation_lines(manifest["annotation"])]
     if manifest.get("parent"):
         lines.append(f"Parent version: {manifest['parent']['version']} ({manifest['parent']['change']} change).")
-    if d.get("privacy"):
-        lines += ["", "## Privacy", "", d["privacy"].strip()]
+    privacy, pii = [d["privacy"].strip()] if d.get("privacy") else [], pii_lines(manifest.get("pii"))
+    if privacy or pii:
+        lines += ["", "## Privacy", "", *privacy, *([""] if privacy and pii else []), *pii]
+    if (manifest.get("lineage") or {}).get("parents"):
+        lines += ["", *parents_lines(manifest["lineage"]["parents"])]
     if d.get("citation"):
         lines += ["", "## Citation", "", "```bibtex", d["citation"].strip(), "```"]
     return "\n".join(lines) + "\n"
@@ -155,3 +158,59 @@ def annotation_lines(a: dict[str, Any]) -> list[str]:
         lines.append(f"  - `{who}`: {s['score']:.3f} over {s['pairs']} pairs")
     lines.append(f"- Left out: {a['conflicts']} conflicts, {a['skipped']} skipped tasks, {a['rejected']} rejected annotations (listed in `manifest.json`)")
     return lines
+
+
+_PII_POLICIES = {
+    "reject": "records with personal data in their free text are rejected (kept out of the version, in quarantine)",
+    "redact": "personal data in the free text is replaced by a typed placeholder (`<EMAIL>`, `<PHONE>`, ...) in the published shards",
+    "report": "personal data in the free text is reported, not removed",
+}
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items())) or "none"
+
+
+def pii_lines(pii: dict[str, Any] | None) -> list[str]:
+    """The privacy section's account of the PII gate (`hub.pii`): the policy, the fields read, what was found and done."""
+    if not pii:
+        return []
+    lines = [f"- PII policy: `{pii['policy']}`: {_PII_POLICIES[pii['policy']]}.",
+             f"- Fields read: {', '.join(f'`{f}`' for f in pii['fields']) or 'none'}; "
+             "found at validation: " + (f"{_counts(pii['findings'])} (in {pii['rows']} record{'s' if pii['rows'] != 1 else ''})" if pii["rows"] else "none")]
+    if "redacted" in pii:
+        lines.append(f"- Spans replaced in this version: {_counts(pii['redacted'])}")
+    return lines
+
+
+def parents_lines(parents: list[dict[str, Any]]) -> list[str]:
+    """The card's list of the datasets a derived version was made from (`hub.deriving`)."""
+    lines = ["## Derived from", ""]
+    for p in parents:
+        lines.append(f"- `{p['dataset']}@{p['version']}`{' (' + p['split'] + ' split)' if p.get('split') else ''}: {p['rows']} records, "
+                     f"license `{p['license']}`, manifest sha256 `{p['manifest_sha256']}`")
+    return lines
+
+
+def notice(entry: Entry, manifest: dict[str, Any]) -> str:
+    """NOTICE.md of a derived version: its license and, for every parent, its version, license,
+    creators and citation, which its users must credit."""
+    lic = manifest["license"]
+    lines = [f"# {entry.data.get('title') or entry.id} ({entry.id}@{manifest['version']})", "", f"License: `{lic['expression']}`"
+             f" (commercial use {'allowed' if lic.get('commercial') else 'NOT allowed'})", ""]
+    lines += [f"- {note}" for note in lic.get("obligations", [])]
+    lines += ["", "## Parent datasets", "", "This dataset is made of records of these published versions; their terms apply to those records.", ""]
+    for p in manifest["lineage"]["parents"]:
+        lines += [f"### {p['dataset']}@{p['version']}{' (' + p['split'] + ' split)' if p.get('split') else ''}", "",
+                  f"- License: `{p['license']}`", f"- Records: {p['rows']}"]
+        if p.get("title"):
+            lines.append(f"- Title: {p['title']}")
+        names = [c.get("name", str(c)) if isinstance(c, dict) else str(c) for c in p.get("creators") or []]
+        if names:
+            lines.append(f"- Creators: {', '.join(names)}")
+        if p.get("homepage"):
+            lines.append(f"- Homepage: {p['homepage']}")
+        if p.get("citation"):
+            lines += ["", "```bibtex", p["citation"].strip(), "```"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

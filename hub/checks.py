@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub import config, progress, records
+from hub import config, deriving, pii, progress, records
 from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_where
 from hub.entry import Entry
 from hub.report import Report
@@ -81,6 +81,8 @@ class Checker:
         if "objects" in self.schema.properties:
             self.check_boxes()
         self.check_spans()
+        pii.check(self)  # the PII gate (hub.pii)
+        deriving.check(self)  # a derived entry's license against its parents' (hub.deriving)
         if not self.rows_sized:
             self.check_row_sizes()
 

@@ -152,6 +152,34 @@ def import_(ctx: click.Context, format_: str, path: Path, dataset: str, license_
 
 @main.command()
 @click.argument("dataset")
+@click.option("--from", "sources", multiple=True, required=True, metavar="NS/NAME@X.Y.Z[:SPLIT]", help="A parent: a published version, or one of its splits (repeat for more).")
+@click.option("--filter", "filter_", metavar="EXPR", help="Keep the records this SQL condition holds for, over the record fields and `parent`, e.g. \"label = '3'\".")
+@click.option("--license", "license_", help="SPDX license of the derived dataset (default: the parents' one license); it must keep every parent's terms.")
+@click.option("--accept-license-risk", is_flag=True, help="Derive from parents under LicenseRef- licenses whose terms the hub does not know.")
+@click.option("--title", help="Human title (default: from the parents).")
+@command
+@click.pass_context
+def derive(ctx: click.Context, dataset: str, sources: tuple[str, ...], filter_: str | None, license_: str | None, accept_license_risk: bool,
+           title: str | None, as_json: bool) -> None:
+    """Write registry/DATASET/ from records of published versions (same record type), then validate it.
+
+    Record ids are prefixed by their parent and a `parent` field names it; the license must
+    satisfy every parent (non-commercial and ShareAlike terms propagate, NoDerivatives parents
+    refuse). Publish it with `hub publish DATASET`: its NOTICE.md and lineage name the parents."""
+    result = hub.derive(dataset, list(sources), filter=filter_, license=license_, accept_license_risk=accept_license_risk, title=title, root=_root(ctx))
+    data = result.to_dict()
+    if as_json:
+        _dump(data)
+    else:
+        click.echo(f"Derived {result.dataset} ({result.license}): {result.rows} records in {result.path}")
+        for p in result.parents:
+            click.echo(f"  {p['rows']:>8} from {p['dataset']}@{p['version']}{':' + p['split'] if p['split'] else ''} ({p['license']})")
+        _print_report(data["report"])
+    sys.exit(int(not data["report"]["valid"]))
+
+
+@main.command()
+@click.argument("dataset")
 @click.option("--all", "show_all", is_flag=True, help="Print every problem line after the summary (default: the first 20).")
 @command
 @click.pass_context

@@ -29,12 +29,14 @@ import pyarrow.compute as pc
 import hub
 from hub import blind, config, progress
 from hub.arrowutil import map_leaf
-from hub.card import render_card
+from hub.card import notice, render_card
 from hub.croissant import croissant
+from hub.deriving import parents_of
 from hub.entry import Entry, load_entry
 from hub.errors import LeakageError, SplitsWouldMove, SplitTooSmall, StorageError, VersionExists
 from hub.hashing import sha256_file
 from hub.ids import Version
+from hub.pii import for_publishing
 from hub.report import Report
 from hub.repo import dataset_dir, dvc_lock, remote_error
 from hub.sources import source_fingerprint
@@ -166,6 +168,7 @@ def publish(
     prepared = prepare(root, dataset, allow_rejects=allow_rejects, allow_leaks=allow_leaks, allow_moves=allow_moves, clock=clock)
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
+    table, pii = for_publishing(table, entry)  # `pii: redact` replaces the spans in what is published (hub.pii)
     contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination)
     clock.lap("contamination check")
     if prepared.moves and prepared.moves["records"]:
@@ -200,6 +203,12 @@ def publish(
             manifest["contamination"] = contamination
         if annotation is not None:
             manifest["annotation"] = annotation
+        if pii is not None:
+            manifest["pii"] = pii
+        derivation = parents_of(entry)  # a derived dataset (hub.deriving): its parents, and their terms in NOTICE.md
+        if derivation is not None:
+            manifest["lineage"]["parents"] = derivation["parents"]
+            (staging / "NOTICE.md").write_text(notice(entry, manifest), encoding="utf-8")
         if withheld:
             manifest["blind"] = withheld
         clock.lap("source checksum wait")

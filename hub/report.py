@@ -13,6 +13,8 @@ from hub.errors import ValidationFailed
 
 __all__ = ["DETAIL_LIMIT", "PROBLEM_TYPES", "Problem", "Report", "render_report"]
 
+_PII_FIX = "Remove the personal data from the record, or set `pii: redact` in dataset.yaml to publish it replaced by a typed placeholder (hub.pii)."
+
 # slug -> (title, how to fix)
 PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "malformed-yaml": ("Malformed YAML", "Fix the YAML syntax at the line given (indentation, quotes, colons)."),
@@ -47,6 +49,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "bad-span": ("Span ends before it starts", "Give start and end in seconds from the start of the record, with end >= start (swap them if reversed)."),
     "time-gap": ("Record in a time split's gap", "A time split leaves out records that end within split.gap of the next split's start: publish with "
                  "--allow-rejects to leave them out (they stay in quarantine), or make split.gap smaller."),
+    "license-incompatible": ("Derived license drops a parent's terms", "Declare a license that keeps the terms of every parent the message names "
+                             "(a parent's own ShareAlike or NonCommercial license usually does), or derive from other parents."),
+    "license-unknown": ("Parent's license terms are unknown", "Read the parent's license; if it allows this use, derive again with --accept-license-risk."),
+    **{f"pii-{kind}": (f"{title} in free text", _PII_FIX) for kind, title in (
+        ("email", "Email address"), ("phone", "Phone number"), ("cn-mobile", "Chinese mobile number"), ("cn-resident-id", "Chinese resident ID number"),
+        ("credit-card", "Credit card number"), ("iban", "IBAN"), ("ip-address", "IP address"))},
 }
 
 
