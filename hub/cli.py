@@ -549,13 +549,16 @@ def _print_evaluation(r: dict[str, Any]) -> None:
 @click.option("--endpoint", help="Score against a version pulled from this hub server (default: the local registry, else HUB_ENDPOINT).")
 @click.option("--token", envvar="HUB_TOKEN", help="API token for --endpoint (also HUB_TOKEN).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HUB_CACHE", help="The pull cache (default: HUB_CACHE or ~/.cache/hub).")
+@click.option("--server", help="Have this hub server score the file (needed for a blind split) and record the submission; needs --token.")
+@click.option("--model", help="With --server: the model's name on the leaderboard.")
+@click.option("--link", help="With --server: a link about the model (paper, code) on the leaderboard.")
 @command
 @click.pass_context
 def eval_(ctx: click.Context, ref: str, predictions: Path, split: str, task: str | None, targets: tuple[str, ...], out: Path | None, resamples: int, seed: int,
-          endpoint: str | None, token: str | None, cache_dir: Path | None, as_json: bool) -> None:
+          endpoint: str | None, token: str | None, cache_dir: Path | None, server: str | None, model: str | None, link: str | None, as_json: bool) -> None:
     """Score a model's predictions (--predictions FILE) on a split of REF (ns/name@X.Y.Z): figures with 95% intervals; exit 1 if a --target is missed."""
-    report = hub.evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=_root(ctx),
-                          endpoint=endpoint, token=token, cache_dir=cache_dir)
+    report = hub.evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=None if server else _root(ctx),
+                          endpoint=endpoint, token=token, cache_dir=cache_dir, server=server, model=model, link=link)
     result = report.to_dict()
     if out is not None:
         report.write(out)

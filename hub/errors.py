@@ -20,6 +20,8 @@
     │   └── GatedDataset                                 the terms were not accepted yet
     ├── BadRequest                     (+ ValueError)   a malformed request to the server
     ├── PredictionsError               (+ ValueError)   a predictions file `hub eval` cannot score
+    ├── PayloadTooLarge                (+ ValueError)   an upload over the server's size limit (413)
+    ├── RateLimited                                     over a per-token limit, e.g. evaluations a day (429)
     ├── IntegrityError                 (+ OSError)      a download's sha256 is not the recorded one
     ├── OfflineError                   (+ ConnectionError) HUB_OFFLINE=1 and not in the cache
     ├── AnnotationError                (+ ValueError)   a Label Studio task the hub cannot do
@@ -55,8 +57,10 @@ __all__ = [
     "LicenseError",
     "NotAHubRepo",
     "OfflineError",
+    "PayloadTooLarge",
     "PredictionsError",
     "ProjectNotFound",
+    "RateLimited",
     "SourceError",
     "SplitTooSmall",
     "SplitsWouldMove",
@@ -172,6 +176,16 @@ class BadRequest(HubError, ValueError):
 
 class PredictionsError(HubError, ValueError):
     hint = "Write one row per record of the split: its `id` and a `prediction` shaped like the labelled field (`hub eval --help`)."
+
+
+class PayloadTooLarge(HubError, ValueError):
+    hint = "Send a smaller file: predictions only (`id`, `prediction`), one row per record of the split."
+
+
+class RateLimited(HubError):
+    """Over a limit that a later retry meets; `retry_after` (seconds) goes into the Retry-After header."""
+
+    hint = "Retry after the time the message gives."
 
 
 class IntegrityError(HubError, OSError):

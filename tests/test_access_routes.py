@@ -71,6 +71,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("HEAD", "/datasets/{ns}/{name}/resolve/{revision}/{path:path}"): "resolve",
     ("POST", "/api/datasets/{ns}/{name}/accept"): "action",
     ("POST", "/api/datasets/{ns}/{name}/publish"): "action",
+    ("POST", "/api/datasets/{ns}/{name}/versions/{version}/evaluate"): "action",
+    ("GET", "/api/datasets/{ns}/{name}/leaderboard"): "metadata",
 }
 CALLERS = ("anonymous", "bad-token", "not-accepted", "accepted")
 

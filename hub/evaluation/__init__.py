@@ -22,10 +22,11 @@ import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from hub import blind
 from hub.errors import HubError, IntegrityError, NotAHubRepo, PredictionsError
 from hub.evaluation.bootstrap import RESAMPLES, SEED
 from hub.evaluation.metrics import NORMALIZER, SHAPES, Scoring, normalize_text
@@ -91,6 +92,13 @@ class EvalReport:
         """Whether every target was met (True without targets)."""
         return all(t["met"] for t in self.targets)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalReport:
+        """The report `to_dict` gave (e.g. a server's answer): every key that is no field is a detail."""
+        names = {f.name for f in fields(cls)} - {"details"}
+        return cls(**{k: v for k, v in data.items() if k in names},
+                   details={k: v for k, v in data.items() if k not in names and k != "passed"})
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in ("dataset", "version", "manifest_sha256", "split", "records", "task", "field", "kind",
                                              "predictions", "source", "metrics")}
@@ -137,9 +145,10 @@ class EvalReport:
 
 
 def _read_split(dataset: str, version: str | None, split: str, root: Path | str | None, endpoint: str | None, token: str | None,
-                cache_dir: Path | str | None) -> tuple[list[Path], dict[str, Any], bytes, dict[str, Any]]:
-    """(shard paths, manifest, manifest bytes, source) of one split of a version: from the local
-    registry when there is one (and no endpoint was given), else pulled into the cache."""
+                cache_dir: Path | str | None) -> tuple[list[Path], dict[str, Any], bytes, dict[str, Any], pa.Table | None]:
+    """(shard paths, manifest, manifest bytes, source, withheld labels) of one split of a version:
+    from the local registry when there is one (and no endpoint was given), else pulled into the
+    cache. The labels are those of a blind split (`hub.blind`), which only the registry holds."""
     from hub.hashing import sha256_file
     from hub.repo import find_root
 
@@ -165,14 +174,18 @@ def _read_split(dataset: str, version: str | None, split: str, root: Path | str 
                                      hint="The registry's copy is damaged: fetch it again with `dvc pull`, or score against a pulled copy (--endpoint).",
                                      dataset=dataset, version=revision.version, path=entry.path)
             files.append(path)
-        return files, revision.manifest, raw, {"kind": "registry", "path": str(revision.path)}
+        labels = blind.labels(revision, split) if blind.withheld(revision.manifest, split) else None
+        return files, revision.manifest, raw, {"kind": "registry", "path": str(revision.path)}, labels
     from hub.client import pull
 
     pulled = pull(f"{dataset}@{version}" if version else dataset, split=split, endpoint=endpoint, token=token, cache_dir=cache_dir)
     raw = (pulled.path / "manifest.json").read_bytes()
     manifest = json.loads(raw)
     _check_split(manifest, split, dataset)
-    return [pulled.path / f["path"] for f in pulled.files if f["split"] == split], manifest, raw, {"kind": "cache", "path": str(pulled.path)}
+    if blind.withheld(manifest, split):
+        raise HubError(f"{dataset}@{manifest['version']}'s {split} split is blind: its labels never leave the server, so it cannot be scored here",
+                       hint=f"Score on the server: hub eval {dataset}@{manifest['version']} --split {split} --predictions FILE --server URL.", dataset=dataset, split=split)
+    return [pulled.path / f["path"] for f in pulled.files if f["split"] == split], manifest, raw, {"kind": "cache", "path": str(pulled.path)}, None
 
 
 def _check_split(manifest: dict[str, Any], split: str, dataset: str) -> None:
@@ -205,6 +218,16 @@ def _truth(table: pa.Table, name: str, feature: Any) -> list[Any]:
     if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" and pa.types.is_integer(column.type):
         return pc.take(pa.array(feature.get("names") or [], pa.string()), column).to_pylist()
     return [_class_names(feature, v) for v in column.to_pylist()]
+
+
+def _with_labels(table: pa.Table, labels: pa.Table, fields: list[str]) -> pa.Table:
+    """`table` with the withheld `fields` of a blind split put back, lined up by `id`."""
+    import pyarrow.compute as pc
+
+    rows = pc.index_in(table.column("id"), value_set=labels.column("id").combine_chunks())
+    for name in fields:
+        table = table.append_column(name, labels.column(name).take(rows))
+    return table
 
 
 # -- scoring -------------------------------------------------------------------------------
@@ -240,10 +263,15 @@ def _shaped(predictions: Any, kind: str) -> list[Any]:
 
 def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: str | None = None, targets: Iterable[str] = (),
              resamples: int = RESAMPLES, seed: int = SEED, root: Path | str | None = None, endpoint: str | None = None,
-             token: str | None = None, cache_dir: Path | str | None = None) -> EvalReport:
+             token: str | None = None, cache_dir: Path | str | None = None, server: str | None = None, model: str | None = None,
+             link: str | None = None) -> EvalReport:
     """Score the predictions file `predictions` on `split` of `ref` (`ns/name@X.Y.Z`); return the
     `EvalReport`. Raises `PredictionsError` for a file it cannot score, `HubError` for an unknown
-    task, split or target metric, and the read errors of the version (`VersionNotFound`, ...)."""
+    task, split or target metric, and the read errors of the version (`VersionNotFound`, ...).
+
+    With `server` (a hub server's URL) the server scores the file (`hub.evaluation.remote`: the
+    only way to score a blind split) and records the submission under `model` and `link`; the
+    report is the server's, with its default bootstrap."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -252,7 +280,14 @@ def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: st
 
     checks = [parse_target(t) for t in targets]
     dataset, version = parse_ref(ref)
-    files, manifest, raw, source = _read_split(dataset, version, split, root, endpoint, token, cache_dir)
+    if server is not None:
+        from hub.evaluation.remote import submit
+
+        if version is None:
+            raise HubError(f"scoring on a server needs a pinned version: {ref}@X.Y.Z", hint="Name the version the score is for.", dataset=dataset)
+        return EvalReport.from_dict(submit(dataset, version, predictions, server=server, split=split, task=task, targets=[c.text for c in checks],
+                                           token=token, model=model, link=link))
+    files, manifest, raw, source, labels = _read_split(dataset, version, split, root, endpoint, token, cache_dir)
     record_type = records.get(manifest["record"])
     spec = _spec(record_type, task, dataset)
     group_key = (manifest.get("certificate") or {}).get("group_key")
@@ -260,7 +295,11 @@ def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: st
     columns = list(dict.fromkeys(["id", spec.field, *spec.columns, *([group_key] if group_key in features else [])]))
     import pyarrow as pa
 
-    table = pa.concat_tables([pq.read_table(f, columns=columns) for f in files]) if files else pa.table({c: [] for c in columns})
+    hidden = blind.withheld(manifest, split)
+    shown = [c for c in columns if c not in hidden]
+    table = pa.concat_tables([pq.read_table(f, columns=shown) for f in files]) if files else pa.table({c: [] for c in shown})
+    if labels is not None:
+        table = _with_labels(table, labels, [c for c in columns if c in hidden])
 
     truth_all = _truth(table, spec.field, features.get(spec.field))
     labelled = np.array([t is not None for t in truth_all], dtype=bool)

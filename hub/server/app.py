@@ -38,6 +38,8 @@ from hub.errors import (
     InvalidDatasetId,
     InvalidVersion,
     LicenseError,
+    PayloadTooLarge,
+    RateLimited,
     ValidationFailed,
     VersionExists,
     VersionNotFound,
@@ -62,6 +64,8 @@ _STATUS: dict[type[HubError], tuple[int, str | None]] = {
     BrokenEntry: (422, None),  # a dataset.yaml or manifest.json the hub cannot read: fixed in the registry
     DatasetExists: (409, None),
     VersionExists: (409, None),
+    PayloadTooLarge: (413, None),
+    RateLimited: (429, None),
 }
 
 
@@ -90,8 +94,10 @@ _MEANINGS = {
     403: "The token's user may not do this: a gated dataset whose terms they did not accept, or publishing without the right.",
     404: "No such dataset (or one the caller may not see: private datasets answer as if they did not exist), version, file, record or endpoint.",
     409: "The version exists already.",
+    413: "The upload is larger than the server takes.",
     416: "The Range is outside the file.",
     422: "The request's parameters do not validate, or the dataset's registry entry or version cannot be read (the message says which file).",
+    429: "Over a per-token limit (evaluations a day): the Retry-After header says when to try again.",
 }
 
 
@@ -107,12 +113,13 @@ def hub_error_response(exc: HubError) -> JSONResponse:
     if isinstance(exc, AccessDenied) and not isinstance(exc, GatedDataset) and exc.fields.get("user"):
         status = 403  # authenticated, but not allowed
     fields = {k: (v.to_dict() if hasattr(v, "to_dict") else v) for k, v in exc.fields.items()}
-    return error_response(status, exc.message, type_=type(exc).__name__, hint=exc.hint, code=code, **fields)
+    headers = {"Retry-After": str(fields["retry_after"])} if isinstance(exc, RateLimited) else None
+    return error_response(status, exc.message, type_=type(exc).__name__, hint=exc.hint, code=code, headers=headers, **fields)
 
 
 def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = None) -> FastAPI:
     """The server for the hub repository at `root` (found from the cwd when None)."""
-    from hub.server import api, hf, pages, sql
+    from hub.server import api, evaluate, hf, pages, sql
 
     app = FastAPI(
         title="hub",
@@ -152,6 +159,7 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.include_router(api.router)
     app.include_router(hf.router)
     app.include_router(pages.router)
+    app.include_router(evaluate.router)
     app.include_router(sql.router)
     return app
 

@@ -1,0 +1,131 @@
+"""Server scoring (issue #14): `POST .../versions/{v}/evaluate` scores a predictions file against
+the version's labels, a blind split's too, with the same figures as local scoring with the
+labels; a token, a size limit (413) and a daily limit per token (429); the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import accuracy_score
+
+import hub
+from conftest import run_hub, uvicorn_thread
+from hub.errors import HubError
+from test_blind import DATASET, LABELS, VERSION, blind_copy
+
+URL = f"/api/datasets/{DATASET}/versions/{VERSION}/evaluate"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    from hub.server import create_app
+
+    root = hub.init(tmp_path_factory.mktemp("evalserver") / "hub")
+    blind_copy(root, blind=["test"], submissions_per_day=3)
+    published = hub.publish(DATASET, root=root)
+    labels = pq.read_table(published.path / LABELS).to_pylist()
+    tokens = {user: hub.create_token(user, root=root) for user in ("alice", "bob", "carol")}
+    app = create_app(root)
+    with uvicorn_thread(app) as url, httpx.Client(base_url=url, timeout=120) as client:
+        yield {"root": root, "app": app, "url": url, "client": client, "labels": labels, "tokens": tokens}
+
+
+def predictions(site: dict[str, Any], path: Path, wrong_every: int = 4, leave_out: int = 1) -> tuple[Path, list[str], list[str]]:
+    """Predictions for the blind test split: every `wrong_every`th one wrong (0: none), the last `leave_out` missing."""
+    rows = [{"id": r["id"], "prediction": str((r["label"] + 1) % 10 if wrong_every and i % wrong_every == 0 else r["label"])} for i, r in enumerate(site["labels"])]
+    kept = rows[: len(rows) - leave_out]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    return path, [str(r["label"]) for r in site["labels"]], [r["prediction"] for r in kept] + ["(missing)"] * leave_out
+
+
+def auth(site: dict[str, Any], user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {site['tokens'][user]}"}
+
+
+def test_the_server_scores_a_blind_split_as_local_scoring_does(site, tmp_path):
+    path, truth, predicted = predictions(site, tmp_path / "knn.jsonl")
+    result = run_hub("eval", f"{DATASET}@{VERSION}", "--split", "test", "--predictions", str(path), "--server", site["url"],
+                     "--token", site["tokens"]["alice"], "--model", "knn-3", "--target", "accuracy>=0.5", "--json")
+    assert result.returncode == 0, result.stderr
+    served = json.loads(result.stdout)
+    local = hub.evaluate(f"{DATASET}@{VERSION}", path, split="test", root=site["root"]).to_dict()  # the registry holds the labels
+    assert served["metrics"] == local["metrics"] and served["confusion"] == local["confusion"] and served["per_class"] == local["per_class"]
+    assert served["metrics"]["accuracy"]["value"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-6)
+    assert served["manifest_sha256"] == local["manifest_sha256"] and served["predictions"]["sha256"] == local["predictions"]["sha256"]
+    assert served["coverage"] == local["coverage"] and served["coverage"]["missing"] == 1
+    assert served["predictions"]["path"] == "knn-3" and served["source"] == {"kind": "server", "submitted_by": "alice"}
+    assert served["targets"][0]["met"] is True and served["passed"] is True
+    assert served["submission"]["user"] == "alice" and served["submission"]["model"] == "knn-3"
+    text = run_hub("eval", f"{DATASET}@{VERSION}", "--predictions", str(path), "--server", site["url"], "--token", site["tokens"]["alice"],
+                   "--out", str(tmp_path / "out"))
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[0] == f"{DATASET}@{VERSION} test (40 records), task classification: 39 of 40 labelled records predicted"
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["metrics"] == local["metrics"]
+    assert (tmp_path / "out" / "card.md").read_text().startswith("# ")
+    missing = site["labels"][-1]["id"]
+    assert served["problems"] == [{"slug": "missing-prediction", "message": "1 of the split's 40 labelled records have no prediction; they count as wrong",
+                                   "count": 1, "ids": [missing]}]  # the id of the record, not its label
+
+
+def test_a_pulled_blind_split_cannot_be_scored_on_the_client(site, tmp_path):
+    path, _, _ = predictions(site, tmp_path / "p.jsonl")
+    with pytest.raises(HubError) as caught:
+        hub.evaluate(f"{DATASET}@{VERSION}", path, split="test", endpoint=site["url"], cache_dir=tmp_path / "cache")
+    assert caught.value.message == f"{DATASET}@{VERSION}'s test split is blind: its labels never leave the server, so it cannot be scored here"
+    assert caught.value.hint == f"Score on the server: hub eval {DATASET}@{VERSION} --split test --predictions FILE --server URL."
+
+
+def test_scoring_needs_a_token(site):
+    got = site["client"].post(URL, content=b'{"id": "x", "prediction": "1"}\n')
+    assert (got.status_code, got.json()["error"]) == (401, f"scoring on {DATASET} needs a token")
+    bad = site["client"].post(URL, content=b"", headers={"Authorization": "Bearer hub_nope"})
+    assert bad.status_code == 401
+
+
+def test_an_upload_over_the_limit_is_413_and_costs_no_submission(site):
+    site["app"].state.max_predictions_bytes = 1000
+    try:
+        body = b"".join(json.dumps({"id": r["id"], "prediction": "1"}).encode() + b"\n" for r in site["labels"])
+        assert len(body) > 1000
+        got = site["client"].post(URL, content=body, headers=auth(site, "bob"))
+        assert (got.status_code, got.json()["error"]) == (413, f"the predictions file is {len(body)} bytes; the most this server scores is 1000 bytes")
+        assert got.json()["hint"] == "Send a smaller file: predictions only (`id`, `prediction`), one row per record of the split."
+        streamed = site["client"].post(URL, content=iter([body[:600], body[600:]]), headers=auth(site, "bob"))  # chunked: no Content-Length
+        assert (streamed.status_code, streamed.json()["error"]) == (413, "the predictions file is more than 1000 bytes; the most this server scores is 1000 bytes")
+    finally:
+        del site["app"].state.max_predictions_bytes
+    assert [s for s in hub.evaluation.submissions.Submissions(site["root"]).leaderboard(DATASET) if s["user"] == "bob"] == []
+
+
+def test_the_daily_limit_is_429_with_when_to_retry(site, tmp_path):
+    path, _, _ = predictions(site, tmp_path / "p.jsonl", wrong_every=3)
+    bad = site["client"].post(URL, content=b"not json\n", headers=auth(site, "carol"))
+    assert bad.status_code == 400 and bad.json()["type"] == "PredictionsError"  # a file that cannot be scored costs no slot
+    for _ in range(3):
+        assert site["client"].post(URL, content=path.read_bytes(), headers=auth(site, "carol")).status_code == 200
+    got = site["client"].post(URL, content=path.read_bytes(), headers=auth(site, "carol"))
+    assert got.status_code == 429
+    body = got.json()
+    assert body["error"].startswith(f"user 'carol' has made 3 evaluations of {DATASET} in the last 24 hours, the most it allows; retry after 20")
+    assert body["hint"] == f"Retry in {body['retry_after']} seconds. The limit is the dataset's split.submissions_per_day (3)."
+    assert got.headers["retry-after"] == str(body["retry_after"]) and 0 < body["retry_after"] <= 24 * 3600
+    result = run_hub("eval", f"{DATASET}@{VERSION}", "--predictions", str(path), "--server", site["url"], "--token", site["tokens"]["carol"])
+    assert result.returncode == 1 and body["error"] in result.stderr  # the CLI shows the server's message
+
+
+def test_the_leaderboard_ranks_the_submissions(site, tmp_path):
+    best, _, _ = predictions(site, tmp_path / "best.jsonl", wrong_every=0, leave_out=0)
+    got = site["client"].post(URL, params={"model": "oracle", "link": "https://example.org/oracle"}, content=best.read_bytes(), headers=auth(site, "bob"))
+    assert got.status_code == 200 and got.json()["metrics"]["accuracy"]["value"] == 1.0
+    board = site["client"].get(f"/api/datasets/{DATASET}/leaderboard", params={"version": VERSION}).json()
+    (group,) = board["tasks"]
+    assert (group["version"], group["split"], group["task"], group["metric"], group["lower_is_better"]) == (VERSION, "test", "classification", "accuracy", False)
+    first = group["submissions"][0]
+    assert (first["rank"], first["user"], first["model"], first["link"]) == (1, "bob", "oracle", "https://example.org/oracle")
+    values = [s["metrics"]["accuracy"]["value"] for s in group["submissions"]]
+    assert values == sorted(values, reverse=True) and [s["rank"] for s in group["submissions"]] == list(range(1, len(values) + 1))
