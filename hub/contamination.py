@@ -2,23 +2,27 @@
 
 A test set is a standard only while nobody trains on it. `check` puts a table of records (a
 dataset about to be published, or any Parquet data) beside the test and validation splits of
-every other dataset of the hub with the same record type (the latest version of each), and runs
-the split engine's own duplicate finder (`hub.dedup.find_duplicates`: exact and near, with the
-same thresholds) over the union. A duplicate cluster holding rows of both sides is a match.
+every other dataset of the hub with the same record type: the latest version of each, and every
+version of a dataset whose entry says `standard: true`. It compares content fingerprints
+(`hub.fingerprints`: the split engine's own exact and near duplicate hashes, with the same
+thresholds), never the records themselves: each version stores its fingerprints at publish, so
+a check reads one small Parquet file per reference version, streamed by DuckDB, whatever the
+size of the hub's test sets. A version published before the hub stored fingerprints (or with
+another format, or bands cut for other thresholds) has its fingerprints rebuilt from its
+verified shards into `.hub/index/fingerprints/` (rebuilt, never trusted); a fingerprint file
+whose sha256 is not its manifest's is refused, named.
 
 `publish` refuses a dataset whose train split matches another dataset's test or validation
 records (`Contaminated`), unless `allow_contamination`; then the manifest, the card and the
-dataset page say which test sets are contaminated and by how much. Matches of the new dataset's
-own test or validation splits are reported too (informational: its test set is someone's
-training data, or two test sets overlap).
-
-How far this goes: the reference splits are read whole for each check (their shards verified
-against their manifests first), so its memory grows with the hub's test splits; a persistent
-fingerprint index per version (band keys in the catalog) is the way past that, and is not built.
+dataset page say which test sets are contaminated and by how much, and the test set's page
+says which datasets' train splits hold its records (`contaminated_by`). Matches of the new
+dataset's own test or validation splits are reported too (informational: its test set is
+someone's training data, or two test sets overlap).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -33,7 +37,7 @@ from hub.errors import HubError, StorageError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "raise_if_contaminated", "references", "refusing", "write_report"]
+__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "contaminated_by", "fingerprint", "raise_if_contaminated", "references", "refusing", "write_report"]
 
 REFERENCE_SPLITS = ("test", "validation")  # the splits of other datasets that must stay out of anyone's training data
 FIRST_IDS = 5  # ids named per match in messages (the report file lists them all)
@@ -77,24 +81,26 @@ class Match:
 
 @dataclass
 class Reference:
-    """A test or validation split of another dataset, read and verified."""
+    """The fingerprints of a version of another dataset (its test and validation splits are the reference)."""
 
     dataset: str
     version: str
-    split: str
-    table: pa.Table
+    path: Path  # its fingerprint file (`hub.fingerprints`)
+    splits: tuple[str, ...]  # the reference splits it has
 
 
-def references(root: Path, record: str, *, exclude: str | None = None, only: str | None = None) -> list[Reference]:
-    """The test and validation splits of the latest version of every dataset of `record`'s type
-    (but `exclude`; or only the dataset `only`, `ns/name` or `ns/name@X.Y.Z`), their shards
-    checked against their manifests. Raises `StorageError` for a shard that does not match."""
+def references(root: Path, record: str, thresholds: Any = None, *, exclude: str | None = None, only: str | None = None) -> list[Reference]:
+    """The versions whose test and validation splits are references: the latest version of every
+    dataset of `record`'s type (but `exclude`; or only the dataset `only`, `ns/name` or
+    `ns/name@X.Y.Z`), and every version of those marked `standard: true`; each with its
+    fingerprint file, checked (`StorageError` for one whose sha256 is not its manifest's)."""
+    from hub.dedup import Thresholds
     from hub.entry import registered
-    from hub.hashing import sha256_file
     from hub.ids import parse_ref
     from hub.store import resolve_revision
     from hub.versions import published_versions
 
+    thresholds = thresholds or Thresholds()
     wanted_dataset, wanted_version = parse_ref(only) if only else (None, None)
     found = []
     for dataset in registered(root):
@@ -104,76 +110,147 @@ def references(root: Path, record: str, *, exclude: str | None = None, only: str
             versions = published_versions(root / "registry" / dataset / "versions")
             if not versions:
                 continue
-            revision = resolve_revision(root, dataset, wanted_version or versions[-1])
+            chosen = [wanted_version] if wanted_version else (versions if _standard(root, dataset) else versions[-1:])
+            revisions = [resolve_revision(root, dataset, v) for v in chosen]
         except HubError as exc:  # a broken entry or version: the catalog reports it
             log.warning("contamination check skips %s: %s", dataset, exc.message)
             continue
-        if revision.manifest.get("record") != record:
-            continue
-        revision.ensure_data()
-        for split in REFERENCE_SPLITS:
-            files = [f for f in revision.manifest.get("files", []) if f.get("split") == split]
-            if not files:
+        for revision in revisions:
+            if revision.manifest.get("record") != record:
                 continue
-            tables = []
-            for f in files:
-                path = revision.path / f["path"]
-                if sha256_file(path) != f["sha256"]:
-                    raise StorageError(f"{dataset}@{revision.version}: {f['path']} does not match the sha256 of its manifest",
-                                       hint="The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).",
-                                       dataset=dataset, version=revision.version, path=f["path"])
-                tables.append(pq.read_table(path))
-            found.append(Reference(dataset, revision.version, split, pa.concat_tables(tables, promote_options="permissive")))
+            splits = tuple(s for s in REFERENCE_SPLITS if s in revision.manifest.get("splits", {}))
+            if splits:
+                found.append(Reference(dataset, revision.version, _fingerprint_file(root, revision, record, thresholds), splits))
     return found
 
 
-def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, names: list[str], *, thresholds: Any = None,
-          exclude: str | None = None, only: str | None = None) -> list[Match]:
-    """Every match of `table`'s rows (split `names[split_of_row[i]]`) with another dataset's test
-    or validation records, largest first."""
-    from hub.dedup import Thresholds, find_duplicates
+def _standard(root: Path, dataset: str) -> bool:
+    """Whether the entry marks every version a standard test set (`standard: true`)."""
+    import yaml
 
-    refs = references(root, record, exclude=exclude, only=only)
-    if not refs or not table.num_rows:
-        return []
-    parts = _aligned([table] + [r.table for r in refs])
-    union = pa.concat_tables(parts)
-    owner = np.concatenate([np.full(table.num_rows, -1, dtype=np.int64)] + [np.full(r.table.num_rows, i, dtype=np.int64) for i, r in enumerate(refs)])
-    local = np.concatenate([np.arange(table.num_rows)] + [np.arange(r.table.num_rows) for r in refs])
     try:
-        duplicates = find_duplicates(union, record, thresholds or Thresholds())
+        data = yaml.safe_load((root / "registry" / dataset / "dataset.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("standard") is True
+
+
+def _fingerprint_file(root: Path, revision: Any, record: str, thresholds: Any) -> Path:
+    """The version's own fingerprint file when it is of this hub's format and thresholds (its
+    sha256 checked), else one rebuilt from its verified shards under `.hub/index/fingerprints/`."""
+    from hub import fingerprints
+    from hub.hashing import sha256_file
+    from hub.repo import work_dir
+
+    meta = revision.manifest.get("fingerprints")
+    if isinstance(meta, dict) and meta.get("format") == fingerprints.FORMAT and meta.get("thresholds") == fingerprints.thresholds_key(thresholds):
+        revision.ensure_data()
+        path = revision.path / meta["path"]
+        if not path.is_file() or sha256_file(path) != meta.get("sha256"):
+            raise StorageError(f"{revision.dataset}@{revision.version}: {meta['path']} does not match the sha256 of its manifest",
+                               hint="The published fingerprints were changed on disk: restore them with `dvc checkout` (or `dvc pull`).",
+                               dataset=revision.dataset, version=revision.version, path=meta["path"])
+        return path
+    key = hashlib.sha256(f"{revision.commit}:{fingerprints.FORMAT}:{sorted(fingerprints.thresholds_key(thresholds).items())}".encode()).hexdigest()[:16]
+    cached = work_dir(root) / "index" / "fingerprints" / revision.dataset / f"{revision.version}-{key}.parquet"
+    if not cached.is_file():
+        table, split_of_row, names = _read_version(revision)
+        fingerprints.write(fingerprints.table_of(table, record, split_of_row, names, thresholds), cached)
+    return cached
+
+
+def _read_version(revision: Any) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """Every shard of a version, checked against its manifest, as one table and its split per row."""
+    from hub.hashing import sha256_file
+
+    revision.ensure_data()
+    tables, names, split_of_row = [], [], []
+    for f in revision.manifest.get("files", []):
+        path = revision.path / f["path"]
+        if sha256_file(path) != f["sha256"]:
+            raise StorageError(f"{revision.dataset}@{revision.version}: {f['path']} does not match the sha256 of its manifest",
+                               hint="The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).",
+                               dataset=revision.dataset, version=revision.version, path=f["path"])
+        part = pq.read_table(path)
+        if f.get("split") not in names:
+            names.append(f.get("split"))
+        tables.append(part)
+        split_of_row.append(np.full(part.num_rows, names.index(f.get("split")), dtype=np.int64))
+    table = pa.concat_tables(tables, promote_options="permissive") if tables else pa.table({"id": pa.array([], pa.string())})
+    return table, np.concatenate(split_of_row) if split_of_row else np.array([], np.int64), names
+
+
+def fingerprint(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Any = None) -> pa.Table:
+    """The fingerprint table of records about to be checked (and, at publish, stored)."""
+    from hub import fingerprints
+    from hub.dedup import Thresholds
+
+    try:
+        return fingerprints.table_of(table, record, split_of_row, names, thresholds or Thresholds())
     except KeyError as exc:  # a column the record type fingerprints is missing, or of another type than the hub's
         raise HubError(f"nothing to compare: the records have no usable {exc.args[0]} for the {record} duplicate check",
                        hint=f"The data needs the {record} record's fields, of the types the hub publishes (`hub show` a {record} dataset's features).") from None
-    if not len(duplicates.rows):
+
+
+def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, names: list[str], *, thresholds: Any = None,
+          exclude: str | None = None, only: str | None = None, prints: pa.Table | None = None) -> list[Match]:
+    """Every match of `table`'s rows (split `names[split_of_row[i]]`) with another dataset's test
+    or validation records, largest first. `prints`: `fingerprint(table, ...)`, if computed already."""
+    from hub import fingerprints
+    from hub.dedup import Thresholds
+
+    thresholds = thresholds or Thresholds()
+    refs = references(root, record, thresholds, exclude=exclude, only=only)
+    if not refs or not table.num_rows:
         return []
-    exact_keys = _exact_keys(duplicates)
-    ours_ids = table.column("id").to_pylist()
-    matches: dict[tuple[int, int], dict[str, Any]] = {}
-    order = np.argsort(duplicates.keys, kind="stable")
-    rows, keys = duplicates.rows[order], duplicates.keys[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    for start, end in zip(starts, np.r_[starts[1:], len(keys)]):
-        members = rows[start:end]
-        who = owner[members]
-        if not (who < 0).any() or not (who >= 0).any():
-            continue
-        exact = bool(exact_keys[keys[start]])
-        for ref in np.unique(who[who >= 0]).tolist():
-            theirs = local[members[who == ref]].tolist()
-            for ours in local[members[who < 0]].tolist():
-                m = matches.setdefault((int(split_of_row[ours]), ref), {"rows": {}, "theirs": set()})
-                m["rows"][ours] = m["rows"].get(ours, False) or exact
-                m["theirs"].update(theirs)
+    ours = prints if prints is not None else fingerprint(table, record, split_of_row, names, thresholds)
+    ours_ids = ours.column("id").to_pylist()
+    ours_split = np.asarray(split_of_row, dtype=np.int64)
     out = []
-    for (ours_split, ref), m in matches.items():
-        r = refs[ref]
-        their_ids = r.table.column("id").to_pylist()
-        ours_rows = sorted(m["rows"])
-        exact = sum(1 for row in ours_rows if m["rows"][row])
-        out.append(Match(r.dataset, r.version, r.split, names[ours_split], len(ours_rows), exact, len(ours_rows) - exact,
-                         [ours_ids[row] for row in ours_rows], [their_ids[row] for row in sorted(m["theirs"])]))
+    for ref in refs:
+        pairs = fingerprints.matches(ours, ref.path, record, thresholds, ref.splits)
+        if not pairs.num_rows:
+            continue
+        theirs = pq.read_table(ref.path, columns=["row", "split", "id"])
+        their_split = dict(zip(theirs.column("row").to_pylist(), theirs.column("split").to_pylist()))
+        their_id = dict(zip(theirs.column("row").to_pylist(), theirs.column("id").to_pylist()))
+        grouped: dict[tuple[int, str], dict[str, Any]] = {}
+        for o, t, exact in zip(pairs.column("ours").to_pylist(), pairs.column("theirs").to_pylist(), pairs.column("exact").to_pylist()):
+            m = grouped.setdefault((int(ours_split[o]), their_split[t]), {"rows": {}, "theirs": set()})
+            m["rows"][o] = m["rows"].get(o, False) or exact
+            m["theirs"].add(t)
+        for (our_split, split), m in grouped.items():
+            rows = sorted(m["rows"])
+            exact = sum(1 for row in rows if m["rows"][row])
+            out.append(Match(ref.dataset, ref.version, split, names[our_split], len(rows), exact, len(rows) - exact,
+                             [ours_ids[row] for row in rows], [their_id[t] for t in sorted(m["theirs"])]))
     return sorted(out, key=lambda m: (-m.rows, m.dataset, m.split, m.ours))
+
+
+def contaminated_by(root: Path, dataset: str) -> list[dict[str, Any]]:
+    """The other datasets whose latest version holds records of `dataset`'s test or validation
+    splits (published with --allow-contamination, or matching its test set from their own),
+    from their manifests: [{dataset, version, split (ours), in (their split), rows, exact, near}]."""
+    from hub.entry import registered
+    from hub.store import resolve_revision
+    from hub.versions import published_versions
+
+    found = []
+    for other in registered(root):
+        if other == dataset:
+            continue
+        try:
+            versions = published_versions(root / "registry" / other / "versions")
+            if not versions:
+                continue
+            manifest = resolve_revision(root, other, versions[-1]).manifest
+        except HubError:  # a broken entry or version: the catalog reports it
+            continue
+        for m in (manifest.get("contamination") or {}).get("matches", []):
+            if isinstance(m, dict) and m.get("dataset") == dataset:
+                found.append({"dataset": other, "version": manifest.get("version", versions[-1]), "split": m.get("split"), "in": m.get("ours"),
+                              "rows": m.get("rows"), "exact": m.get("exact"), "near": m.get("near"), "of_version": m.get("version")})
+    return sorted(found, key=lambda f: (f["in"] != "train", -(f["rows"] or 0), f["dataset"]))
 
 
 def refusing(matches: list[Match], train: str = "train") -> list[Match]:
@@ -223,35 +300,3 @@ def check_path(root: Path, path: Path, record: str, *, only: str | None = None) 
         table = table.append_column("id", pa.array([f"row-{i}" for i in range(table.num_rows)]))
     split_of_row = np.concatenate([np.full(t.num_rows, i, dtype=np.int8) for i, (_, t) in enumerate(tables)])
     return check(root, record, table, split_of_row, names, only=only)
-
-
-def _aligned(tables: list[pa.Table]) -> list[pa.Table]:
-    """The columns every table has, each cast to the type the first reference (the hub's
-    published data) has it in; a column that does not cast is left out (class labels whose
-    names differ are compared as the indices they are, which the duplicate check never reads)."""
-    ours, reference = tables[0], tables[1]
-    fields, columns = [], []  # columns[i]: the cast column `fields[i]` of every table
-    for name in ours.column_names:
-        if not all(name in t.column_names for t in tables):
-            continue
-        target = reference.schema.field(name).type
-        try:
-            cast = [t.column(name).cast(target) for t in tables]
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            continue
-        fields.append(pa.field(name, target))
-        columns.append(cast)
-    schema = pa.schema(fields)
-    return [pa.Table.from_arrays([cast[i] for cast in columns], schema=schema) for i in range(len(tables))]
-
-
-def _exact_keys(duplicates: Any) -> np.ndarray:
-    """Per key number, whether its cluster is of an exact kind (`exact-*`): the keys of each kind
-    are numbered in one block, in the order the record type added its kinds."""
-    n_keys = int(duplicates.keys.max()) + 1
-    exact = np.zeros(n_keys, dtype=bool)
-    start = 0
-    for kind, count in duplicates.kinds.items():
-        exact[start:start + count] = kind.startswith("exact")
-        start += count
-    return exact

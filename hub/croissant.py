@@ -7,7 +7,7 @@ dataset viewer do:
   description, license, url, creator, datePublished) and those it recommends where the
   entry has them (version, keywords, inLanguage, sameAs, citeAs);
 - `distribution`: one `cr:FileObject` per Parquet shard, with the sha256 and size the
-  manifest recorded, and the `cr:FileSet` `parquet-files` (`data/*.parquet`) the records
+  manifest recorded, and the `cr:FileSet` `parquet-files` (`data/*-of-*.parquet`) the records
   are read from;
 - `recordSet`: `splits` (dataType `cr:Split`, one record per split: train, validation,
   test) and `default`, the records: one field per column of the manifest's
@@ -115,7 +115,7 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
         "name": FILESET,
         "description": "The Parquet shards of every split, named <split>-NNNNN-of-NNNNN.parquet.",
         "encodingFormat": PARQUET,
-        "includes": "data/*.parquet",
+        "includes": "data/*-of-*.parquet",  # the shards only (not data/blind/ or data/index/: a glob here crosses folders)
     })
     splits = [s for s in manifest.get("splits", {}) if any(f.split == s for f in shards)]
     doc["recordSet"] = [_split_record_set(splits), _main_record_set(name, splits, manifest.get("features") or {}, _media_fields(manifest))]

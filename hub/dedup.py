@@ -24,7 +24,7 @@ import pyarrow as pa
 from hub import records
 from hub.arrowutil import per_row, repeated_rows
 
-__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "hamming_clusters", "normalized_texts", "rows_sharing_a_hash",
+__all__ = ["DuplicateKeys", "Thresholds", "find_duplicates", "hamming_clusters", "jaccard", "minhash", "normalized_texts", "rows_sharing_a_hash",
            "text_duplicates", "text_hashes", "tracked"]
 
 
@@ -209,37 +209,55 @@ def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray |
     return rows, cluster.reshape(-1).astype(np.int64)
 
 
-def _minhash_clusters(texts: Iterable[str], t: Thresholds) -> list[list[int]]:
-    """Pairs of texts with Jaccard similarity of word shingles >= threshold, as clusters."""
+def _minhash_coefficients(t: Thresholds) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(20261122)
-    prime = np.uint64((1 << 61) - 1)
     a = rng.integers(1, 1 << 61, t.minhash_permutations, dtype=np.uint64)
     b = rng.integers(0, 1 << 61, t.minhash_permutations, dtype=np.uint64)
+    return a, b
+
+
+def minhash(text: str, t: Thresholds, coefficients: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[set[int], np.ndarray]:
+    """The word shingles of a normalized text (`t.text_shingle` words, each a 61-bit hash) and
+    their MinHash signature (`t.minhash_permutations` values; `t.minhash_bands` bands of it are
+    the buckets near texts meet in)."""
+    a, b = coefficients or _minhash_coefficients(t)
+    words = text.split()
+    grams = {" ".join(words[i: i + t.text_shingle]) for i in range(max(1, len(words) - t.text_shingle + 1))}
+    hashed = {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") >> 3 for g in grams}
+    values = np.fromiter(hashed, dtype=np.uint64, count=len(hashed))
+    with np.errstate(over="ignore"):
+        signature = ((np.outer(values, a) + b) % _PRIME).min(axis=0)
+    return hashed, signature
+
+
+def jaccard(x: set[int], y: set[int]) -> float:
+    """|x & y| / |x | y| (0 for two empty sets)."""
+    union = len(x | y)
+    return len(x & y) / union if union else 0.0
+
+
+_PRIME = np.uint64((1 << 61) - 1)
+MINHASH_BUCKET_LIMIT = 200  # a bucket shared by more texts is boilerplate, not a duplicate
+
+
+def _minhash_clusters(texts: Iterable[str], t: Thresholds) -> list[list[int]]:
+    """Pairs of texts with Jaccard similarity of word shingles >= threshold, as clusters."""
+    coefficients = _minhash_coefficients(t)
     rows_per_band = t.minhash_permutations // t.minhash_bands
     shingles: list[set[int]] = []
     buckets: dict[tuple, list[int]] = defaultdict(list)
     for row, text in enumerate(texts):
-        words = text.split()
-        grams = {" ".join(words[i: i + t.text_shingle]) for i in range(max(1, len(words) - t.text_shingle + 1))}
-        hashed = {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") >> 3 for g in grams}
+        hashed, signature = minhash(text, t, coefficients)
         shingles.append(hashed)
-        values = np.fromiter(hashed, dtype=np.uint64, count=len(hashed))
-        with np.errstate(over="ignore"):
-            signature = ((np.outer(values, a) + b) % prime).min(axis=0)
         for band in range(t.minhash_bands):
             buckets[(band, signature[band * rows_per_band: (band + 1) * rows_per_band].tobytes())].append(row)
     pairs: set[tuple[int, int]] = set()
     for members in buckets.values():
-        if 1 < len(members) <= 200:  # a huge bucket is boilerplate, not a duplicate
+        if 1 < len(members) <= MINHASH_BUCKET_LIMIT:
             for i, x in enumerate(members):
                 for y in members[i + 1:]:
                     pairs.add((x, y))
-    clusters = []
-    for x, y in pairs:
-        union = len(shingles[x] | shingles[y])
-        if union and len(shingles[x] & shingles[y]) / union >= t.text_jaccard:
-            clusters.append([x, y])
-    return clusters
+    return [[x, y] for x, y in pairs if jaccard(shingles[x], shingles[y]) >= t.text_jaccard]
 
 
 # -- hashes ------------------------------------------------------------------------------

@@ -27,9 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import hub
-from hub import blind, config, progress
+from hub import blind, config, fingerprints, progress
 from hub.arrowutil import map_leaf
 from hub.card import notice, render_card
+from hub.contamination import fingerprint as fingerprint_records
 from hub.croissant import croissant
 from hub.deriving import parents_of
 from hub.entry import Entry, load_entry
@@ -169,7 +170,8 @@ def publish(
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
     table, pii = for_publishing(table, entry)  # `pii: redact` replaces the spans in what is published (hub.pii)
-    contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination)
+    prints = fingerprint_records(table, entry.schema.record, split_idx, split_names, entry.split.thresholds())  # stored with the version
+    contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination, prints)
     clock.lap("contamination check")
     if prepared.moves and prepared.moves["records"]:
         _refuse_minor_moves(dataset, parent, prepared.moves, version, bump)
@@ -195,10 +197,12 @@ def publish(
         stats_job = _BACKGROUND.submit(compute_stats, table, split_idx, split_names, entry, certificate)  # alongside the writing
         splits, files = write_shards(staging, table, split_idx, split_names, entry, certificate)
         withheld = blind.withhold(staging, splits, files, entry)  # blind splits lose their labels before anything hashes them
+        fingerprints.write(prints, staging / fingerprints.PATH)  # the contamination index's part of this version: into DVC, never served
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
+        manifest["fingerprints"] = fingerprints.meta(staging / fingerprints.PATH, prints.num_rows, entry.split.thresholds())
         if contamination is not None:
             manifest["contamination"] = contamination
         if annotation is not None:
@@ -250,13 +254,15 @@ def _refuse_minor_moves(dataset: str, parent: str, moves: dict[str, Any], versio
                               dataset=dataset, version=parent, moves=moves)
 
 
-def _check_contamination(root: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, names: list[str], allow: bool) -> dict[str, Any] | None:
-    """The other datasets' test and validation records this one holds (`hub.contamination`);
-    raises `Contaminated` for training records unless `allow`. None when nothing matches."""
+def _check_contamination(root: Path, entry: Entry, table: pa.Table, split_idx: np.ndarray, names: list[str], allow: bool,
+                         prints: pa.Table) -> dict[str, Any] | None:
+    """The other datasets' test and validation records this one holds (`hub.contamination`, over
+    `prints`, the records' fingerprints); raises `Contaminated` for training records unless `allow`.
+    None when nothing matches."""
     from hub import contamination
 
     started = time.perf_counter()
-    matches = contamination.check(root, entry.schema.record, table, split_idx, names, thresholds=entry.split.thresholds(), exclude=entry.id)
+    matches = contamination.check(root, entry.schema.record, table, split_idx, names, thresholds=entry.split.thresholds(), exclude=entry.id, prints=prints)
     if not allow:
         contamination.raise_if_contaminated(root, entry.id, matches)
     if not matches:

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -140,3 +141,125 @@ def test_hub_contamination_checks_a_save_to_disk_folder(site, tmp_path):
     ok = run_hub("contamination", str(tmp_path / "clean"), "--record", "image", root=site)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.splitlines() == [f"{tmp_path / 'clean'}: no training record matches a test set"]
+
+
+# -- the index: fingerprints stored per version (issue #13) -----------------------------------
+
+
+def test_the_version_stores_its_fingerprints_and_no_route_serves_them(site):
+    from conftest import uvicorn_thread
+    from hub.server.app import create_app
+
+    version = site / "registry" / DIGITS / "versions" / "1.0.0"
+    manifest = json.loads((version / "manifest.json").read_text())
+    meta = manifest["fingerprints"]
+    assert (meta["path"], meta["format"], meta["rows"]) == ("data/index/fingerprints.parquet", 1, sum(s["rows"] for s in manifest["splits"].values()))
+    prints = pq.read_table(version / meta["path"])
+    assert hub.hashing.sha256_file(version / meta["path"]) == meta["sha256"]
+    assert prints.column_names == ["row", "split", "id", "exact", "bands", "near"]
+    assert sorted(prints.column("id").to_pylist()) == sorted(r["id"] for s in ("train", "validation", "test") for r in _split_rows(site, DIGITS, s))
+    assert meta["path"] not in [f["path"] for f in manifest["files"]]  # not a file of the dataset
+    with uvicorn_thread(create_app(site)) as url:
+        import httpx
+
+        answer = httpx.get(f"{url}/datasets/{DIGITS}/resolve/1.0.0/data/index/fingerprints.parquet")
+        assert answer.status_code == 404, answer.text
+        tree = httpx.get(f"{url}/api/datasets/{DIGITS}/tree/1.0.0/data").json()
+        assert "data/index/fingerprints.parquet" not in [f["path"] for f in tree]
+
+
+def _digits_test_as_train(site: Path, n: int, edit=None) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """The first `n` of demo/digits' test records under new ids, as a train split (`edit` changes an image)."""
+    rows = _split_rows(site, DIGITS, "test")[:n]
+    images = [{"bytes": edit(r["image"]["bytes"]) if edit else r["image"]["bytes"], "path": None} for r in rows]
+    table = pa.table({"id": [f"mine-{i}" for i in range(n)], "image": images, "group": ["g"] * n})
+    return table, np.zeros(n, dtype=np.int8), ["train"]
+
+
+def _one_pixel_lighter(png: bytes) -> bytes:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        pixels = np.array(image)
+    pixels.flat[0] = min(255, int(pixels.flat[0]) + 8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_near_copies_are_found_through_the_stored_fingerprints(site):
+    from hub import contamination
+
+    table, split_of_row, names = _digits_test_as_train(site, 5, edit=_one_pixel_lighter)
+    (match,) = contamination.check(site, "image", table, split_of_row, names, only=DIGITS)
+    assert (match.dataset, match.version, match.split, match.ours, match.rows, match.exact, match.near) == (DIGITS, "1.0.0", "test", "train", 5, 0, 5)
+    assert match.ids == [f"mine-{i}" for i in range(5)]
+
+
+def test_a_fingerprint_file_that_does_not_match_its_manifest_is_refused_by_name(site):
+    from hub import contamination
+
+    path = site / "registry" / DIGITS / "versions" / "1.0.0" / "data" / "index" / "fingerprints.parquet"
+    kept = path.read_bytes()
+    try:
+        path.write_bytes(kept[:-9] + b"tampered!")
+        table, split_of_row, names = _digits_test_as_train(site, 3)
+        with pytest.raises(hub.errors.StorageError) as caught:
+            contamination.check(site, "image", table, split_of_row, names, only=DIGITS)
+        assert caught.value.message == "demo/digits@1.0.0: data/index/fingerprints.parquet does not match the sha256 of its manifest"
+        assert caught.value.hint == "The published fingerprints were changed on disk: restore them with `dvc checkout` (or `dvc pull`)."
+    finally:
+        path.write_bytes(kept)
+
+
+def test_a_version_published_without_fingerprints_is_indexed_from_its_verified_shards(site):
+    """A version from before the index (no `fingerprints` in its manifest), or of another format:
+    its fingerprints are rebuilt from its shards into .hub/index, never read from the version."""
+    from hub import contamination
+
+    manifest_path = site / "registry" / CHAT / "versions" / "1.0.0" / "manifest.json"
+    kept = manifest_path.read_text()
+    manifest = json.loads(kept)
+    manifest["fingerprints"]["format"] = 0  # an older hub's index
+    try:
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        (ref,) = contamination.references(site, "dialogue", only=CHAT)
+        assert ref.path.parent == site / ".hub" / "index" / "fingerprints" / CHAT
+        test = _split_rows(site, CHAT, "test")[:4]
+        table = pa.table({"id": [f"again-{i}" for i in range(4)], "dialogue_id": [f"again-{i}" for i in range(4)],
+                          "turns": [row["turns"] for row in test]})
+        (match,) = contamination.check(site, "dialogue", table, np.zeros(4, dtype=np.int8), ["train"], only=CHAT)
+        assert (match.version, match.split, match.rows, match.exact) == ("1.0.0", "test", 4, 4)
+    finally:
+        manifest_path.write_text(kept)
+
+
+def test_the_test_sets_page_says_which_datasets_hold_its_records(site):
+    """After acme/mixed-allowed was published with --allow-contamination (above): demo/digits'
+    page names it; a private dataset holding them is not named to a caller without a token."""
+    import httpx
+
+    from conftest import uvicorn_thread
+    from hub.server.app import create_app
+
+    with uvicorn_thread(create_app(site)) as url:
+        page = httpx.get(f"{url}/datasets/{DIGITS}").text
+    section = page[page.index('id="contaminated-by"'):]
+    section = section[:section.index("</section>")]
+    assert '<a href="/datasets/acme/mixed-allowed">acme/mixed-allowed</a>@1.0.0</td><td>train</td><td>test <span class="muted">(1.0.0)</span></td><td class="num">20</td><td class="num">20</td><td class="num">0</td>' in section
+    assert "private" not in section
+
+
+def test_every_version_of_a_standard_test_set_is_a_reference(site):
+    """Runs last: it publishes demo/chatterbot-dialogue 1.0.1 (the same records, `--bump patch`)."""
+    from hub import contamination
+
+    hub.publish(CHAT, root=site, push=False, bump="patch")
+    assert [r.version for r in contamination.references(site, "dialogue", only=CHAT)] == ["1.0.1"]
+    entry = site / "registry" / CHAT / "dataset.yaml"
+    entry.write_text(entry.read_text() + "standard: true\n")
+    assert [r.version for r in contamination.references(site, "dialogue", only=CHAT)] == ["1.0.0", "1.0.1"]
+    test = _split_rows(site, CHAT, "test")[:2]
+    table = pa.table({"id": ["a", "b"], "dialogue_id": ["a", "b"], "turns": [row["turns"] for row in test]})
+    matches = contamination.check(site, "dialogue", table, np.zeros(2, dtype=np.int8), ["train"], only=CHAT)
+    assert [(m.version, m.split, m.rows) for m in matches] == [("1.0.0", "test", 2), ("1.0.1", "test", 2)]

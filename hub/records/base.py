@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
     from hub.evaluation.metrics import Scoring
+    from hub.fingerprints import Prints
     from hub.schema import RecordSchema
 
 __all__ = ["EvalSpec", "RecordType", "TaskSpec", "object_names", "quoteattr"]
@@ -127,6 +128,21 @@ class RecordType:
 
     def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
         """Add the exact and near duplicate keys of `table`'s rows to `keys` (`hub.dedup`)."""
+
+    # -- fingerprints (the contamination index, `hub.fingerprints`) ----------------------
+
+    band_limit: ClassVar[int | None] = None  # a band key more reference records share is boilerplate, not a match
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        """Per row of `table`, the digest, band keys and near value that find its duplicates in
+        other datasets, from the same hashes `duplicates` uses. None everywhere: nothing to compare."""
+        from hub.fingerprints import Prints
+
+        return Prints([None] * table.num_rows)
+
+    def near_same(self, ours: bytes, theirs: bytes, thresholds: Thresholds) -> bool:
+        """Whether two records meeting in a band key (their `near` values) are near duplicates."""
+        return True
 
     # -- stats --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hub.dedup import Thresholds, _Keys
+    from hub.fingerprints import Prints
 
 __all__ = ["DIALOGUE", "Dialogue"]
 
@@ -40,6 +41,40 @@ class Dialogue(RecordType):
         from hub.dedup import text_duplicates
 
         text_duplicates(table, self.name, keys, thresholds, bar, text_hashes)
+
+
+    band_limit = 200  # as `hub.dedup.MINHASH_BUCKET_LIMIT`: a bucket of more texts is boilerplate
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        import numpy as np
+
+        from hub.dedup import _minhash_coefficients, minhash, normalized_texts
+        from hub.fingerprints import Prints, band_key, digest
+
+        texts = normalized_texts(table, self.name).to_pylist() if table.num_rows else []
+        exact = [None if t is None else digest(t) for t in texts]
+        if not thresholds.near:
+            return Prints(exact)
+        if len(texts) > thresholds.near_text_limit:
+            return Prints(exact, skipped=[f"near-text: {len(texts)} records exceed near_text_limit {thresholds.near_text_limit}"])
+        coefficients, per_band = _minhash_coefficients(thresholds), thresholds.minhash_permutations // thresholds.minhash_bands
+        bands, near = [], []
+        for text in texts:
+            if text is None:
+                bands.append([]), near.append(None)
+                continue
+            shingles, signature = minhash(text, thresholds, coefficients)
+            bands.append([band_key(b, signature[b * per_band: (b + 1) * per_band]) for b in range(thresholds.minhash_bands)])
+            near.append(np.array(sorted(shingles), dtype=np.uint64).tobytes())
+        return Prints(exact, bands, near)
+
+    def near_same(self, ours: bytes, theirs: bytes, thresholds: Thresholds) -> bool:
+        """Word shingles with a Jaccard similarity of at least `text_jaccard` (as `duplicates`)."""
+        import numpy as np
+
+        from hub.dedup import jaccard
+
+        return jaccard(set(np.frombuffer(ours, np.uint64).tolist()), set(np.frombuffer(theirs, np.uint64).tolist())) >= thresholds.text_jaccard
 
     # -- stats ----------------------------------------------------------------------------
 

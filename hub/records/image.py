@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from hub.dedup import Thresholds, _Keys
+    from hub.fingerprints import Prints
 
 __all__ = ["IMAGE", "Image", "check_pixels", "decode_image", "image_fingerprints", "image_sizes"]
 
@@ -118,6 +119,27 @@ class Image(RecordType):
                 return float(np.abs(decoded[x][2] - decoded[y][2]).mean()) <= thresholds.image_mad
 
             keys.add_pairs("near-image", hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
+
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        import pyarrow.compute as pc
+
+        from hub.fingerprints import Prints, hamming_bands, safely
+
+        blobs = pc.struct_field(table.column(self.media), "bytes").to_pylist()
+        decoded = [safely(image_fingerprints, b) or (None, None, None) for b in blobs]
+        if not thresholds.near:
+            return Prints([d[0] for d in decoded])
+        return Prints([d[0] for d in decoded], [hamming_bands(d[1], thresholds.image_hamming) for d in decoded],
+                      [None if d[1] is None else d[1].to_bytes(8, "big") + d[2].tobytes() for d in decoded])
+
+    def near_same(self, ours: bytes, theirs: bytes, thresholds: Thresholds) -> bool:
+        """Difference hashes within `image_hamming` bits and thumbnails within `image_mad` (as `duplicates`)."""
+        import numpy as np
+
+        bits = bin(int.from_bytes(ours[:8], "big") ^ int.from_bytes(theirs[:8], "big")).count("1")
+        mad = float(np.abs(np.frombuffer(ours[8:], np.float32) - np.frombuffer(theirs[8:], np.float32)).mean())
+        return bits <= thresholds.image_hamming and mad <= thresholds.image_mad
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
     from hub.evaluation.metrics import Scoring
+    from hub.fingerprints import Prints
 
 __all__ = ["SENSOR", "Sensor", "series_keys", "window_hashes"]
 
@@ -144,6 +145,30 @@ class Sensor(RecordType):
             bar.reset(table.num_rows)
             bar.set_description("finding overlapping windows")
             keys.add_pairs("overlapping-window", rows_sharing_a_hash(*window_hashes(series, thresholds.sensor_window, bar)), table.num_rows)
+
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        """The series' exact keys; as band keys, the hashes of its windows (two records sharing
+        one share `sensor_window` consecutive samples: `duplicates`' overlapping windows)."""
+        import numpy as np
+
+        from hub.arrowutil import Series
+        from hub.fingerprints import Prints
+        from hub.progress import bar
+
+        series = Series(table.column("series"))
+        exact = series_keys(series)
+        if not thresholds.near:
+            return Prints(exact)
+        with bar(table.num_rows, desc="hashing windows") as progress:
+            hashes, rows = window_hashes(series, thresholds.sensor_window, progress)
+        order = np.lexsort((hashes, rows))
+        hashes, rows = hashes[order], rows[order]
+        bands: list[list[int]] = [[] for _ in range(table.num_rows)]
+        starts = np.searchsorted(rows, np.arange(table.num_rows + 1))
+        for r in range(table.num_rows):
+            bands[r] = np.unique(hashes[starts[r]:starts[r + 1]]).tolist()
+        return Prints(exact, bands, [b"" if b else None for b in bands])
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.dedup import Thresholds, _Keys
     from hub.entry import Entry
+    from hub.fingerprints import Prints
 
 __all__ = ["SPEECH", "Speech", "audio_fingerprint", "decode_audio"]
 
@@ -96,6 +97,15 @@ class Speech(RecordType):
 
         blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
         keys.add_exact("exact-audio", [audio_fingerprint(b) for b in tracked(blobs, bar)])
+
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        import pyarrow.compute as pc
+
+        from hub.fingerprints import Prints, safely
+
+        blobs = pc.struct_field(table.column("audio"), "bytes").to_pylist()
+        return Prints([safely(audio_fingerprint, b) for b in blobs])
 
     # -- stats ----------------------------------------------------------------------------
 

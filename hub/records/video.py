@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # PyAV, numpy, PIL and scipy are imported by the functions th
 
     from hub.checks import Checker
     from hub.dedup import Thresholds, _Keys
+    from hub.fingerprints import Prints
 
 __all__ = ["VIDEO", "VIDEO_CONTAINERS", "Video", "VideoInfo", "cut_clips", "fingerprint", "hamming", "probe", "thumbnail"]
 
@@ -414,6 +415,25 @@ class Video(RecordType):
         if thresholds.near:
             prints = [_safe_fingerprint(b) for b in blobs]
             keys.add_pairs("near-video", hamming_clusters(prints, thresholds.video_hamming, lambda x, y: True), table.num_rows)
+
+
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+        import hashlib
+
+        import pyarrow.compute as pc
+
+        from hub.fingerprints import Prints, hamming_bands
+
+        blobs = pc.struct_field(table.column("video"), "bytes").to_pylist()
+        exact = [None if b is None else hashlib.sha256(b).digest() for b in blobs]
+        if not thresholds.near:
+            return Prints(exact)
+        prints = [_safe_fingerprint(b) for b in blobs]
+        return Prints(exact, [hamming_bands(p, thresholds.video_hamming) for p in prints], [None if p is None else p.to_bytes(8, "big") for p in prints])
+
+    def near_same(self, ours: bytes, theirs: bytes, thresholds: Thresholds) -> bool:
+        """Perceptual fingerprints within `video_hamming` bits (as `duplicates`)."""
+        return bin(int.from_bytes(ours, "big") ^ int.from_bytes(theirs, "big")).count("1") <= thresholds.video_hamming
 
     # -- stats ----------------------------------------------------------------------------
 

@@ -34,7 +34,7 @@ from hub import records
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError, UnsafePath
 from hub.server.api import read_json, read_rows
 from hub.server.app import current_user, hub_error_response
-from hub.server.gate import check_download, visible_entry
+from hub.server.gate import check_download, visible_access, visible_entry
 from hub.store import Revision, file_sha256, resolve_revision
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,22 @@ def dataset(request: Request, ns: str, name: str) -> HTMLResponse:
     if rev is not None:
         context.update(_version_context(request, rev))
         context["preview"] = _preview(request, rev)
+    context["contaminated_by"] = _contaminated_by(request, info["id"])
     return render("dataset.html", **context)
+
+
+def _contaminated_by(request: Request, dataset: str) -> list[dict[str, Any]]:
+    """The datasets the caller may see whose latest version holds this one's test records."""
+    from hub.contamination import contaminated_by
+
+    seen = []
+    for found in contaminated_by(request.app.state.root, dataset):
+        try:
+            visible_access(request, found["dataset"])
+        except HubError:  # a private dataset's name is not told to a caller who may not see it
+            continue
+        seen.append(found)
+    return seen
 
 
 @router.get("/datasets/{ns}/{name}/v/{version}", response_class=HTMLResponse)
