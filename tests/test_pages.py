@@ -185,8 +185,8 @@ def test_dialogue_and_series_are_readable(page, site_root):
     shard = next(f["path"] for f in manifest["files"] if f["split"] == "test")
     first = pq.read_table(version / shard).slice(0, 1).to_pylist()[0]
     values = ", ".join(f"{v:.6g}" for v in first["series"][0][:8])
-    assert lines.first.inner_text() == f"acc_x (unknown): {values}, … (100 values)"
-    assert lines.nth(5).inner_text().startswith("gyro_z (unknown): ")
+    assert lines.first.text_content() == f"acc_x (unknown): {values}, … (100 values)"  # folded under the plot
+    assert lines.nth(5).text_content().startswith("gyro_z (unknown): ")
 
 
 def test_version_page(page, site_root, server):

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DIALOGUE", "Dialogue"]
 
+PREVIEW_TURNS = 4  # turns of a dialogue the page preview shows unfolded
+SPEAKER_CHARS = 12
+TURN_CHARS = 300
+
 
 class Dialogue(RecordType):
     name = "dialogue"
@@ -89,6 +93,22 @@ class Dialogue(RecordType):
         parents = [pc.list_parent_indices(c).to_numpy(zero_copy_only=False) + start for c, start in zip(turns.chunks, starts)]
         per_item = {"turn_chars": (lengths, np.concatenate(parents) if parents else np.array([], np.int64))}
         return per_row, per_item
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The turns with their speakers; past the first `PREVIEW_TURNS` they are folded away (a
+        long dialogue pushed the rest of the page down), and a long speaker id (a UUID) is cut
+        to its start, whole in the tooltip."""
+        turns = row.get("turns")
+        if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
+            return {}
+        shown = []
+        for turn in turns:
+            speaker, text = str(turn.get("speaker") or ""), str(turn.get("text") or "")
+            shown.append({"speaker": speaker, "short": speaker if len(speaker) <= SPEAKER_CHARS else speaker[:SPEAKER_CHARS - 1] + "…",
+                          "text": text if len(text) <= TURN_CHARS else text[:TURN_CHARS] + "…"})
+        return {"turns": {"kind": "turns", "turns": shown[:PREVIEW_TURNS], "more": shown[PREVIEW_TURNS:]}}
 
     # -- Label Studio ---------------------------------------------------------------------
 

@@ -150,6 +150,35 @@ class Image(RecordType):
             per_row["width"], per_row["height"] = sizes[:, 0], sizes[:, 1]
         return per_row, {}
 
+    # -- pages ----------------------------------------------------------------------------
+
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The picture with its boxes (`objects`, COCO [x, y, w, h] in pixels) drawn over it in
+        the image's own coordinates, each named by its class; the page adds the media URL."""
+        from PIL import Image as PILImage
+
+        picture = row.get(self.media)
+        if not isinstance(picture, dict) or not isinstance(picture.get("bytes"), bytes):
+            return {}
+        try:
+            with PILImage.open(io.BytesIO(picture["bytes"])) as image:
+                width, height = image.size
+        except (OSError, ValueError):
+            return {}
+        objects = row.get("objects") if isinstance(row.get("objects"), dict) else {}
+        names = ((features.get("objects") or {}).get("category") or {}).get("feature", {}).get("names") or []
+        boxes = []
+        for bbox, category in zip(objects.get("bbox") or [], objects.get("category") or []):
+            if bbox is None or len(bbox) != 4 or any(v is None for v in bbox):
+                continue
+            name = names[category] if isinstance(category, int) and 0 <= category < len(names) else str(category)
+            boxes.append({"x": bbox[0], "y": bbox[1], "w": bbox[2], "h": bbox[3], "label": name})
+        cells = {self.media: {"kind": "image", "width": width, "height": height, "boxes": boxes}}
+        if objects:
+            count = f"{len(boxes)} box" + ("" if len(boxes) == 1 else "es")
+            cells["objects"] = {"kind": "text", "text": f"{count}: " + ", ".join(b["label"] for b in boxes) if boxes else count}
+        return cells
+
     # -- Label Studio ---------------------------------------------------------------------
 
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:

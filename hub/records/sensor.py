@@ -14,6 +14,7 @@ and anomaly spans, `schemas/industrial-sensor.schema.json`.
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import TYPE_CHECKING, Any
 
 from hub.records.base import EvalSpec, RecordType, TaskSpec, object_names, quoteattr
@@ -81,6 +82,30 @@ def window_hashes(series: Series, window: int, bar: Any) -> tuple[np.ndarray, np
 
 
 PREVIEW_VALUES = 8  # samples of each channel the page preview shows
+PLOT_WIDTH, PLOT_HEIGHT, PLOT_POINTS = 240, 64, 240  # the preview's plot, in SVG units; the most points drawn per channel
+
+
+def _plot(channels: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The polylines of a preview plot: all channels on one y range (its ends labelled, values as
+    stored), a long channel drawn at `PLOT_POINTS` evenly spaced samples; None without values."""
+    found = [v for c in channels for v in c["values"] if v is not None and math.isfinite(v)]
+    longest = max((len(c["values"]) for c in channels), default=0)
+    if not found:
+        return None
+    low, high = min(found), max(found)
+    step = max(1, math.ceil(longest / PLOT_POINTS))
+
+    def x(i: int) -> float:
+        return i * PLOT_WIDTH / max(longest - 1, 1)
+
+    def y(v: float) -> float:  # a flat series in the middle
+        return PLOT_HEIGHT / 2 if high == low else PLOT_HEIGHT * (high - v) / (high - low)
+
+    lines = []
+    for c in channels:
+        points = [(i, v) for i, v in enumerate(c["values"]) if i % step == 0 and v is not None and math.isfinite(v)]
+        lines.append({"name": c["name"], "unit": c["unit"], "points": " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)})
+    return {"width": PLOT_WIDTH, "height": PLOT_HEIGHT, "low": f"{low:.6g}", "high": f"{high:.6g}", "samples": longest, "lines": lines}
 
 
 class Sensor(RecordType):
@@ -120,17 +145,19 @@ class Sensor(RecordType):
     # -- pages ----------------------------------------------------------------------------
 
     def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """One line per channel, named with its unit: `vibration_x (g): 0.0123, -0.0456, … (100 values)`."""
+        """A small line plot, one line per channel, and one text line per channel named with its
+        unit, values as stored: `vibration_x (g): 0.0123, -0.0456, … (100 values)`."""
         series, names, units = row.get("series"), row.get("channels") or [], row.get("units") or []
         if not isinstance(series, list) or not all(isinstance(values, list) for values in series):
             return {}
-        lines = []
+        lines, plotted = [], []
         for i, values in enumerate(series):
             name = str(names[i]) if i < len(names) else f"channel {i}"
-            unit = f" ({units[i]})" if i < len(units) and units[i] else ""
+            unit = str(units[i]) if i < len(units) and units[i] else ""
             head = ", ".join("null" if v is None else f"{v:.6g}" for v in values[:PREVIEW_VALUES])
-            lines.append(f"{name}{unit}: {head}" + (f", … ({len(values)} values)" if len(values) > PREVIEW_VALUES else ""))
-        return {"series": {"kind": "series", "channels": lines}}
+            lines.append(f"{name}{f' ({unit})' if unit else ''}: {head}" + (f", … ({len(values)} values)" if len(values) > PREVIEW_VALUES else ""))
+            plotted.append({"name": name, "unit": unit, "values": values})
+        return {"series": {"kind": "series", "channels": lines, "plot": _plot(plotted)}}
 
     # -- duplicates -----------------------------------------------------------------------
 

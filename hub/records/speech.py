@@ -130,6 +130,14 @@ class Speech(RecordType):
             speakers = pc.count_distinct(table.column("speaker").filter(pa.array(mask))).as_py()
         return {"hours": hours, "speakers": speakers}
 
+    # -- pages ----------------------------------------------------------------------------
+
+    def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The player with the clip's duration beside it (the page adds the media URL and has the
+        browser read the file's header, so the player shows its length before it is played)."""
+        duration = row.get("duration")
+        return {"audio": {"kind": "audio", "duration": f"{duration:.2f} s" if isinstance(duration, (int, float)) else ""}} if row.get("audio") else {}
+
     # -- Label Studio ---------------------------------------------------------------------
 
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:

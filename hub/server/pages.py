@@ -243,19 +243,48 @@ def _preview_cells(rev: Revision, split: str) -> dict[str, Any]:
             return _PREVIEWS[key]
     features = rev.manifest.get("features", {})
     table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
-    columns = table.column_names
+    table_rows = table.to_pylist()
+    names = [c for c in table.column_names if any(not _empty(row[c]) for row in table_rows)]
+    empty = [c for c in table.column_names if c not in names]
     record = records.RECORD_TYPES.get(rev.manifest.get("record", ""))
     rows = []
-    for row in table.to_pylist():
+    for row in table_rows:
         base = f"/api/datasets/{rev.dataset}/versions/{quote(rev.version)}/media/{quote(str(row.get('id')), safe='')}"
         own = record.preview(row, features) if record is not None else {}  # what the record type draws its own way
-        rows.append([own.get(c) or _cell(row[c], features.get(c, {}), f"{base}/{quote(c, safe='')}") for c in columns])
-    found = {"split": split, "columns": columns, "rows": rows, "total": total, "error": None, "hidden": ""}
+        cells = []
+        for c in names:
+            url = f"{base}/{quote(c, safe='')}"
+            cell = own.get(c) or _cell(row[c], features.get(c, {}), url)
+            cells.append({"url": url, **cell} if cell["kind"] in ("audio", "image") else cell)
+        rows.append(cells)
+    columns = [{"name": c, "type": _type_name(features.get(c, {}))} for c in names]
+    found = {"split": split, "columns": columns, "empty": empty, "rows": rows, "total": total, "error": None, "hidden": ""}
     with _PREVIEWS_LOCK:
         _PREVIEWS[key] = found
         if len(_PREVIEWS) > 1024:
             _PREVIEWS.popitem(last=False)
     return found
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == [] or value == ""
+
+
+def _type_name(feature: dict[str, Any]) -> str:
+    """A column's type as the viewer's header shows it: `string`, `float32`, `class`, `audio`, `list<...>`."""
+    kind = feature.get("_type")
+    if kind == "Value":
+        return str(feature.get("dtype", ""))
+    if kind == "ClassLabel":
+        return "class"
+    if kind in MEDIA_KINDS:
+        return kind.lower()
+    if kind in ("List", "Sequence", "LargeList"):
+        inner = feature.get("feature", {})
+        return f"list<{_type_name(inner) if '_type' in inner else 'struct'}>"
+    if kind is None and feature:
+        return "struct"
+    return str(kind or "")
 
 
 def _cell(value: Any, feature: dict[str, Any], url: str) -> dict[str, Any]:
