@@ -1,0 +1,138 @@
+"""An S3 DVC remote on a real SeaweedFS (`scripts/seaweedfs`): `hub init --remote s3://...`,
+`hub publish` pushing there, `git clone` + `dvc pull` bringing a version back, and the faults:
+wrong keys, nothing answering, the store killed in the middle of a push."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import hub
+from conftest import copy_demo, free_port, run_hub, set_source_options
+from hub.errors import StorageError
+from hub.hashing import sha256_file
+from seaweedfs_fixtures import SECRET, s3_env, seaweedfs  # noqa: F401  (a real SeaweedFS)
+
+DATASET = "demo/chatterbot-dialogue"  # small and quick to publish: 2,773 dialogues in 3 shards
+DVC = [sys.executable, "-m", "dvc"]
+NOT_PUBLISHED = "Then publish again: nothing was published, the versions already there are as they were."
+KEYS_HINT = "Hint: Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to keys the object store accepts."
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+def _versions(root: Path) -> list[str]:
+    """The names in the dataset's versions folder (staging folders too)."""
+    folder = root / "registry" / DATASET / "versions"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_round_trip_through_git_clone_and_dvc_pull(s3_env, tmp_path):
+    s3 = s3_env.s3()
+    assert not s3.exists("hub-round-trip")
+    result = run_hub("init", str(tmp_path / "hub"), "--remote", "s3://hub-round-trip/registry")
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "hub"
+    assert s3.exists("hub-round-trip")  # created by init
+    config = (root / ".dvc" / "config").read_text()
+    assert "url = s3://hub-round-trip/registry" in config and f"endpointurl = {s3_env.endpoint}" in config
+    assert SECRET not in "".join(p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+    copy_demo(root, DATASET)
+    published = hub.publish(DATASET, root=root)
+    shards = [f for f in published.manifest["files"] if f["path"].startswith("data/")]
+    tracked = yaml.safe_load((published.path / "data.dvc").read_text())["outs"][0]["nfiles"]
+    assert len(s3.find("hub-round-trip/registry/files/md5")) == tracked + 1  # every file of data/ and the folder's listing
+
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "publish")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(root), str(clone))
+    version = clone / "registry" / DATASET / "versions" / published.version
+    assert not (version / "data").exists()
+    pulled = subprocess.run([*DVC, "pull", "-q"], cwd=clone, capture_output=True, text=True)
+    assert pulled.returncode == 0, pulled.stderr
+    assert {f["path"]: sha256_file(version / f["path"]) for f in shards} == {f["path"]: f["sha256"] for f in shards}
+
+
+def test_wrong_keys_are_refused_naming_the_remote(s3_env, tmp_path, monkeypatch):
+    root = hub.init(tmp_path / "hub", remote="s3://hub-keys/registry")
+    copy_demo(root, DATASET)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+
+    result = run_hub("init", str(tmp_path / "other"), "--remote", "s3://hub-keys/registry")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: the S3 remote s3://hub-keys/registry at {s3_env.endpoint} refused the keys: The request signature we calculated "
+        "does not match the signature you provided. Check your key and signing method.",
+        KEYS_HINT,
+    ]
+    assert not (tmp_path / "other").exists()  # nothing written
+
+    result = run_hub("publish", DATASET, root=root)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: the S3 remote s3://hub-keys/registry at {s3_env.endpoint} refused the keys: Forbidden",
+        f"{KEYS_HINT} {NOT_PUBLISHED}",
+    ]
+    assert _versions(root) == []
+
+
+def test_an_endpoint_that_does_not_answer(s3_env, tmp_path, monkeypatch):
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("HUB_S3_ENDPOINT", nowhere)
+    result = run_hub("init", str(tmp_path / "hub"), "--remote", "s3://hub-nowhere/registry")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: nothing answers at {nowhere}, the endpoint of the S3 remote s3://hub-nowhere/registry",
+        "Hint: Start the object store (scripts/seaweedfs start DATA_DIR PORT) or set HUB_S3_ENDPOINT to the URL of its S3 API, "
+        "and check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
+    ]
+    assert not (tmp_path / "hub").exists()
+
+
+def test_store_killed_mid_push_publishes_nothing_and_a_rerun_completes(s3_env, tmp_path, monkeypatch):
+    import s3fs
+
+    root = hub.init(tmp_path / "hub", remote="s3://hub-killed/registry")
+    copy_demo(root, DATASET)
+    set_source_options(root, DATASET, limit=2000)
+    first = hub.publish(DATASET, root=root)
+    first_manifest = (first.path / "manifest.json").read_bytes()
+    set_source_options(root, DATASET)  # all 2,773 dialogues: new shards to push
+    put_file = s3fs.S3FileSystem._put_file
+    uploads = []
+
+    async def put_then_kill(self, *args, **kwargs):  # weed dies once the first shard of the push is in
+        result = await put_file(self, *args, **kwargs)
+        uploads.append(args[1])
+        if len(uploads) == 1:
+            s3_env.kill()
+        return result
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", put_then_kill)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # boto retries nothing: the failure comes at once
+    try:
+        with pytest.raises(StorageError) as failed:
+            hub.publish(DATASET, root=root)
+    finally:
+        s3_env.start()  # the store comes back, for this test's rerun and the next tests
+    monkeypatch.setattr(s3fs.S3FileSystem, "_put_file", put_file)
+    assert re.fullmatch(rf"nothing answers at {re.escape(s3_env.endpoint)}, the endpoint of the S3 remote s3://hub-killed/registry "
+                        r"\(\d files failed to upload\)", failed.value.message), failed.value.message
+    assert failed.value.hint.endswith(NOT_PUBLISHED)
+    assert len(uploads) >= 1
+    assert _versions(root) == [first.version]  # no 1.0.1, no staging folder left
+    assert (first.path / "manifest.json").read_bytes() == first_manifest
+
+    again = hub.publish(DATASET, root=root)
+    assert _versions(root) == [first.version, again.version]
+    status = subprocess.run([*DVC, "status", "-c", "-q", str(again.path / "data.dvc")], cwd=root, capture_output=True, text=True)
+    assert status.returncode == 0, status.stdout + status.stderr  # cache and remote in sync
