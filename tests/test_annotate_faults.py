@@ -49,6 +49,10 @@ def test_no_token(digits, ls_env, monkeypatch):
     assert err.value.message == f"no API token for Label Studio at {ls_env.url}: HUB_LABEL_STUDIO_TOKEN is not set"
 
 
+START = ("Start it (`scripts/labelstudio start DATA_DIR PORT` runs one on this machine) or set HUB_LABEL_STUDIO_URL to the server that runs, "
+         "then run the command again.")
+
+
 def test_server_unreachable(digits, ls_env, monkeypatch):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     monkeypatch.setenv("HUB_LABEL_STUDIO_URL", url)
@@ -56,13 +60,16 @@ def test_server_unreachable(digits, ls_env, monkeypatch):
     assert result.returncode == 1
     assert json.loads(result.stdout) == {
         "error": "LabelStudioUnavailable",
-        "message": f"Label Studio at {url} is unreachable (ConnectError) while reading project 3",
-        "hint": "Check that Label Studio runs at HUB_LABEL_STUDIO_URL, then run the command again: nothing was published, and a pull resumes where it stopped.",
+        "message": f"Label Studio is not reachable at {url} (ConnectError) while reading project 3",
+        "hint": START + " Nothing was published; the pull resumes with the pages it has read.",
         "url": url,
     }
+    pushed = run_hub("annotate", "push", "demo/digits@1.0.0", root=digits)
+    assert pushed.returncode == 1
+    assert pushed.stderr.splitlines() == [f"Error: Label Studio is not reachable at {url} (ConnectError) while listing projects", f"Hint: {START}"]
 
 
-@pytest.mark.parametrize("fault,failure", [("500", "failed (HTTP 500)"), ("drop", "is unreachable (RemoteProtocolError)")])
+@pytest.mark.parametrize("fault,failure", [("500", "Label Studio at {url} failed (HTTP 500)"), ("drop", "Label Studio is not reachable at {url} (RemoteProtocolError)")])
 def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, faulty_proxy, monkeypatch):
     pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
     tasks = ls_env.tasks(pid)
@@ -74,7 +81,7 @@ def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, fau
     faulty_proxy.fail_when = lambda path: path.startswith("/api/tasks") and "page=2&" in path + "&"
     with pytest.raises(hub.LabelStudioUnavailable) as err:
         hub.annotate_pull(pid, root=digits)
-    assert err.value.message == f"Label Studio at {faulty_proxy.url} {failure} while exporting page 2 of project {pid}"
+    assert err.value.message == failure.format(url=faulty_proxy.url) + f" while exporting page 2 of project {pid}"
     assert hub.show("demo/digits", root=digits)["versions"] == ["1.0.0"]  # nothing published, nothing lost
 
     faulty_proxy.fail_when = lambda path: False

@@ -4,11 +4,17 @@ call behind the UI's "Label All Tasks") on projects that `hub annotate push` mad
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 
 import hub
 from conftest import copy_demo, run_hub, set_source_options
+
+
+def _pseudonym(email: str) -> str:
+    return "annotator-" + hashlib.sha256(f"test-salt\0{email}".encode()).hexdigest()[:12]
 
 
 def _choice(v: str) -> list[dict]:
@@ -61,11 +67,18 @@ def test_two_annotators_each_label_the_whole_queue(digits, ls_env):
     first, second = (ls_env.sign_up(f"queue-{pid}-{n}@localhost") for n in (1, 2))
     with first, second:
         assert sorted(_work_through(first, pid, "7")) == tasks
+        half = run_hub("annotate", "status", str(pid), root=digits)
+        assert half.returncode == 0, half.stderr
+        assert half.stdout.splitlines()[1] == f"  {ls_env.url}/projects/{pid}/data"
+        assert half.stdout.splitlines()[-2:] == ["  overlap 2 annotators per task: 0 tasks reached it; 4 need 1 more",
+                                                 f"    {_pseudonym(f'queue-{pid}-1@localhost')}: 4 annotations, 0 skipped"]
         assert sorted(_work_through(second, pid, "7")) == tasks  # with Label Studio's default of 1 the queue is empty here
         assert _work_through(first, pid, "7") == []
 
     status = hub.annotate_status(pid, root=digits)
     assert (status["tasks"], status["done"], status["annotations_per_task"]) == (4, 4, {"2": 4})
+    assert (status["overlap"], status["overlap_reached"], status["still_needed"]) == (2, 4, {})
+    assert status["per_annotator"] == {_pseudonym(f"queue-{pid}-{n}@localhost"): {"annotations": 4, "skipped": 0} for n in (1, 2)}
     assert status["agreement"]["tasks_compared"] == 4 and status["agreement"]["overall"] == 1.0
     pulled = hub.annotate_pull(pid, root=digits)
     assert pulled["conflicts"] == [] and pulled["records_changed"] + pulled["records_unchanged"] == 4

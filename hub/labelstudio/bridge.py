@@ -30,7 +30,7 @@ import duckdb
 from hub import config, records
 from hub.annotations import append_overlay, overlay_path, read_overlay
 from hub.entry import Entry, load_entry
-from hub.errors import AnnotationError, DatasetNotFound, ProjectNotFound, VersionNotFound
+from hub.errors import AnnotationError, DatasetNotFound, LabelStudioUnavailable, ProjectNotFound, VersionNotFound
 from hub.hashing import sha256_file
 from hub.ids import parse_ref
 from hub.labelstudio.agreement import agreement
@@ -345,15 +345,17 @@ def _names(root: Path, client: Client, tasks: list[dict[str, Any]], reviewers: s
     return {str(uid): _pseudonym(salt, email or f"{client.url}#{uid}") for uid, email in emails.items()}  # no email: the server's id
 
 
-def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, dict[str, Any], Entry, TaskSpec]:
+def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, dict[str, Any], Entry, TaskSpec, int]:
+    """The project's id, hub metadata, dataset entry, task spec and annotations per task."""
     pid = _project_id(project)
-    meta = _meta(client.project(pid), client)
+    found = client.project(pid)
+    meta = _meta(found, client)
     try:
         entry = _entry(root, meta["dataset"])
     except DatasetNotFound:
         raise DatasetNotFound(f"Label Studio project {pid} annotates {meta['dataset']}, which is not registered in {root}",
                               dataset=meta["dataset"], project=pid) from None
-    return pid, meta, entry, _spec(entry, meta["task"])
+    return pid, meta, entry, _spec(entry, meta["task"]), int(found.get("maximum_annotations") or 1)
 
 
 def _summary(collected: dict[str, Any], tasks: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
@@ -374,14 +376,29 @@ def _summary(collected: dict[str, Any], tasks: list[dict[str, Any]], spec: TaskS
 
 
 def status(root: Path, project: int | str, *, client: Client | None = None) -> dict[str, Any]:
-    """Progress of a project: tasks, done, annotations per task, agreement so far."""
+    """Progress of a project: tasks, done, annotations per task, the overlap (annotations per
+    task) it asks for, how many tasks reached it and how many still need how many more
+    (`still_needed`: {"1": tasks needing one more}), annotations and skips per annotator
+    (pseudonyms, as published), agreement so far."""
     client = client or Client()
-    pid, meta, entry, spec = _load_project(root, project, client)
+    pid, meta, entry, spec, overlap = _load_project(root, project, client)
     tasks, _ = _export(client, pid, None)
     names = _names(root, client, tasks, set())
     collected = _collect(spec, meta["labels"], tasks, names, set())
+    counts = [sum(1 for a in t["annotations"] if not a.get("was_cancelled")) for t in tasks]
+    needed: dict[int, int] = {}
+    for n in counts:
+        if n < overlap:
+            needed[overlap - n] = needed.get(overlap - n, 0) + 1
+    per_annotator: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        for ann in task["annotations"]:
+            mine = per_annotator.setdefault(names.get(str(ann.get("completed_by")), str(ann.get("completed_by"))), {"annotations": 0, "skipped": 0})
+            mine["skipped" if ann.get("was_cancelled") else "annotations"] += 1
     return {"project": {"id": pid, "url": _project_url(client, pid)}, "dataset": meta["dataset"], "version": meta["version"],
-            "split": meta["split"], "task": meta["task"], **_summary(collected, tasks, spec)}
+            "split": meta["split"], "task": meta["task"], **_summary(collected, tasks, spec),
+            "overlap": overlap, "overlap_reached": sum(1 for n in counts if n >= overlap),
+            "still_needed": {str(k): v for k, v in sorted(needed.items())}, "per_annotator": dict(sorted(per_annotator.items()))}
 
 
 # -- pull -----------------------------------------------------------------------------------
@@ -423,12 +440,16 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
     if rule not in RULES:
         raise AnnotationError(f"unknown resolution rule {rule!r}", hint=f"Use one of: {', '.join(RULES)}.")
     client = client or Client()
-    pid, meta, entry, spec = _load_project(root, project, client)
+    try:
+        pid, meta, entry, spec, _ = _load_project(root, project, client)
+        host = client.url.split("//", 1)[-1].replace(":", "-").replace("/", "_")
+        cache = work_dir(root) / "annotate" / "pulls" / f"{host}-{pid}"
+        clock = time.perf_counter()
+        tasks, warnings = _export(client, pid, cache)
+    except LabelStudioUnavailable as exc:
+        exc.hint += " Nothing was published; the pull resumes with the pages it has read."
+        raise
     dataset = entry.id
-    host = client.url.split("//", 1)[-1].replace(":", "-").replace("/", "_")
-    cache = work_dir(root) / "annotate" / "pulls" / f"{host}-{pid}"
-    clock = time.perf_counter()
-    tasks, warnings = _export(client, pid, cache)
     timings = {"export_s": round(time.perf_counter() - clock, 3)}
     clock = time.perf_counter()
     reviewer_set = set(reviewers)

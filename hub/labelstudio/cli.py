@@ -82,13 +82,19 @@ def _print_progress(r: dict[str, Any]) -> None:
 @command
 @click.pass_context
 def status(ctx: click.Context, project: str, as_json: bool) -> None:
-    """Progress of Label Studio PROJECT: tasks, done, annotations per task, agreement so far."""
+    """Progress of Label Studio PROJECT: tasks, done, annotations per task and per annotator, how
+    many tasks still need how many annotations, agreement so far."""
     result = hub.annotate_status(project, root=_root(ctx))
     if as_json:
         _dump(result)
         return
     click.echo(f"Project {result['project']['id']}: {result['dataset']}@{result['version']} {result['split']} {result['task']}")
+    click.echo(f"  {result['project']['url']}")
     _print_progress(result)
+    needed = ", ".join(f"{count} need {more} more" for more, count in result["still_needed"].items()) or "none needs more"
+    click.echo(f"  overlap {result['overlap']} annotators per task: {result['overlap_reached']} tasks reached it; {needed}")
+    for who, n in result["per_annotator"].items():
+        click.echo(f"    {who}: {n['annotations']} annotations, {n['skipped']} skipped")
 
 
 @annotate.command()

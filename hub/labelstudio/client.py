@@ -22,6 +22,8 @@ __all__ = ["Client"]
 
 T = TypeVar("T")
 IMPORT_BATCH = 5000
+UNREACHABLE = ("Start it (`scripts/labelstudio start DATA_DIR PORT` runs one on this machine) or set HUB_LABEL_STUDIO_URL to the server "
+               "that runs, then run the command again.")
 
 
 def _dump(model: Any) -> dict[str, Any]:
@@ -47,13 +49,15 @@ class Client:
             if status in (401, 403):
                 raise LabelStudioAuthError(f"Label Studio at {self.url} refused the API token (HTTP {status}) while {what}", url=self.url, status=status) from None
             if status >= 500:
-                raise LabelStudioUnavailable(f"Label Studio at {self.url} failed (HTTP {status}) while {what}", url=self.url, status=status) from None
+                raise LabelStudioUnavailable(f"Label Studio at {self.url} failed (HTTP {status}) while {what}", url=self.url, status=status,
+                                             hint="Its log says why; then run the command again.") from None
             if status == 404:
                 raise ProjectNotFound(f"Label Studio at {self.url} has no such object (HTTP 404) while {what}", url=self.url, status=status) from None
             body = exc.body if isinstance(exc.body, (str, type(None))) else json.dumps(exc.body)[:500]
             raise AnnotationError(f"Label Studio at {self.url} rejected the request (HTTP {status}) while {what}: {body}", url=self.url, status=status) from None
         except httpx.TransportError as exc:
-            raise LabelStudioUnavailable(f"Label Studio at {self.url} is unreachable ({type(exc).__name__}) while {what}", url=self.url) from None
+            raise LabelStudioUnavailable(f"Label Studio is not reachable at {self.url} ({type(exc).__name__}) while {what}", url=self.url,
+                                         hint=UNREACHABLE) from None
 
     # -- the calls ------------------------------------------------------------------------
 
