@@ -79,7 +79,8 @@ def _root(ctx: click.Context) -> Path | None:
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--remote", help="DVC remote URL for published data (default: a local folder, .hub/remote).")
+@click.option("--remote", help="DVC remote URL for published data (default: a local folder, .hub/remote); "
+              "s3://BUCKET/PREFIX is at HUB_S3_ENDPOINT, with the AWS_* keys.")
 @command
 def init(path: Path, remote: str | None, as_json: bool) -> None:
     """Create a hub repository at PATH: git + DVC, registry/, pipelines/, schemas/, dvc.yaml."""
