@@ -73,6 +73,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/datasets/{ns}/{name}/publish"): "action",
     ("POST", "/api/datasets/{ns}/{name}/versions/{version}/evaluate"): "action",
     ("GET", "/api/datasets/{ns}/{name}/leaderboard"): "metadata",
+    ("GET", "/datasets/{ns}/{name}/leaderboard"): "metadata",
 }
 CALLERS = ("anonymous", "bad-token", "not-accepted", "accepted")
 

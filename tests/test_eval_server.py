@@ -129,3 +129,35 @@ def test_the_leaderboard_ranks_the_submissions(site, tmp_path):
     assert (first["rank"], first["user"], first["model"], first["link"]) == (1, "bob", "oracle", "https://example.org/oracle")
     values = [s["metrics"]["accuracy"]["value"] for s in group["submissions"]]
     assert values == sorted(values, reverse=True) and [s["rank"] for s in group["submissions"]] == list(range(1, len(values) + 1))
+
+
+def test_the_leaderboard_page_renders_in_chromium(site, tmp_path):
+    from test_pages import CHROMIUM
+
+    path, _, _ = predictions(site, tmp_path / "p.jsonl", wrong_every=2)
+    got = site["client"].post(URL, params={"model": "<b>half</b>"}, content=path.read_bytes(), headers=auth(site, "bob"))
+    assert got.status_code == 200
+    bad = site["client"].post(URL, params={"model": "x", "link": "javascript:alert(1)"}, content=path.read_bytes(), headers=auth(site, "bob"))
+    assert (bad.status_code, bad.json()["error"]) == (400, "link 'javascript:alert(1)' is not an http(s) URL")
+    board = site["client"].get(f"/api/datasets/{DATASET}/leaderboard").json()["tasks"][0]["submissions"]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(base_url=site["url"])
+            page.goto(f"/datasets/{DATASET}/leaderboard")
+            assert page.inner_text("h1") == f"Leaderboard {DATASET}"
+            assert page.inner_text("section.leaderboard h2") == f"{VERSION} · test · classification"
+            rows = page.locator("table.leaderboard tbody tr")
+            assert rows.count() == len(board)
+            cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+            assert [c[0] for c in cells] == [str(s["rank"]) for s in board]
+            assert [c[3] for c in cells] == [f"{s['metrics']['accuracy']['value']:.4f}" for s in board]
+            assert cells[0][1:3] == ["oracle", "bob"] and page.locator("td.model a").first.get_attribute("href") == "https://example.org/oracle"
+            assert "<b>half</b>" in [c[1] for c in cells]  # shown as text, not markup
+            assert "blind split: test" in page.inner_text("main")
+            page.goto("/datasets/acme/no-such/leaderboard")
+            assert "dataset 'acme/no-such' is not registered" in page.inner_text("main")
+        finally:
+            browser.close()

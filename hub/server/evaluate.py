@@ -8,7 +8,7 @@ The caller needs a token, and the rights of a download (`gate.readable_revision`
 or gated dataset's rules). A body over `MAX_BYTES` is refused with 413 before it is read
 whole; a token's user gets `split.submissions_per_day` scored evaluations of a dataset per 24
 hours, then 429 with Retry-After. Each scored evaluation is recorded (`Submissions`), and
-`GET .../leaderboard` lists them.
+`GET /api/.../leaderboard` (JSON) and the page `/datasets/{ns}/{name}/leaderboard` rank them.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub.errors import AccessDenied, PayloadTooLarge
+from hub.errors import AccessDenied, BadRequest, PayloadTooLarge
 from hub.evaluation.submissions import Submissions, ranked
 from hub.server.app import current_user, responses
 from hub.server.gate import readable_revision, visible_revision
+from hub.server.pages import page, render
 
 __all__ = ["MAX_BYTES", "router"]
 
@@ -75,6 +77,8 @@ async def evaluate(
     from hub.evaluation import evaluate as score
 
     rev = await run_in_threadpool(readable_revision, request, ns, name, version)
+    if link is not None and not link.startswith(("https://", "http://")):
+        raise BadRequest(f"link {link!r} is not an http(s) URL", hint="Give the model's page, paper or code as https://...", link=link)
     user = current_user(request)
     if user is None:
         raise AccessDenied(f"scoring on {rev.dataset} needs a token", hint="Pass --token (or set HUB_TOKEN) with a token from `hub token create`.", dataset=rev.dataset)
@@ -100,9 +104,20 @@ async def evaluate(
     return report
 
 
+def _leaderboard(request: Request, ns: str, name: str, version: str | None) -> dict[str, Any]:
+    rev = visible_revision(request, ns, name, version)
+    rows = Submissions(request.app.state.root).leaderboard(rev.dataset, rev.version if version else None)
+    return {"dataset": rev.dataset, "version": version, "blind": list(rev.manifest.get("blind") or {}), "tasks": ranked(rows)}
+
+
 @router.get("/api/datasets/{ns}/{name}/leaderboard", tags=["evaluation"], summary="The scored submissions of a dataset (of one version), best first per task",
             responses=responses(401, 404, 422))
 def leaderboard(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40, description="A version; every version when absent.")) -> dict[str, Any]:
-    rev = visible_revision(request, ns, name, version)
-    rows = Submissions(request.app.state.root).leaderboard(rev.dataset, rev.version if version else None)
-    return {"dataset": rev.dataset, "version": version, "tasks": ranked(rows)}
+    return _leaderboard(request, ns, name, version)
+
+
+@router.get("/datasets/{ns}/{name}/leaderboard", response_class=HTMLResponse, include_in_schema=False)
+@page
+def leaderboard_page(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40)) -> HTMLResponse:
+    """The leaderboard as a page: one ranked table per version, split and task."""
+    return render("leaderboard.html", **_leaderboard(request, ns, name, version))
