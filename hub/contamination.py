@@ -86,11 +86,11 @@ class Reference:
     dataset: str
     version: str
     path: Path  # its fingerprint file (`hub.fingerprints`)
-    splits: tuple[str, ...]  # the reference splits it has
+    splits: tuple[str, ...]  # its splits with records (test and validation are references; our test records found in its train are reported)
 
 
 def references(root: Path, record: str, thresholds: Any = None, *, exclude: str | None = None, only: str | None = None) -> list[Reference]:
-    """The versions whose test and validation splits are references: the latest version of every
+    """The versions checked against: the latest version of every
     dataset of `record`'s type (but `exclude`; or only the dataset `only`, `ns/name` or
     `ns/name@X.Y.Z`), and every version of those marked `standard: true`; each with its
     fingerprint file, checked (`StorageError` for one whose sha256 is not its manifest's)."""
@@ -118,7 +118,7 @@ def references(root: Path, record: str, thresholds: Any = None, *, exclude: str 
         for revision in revisions:
             if revision.manifest.get("record") != record:
                 continue
-            splits = tuple(s for s in REFERENCE_SPLITS if s in revision.manifest.get("splits", {}))
+            splits = tuple(s for s, info in revision.manifest.get("splits", {}).items() if not isinstance(info, dict) or info.get("rows", 1))
             if splits:
                 found.append(Reference(dataset, revision.version, _fingerprint_file(root, revision, record, thresholds), splits))
     return found
@@ -206,10 +206,18 @@ def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, na
     ours = prints if prints is not None else fingerprint(table, record, split_of_row, names, thresholds)
     ours_ids = ours.column("id").to_pylist()
     ours_split = np.asarray(split_of_row, dtype=np.int64)
+    ours_held_out = ours.filter(pa.array(np.isin(np.asarray(names, dtype=object)[ours_split], REFERENCE_SPLITS))) if len(names) else ours
     out = []
     for ref in refs:
-        pairs = fingerprints.matches(ours, ref.path, record, thresholds, ref.splits)
-        if not pairs.num_rows:
+        found = []
+        held_out = tuple(s for s in ref.splits if s in REFERENCE_SPLITS)
+        if held_out:
+            found.append(fingerprints.matches(ours, ref.path, record, thresholds, held_out))
+        trained = tuple(s for s in ref.splits if s not in REFERENCE_SPLITS)
+        if trained and ours_held_out.num_rows:  # our test records in their training data: reported, never refused
+            found.append(fingerprints.matches(ours_held_out, ref.path, record, thresholds, trained))
+        pairs = pa.concat_tables(found) if found else None
+        if pairs is None or not pairs.num_rows:
             continue
         theirs = pq.read_table(ref.path, columns=["row", "split", "id"])
         their_split = dict(zip(theirs.column("row").to_pylist(), theirs.column("split").to_pylist()))

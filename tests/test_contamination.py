@@ -196,6 +196,24 @@ def test_near_copies_are_found_through_the_stored_fingerprints(site):
     assert match.ids == [f"mine-{i}" for i in range(5)]
 
 
+def test_our_test_records_in_another_datasets_train_are_reported_not_refused(site):
+    """demo/digits' train images as our test split: found in its train (informational), and a
+    train-only dataset is checked too (acme/mixed-allowed, published above, holds copies of its test images)."""
+    from hub import contamination
+
+    train = _split_rows(site, DIGITS, "train")[:3]
+    copies = _split_rows(site, DIGITS, "test")[:2]
+    table = pa.table({"id": ["t-0", "t-1", "t-2", "c-0", "c-1"], "image": [{"bytes": r["image"]["bytes"], "path": None} for r in train + copies],
+                      "group": ["g"] * 5})
+    matches = contamination.check(site, "image", table, np.zeros(5, dtype=np.int8), ["test"])
+    assert [(m.dataset, m.split, m.ours, m.rows, m.ids) for m in matches] == [
+        (DIGITS, "train", "test", 3, ["t-0", "t-1", "t-2"]),
+        ("acme/mixed-allowed", "train", "test", 2, ["c-0", "c-1"]),
+        (DIGITS, "test", "test", 2, ["c-0", "c-1"]),
+    ]
+    assert contamination.refusing(matches) == []
+
+
 def test_a_fingerprint_file_that_does_not_match_its_manifest_is_refused_by_name(site):
     from hub import contamination
 
