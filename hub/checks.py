@@ -2,6 +2,12 @@
 and spans, each problem flagged on the rows it concerns. The record type decodes its media and
 adds its own checks (`RecordType.decode`, `check_decoded`, `check`: see `hub.records`).
 
+Checking is a stage over batches (`hub.batches`): `check_batch` checks one batch of rows on its
+own and returns its problems with a summary of what the cross-row checks need (every row's id
+hash, for repeated ids); `finish_checks` merges the batches' results in batch order, runs the
+cross-row checks on the merged summary and reports every problem, ordered by check and then by
+row, so that the report is the same whatever the batches were.
+
 Positions (file and row of every record) travel in two extra columns, `FILE` and `ROW`, and
 are only turned into Python objects when something is flagged.
 """
@@ -11,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -21,21 +28,99 @@ import pyarrow.compute as pc
 from hub import config, deriving, pii, progress, records
 from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_where
 from hub.entry import Entry
-from hub.report import Report
+from hub.report import Problem, Report
 from hub.schema import RecordSchema
 from hub.sources import FILE, ROW  # the position columns the read stage adds
 
-__all__ = ["FILE", "ROW", "Checker", "add_shape_hints", "label_hint", "shape_of"]
+__all__ = ["FILE", "ROW", "BatchChecks", "CheckContext", "Checker", "add_shape_hints", "check_batch", "finish_checks", "label_hint", "shape_of"]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What checking needs besides the rows: the same for every batch of a dataset."""
+
+    schema: RecordSchema
+    entry: Entry
+    rows_sized: bool = False  # the reader already held every row to HUB_MAX_ROW_BYTES (JSONL lines)
+
+
+@dataclass
+class BatchChecks:
+    """What checking one batch found: its problems, by the batch's own rows, and the summary the
+    cross-row checks merge (`ids`: every row's id, its 64-bit hash and its position)."""
+
+    rows: int  # the batch's rows (where the next batch's rows start)
+    problems: list[tuple[int, int, Problem]]  # (check step, batch row, problem), in the order found
+    ids: pa.Table  # hash (uint64), id, FILE, ROW of every row of the batch (slices of it, but for the hash)
+
+
+def check_batch(batch: pa.Table, ctx: CheckContext) -> BatchChecks:
+    """Check one batch of positioned rows (`hub.sources.read_batches`) on its own."""
+    checker = Checker(batch, ctx)
+    checker.run()
+    ids = batch.select(["id", FILE, ROW])
+    hashes = per_row(pa.table({"id": ids.column("id")}), "SELECT hash(id) FROM source_rows") if batch.num_rows else pa.chunked_array([], pa.uint64())
+    return BatchChecks(batch.num_rows, checker.found, ids.add_column(0, "hash", hashes))
+
+
+def finish_checks(parts: list[BatchChecks], ctx: CheckContext, report: Report, rejected: dict[int, list[dict[str, Any]]]) -> None:
+    """Merge the checks of consecutive batches (in their order) and report every problem.
+
+    The rows of each batch are numbered on from the previous batch's; the repeated ids are
+    found in the merged id summary. Problems are reported ordered by check step, then by row
+    (those of one row and one step in the order found), and each rejects its row in `rejected`
+    (row -> problems), so the report does not depend on where the batches were cut.
+    """
+    found: list[tuple[int, int, Problem]] = []
+    start = 0
+    for part in parts:
+        found += [(step, start + row, problem) for step, row, problem in part.problems]
+        start += part.rows
+    try:
+        if parts:
+            step = Checker(parts[0].ids.slice(0, 0), ctx).steps().index(None)
+            found += [(step, row, problem) for row, problem in _duplicate_ids(pa.concat_tables([p.ids for p in parts]))]
+        found.sort(key=lambda item: item[:2])  # stable: one row's problems of one step stay in order
+        for _, row, p in found:
+            report.add(p.slug, p.message, file=p.file, row=p.row, field=p.field, record_id=p.record_id, hint=p.hint)
+            rejected[row].append({"slug": p.slug, "message": p.message, "field": p.field})
+    finally:
+        add_shape_hints(report, ctx.schema)
+
+
+def _duplicate_ids(ids: pa.Table) -> list[tuple[int, Problem]]:
+    """Rows whose id an earlier row has (`ids`: the merged summaries). Only the rows whose id's
+    64-bit hash repeats are compared by value (a hash collision is not a duplicate)."""
+    candidates = repeated_rows(ids.column("hash"))
+    if not len(candidates):
+        return []
+    values = ids.column("id").take(pa.array(candidates))
+    counts = pc.value_counts(values)
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+    rows = rows_where(pc.is_in(values, value_set=repeated), candidates)
+    where = ids.take(pa.array(rows, pa.int64())).to_pylist()
+    first: dict[str, dict[str, Any]] = {}
+    found = []
+    for r, record in zip(rows, where):
+        value = record["id"]
+        if value in first:
+            earlier = f"{first[value][FILE]} row {first[value][ROW]}"
+            found.append((int(r), Problem("duplicate-id", f"record id {value!r} repeats the one at {earlier}", file=record[FILE], row=record[ROW], field="id", record_id=value)))
+        else:
+            first[value] = record
+    return found
 
 
 class Checker:
-    """Column-wise checks of the record schema's constraints, labels, ids and media."""
+    """Column-wise checks of one batch's schema constraints, labels, media and the record
+    type's own; what they flag goes to `found` (see `check_batch`)."""
 
-    def __init__(self, table: pa.Table, schema: RecordSchema, entry: Entry, report: Report, rejected: dict, *, rows_sized: bool = False) -> None:
-        self.table, self.schema, self.entry, self.report, self.rejected = table, schema, entry, report, rejected
-        self.rows_sized = rows_sized  # the reader already held every row to HUB_MAX_ROW_BYTES (JSONL lines)
+    def __init__(self, table: pa.Table, ctx: CheckContext) -> None:
+        self.table, self.ctx, self.schema, self.entry = table, ctx, ctx.schema, ctx.entry
+        self.found: list[tuple[int, int, Problem]] = []  # (step, row, problem)
+        self.step = 0  # the check running, as `steps` numbers them
         self.image_sizes: np.ndarray | None = None  # (width, height) of every row's image; 0 where it did not decode
-        self.record_type = records.get(schema.record)
+        self.record_type = records.get(ctx.schema.record)
 
     # Positions are only turned into Python objects when something is flagged.
     @cached_property
@@ -58,33 +143,30 @@ class Checker:
     def flag(self, rows: np.ndarray, slug: str, message: str, field: str, hint: str | None = None) -> None:
         for r in np.unique(rows):
             r = int(r)
-            self.report.add(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r], hint=hint)
-            self.rejected[r].append({"slug": slug, "message": message, "field": field})
+            self.found.append((self.step, r, Problem(slug, message, file=self.files[r], row=int(self.rownos[r]), field=field, record_id=self.ids[r], hint=hint)))
+
+    def steps(self) -> list[Callable[[], None] | None]:
+        """The checks, in the order their problems are reported; None is the cross-row one
+        (repeated ids), found when the batches are merged (`finish_checks`)."""
+        group_key = self.entry.split.group_key
+        steps: list[Callable[[], None] | None] = [
+            functools.partial(self.check_property, name, prop, name in self.schema.required, group_key) for name, prop in self.schema.properties.items()]
+        steps += [self.check_labels, None, functools.partial(self.record_type.check, self)]  # then the record type's own checks
+        steps += [functools.partial(self.check_media, name, kind) for name, kind in self.schema.media_fields.items()]
+        if "objects" in self.schema.properties:
+            steps.append(self.check_boxes)
+        steps.append(self.check_spans)
+        steps += [functools.partial(pii.check, self), functools.partial(deriving.check, self)]  # the PII gate, a derived entry's license (hub.pii, hub.deriving)
+        if not self.ctx.rows_sized:
+            steps.append(self.check_row_sizes)
+        return steps
 
     def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            add_shape_hints(self.report, self.schema)
-
-    def _run(self) -> None:
         if not self.table.num_rows:
             return
-        group_key = self.entry.split.group_key
-        for name, prop in self.schema.properties.items():
-            self.check_property(name, prop, name in self.schema.required, group_key)
-        self.check_labels()
-        self.check_duplicate_ids()
-        self.record_type.check(self)  # the record type's own checks
-        for name, kind in self.schema.media_fields.items():
-            self.check_media(name, kind)
-        if "objects" in self.schema.properties:
-            self.check_boxes()
-        self.check_spans()
-        pii.check(self)  # the PII gate (hub.pii)
-        deriving.check(self)  # a derived entry's license against its parents' (hub.deriving)
-        if not self.rows_sized:
-            self.check_row_sizes()
+        for self.step, check in enumerate(self.steps()):
+            if check is not None:
+                check()
 
     def check_property(self, name: str, prop: dict, required: bool, group_key: str) -> None:
         array = self.table.column(name)  # chunked: no copy
@@ -110,14 +192,14 @@ class Checker:
                 bad = _mismatching(array, pattern)
                 if pc.any(bad).as_py():
                     mapped = rows()
-                    for r in np.nonzero(flat(bad).to_numpy(zero_copy_only=False))[0][:1000]:
+                    for r in np.nonzero(flat(bad).to_numpy(zero_copy_only=False))[0]:
                         self.flag(mapped[[r]], "constraint-error", f"{field} {array[int(r)].as_py()!r} does not match {pattern}", field)
             if "maxLength" in prop:
                 lengths = pc.utf8_length(array)
                 long = pc.fill_null(pc.greater(lengths, prop["maxLength"]), False)
                 if pc.any(long).as_py():
                     mapped = rows()
-                    for r in np.nonzero(flat(long).to_numpy(zero_copy_only=False))[0][:1000]:
+                    for r in np.nonzero(flat(long).to_numpy(zero_copy_only=False))[0]:
                         self.flag(mapped[[r]], "constraint-error", f"{field} is {lengths[int(r)].as_py()} characters long; the limit is {prop['maxLength']}", field)
             if "enum" in prop:
                 allowed = [v for v in prop["enum"] if v is not None]
@@ -144,7 +226,7 @@ class Checker:
             if values.null_count and items.get("type") and "null" not in kinds:  # Arrow takes a null item where the schema has none
                 _, position = _parents(flat(array))
                 mapped = item_rows()
-                for i in np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))[:1000]:
+                for i in np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False)):
                     self.flag(mapped[[i]], "type-error", f"{field}[{position[i]}]: None is not of type {kinds[0]!r}", f"{field}[]")
             self._constraints(values, item_rows, items, f"{field}[]")
         elif pa.types.is_struct(array.type):
@@ -167,25 +249,6 @@ class Checker:
                 hit = pc.and_(pc.equal(values, value), outside)
                 self.flag(rows_where(hit, mapped), "label-not-in-set", f"label {value!r} in {'.'.join(path)} is not in the label set", ".".join(path),
                           hint=label_hint(value, self.schema.labels))
-
-    def check_duplicate_ids(self) -> None:
-        """Rows whose id an earlier row has. Only the rows whose id's 64-bit hash repeats are
-        compared by value (a hash collision is not a duplicate)."""
-        ids = self.table.column("id")
-        candidates = repeated_rows(per_row(pa.table({"id": ids}), "SELECT hash(id) FROM source_rows"))
-        if not len(candidates):
-            return
-        values = ids.take(pa.array(candidates))
-        counts = pc.value_counts(values)
-        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-        first: dict[str, int] = {}
-        for r in rows_where(pc.is_in(values, value_set=repeated), candidates):
-            value = self.ids[int(r)]
-            if value in first:
-                where = f"{self.files[first[value]]} row {int(self.rownos[first[value]])}"
-                self.flag(np.array([r]), "duplicate-id", f"record id {value!r} repeats the one at {where}", "id")
-            else:
-                first[value] = int(r)
 
     def check_media(self, name: str, kind: str) -> None:
         column = flat(self.table.column(name))

@@ -52,7 +52,7 @@ from hub.split_modes import certified_key, extend_certificate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BUCKETS", "Assignment", "RowHasher", "RowHashes", "assign", "assign_leakproof", "bucket_of", "certify", "cluster_examples", "group_hashes", "split_of"]
+__all__ = ["BUCKETS", "Assignment", "RowHasher", "RowHashes", "assign", "assign_leakproof", "bucket_of", "certify", "cluster_examples", "group_hashes", "hash_rows", "split_of"]
 
 BUCKETS = 1_000_000
 
@@ -131,7 +131,8 @@ def group_hashes(groups: pa.Array | pa.ChunkedArray, seed: int, con: duckdb.Duck
 
 @dataclass
 class RowHashes:
-    """The hashes the engine needs of every row, computed ahead (`RowHasher`)."""
+    """The hashes the engine needs of every row, computed ahead (`RowHasher`): the summary of
+    the hashing stage (`hash_rows` of each batch, then `merge`; see `hub.batches`)."""
 
     groups: np.ndarray  # uint64: `group_hashes` of every row's group key
     texts: pa.ChunkedArray | None  # `hub.dedup.text_hashes` of every row (records with a text), else None
@@ -141,9 +142,25 @@ class RowHashes:
         texts = None if self.texts is None else self.texts.filter(pa.array(keep))
         return RowHashes(self.groups[keep], texts)
 
+    @staticmethod
+    def merge(parts: list[RowHashes], texts: bool) -> RowHashes:
+        """The hashes of consecutive batches, in their order, as one (`texts`: whether the record type hashes texts)."""
+        groups = np.concatenate([p.groups for p in parts]) if parts else np.array([], dtype=np.uint64)
+        return RowHashes(groups, pa.chunked_array([c for p in parts for c in p.texts.chunks], pa.uint64()) if texts else None)
+
+
+def hash_rows(batch: pa.Table, policy: SplitPolicy, record: str, con: duckdb.DuckDBPyConnection | None = None) -> RowHashes:
+    """The hashing stage of one batch: its rows' group key hashes and, for a record type with a
+    text, their text hashes. Raises ValueError for a null group key (validation reports those)."""
+    keys = batch.column(policy.group_key)
+    if keys.null_count:
+        raise ValueError(f"null group keys in {policy.group_key!r}")
+    texts = text_hashes(batch, record, con) if records.get(record).text_sql is not None else None
+    return RowHashes(group_hashes(keys, policy.seed, con), texts)
+
 
 class RowHasher:
-    """Computes `RowHashes` batch by batch, in a thread of its own, while the source is read.
+    """Runs `hash_rows` batch by batch, in a thread of its own, while the source is read.
 
     Decoding a Parquet row group keeps one core busy; this puts the other one to work on the
     hashing the split engine would otherwise do after the read (for 1M dialogues, about a CPU
@@ -160,8 +177,7 @@ class RowHasher:
         self.policy, self.record = policy, record
         self.hash_texts = records.get(record).text_sql is not None  # the duplicate engine compares texts
         self._queue: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
-        self._groups: list[np.ndarray] = []
-        self._texts: list[pa.Array] = []
+        self._parts: list[RowHashes] = []
         self._rows = 0
         self._usable = True
         self._thread = threading.Thread(target=self._run, name="hub-rowhash", daemon=True)
@@ -174,13 +190,7 @@ class RowHasher:
                 if not self._usable:
                     continue
                 try:
-                    part = pa.Table.from_batches([batch])
-                    keys = part.column(self.policy.group_key)
-                    if keys.null_count:
-                        raise ValueError(f"null group keys in {self.policy.group_key!r}")
-                    self._groups.append(group_hashes(keys, self.policy.seed, con))
-                    if self.hash_texts:
-                        self._texts.extend(text_hashes(part, self.record, con).chunks)
+                    self._parts.append(hash_rows(pa.Table.from_batches([batch]), self.policy, self.record, con))
                     self._rows += batch.num_rows
                 except Exception as exc:  # the engine hashes the table itself instead
                     log.debug("row hashes abandoned: %s", exc)
@@ -205,9 +215,7 @@ class RowHasher:
             self._thread.join()
         if not self._usable or self._rows != rows:
             return None
-        groups = np.concatenate(self._groups) if self._groups else np.array([], dtype=np.uint64)
-        texts = pa.chunked_array(self._texts, pa.uint64()) if self.hash_texts else None
-        return RowHashes(groups, texts)
+        return RowHashes.merge(self._parts, self.hash_texts)
 
 
 # -- the leakage-proof engine --------------------------------------------------------------

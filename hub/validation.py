@@ -2,9 +2,10 @@
 
 Two stages, the data going down once: reading (`hub.sources.read_table`: the source files as
 Arrow rows carrying their file and row position, media resolved, the rows that cannot become
-Arrow reported), then checking (`hub.checks.Checker`). Checks run over whole Arrow columns (so
-millions of rows cost seconds) and flag the rows they concern. Rejected rows are written, with
-their problems, to a quarantine JSONL file the report names.
+Arrow reported), then checking, batch by batch (`hub.checks.check_batch`, merged by
+`finish_checks`: see `hub.batches` for how such a stage is written). Checks run over whole Arrow
+columns of a batch (so millions of rows cost seconds) and flag the rows they concern. Rejected
+rows are written, with their problems, to a quarantine JSONL file the report names.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hub.annotations import apply_overlay, overlay_path
-from hub.checks import Checker
+from hub.batches import slices
+from hub.checks import CheckContext, check_batch, finish_checks
 from hub.entry import Entry, load_entry
 from hub.errors import SourceError
 from hub.report import Report
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Validated", "validate", "validate_entry"]
 
 _FILE, _ROW = FILE, ROW
+CHECK_BATCH = 65_536  # rows checked at a time (the Parquet reader's batch)
 
 
 @dataclass
@@ -64,13 +67,14 @@ class Validated:
         return self._splits.result()
 
 
-def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: pa.Table | None = None) -> Validated:
+def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: pa.Table | None = None, batch_rows: int | None = CHECK_BATCH) -> Validated:
     """Validate `dataset`'s entry and every record of its source.
 
     Returns a `Validated` whose report lists every problem; raises only for an invalid id or
-    an unregistered dataset.
+    an unregistered dataset. The rows are checked `batch_rows` at a time (None: all at once);
+    the outcome is the same whatever the batch size.
     """
-    validated = validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent)
+    validated = validate_entry(root, load_entry(root, dataset), assign_splits=assign_splits, parent=parent, batch_rows=batch_rows)
     from hub.split_rules import split_notices
 
     validated.report.notices = split_notices(root, validated.entry)  # a seed or ratios changed since the latest version: what that does
@@ -80,7 +84,7 @@ def validate(root: Path, dataset: str, *, assign_splits: bool = False, parent: p
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-splits")
 
 
-def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, parent: pa.Table | None = None) -> Validated:
+def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, parent: pa.Table | None = None, batch_rows: int | None = CHECK_BATCH) -> Validated:
     """Validate an entry's records (see `validate`).
 
     With `assign_splits`, the split assignment is computed on the other core while the
@@ -115,8 +119,8 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     splits = _BACKGROUND.submit(_assign, table, entry, parent, hasher, ahead) if assign_splits and table.num_rows and entry.split.mode != "time" else None
     if splits is None and hasher is not None:
         hasher.close()  # no rows: nothing to split
-    checker = Checker(table, schema, entry, report, rejected, rows_sized=not parquet and "loader" not in entry.data["source"])
-    checker.run()
+    ctx = CheckContext(schema, entry, rows_sized=not parquet and "loader" not in entry.data["source"])
+    finish_checks([check_batch(batch, ctx) for batch in slices(table, batch_rows)], ctx, report, rejected)
     plan = None
     if entry.split.mode == "time" and table.num_rows:
         plan = plan_time(table, entry, report, rejected, _pinned(table, entry, parent))

@@ -1,0 +1,53 @@
+"""Stages as functions over Arrow batches: how one is written, and the in-process engine.
+
+The data of a dataset goes source -> read -> check -> hash -> split -> write. Each stage that
+looks at rows is a function of one batch, so that the in-process engine here and a distributed
+one (Ray Data mapping the same functions over its blocks, #18) run the same code:
+
+    stage(batch: pa.Table, ctx) -> part
+
+- `batch` is a slice of consecutive rows as the read stage gives them
+  (`hub.sources.read_batches`: the record's columns plus `FILE` and `ROW`, each row's source
+  file and 1-based row, media resolved to bytes). It may have any number of rows, one or all.
+- `ctx` holds what is the same for every batch of the dataset (the record schema, the entry):
+  read-only, and nothing a stage learns goes into it.
+- The stage holds nothing between calls. What it returns is either Arrow rows (batch to
+  batch) or a small *part*: what it found in this batch, by the batch's own row numbers, and
+  the summary that a check across rows needs (every row's id hash, say), never the batch
+  itself beyond zero-copy slices of a few columns.
+- Parts merge in batch order: a `merge`/`finish` function takes the parts of consecutive
+  batches, numbers each batch's rows on from the previous one's, concatenates the summaries
+  and only then runs what looks across rows. The result must not depend on where the batches
+  were cut (tests/test_stages_batches.py checks 1, 7 and all rows at a time).
+
+The stages written this way:
+
+| stage  | per batch                       | merge                                          |
+|--------|---------------------------------|------------------------------------------------|
+| read   | `hub.sources.read_batches`      | `hub.sources.read_table` (one schema for the extra fields) |
+| check  | `hub.checks.check_batch`        | `hub.checks.finish_checks` (repeated ids; problems by check, then row) |
+| hash   | `hub.splits.hash_rows`          | `hub.splits.RowHashes.merge`                   |
+
+Split assignment (`hub.splits.assign_leakproof`) is one decision over the merged hashes of all
+rows: groups, duplicate clusters and balancing look at every row. Shard writing
+(`hub.shards.write_splits`) streams the table's batches to its writer threads, but chooses the
+Parquet encodings (`writer_options`) from the whole table, and cuts row groups of `ROW_GROUP`
+rows across batch boundaries: it is not yet a per-batch stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+__all__ = ["slices"]
+
+
+def slices(table: pa.Table, rows: int | None) -> Iterator[pa.Table]:
+    """`table` as consecutive zero-copy slices of at most `rows` rows (None: the table itself, as one)."""
+    if rows is None or table.num_rows <= rows:
+        yield table
+        return
+    for start in range(0, table.num_rows, rows):
+        yield table.slice(start, rows)
