@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.errors import SourceError
 from hub.importers.base import Draft, Media, NotThisFormat, safe_id, split_name
+from hub.records.image import IMAGE
 
 __all__ = ["coco"]
 
@@ -72,5 +73,5 @@ def coco(path: Path, *, fmt: str = "coco", **_: Any) -> Draft:
                "objects.category": "categories[].name of annotations[].category_id", "group": "id (no group in COCO: each image is its own group)"}
     if splits:
         mapping["split"] = "the JSON file (instances_<split>.json)"
-    return Draft(fmt, "image", "image", records, mapping, labels, splits=splits, tasks=["object-detection"],
+    return Draft(fmt, IMAGE.modality, IMAGE.name, records, mapping, labels, splits=splits, tasks=["object-detection"],
                  notes=["no group in COCO: each image is its own group; give a group (photo session, scene) for a leak-proof split"])

@@ -18,6 +18,9 @@ from typing import Any
 
 from hub.importers.base import Draft, Media, NotThisFormat, audio_info, read_table_file, safe_id, split_name
 from hub.importers.columns import AUDIO_EXTS, IMAGE_EXTS, pick, speech_record
+from hub.records.base import RecordType
+from hub.records.image import IMAGE
+from hub.records.speech import SPEECH
 
 __all__ = ["audiofolder", "hf_disk", "hf_parquet", "imagefolder", "table"]
 
@@ -53,19 +56,30 @@ def _add(records: list[dict[str, Any]], splits: set[str], record: dict[str, Any]
     records.append(record)
 
 
-def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draft:
-    exts = IMAGE_EXTS if kind == "image" else AUDIO_EXTS
+# What the media importers read for each record type they make: its media files' extensions,
+# and the record fields they look for a column of.
+_EXTS = {IMAGE: IMAGE_EXTS, SPEECH: AUDIO_EXTS}
+_WANTED = {IMAGE: ("id", "label", "group", "split"), SPEECH: ("id", "label", "split", "transcript", "speaker", "language", "speaker_gender")}
+
+
+def _media_field(record_type: RecordType) -> str:
+    """The record's media field (`image`, `audio`): also the word for its files in messages."""
+    return next(iter(record_type.record_schema().media_fields))
+
+
+def _media_folder(path: Path, fmt: str, record_type: RecordType, language: str | None) -> Draft:
+    exts, kind = _EXTS[record_type], _media_field(record_type)
     if not path.is_dir():
         raise NotThisFormat(fmt, "a folder", path)
     files = _media_files(path, exts)
     meta = _metadata(path)
-    if not files or (kind == "audio" and not meta):
-        wanted = f"{kind} files ({', '.join(sorted(exts))})" + (" and metadata.csv or metadata.jsonl naming them (file_name)" if kind == "audio" else "")
+    if not files or (record_type is SPEECH and not meta):
+        wanted = f"{kind} files ({', '.join(sorted(exts))})" + (" and metadata.csv or metadata.jsonl naming them (file_name)" if record_type is SPEECH else "")
         raise NotThisFormat(fmt, f"no {wanted} found", path)
     meta_columns = sorted({c for row in meta.values() for c in row} - {"file_name"})
     taken: set[str] = set()
     columns = {f: pick(meta_columns, f, taken) for f in ("id", "label", "group", "split", "transcript", "speaker", "language", "speaker_gender")}
-    if kind == "image":
+    if record_type is IMAGE:
         for f in ("transcript", "speaker", "language", "speaker_gender"):
             if columns[f]:
                 taken.discard(columns[f])
@@ -77,8 +91,8 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
         row = meta.get(file.resolve(), {})
         split = split_name(row[columns["split"]]) if columns["split"] and row.get(columns["split"]) else _split_of(rel)
         record: dict[str, Any] = {"id": safe_id(row.get(columns["id"]) if columns["id"] and row.get(columns["id"]) else rel.with_suffix("").as_posix())}
-        if kind == "image":
-            record["image"] = Media(rel.as_posix(), source=file)
+        record[kind] = Media(rel.as_posix(), source=file)
+        if record_type is IMAGE:
             label = row.get(columns["label"]) if columns["label"] else None
             if label is None and not meta:
                 parent = rel.parent.parts[1:] if split else rel.parent.parts
@@ -88,7 +102,6 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
                 labels.add(str(label))
             record["group"] = str(row.get(columns["group"]) or record["id"]) if columns["group"] else record["id"]
         else:
-            record["audio"] = Media(rel.as_posix(), source=file)
             record.update(speech_record(row, columns, language=language))
             record.setdefault("speaker", record["id"])
             record["sample_rate"], record["duration"] = audio_info(file)
@@ -99,12 +112,12 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
     mapping = {"id": columns["id"] or "the file's path without extension", kind: "the file (file_name)" if meta else "the file"}
     mapping.update({f: c for f, c in columns.items() if c and f not in ("id", "split")})
     notes = []
-    if kind == "image" and not columns["label"] and not meta:
+    if record_type is IMAGE and not columns["label"] and not meta:
         mapping["label"] = "the file's folder"
-    if kind == "image" and not columns["group"]:
+    if record_type is IMAGE and not columns["group"]:
         mapping["group"] = "id (no group column: each image is its own group)"
         notes.append("no group column: each image is its own group; give a group (photo session, writer) for a leak-proof split")
-    if kind == "audio":
+    if record_type is SPEECH:
         mapping["sample_rate"] = mapping["duration"] = "the audio file's header"
         if not columns["speaker"]:
             mapping["speaker"] = "id (no speaker column)"
@@ -113,19 +126,18 @@ def _media_folder(path: Path, fmt: str, kind: str, language: str | None) -> Draf
             mapping["language"] = f"--language {language}" if language else "none (give --language)"
     if splits:
         mapping["split"] = columns["split"] or "the <split>/ folder"
-    modality, record_type = ("image", "image") if kind == "image" else ("speech", "speech")
-    return Draft(fmt, modality, record_type, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
+    return Draft(fmt, record_type.modality, record_type.name, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
                  languages=sorted({r["language"] for r in records if r.get("language")}), notes=notes, renames=_renames(columns))
 
 
 def imagefolder(path: Path, *, fmt: str = "imagefolder", language: str | None = None, **_: Any) -> Draft:
     """Images in `<split>/<label>/` folders, or with metadata.csv / metadata.jsonl."""
-    return _media_folder(path, fmt, "image", language)
+    return _media_folder(path, fmt, IMAGE, language)
 
 
 def audiofolder(path: Path, *, fmt: str = "audiofolder", language: str | None = None, **_: Any) -> Draft:
     """Audio files with metadata.csv / metadata.jsonl (file_name, transcription, ...)."""
-    return _media_folder(path, fmt, "audio", language)
+    return _media_folder(path, fmt, SPEECH, language)
 
 
 def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any) -> Draft:
@@ -140,20 +152,20 @@ def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any
     rows = read_table_file(tables[0])
     base = tables[0].parent
     columns_all = list(dict.fromkeys(c for row in rows for c in row))
-    media_column, kind = None, None
+    media_column, record_type = None, None
     for column in columns_all:
         values = [str(r.get(column) or "") for r in rows[:50]]
-        for exts, k in ((IMAGE_EXTS, "image"), (AUDIO_EXTS, "audio")):
+        for candidate, exts in _EXTS.items():
             if values and all(Path(v).suffix.lower() in exts for v in values if v) and any(values):
-                media_column, kind = column, k
+                media_column, record_type = column, candidate
                 break
         if media_column:
             break
     if media_column is None:
         raise NotThisFormat(fmt, f"a column of image or audio file paths in {tables[0].name}", path)
     taken = {media_column}
-    wanted = ("id", "label", "group", "split") if kind == "image" else ("id", "label", "split", "transcript", "speaker", "language", "speaker_gender")
-    columns = {f: pick(columns_all, f, taken) for f in wanted}
+    kind = _media_field(record_type)
+    columns = {f: pick(columns_all, f, taken) for f in _WANTED[record_type]}
     extras = [c for c in columns_all if c not in taken]
     records, labels, splits = [], set(), set()
     for number, row in enumerate(rows, start=1):
@@ -161,11 +173,10 @@ def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any
         file = base / rel
         record: dict[str, Any] = {"id": safe_id(row[columns["id"]]) if columns["id"] and row.get(columns["id"]) else safe_id(Path(rel).with_suffix("").as_posix() or f"row-{number}")}
         media = Media(rel, source=file) if rel and file.is_file() else f"raw/{rel}"  # a missing file: validation reports it
-        if kind == "image":
-            record["image"] = media
+        record[kind] = media
+        if record_type is IMAGE:
             record["group"] = str(row[columns["group"]]) if columns["group"] and row.get(columns["group"]) else record["id"]
         else:
-            record["audio"] = media
             record.update(speech_record(row, columns, language=language))
             record.setdefault("speaker", record["id"])
             if isinstance(media, Media):
@@ -177,27 +188,29 @@ def table(path: Path, *, fmt: str = "csv", language: str | None = None, **_: Any
         _add(records, splits, record, split, {c: row[c] for c in extras if c in row})
     mapping = {kind: media_column, **{f: c for f, c in columns.items() if c}}
     mapping.setdefault("id", f"{media_column} without extension")
-    if kind == "image":
+    if record_type is IMAGE:
         mapping.setdefault("group", "id (no group column)")
     else:
         mapping["sample_rate"] = mapping["duration"] = "the audio file's header"
-    modality = "image" if kind == "image" else "speech"
-    return Draft(fmt, modality, modality, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
+    return Draft(fmt, record_type.modality, record_type.name, records, mapping, sorted(labels), splits=bool(splits), extras=extras,
                  languages=sorted({r["language"] for r in records if r.get("language")}), renames=_renames(columns))
 
 
 # -- Arrow-based: save_to_disk folders and Parquet in the Hub layout -----------------------------
 
 
-def _features_kind(features: dict[str, Any]) -> tuple[str | None, str | None, dict[str, list[str]]]:
-    """(media column, its kind (image/audio), class names by column) of a `datasets` features dict."""
+_FEATURES = {"Image": IMAGE, "Audio": SPEECH}  # the record type a `datasets` media feature imports as
+
+
+def _features_kind(features: dict[str, Any]) -> tuple[str | None, RecordType | None, dict[str, list[str]]]:
+    """(media column, the record type it imports as, class names by column) of a `datasets` features dict."""
     media, kind, classes = None, None, {}
     for name, feature in features.items():
         if not isinstance(feature, dict):
             continue
         t = feature.get("_type")
-        if t in ("Image", "Audio") and media is None:
-            media, kind = name, t.lower()
+        if t in _FEATURES and media is None:
+            media, kind = name, _FEATURES[t]
         elif t == "ClassLabel":
             classes[name] = list(feature.get("names") or [])
     return media, kind, classes
@@ -205,21 +218,21 @@ def _features_kind(features: dict[str, Any]) -> tuple[str | None, str | None, di
 
 def _arrow_draft(fmt: str, path: Path, tables: list[tuple[str | None, Any]], features: dict[str, Any], language: str | None) -> Draft:
     """A draft from (split, pyarrow table) pairs and their `datasets` features."""
-    media, kind, classes = _features_kind(features)
+    media, record_type, classes = _features_kind(features)
     if media is None:
         for name in tables[0][1].column_names:  # no features: a struct<bytes, path> column
             t = tables[0][1].schema.field(name).type
             if str(t).startswith("struct<bytes: binary, path: string"):
                 sample = next((r for r in tables[0][1].column(name).to_pylist() if r and r.get("path")), None)
                 ext = Path(sample["path"]).suffix.lower() if sample else ""
-                media, kind = name, "audio" if ext in AUDIO_EXTS else "image"
+                media, record_type = name, SPEECH if ext in AUDIO_EXTS else IMAGE
                 break
     if media is None:
         raise NotThisFormat(fmt, "an Image or Audio column (the image and speech records import)", path)
     columns_all = [c for c in tables[0][1].column_names if c != media]
     taken: set[str] = set()
-    wanted = ("id", "label", "group", "split") if kind == "image" else ("id", "label", "split", "transcript", "speaker", "language", "speaker_gender")
-    columns = {f: pick(columns_all, f, taken) for f in wanted}
+    kind = _media_field(record_type)
+    columns = {f: pick(columns_all, f, taken) for f in _WANTED[record_type]}
     extras = [c for c in columns_all if c not in taken]
     records, labels, splits = [], set(), set()
     for split_dir, tbl in tables:
@@ -230,13 +243,13 @@ def _arrow_draft(fmt: str, path: Path, tables: list[tuple[str | None, Any]], fea
             value = row.get(media) or {}
             split = split_name(row[columns["split"]]) if columns["split"] and row.get(columns["split"]) else split_dir
             rid = safe_id(row[columns["id"]]) if columns["id"] and row.get(columns["id"]) is not None else f"{split or 'row'}-{number:06d}"
-            ext = Path(value.get("path") or "").suffix.lower() or (".png" if kind == "image" else ".wav")
+            ext = Path(value.get("path") or "").suffix.lower() or f".{record_type.media_extension}"
             blob = value.get("bytes")
             if blob is None and value.get("path") and (path / value["path"]).is_file():
                 blob = (path / value["path"]).read_bytes()
             item = Media(f"media/{split or 'all'}/{rid}{ext}", data=blob) if blob is not None else None
-            record: dict[str, Any] = {"id": rid, ("image" if kind == "image" else "audio"): item}
-            if kind == "image":
+            record: dict[str, Any] = {"id": rid, kind: item}
+            if record_type is IMAGE:
                 record["group"] = str(row[columns["group"]]) if columns["group"] and row.get(columns["group"]) is not None else rid
             else:
                 record.update(speech_record(row, columns, language=language))
@@ -253,17 +266,16 @@ def _arrow_draft(fmt: str, path: Path, tables: list[tuple[str | None, Any]], fea
                 labels.add(record["label"])
             _add(records, splits, record, split, {c: _jsonable(row.get(c)) for c in extras})
     labels |= {n for c, names in classes.items() if c == columns["label"] for n in names}
-    mapping = {("image" if kind == "image" else "audio"): media, **{f: c for f, c in columns.items() if c}}
+    mapping = {kind: media, **{f: c for f, c in columns.items() if c}}
     mapping.setdefault("id", "<split>-<row number>")
-    if kind == "image":
+    if record_type is IMAGE:
         mapping.setdefault("group", "id (no group column)")
     else:
         mapping["sample_rate"] = mapping["duration"] = "the audio's header"
         mapping.setdefault("speaker", "id (no speaker column)")
     if splits and not columns["split"]:
         mapping["split"] = "the split the file belongs to"
-    modality = "image" if kind == "image" else "speech"
-    return Draft(fmt, modality, modality, records, mapping, sorted(labels, key=lambda x: (classes.get(columns["label"] or "", []) + [x]).index(x)),
+    return Draft(fmt, record_type.modality, record_type.name, records, mapping, sorted(labels, key=lambda x: (classes.get(columns["label"] or "", []) + [x]).index(x)),
                  splits=bool(splits), extras=extras, languages=sorted({r["language"] for r in records if r.get("language")}), renames=_renames(columns))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.errors import SourceError
 from hub.importers.base import Draft, NotThisFormat, read_table_file, safe_id
+from hub.records.sensor import SENSOR
 
 __all__ = ["sensor_csv"]
 
@@ -39,8 +40,6 @@ def _number(value: Any) -> float | None:
 
 def sensor_csv(path: Path, *, fmt: str = "sensor-csv", window: int | None = None, **_: Any) -> Draft:
     """A folder of CSVs, one per asset, cut into windows of `window` samples (default 100)."""
-    from hub.schema import record_schema
-
     files = sorted(path.glob("*.csv")) if path.is_dir() else ([path] if path.suffix == ".csv" else [])
     tables = []
     for file in files:
@@ -55,7 +54,7 @@ def sensor_csv(path: Path, *, fmt: str = "sensor-csv", window: int | None = None
     window = int(window or DEFAULT_WINDOW)
     if window < 1:
         raise SourceError(f"--window must be at least 1 sample, not {window}", hint="Give the window length in samples, e.g. --window 100.")
-    has_start = "start" in record_schema("sensor").properties
+    has_start = "start" in SENSOR.record_schema().properties
     records, labels, mapping = [], set(), {}
     for file, rows, header, time_column in tables:
         label_column = next((c for c in header if c.strip().lower() in _LABEL), None)
@@ -93,5 +92,5 @@ def sensor_csv(path: Path, *, fmt: str = "sensor-csv", window: int | None = None
             mapping["start"] = f"{time_column} of the window's first sample, in seconds"
         if label_column:
             mapping["fault"] = f"{label_column} (the most common value in the window)"
-    return Draft(fmt, "industrial", "sensor", records, mapping, sorted(labels), group_key="asset_id", tasks=["time-series-classification"],
+    return Draft(fmt, SENSOR.modality, SENSOR.name, records, mapping, sorted(labels), group_key="asset_id", tasks=["time-series-classification"],
                  notes=[f"cut into windows of {window} samples; the last window of an asset may be shorter"])

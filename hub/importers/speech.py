@@ -17,6 +17,7 @@ from typing import Any
 from hub.errors import SourceError
 from hub.importers.base import Draft, Media, NotThisFormat, audio_info, read_table_file, safe_id, split_name
 from hub.importers.columns import speech_record
+from hub.records.speech import SPEECH
 
 __all__ = ["commonvoice", "kaldi"]
 
@@ -97,7 +98,7 @@ def kaldi(path: Path, *, fmt: str = "kaldi", language: str | None = None, **_: A
                "language": f"--language {language}" if language else "none (give --language)"}
     if any(split for split, _ in dirs):
         mapping["split"] = "the data dir (train/, dev/, test/)"
-    return Draft(fmt, "speech", "speech", records, mapping, splits=any(split for split, _ in dirs), languages=[language] if language else [],
+    return Draft(fmt, SPEECH.modality, SPEECH.name, records, mapping, splits=any(split for split, _ in dirs), languages=[language] if language else [],
                  tasks=["automatic-speech-recognition"])
 
 
@@ -151,5 +152,5 @@ def commonvoice(path: Path, *, fmt: str = "commonvoice", language: str | None = 
     if splits:
         mapping["split"] = "the TSV file (train.tsv, dev.tsv, test.tsv)"
     renames = {f: c for f, c in columns.items() if located or f != "language"}
-    return Draft(fmt, "speech", "speech", records, mapping, splits=splits, extras=extras, renames=renames,
+    return Draft(fmt, SPEECH.modality, SPEECH.name, records, mapping, splits=splits, extras=extras, renames=renames,
                  languages=sorted({r["language"] for r in records if r.get("language")}), tasks=["automatic-speech-recognition"])
