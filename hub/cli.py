@@ -229,7 +229,8 @@ def publish(ctx: click.Context, dataset: str, version: str | None, bump: str | N
         for gone in sorted({p["from"] for p in moves} - set(m["splits"])):
             click.echo(f"  split {gone} is gone: its {sum(p['records'] for p in moves if p['from'] == gone)} published records are in other splits now")
     for match in (m.get("contamination") or {}).get("matches", []):
-        click.echo(f"  contains test records (--allow-contamination): {match['rows']} records of {match['ours']} match "
+        what = "contains test records (--allow-contamination)" if match["ours"] == "train" else "shares records (not refused)"
+        click.echo(f"  {what}: {match['rows']} records of {match['ours']} match "
                    f"{match['dataset']}@{match['version']} {match['split']} (exact: {match['exact']}, near: {match['near']})")
     leaks = (m.get("certificate") or {}).get("leaks")
     if leaks and not m["certificate"]["holds"]:

@@ -171,6 +171,7 @@ def publish(
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
     table, pii = for_publishing(table, entry)  # `pii: redact` replaces the spans in what is published (hub.pii)
     prints = fingerprint_records(table, entry.schema.record, split_idx, split_names, entry.split.thresholds())  # stored with the version
+    clock.lap("fingerprints")
     contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination, prints)
     clock.lap("contamination check")
     if prepared.moves and prepared.moves["records"]:
@@ -203,6 +204,7 @@ def publish(
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
         manifest["fingerprints"] = fingerprints.meta(staging / fingerprints.PATH, prints.num_rows, entry.split.thresholds())
+        manifest["fingerprints"]["seconds"] = {"fingerprints": clock.laps["fingerprints"], "contamination_check": clock.laps["contamination check"]}  # the check's cost
         if contamination is not None:
             manifest["contamination"] = contamination
         if annotation is not None:

@@ -159,6 +159,7 @@ def test_the_version_stores_its_fingerprints_and_no_route_serves_them(site):
     assert prints.column_names == ["row", "split", "id", "exact", "bands", "near"]
     assert sorted(prints.column("id").to_pylist()) == sorted(r["id"] for s in ("train", "validation", "test") for r in _split_rows(site, DIGITS, s))
     assert meta["path"] not in [f["path"] for f in manifest["files"]]  # not a file of the dataset
+    assert set(meta["seconds"]) == {"fingerprints", "contamination_check"}  # what the index cost this publish
     with uvicorn_thread(create_app(site)) as url:
         import httpx
 
