@@ -18,7 +18,7 @@ from hub.ids import parse_dataset_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["dataset_dir", "dvc_lock", "file_lock", "find_root", "init", "inside", "remote_error", "work_dir"]
+__all__ = ["dataset_dir", "dvc_lock", "file_lock", "find_root", "init", "inside", "remote_error", "s3_filesystem", "work_dir"]
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 _DVC = [sys.executable, "-m", "dvc"]  # the DVC installed with the hub, whatever PATH says
@@ -155,7 +155,7 @@ def init(path: Path | str, *, remote: str | None = None) -> Path:
     return root
 
 
-def _s3(endpoint: str | None) -> Any:
+def s3_filesystem(endpoint: str | None) -> Any:
     """dvc-s3's file system (s3fs) at `endpoint`, keys from the AWS_* environment; few retries."""
     import s3fs
 
@@ -170,7 +170,7 @@ def _ensure_bucket(url: str, endpoint: str | None) -> None:
     not at the first publish. Raises `StorageError`.
     """
     bucket = _bucket(url)
-    fs = _s3(endpoint)
+    fs = s3_filesystem(endpoint)
     try:
         try:
             fs.ls(bucket)
@@ -199,7 +199,7 @@ def remote_error(url: str, endpoint: str | None, exc: Exception, *, after: str =
     counted = ""
     if s3 and not isinstance(exc, (*refused, down)):
         try:
-            _s3(endpoint).ls(_bucket(url))
+            s3_filesystem(endpoint).ls(_bucket(url))
         except Exception as cause:  # noqa: BLE001  (whatever it is, it is the store's answer)
             exc, counted = cause, f" ({exc})"
     what, where = ("S3 remote", f"{url} at {endpoint or 'AWS'}") if s3 else ("DVC remote", url)

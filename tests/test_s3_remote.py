@@ -1,19 +1,23 @@
 """An S3 DVC remote on a real SeaweedFS (`scripts/seaweedfs`): `hub init --remote s3://...`,
-`hub publish` pushing there, `git clone` + `dvc pull` bringing a version back, and the faults:
-wrong keys, nothing answering, the store killed in the middle of a push."""
+`hub publish` pushing there, `git clone` + `dvc pull` bringing a version back, a server replica
+with no copy of the data redirecting downloads to the store, and the faults: wrong keys,
+nothing answering, the store killed in the middle of a push."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
 import hub
-from conftest import copy_demo, free_port, run_hub, set_source_options
+from conftest import Server, copy_demo, free_port, run_hub, set_source_options
 from hub.errors import StorageError
 from hub.hashing import sha256_file
 from seaweedfs_fixtures import SECRET, s3_env, seaweedfs  # noqa: F401  (a real SeaweedFS)
@@ -136,3 +140,47 @@ def test_store_killed_mid_push_publishes_nothing_and_a_rerun_completes(s3_env, t
     assert _versions(root) == [first.version, again.version]
     status = subprocess.run([*DVC, "status", "-c", "-q", str(again.path / "data.dvc")], cwd=root, capture_output=True, text=True)
     assert status.returncode == 0, status.stdout + status.stderr  # cache and remote in sync
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        return None
+
+
+def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, tmp_path):
+    root = hub.init(tmp_path / "hub", remote="s3://hub-replica/registry")
+    copy_demo(root, DATASET)
+    published = hub.publish(DATASET, root=root)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "publish")
+    replica = tmp_path / "replica"
+    _git(tmp_path, "clone", "-q", str(root), str(replica))
+    data = replica / "registry" / DATASET / "versions" / published.version / "data"
+    shard = next(f for f in published.manifest["files"] if f["split"] == "train")
+    original = (published.path / shard["path"]).read_bytes()
+    server = Server(replica, tmp_path / "serve.log")
+    try:
+        url = f"{server.url}/datasets/{DATASET}/resolve/{published.version}/{shard['path']}"
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            urllib.request.build_opener(_NoRedirects).open(url)
+        assert redirect.value.code == 307
+        assert redirect.value.headers["Location"].startswith(f"{s3_env.endpoint}/hub-replica/registry/files/md5/")
+        assert redirect.value.headers["Cache-Control"] == "private, no-store"
+        assert redirect.value.headers["X-Linked-Etag"] == f'"{shard["sha256"]}"'
+
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Range": "bytes=100-199"})) as part:
+            assert (part.status, part.read()) == (206, original[100:200])
+
+        pulled = hub.pull(f"{DATASET}@{published.version}", endpoint=server.url, cache_dir=tmp_path / "cache")  # checks every sha256
+        assert {f["path"]: (pulled.path / f["path"]).read_bytes() == (published.path / f["path"]).read_bytes() for f in pulled.files} == \
+            {f["path"]: True for f in published.manifest["files"]}
+
+        s3_env.kill()
+        with pytest.raises(urllib.error.HTTPError) as down:
+            urllib.request.build_opener(_NoRedirects).open(url)
+        assert (down.value.code, json.loads(down.value.read())["error"]) == \
+            (503, f"nothing answers at {s3_env.endpoint}, the endpoint of the S3 remote s3://hub-replica/registry")
+    finally:
+        server.stop()
+        s3_env.start()
+    assert not data.exists()  # served with no copy of the shards

@@ -40,6 +40,7 @@ from hub.errors import (
     LicenseError,
     PayloadTooLarge,
     RateLimited,
+    StorageError,
     ValidationFailed,
     VersionExists,
     VersionNotFound,
@@ -66,6 +67,7 @@ _STATUS: dict[type[HubError], tuple[int, str | None]] = {
     VersionExists: (409, None),
     PayloadTooLarge: (413, None),
     RateLimited: (429, None),
+    StorageError: (503, None),  # the data's store (DVC remote, object store) is down or lacks it: a retry may help
 }
 
 
@@ -98,6 +100,7 @@ _MEANINGS = {
     416: "The Range is outside the file.",
     422: "The request's parameters do not validate, or the dataset's registry entry or version cannot be read (the message says which file).",
     429: "Over a per-token limit (evaluations a day): the Retry-After header says when to try again.",
+    503: "The store holding the data (the DVC remote, an object store) cannot serve it now: the message says which.",
 }
 
 

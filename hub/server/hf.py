@@ -21,12 +21,12 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from hub.errors import BadRequest, BrokenEntry, EntryNotFound
 from hub.server.app import responses
 from hub.server.gate import check_download, visible_revision
-from hub.store import Revision, resolve_revision
+from hub.store import RepoFile, Revision, resolve_revision
 
 __all__ = ["router"]
 
@@ -119,7 +119,8 @@ def refs(request: Request, ns: str, name: str) -> dict[str, Any]:
 
 @router.head("/datasets/{ns}/{name}/resolve/{revision}/{path:path}", include_in_schema=False)
 @router.get("/datasets/{ns}/{name}/resolve/{revision}/{path:path}", tags=["huggingface"], summary="Download one file of a revision (HTTP Range supported)",
-            responses={**responses(401, 403, 404, 416, 422), 206: {"description": "The part of the file the Range asked for."}})
+            responses={**responses(401, 403, 404, 416, 422, 503), 206: {"description": "The part of the file the Range asked for."},
+                       307: {"description": "A shard this replica has no copy of: a short-lived presigned URL of the object store."}})
 def resolve(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
     rev = visible_revision(request, ns, name, revision)
     entry, where = rev.file(path)
@@ -133,12 +134,28 @@ def resolve(request: Request, ns: str, name: str, revision: str, path: str) -> R
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'
         headers["X-Linked-Size"] = str(entry.size)
     media = _media_type(path)
-    if not where.is_file():
-        rev.ensure_data()
     range_header = request.headers.get("range")
     if range_header:
         _check_range(range_header, entry.size)
+    if not where.is_file():
+        redirect = _from_object_store(rev, entry, headers)
+        if redirect is not None:
+            return redirect
+        rev.ensure_data()
     return _File(where, media_type=media, headers=headers, stat_result=None)
+
+
+def _from_object_store(rev: Revision, entry: RepoFile, headers: dict[str, str]) -> Response | None:
+    """For a shard not on disk in a repository whose DVC remote is S3: a redirect to the object
+    (`hub.objectstore`), which the client's Range and sha256 check then apply to. None otherwise."""
+    if not entry.sha256:
+        return None
+    from hub.objectstore import presigned_shard
+
+    url = presigned_shard(rev.root, rev.path, entry.path, entry.size)
+    if url is None:
+        return None
+    return RedirectResponse(url, status_code=307, headers={**headers, "Cache-Control": "private, no-store"})  # the URL expires
 
 
 class _File(FileResponse):

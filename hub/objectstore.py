@@ -1,0 +1,91 @@
+"""Shards straight from an S3 DVC remote, for a server replica that holds no copy of the data.
+
+A version folder in git names its shards by `data.dvc`: the md5 of DVC's listing of `data/`
+(the `.dir` object), which names each file's md5, the key of its object in the remote
+(`PREFIX/files/md5/ab/cdef...`). A replica that was cloned without `dvc pull` answers a
+shard download with a short-lived presigned URL of that object: the client fetches the bytes
+(with its Range) from the object store, and checks the manifest's sha256 as for any download.
+The object is first checked against the manifest: its size, and its ETag against the md5
+DVC recorded (for an object uploaded in one part, the ETag is its md5).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hub.errors import StorageError
+from hub.repo import remote_error, s3_filesystem
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PRESIGNED_SECONDS", "presigned_shard"]
+
+PRESIGNED_SECONDS = 300  # long enough to start a download; a resume asks the server again
+
+
+def presigned_shard(root: Path, version: Path, path: str, size: int) -> str | None:
+    """A presigned GET URL of shard `path` (`data/...`, `size` bytes in the manifest) of the
+    version in folder `version`, or None when the repository's default remote is not S3.
+
+    Raises `StorageError` when the remote does not hold the shard, cannot be reached, or holds
+    another object under its name than the one the manifest and DVC recorded.
+    """
+    remote = _s3_remote(root)
+    if remote is None:
+        return None
+    url, endpoint = remote
+    fs = _filesystem(endpoint)
+    base = url.removeprefix("s3://").rstrip("/")
+    try:
+        md5 = _listing(endpoint, base, _dir_md5(version)).get(path.removeprefix("data/"))
+        if md5 is None:
+            raise StorageError(f"{path} of {version.name} is not in DVC's listing of its data (data.dvc)", path=path)
+        key = f"{base}/files/md5/{md5[:2]}/{md5[2:]}"
+        info = fs.info(key)
+    except FileNotFoundError as exc:
+        raise StorageError(f"the S3 remote {url} does not hold {path} of version {version.name} ({exc})",
+                           hint="Push the version from a clone that has its data: `dvc push`.", path=path) from exc
+    except StorageError:
+        raise
+    except Exception as exc:  # boto's and s3fs's errors share no base but Exception
+        raise remote_error(url, endpoint, exc) from exc
+    etag = str(info.get("ETag", "")).strip('"')
+    if info.get("size") != size or ("-" not in etag and etag != md5):
+        raise StorageError(f"the object {key} is not {path} of version {version.name}: {info.get('size')} bytes, ETag {etag} "
+                             f"(the manifest says {size} bytes, DVC md5 {md5})", path=path)
+    return fs.url(key, expires=PRESIGNED_SECONDS)
+
+
+def _dir_md5(version: Path) -> str:
+    out = yaml.safe_load((version / "data.dvc").read_text(encoding="utf-8"))["outs"][0]
+    return out["md5"].removesuffix(".dir")
+
+
+@lru_cache(maxsize=8)
+def _filesystem(endpoint: str | None) -> Any:
+    return s3_filesystem(endpoint)
+
+
+@lru_cache(maxsize=256)  # content-addressed: a listing never changes
+def _listing(endpoint: str | None, base: str, dir_md5: str) -> dict[str, str]:
+    """{path in data/: md5} of DVC's `.dir` object `dir_md5` in the remote at `base`."""
+    entries = json.loads(_filesystem(endpoint).cat(f"{base}/files/md5/{dir_md5[:2]}/{dir_md5[2:]}.dir"))
+    return {e["relpath"]: e["md5"] for e in entries}
+
+
+@lru_cache(maxsize=16)
+def _s3_remote(root: Path) -> tuple[str, str | None] | None:
+    """(url, endpoint) of the repository's default DVC remote if it is S3 (read once per process)."""
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(root / ".dvc"))
+    remote = config["remote"].get(config["core"].get("remote", ""), {})
+    if not str(remote.get("url", "")).startswith("s3://"):
+        return None
+    return remote["url"], remote.get("endpointurl")
