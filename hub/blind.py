@@ -12,6 +12,7 @@ names the file with its sha256 and size, so the version still verifies.
 - `mark`: once the card and the Croissant file are written, they say which splits are blind
   (the card's blind splits are a config of their own, `blind`, whose features lack the
   labels, so `datasets.load_dataset(..., "blind", split="test")` reads them);
+  `describe_croissant` is the Croissant part, for any Croissant document of the version;
 - `labels`: the withheld labels of one split, checked against the manifest (server scoring).
 """
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from hub.records.base import RecordType
     from hub.store import Revision
 
-__all__ = ["CONFIG", "labelled_fields", "labels", "mark", "withhold", "withheld"]
+__all__ = ["CONFIG", "describe_croissant", "labelled_fields", "labels", "mark", "withhold", "withheld"]
 
 CONFIG = "blind"  # the card's config of the blind splits
 
@@ -74,12 +75,14 @@ def withhold(staging: Path, splits: dict[str, dict[str, Any]], files: list[dict[
         pieces = []
         for shard in shards:
             path = staging / shard["path"]
+            meta = pq.read_metadata(path)
+            group = meta.row_group(0).num_rows if meta.num_row_groups else 1  # kept: the rows API reads by row group
             table = pq.read_table(path, schema=features.arrow_schema)
             pieces.append(table.select(["id", *fields]))
             rest = table.drop_columns(fields).cast(kept.arrow_schema)
             sink = HashingWriter(path)
             with pq.ParquetWriter(sink, kept.arrow_schema, **writer_options(rest)) as writer:
-                writer.write_table(rest, row_group_size=max(1, rest.num_rows))
+                writer.write_table(rest, row_group_size=max(1, group))
             sink.close()
             shard.update(size=path.stat().st_size, sha256=sink.sha256, md5=sink.md5)
         splits[name]["bytes"] = sum(f["size"] for f in shards)
@@ -141,6 +144,16 @@ def mark(staging: Path, manifest: dict[str, Any]) -> None:
     text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
     (staging / "README.md").write_text(f"---\n{text}\n---\n{body.rstrip()}\n\n{_card_section(blind)}", encoding="utf-8")
     doc = json.loads((staging / "croissant.json").read_text(encoding="utf-8"))
+    describe_croissant(doc, manifest)
+    (staging / "croissant.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def describe_croissant(doc: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """Say in a Croissant document (`hub.croissant`) which splits are blind and which fields
+    their files lack (in the dataset's description and each withheld field's)."""
+    blind = manifest.get("blind") or {}
+    if not blind:
+        return
     doc["description"] = f"{doc.get('description', '').rstrip()} {_sentence(blind)}".strip()
     for record_set in doc.get("recordSet", []):
         for item in record_set.get("field", []):
@@ -149,7 +162,6 @@ def mark(staging: Path, manifest: dict[str, Any]) -> None:
                 said = item.get("description", "").rstrip()
                 said += "." if said and not said.endswith(".") else ""
                 item["description"] = f"{said} Withheld in the blind {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}: not in its files.".strip()
-    (staging / "croissant.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _sentence(blind: dict[str, Any]) -> str:
