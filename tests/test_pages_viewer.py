@@ -283,3 +283,59 @@ def test_no_page_is_wider_than_the_window(browser, server, width, shots):
                 page.screenshot(path=str(shots / f"phone{path.replace('/', '-')}.png"), full_page=True)
     finally:
         context.close()
+
+
+def split_rows(site_root: Path, dataset: str, split: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    files = [f["path"] for f in manifest(site_root, dataset)["files"] if f["split"] == split]
+    return [row for path in files for row in pq.read_table(site_root / "registry" / dataset / "versions/1.0.0" / path).to_pylist()]
+
+
+def shown_ids(page) -> list[str]:
+    return page.locator("#preview table.rows tbody tr td:first-child").all_inner_texts()
+
+
+def test_the_viewer_pages_through_a_split(page, site_root):
+    rows = split_rows(site_root, "demo/espeak-speech", "train")
+    page.goto("/datasets/demo/espeak-speech?split=train&offset=10")
+    assert shown_ids(page) == [r["id"] for r in rows[10:20]]
+    assert f"rows 11–20 of {len(rows)}" in page.inner_text("#preview h2")
+    page.click("#preview a[rel=next]")
+    page.wait_for_url("**offset=20*")
+    assert shown_ids(page) == [r["id"] for r in rows[20:30]]
+    page.click("#preview a[rel=prev]")
+    page.wait_for_url("**offset=10*")
+    page.select_option("#preview select[name=split]", "validation")
+    page.click("#preview form.viewer button")
+    page.wait_for_url("**split=validation*")
+    assert shown_ids(page) == [r["id"] for r in split_rows(site_root, "demo/espeak-speech", "validation")[:10]]
+
+
+def test_the_viewer_searches_the_text_fields(page, site_root):
+    """Every string column and the text of the turns, any case; the count is of all matches."""
+    rows = split_rows(site_root, "demo/chatterbot-dialogue", "train")
+
+    def holds(row: dict, word: str) -> bool:
+        texts = [v for v in row.values() if isinstance(v, str)] + [t["text"] for t in row["turns"]]
+        return any(word.lower() in t.lower() for t in texts)
+
+    matches = [r["id"] for r in rows if holds(r, "PYTHON")]
+    assert len(matches) > 10
+    page.goto("/datasets/demo/chatterbot-dialogue?split=train")
+    page.fill("#preview input[name=search]", "PYTHON")
+    page.click("#preview form.viewer button")
+    page.wait_for_url("**search=PYTHON*")
+    assert shown_ids(page) == matches[:10]
+    assert f"{len(matches)} rows hold “PYTHON”, 1–10 shown" in page.inner_text("#preview h2")
+    page.click("#preview a[rel=next]")
+    assert shown_ids(page) == matches[10:20]
+    page.goto("/datasets/demo/chatterbot-dialogue?split=train&search=zebra-unicorn-nothing")
+    assert shown_ids(page) == [] and "0 rows hold “zebra-unicorn-nothing”" in page.inner_text("#preview h2")
+
+
+def test_the_viewer_names_a_missing_split(page):
+    response = page.goto("/datasets/demo/digits?split=nope")
+    assert response.status == 400
+    assert page.inner_text(".message") == "demo/digits@1.0.0 has no split 'nope'"
+    assert page.inner_text(".hint") == "Choose one of: train, validation, test."

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import jinja2
 from markupsafe import Markup
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
@@ -47,6 +47,7 @@ HERE = Path(__file__).parent
 MODALITIES = tuple(records.modalities())
 MEDIA_KINDS = ("Audio", "Image", "Video")  # media features previewed; the cell kind is the lower-cased name
 PREVIEW_ROWS = 10
+MAX_PAGE_ROWS = 100  # rows of one page of the viewer
 SERIES_VALUES = 8  # values shown per channel of a series
 TEXT_CHARS = 300
 
@@ -132,13 +133,14 @@ def catalog(request: Request, search: str = "", modality: str = "", task: str = 
 
 @router.get("/datasets/{ns}/{name}", response_class=HTMLResponse)
 @page
-def dataset(request: Request, ns: str, name: str) -> HTMLResponse:
+def dataset(request: Request, ns: str, name: str, split: str = Query("", max_length=50), offset: int = Query(0, ge=0, le=10**9),
+            length: int = Query(PREVIEW_ROWS, ge=1, le=MAX_PAGE_ROWS), search: str = Query("", max_length=200)) -> HTMLResponse:
     info = visible_entry(request, f"{ns}/{name}")
     rev = resolve_revision(request.app.state.root, info["id"]) if info["versions"] else None
     context: dict[str, Any] = {"info": info, "card": _card(request.app.state.root, info["id"]), "rev": rev}
     if rev is not None:
         context.update(_version_context(request, rev))
-        context["preview"] = _preview(request, rev)
+        context["preview"] = _preview(request, rev, split, offset, length, search.strip())
     context["contaminated_by"] = _contaminated_by(request, info["id"])
     return render("dataset.html", **context)
 
@@ -213,36 +215,40 @@ def _card_html(text: str) -> str:
 # -- the row preview -----------------------------------------------------------------------------
 
 
-def _preview(request: Request, rev: Revision) -> dict[str, Any] | None:
-    """The first rows of the test split (or the first split) as cells the template draws."""
+def _preview(request: Request, rev: Revision, split: str, offset: int, length: int, search: str) -> dict[str, Any] | None:
+    """A page of rows of a split (the test split, or the first, by default), those whose text
+    fields hold `search` when given, as cells the template draws."""
     splits = rev.manifest.get("splits", {})
-    split = "test" if "test" in splits else next(iter(splits), None)
+    if split and split not in splits:
+        raise BadRequest(f"{rev.dataset}@{rev.version} has no split {split!r}", hint=f"Choose one of: {', '.join(splits)}.")
+    split = split or ("test" if "test" in splits else next(iter(splits), None))
     if split is None:
         return None
+    page_of = {"split": split, "splits": list(splits), "offset": offset, "length": length, "search": search}
     try:
         check_download(request, rev.dataset)  # the rows are records: the download gate
     except AccessDenied as exc:
-        return {"split": split, "hidden": exc.message, "error": None, "columns": [], "rows": [], "total": splits[split].get("rows", 0)}
+        return {**page_of, "hidden": exc.message, "error": None, "columns": [], "rows": [], "total": splits[split].get("rows", 0)}
     try:
-        return dict(_preview_cells(rev, split))
+        return {**_preview_cells(rev, split, offset, length, search), **page_of}
     except Exception as exc:  # the page still shows everything else
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
-        return {"split": split, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
+        return {**page_of, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
 
 
 _PREVIEWS: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()  # the most recent 1,024, by version folder and commit
 _PREVIEWS_LOCK = threading.Lock()
 
 
-def _preview_cells(rev: Revision, split: str) -> dict[str, Any]:
-    """The preview of a split (no media bytes: URLs); a version never changes, so it is read once."""
-    key = (str(rev.path), rev.commit, split)
+def _preview_cells(rev: Revision, split: str, offset: int = 0, length: int = PREVIEW_ROWS, search: str = "") -> dict[str, Any]:
+    """A page of a split's rows (no media bytes: URLs); a version never changes, so each page is read once."""
+    key = (str(rev.path), rev.commit, split, offset, length, search)
     with _PREVIEWS_LOCK:
         if key in _PREVIEWS:
             _PREVIEWS.move_to_end(key)
             return _PREVIEWS[key]
     features = rev.manifest.get("features", {})
-    table, total = read_rows(rev, split, 0, PREVIEW_ROWS)
+    table, total = _search_rows(rev, split, offset, length, search) if search else read_rows(rev, split, offset, length)
     table_rows = table.to_pylist()
     names = [c for c in table.column_names if any(not _empty(row[c]) for row in table_rows)]
     empty = [c for c in table.column_names if c not in names]
@@ -264,6 +270,30 @@ def _preview_cells(rev: Revision, split: str) -> dict[str, Any]:
         if len(_PREVIEWS) > 1024:
             _PREVIEWS.popitem(last=False)
     return found
+
+
+def _search_rows(rev: Revision, split: str, offset: int, length: int, search: str) -> tuple[Any, int]:
+    """Rows [offset, offset+length) of those of a split whose text holds `search` (any case), and
+    how many hold it. Text: the string columns, and the `text` of a list of turns."""
+    import duckdb
+
+    texts = []
+    for column, feature in rev.manifest.get("features", {}).items():
+        inner = feature.get("feature") or {}
+        if feature.get("_type") == "Value" and feature.get("dtype") in ("string", "large_string"):
+            texts.append(f'"{column}"')
+        elif feature.get("_type") == "List" and (inner.get("text") or {}).get("dtype") in ("string", "large_string"):
+            texts.append(f'array_to_string(list_transform("{column}", lambda t: t.text), \' \')')
+    if not texts:
+        raise BadRequest(f"{rev.dataset} has no text fields to search", hint="Leave the search empty to page through the rows.")
+    read_rows(rev, split, 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
+    files = [str(rev.path / f.path) for f in rev.split_files(split)]
+    where = " OR ".join(f"contains(lower({t}), lower($search))" for t in texts)
+    with duckdb.connect() as con:
+        total = con.sql(f"SELECT count(*) FROM read_parquet($files) WHERE {where}", params={"files": files, "search": search}).fetchall()[0][0]
+        table = con.sql(f"SELECT * FROM read_parquet($files) WHERE {where} LIMIT $length OFFSET $offset",
+                        params={"files": files, "search": search, "length": length, "offset": offset}).to_arrow_table()
+    return table, total
 
 
 def _empty(value: Any) -> bool:
