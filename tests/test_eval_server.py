@@ -87,7 +87,7 @@ def test_scoring_needs_a_token(site):
     assert bad.status_code == 401
 
 
-def test_an_upload_over_the_limit_is_413_and_costs_no_submission(site):
+def test_an_upload_over_the_limit_is_413_and_costs_no_submission(site, tmp_path):
     site["app"].state.max_predictions_bytes = 1000
     try:
         body = b"".join(json.dumps({"id": r["id"], "prediction": "1"}).encode() + b"\n" for r in site["labels"])
@@ -97,6 +97,10 @@ def test_an_upload_over_the_limit_is_413_and_costs_no_submission(site):
         assert got.json()["hint"] == "Send a smaller file: predictions only (`id`, `prediction`), one row per record of the split."
         streamed = site["client"].post(URL, content=iter([body[:600], body[600:]]), headers=auth(site, "bob"))  # chunked: no Content-Length
         assert (streamed.status_code, streamed.json()["error"]) == (413, "the predictions file is more than 1000 bytes; the most this server scores is 1000 bytes")
+        big = tmp_path / "big.jsonl"  # larger than the sockets' buffers: the server answers before the upload ends
+        big.write_bytes(body * (8_000_000 // len(body)))
+        result = run_hub("eval", f"{DATASET}@{VERSION}", "--predictions", str(big), "--server", site["url"], "--token", site["tokens"]["bob"])
+        assert result.returncode == 1 and f"the predictions file is {big.stat().st_size} bytes; the most this server scores is 1000 bytes" in result.stderr
     finally:
         del site["app"].state.max_predictions_bytes
     assert [s for s in hub.evaluation.submissions.Submissions(site["root"]).leaderboard(DATASET) if s["user"] == "bob"] == []

@@ -4,10 +4,10 @@ server's report. The only way to score a blind split: its labels never leave the
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,6 +26,8 @@ def submit(dataset: str, version: str, predictions: Path | str, *, server: str, 
 
     Raises `PredictionsError` for a file that is not there, and the `HubError` the server's
     answer names (404, 401/403, 413 too large, 429 over the daily limit, ...)."""
+    import http.client
+
     from hub.transport import _error_from
 
     path = Path(predictions)
@@ -37,13 +39,36 @@ def submit(dataset: str, version: str, predictions: Path | str, *, server: str, 
     token = token if token is not None else config.token()
     headers = {"Content-Type": _TYPES.get(path.suffix.lower(), "application/octet-stream"), "Content-Length": str(path.stat().st_size),
                **({"Authorization": f"Bearer {token}"} if token else {})}
-    with path.open("rb") as body:
-        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        status, data = _post(url, path, headers)
+    except (OSError, http.client.HTTPException) as exc:
+        raise HubError(f"cannot reach the hub server at {server}: {getattr(exc, 'reason', exc)}",
+                       hint="Check --server (a `hub serve` URL); the predictions were not scored.", endpoint=server) from None
+    if status >= 400:
+        raise _error_from(urllib.error.HTTPError(url, status, "", {}, io.BytesIO(data))) from None  # the one mapping of the server's error answers
+    return json.loads(data)
+
+
+def _post(url: str, path: Path, headers: dict[str, str]) -> tuple[int, bytes]:
+    """(status, body) of POSTing the file at `path` to `url`. The answer is read even when the
+    server stops the upload early (413 past its size limit): urllib would report only the reset."""
+    import http.client
+
+    parts = urllib.parse.urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname, parts.port, timeout=config.download_timeout())
+    try:
+        conn.putrequest("POST", parts.path + (f"?{parts.query}" if parts.query else ""))
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
         try:
-            with urllib.request.urlopen(request, timeout=config.download_timeout()) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise _error_from(exc) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise HubError(f"cannot reach the hub server at {server}: {getattr(exc, 'reason', exc)}",
-                           hint="Check --server (a `hub serve` URL); the predictions were not scored.", endpoint=server) from None
+            with path.open("rb") as body:
+                while chunk := body.read(1 << 20):
+                    conn.send(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before it read the whole body: its answer says why
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
