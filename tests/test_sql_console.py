@@ -213,3 +213,32 @@ def test_gated_and_private_datasets_answer_as_the_gate_does(site):
 def test_a_missing_version(site):
     got = site["client"].get(sql_url(SPEECH, "9.9.9"), params={"query": "SELECT 1"})
     assert got.status_code == 404 and json.loads(got.text)["type"] == "VersionNotFound"
+
+
+def test_a_blind_split_cannot_be_queried_for_its_labels(tmp_path):
+    """`split.blind` (issue #14) keeps the test labels out of the shards; the console reads only
+    the shards, so neither the table nor the labels' file gives them."""
+    import hub
+    from conftest import DEMO
+    from hub.server import create_app
+
+    root = hub.init(tmp_path / "hub")
+    folder = root / "registry" / "acme" / "blind-digits"
+    shutil.copytree(DEMO / "digits", folder, ignore=shutil.ignore_patterns("versions"))
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc["source"]["options"] = {"limit": 400}
+    doc["split"]["blind"] = ["test"]
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    published = hub.publish("acme/blind-digits", root=root)
+    labels = published.path / published.manifest["blind"]["test"]["labels"]["path"]
+    assert labels.is_file()
+    with uvicorn_thread(create_app(root)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        def ask(query: str) -> httpx.Response:
+            return client.get(sql_url("acme/blind-digits"), params={"query": query})
+
+        assert [c["name"] for c in ask("SELECT * FROM test LIMIT 1").json()["columns"]] == ["id", "image", "group"]
+        assert "label" in [c["name"] for c in ask("SELECT * FROM train LIMIT 1").json()["columns"]]
+        got = ask("SELECT label FROM test")
+        assert got.status_code == 400 and got.json()["error"].startswith('the query failed: Binder Error: Referenced column "label" not found')
+        got = ask(f"SELECT * FROM read_parquet('{labels}')")
+        assert got.json()["error"] == f'the query failed: Permission Error: Cannot access file "{labels}" - {PERMISSION}'
