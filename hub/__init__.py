@@ -65,6 +65,7 @@ __all__ = [
     "VersionNotFound",
     "__version__",
     "accept",
+    "annotate_invite",
     "annotate_pull",
     "annotate_push",
     "annotate_status",
@@ -275,6 +276,13 @@ def annotate_push(ref: str, *, split: str = "train", task: str | None = None, li
 
     return push(_root(root), ref, split=split, task=task, limit=limit, sample=sample, seed=seed, prelabel=prelabel,
                 predictions=predictions, model_version=model_version, overlap=overlap)
+
+
+def annotate_invite() -> dict[str, Any]:
+    """The Label Studio server's sign-up link for annotators (`invite_url`). See `hub.labelstudio.bridge.invite`."""
+    from hub.labelstudio.bridge import invite
+
+    return invite()
 
 
 def annotate_status(project: int | str, *, root: Path | str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import hub
-from conftest import copy_demo, set_source_options
+from conftest import copy_demo, run_hub, set_source_options
 from labelstudio_fixtures import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,11 +35,13 @@ def test_digit_hotkeys_and_image_size_in_the_labelling_queue(hub_root, ls_env, p
     set_source_options(hub_root, "demo/digits", limit=40)
     hub.publish("demo/digits", root=hub_root)
     pid = hub.annotate_push("demo/digits@1.0.0", limit=1, overlap=1, root=hub_root)["project"]["id"]
-    with ls_env.api() as api:
-        link = api.get("/api/invite").json()["invite_url"]
+    invited = run_hub("annotate", "invite", root=hub_root)
+    assert invited.returncode == 0, invited.stderr
+    head, link = invited.stdout.splitlines()[0].split(": ", 1)
+    assert head == "Send this link to your annotators" and link.startswith(f"{ls_env.url}/user/signup/?token=")
 
     email = f"browser-{pid}@localhost"
-    page.goto(ls_env.url + link)
+    page.goto(link)
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")

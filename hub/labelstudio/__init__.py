@@ -6,7 +6,7 @@ resolution, and publishing the labels as a new version.
     tasks.py      tasks from a version's records; media written for local-files serving
     agreement.py  inter-annotator agreement (alpha, WER, IoU-matched F1, span F1)
     resolve.py    majority / reviewer / latest
-    bridge.py     push, status, pull
+    bridge.py     push, status, pull, invite
     cli.py        the `hub annotate` command group
 
 The SDK is imported only when a function that talks to Label Studio runs.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["pull", "push", "status"]
+__all__ = ["invite", "pull", "push", "status"]
 
 
 def __getattr__(name: str) -> Any:

@@ -43,7 +43,7 @@ from hub.versions import _shards_with_split, published_versions, read_manifest, 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["pull", "push", "status"]
+__all__ = ["invite", "pull", "push", "status"]
 
 FORMAT = "hub-annotate/1"
 
@@ -211,6 +211,14 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     }
 
 
+def invite(*, client: Client | None = None) -> dict[str, Any]:
+    """The server's sign-up link for annotators: whoever opens it makes an account (email and
+    password) in the token's organization and sees its projects; Label Studio resets the link
+    when an admin asks it to (Organization > Members)."""
+    client = client or Client()
+    return {"server": client.url, "invite_url": client.invite_link()}
+
+
 # -- reading annotations back -----------------------------------------------------------------
 
 
@@ -233,7 +241,7 @@ def _pseudonym(salt: str, email: str) -> str:
 
 def _trim(task: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "result", "completed_by", "was_cancelled", "created_at", "updated_at")
-    return {"id": task["id"], "updated_at": _stamp(task.get("updated_at")), "data": {k: task["data"].get(k) for k in ("record_id", "width", "height")},
+    return {"id": task["id"], "updated_at": _stamp(task.get("updated_at")), "data": {k: task["data"].get(k) for k in ("record_id", "width", "height", "fps")},
             "annotations": [{k: a.get(k) for k in keep} for a in task.get("annotations") or []]}
 
 
@@ -322,7 +330,7 @@ def _collect(spec: TaskSpec, labels: list[str], tasks: list[dict[str, Any]], nam
                 empty.append(where)
                 continue
             try:
-                value = from_results(spec, ann["result"], labels, size if all(size) else None)
+                value = from_results(spec, ann["result"], labels, size if all(size) else None, task["data"].get("fps"))
             except ResultError as exc:
                 rejected.append({**where, "message": str(exc)})
                 continue

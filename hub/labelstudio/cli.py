@@ -62,6 +62,18 @@ def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int 
     click.echo(f"  then: hub annotate pull {p['id']}")
 
 
+@annotate.command()
+@command
+def invite(as_json: bool) -> None:
+    """Print the server's sign-up link to send to annotators (Label Studio's own invite flow)."""
+    result = hub.annotate_invite()
+    if as_json:
+        _dump(result)
+        return
+    click.echo(f"Send this link to your annotators: {result['invite_url']}")
+    click.echo("  each signs up with an email and a password, opens the project and presses Label All Tasks")
+
+
 def _print_agreement(a: dict[str, Any]) -> None:
     overall = "-" if a["overall"] is None else f"{a['overall']:.3f}"
     alpha = f", Krippendorff's alpha {a['alpha']:.3f}" if a.get("alpha") is not None else ""

@@ -85,6 +85,10 @@ class Client:
     def update_project(self, project_id: int, what: str, **fields: Any) -> None:
         self.call(f"updating the project's {what}", self.sdk.projects.update, id=project_id, **fields)
 
+    def invite_link(self) -> str:
+        """The organization's sign-up link (the server's own invite flow), as a full URL."""
+        return self.url + self.call("reading the invite link", self.sdk.organizations.invites.get_invite_link).invite_url
+
     def local_storages(self, project_id: int) -> list[dict[str, Any]]:
         return [_dump(s) for s in self.call("listing local storages", self.sdk.import_storage.local.list, project=project_id)]
 
