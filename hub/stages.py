@@ -5,6 +5,10 @@ function, writes its result as JSON to OUT (replaced in one rename, so an interr
 leaves no half file for DVC to cache) and returns the exit code: 0, or 1 when what the stage
 checks does not hold (an invalid dataset, a broken leakage certificate), which stops
 `dvc repro` there. A `HubError` is printed with its hint, never as a traceback.
+
+Inside the library, the steps that look at rows (checking, hashing) are functions over Arrow
+batches whose results merge: `hub.batches` says how one is written, so that another engine
+(#18) can map them over its blocks.
 """
 
 from __future__ import annotations
