@@ -9,6 +9,8 @@ dataset viewer do:
 - `distribution`: one `cr:FileObject` per Parquet shard, with the sha256 and size the
   manifest recorded, and the `cr:FileSet` `parquet-files` (`data/*-of-*.parquet`) the records
   are read from;
+- provenance (`provenance`): the parents of a derived version, the PII gate and its
+  redaction, the labels pulled from annotation, as PROV-O and Croissant RAI properties;
 - `recordSet`: `splits` (dataType `cr:Split`, one record per split: train, validation,
   test) and `default`, the records: one field per column of the manifest's
   `datasets.Features`, plus `default/split`, taken from the shard's file name and
@@ -36,7 +38,7 @@ from urllib.parse import quote
 
 from hub.store import Revision
 
-__all__ = ["CONTEXT", "RECORD_SET", "SPLITS", "croissant"]
+__all__ = ["CONTEXT", "RECORD_SET", "SPLITS", "croissant", "provenance"]
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 
@@ -50,6 +52,7 @@ CONTEXT: dict[str, Any] = {  # the Croissant 1.0 context, as mlcroissant and the
     "sc": "https://schema.org/",
     "cr": "http://mlcommons.org/croissant/",
     "rai": "http://mlcommons.org/croissant/RAI/",
+    "prov": "http://www.w3.org/ns/prov#",
     "dct": "http://purl.org/dc/terms/",
     "conformsTo": "dct:conformsTo",
     "data": {"@id": "cr:data", "@type": "@json"},
@@ -106,6 +109,7 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
         "isAccessibleForFree": (summary.get("access") or "public") == "public",
         "identifier": revision.commit,
     }
+    doc.update(provenance(manifest))
     doc = {k: v for k, v in doc.items() if v not in (None, [], "")}
     shards = revision.split_files()
     doc["distribution"] = [_file_object(f.path, f.sha256 or "", f.size, f.split, base_url) for f in shards]
@@ -120,6 +124,40 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
     splits = [s for s in manifest.get("splits", {}) if any(f.split == s for f in shards)]
     doc["recordSet"] = [_split_record_set(splits), _main_record_set(name, splits, manifest.get("features") or {}, _media_fields(manifest))]
     return doc
+
+
+def provenance(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What the version was made from and what was done to it, as PROV-O and Croissant RAI
+    properties: the parents of a derived version (`prov:wasDerivedFrom`, each with its
+    license and manifest sha256), the PII gate (`rai:personalSensitiveInformation`, and the
+    redaction as a `prov:Activity`), the labels pulled from annotation (annotators, agreement)."""
+    out: dict[str, Any] = {}
+    parents = (manifest.get("lineage") or {}).get("parents") or []
+    if parents:
+        out["prov:wasDerivedFrom"] = [{"@type": "prov:Entity", "@id": f"{p['dataset']}@{p['version']}", "name": p["dataset"], "version": p["version"],
+                                       "license": p["license"], "identifier": f"sha256:{p['manifest_sha256']}",
+                                       **({"description": f"The {p['split']} split"} if p.get("split") else {})} for p in parents]
+    activities = []
+    pii = manifest.get("pii")
+    if pii:
+        found = ", ".join(f"{kind} {n}" for kind, n in sorted(pii["findings"].items())) or "none"
+        out["rai:personalSensitiveInformation"] = (f"PII gate policy {pii['policy']} over {', '.join(pii['fields']) or 'no free-text field'}; "
+                                                   f"found at validation: {found}" + (f" (in {pii['rows']} records)" if pii["rows"] else "") + ".")
+        if "redacted" in pii:
+            replaced = ", ".join(f"{kind} {n}" for kind, n in sorted(pii["redacted"].items())) or "none"
+            activities.append({"@type": "prov:Activity", "name": "pii-redaction",
+                               "description": f"Spans of personal data replaced by typed placeholders (<EMAIL>, ...): {replaced}."})
+    annotation = manifest.get("annotation")
+    if annotation:
+        agreement = annotation.get("agreement") or {}
+        out["rai:dataAnnotationPlatform"] = "Label Studio"
+        out["rai:dataAnnotationAnalysis"] = (f"{len(annotation.get('annotators') or [])} annotators (pseudonymized); agreement "
+                                             f"({agreement.get('measure', '-')}): {agreement.get('overall')} over {agreement.get('tasks_compared', 0)} tasks.")
+        activities.append({"@type": "prov:Activity", "name": "annotation", "description": f"Labels of {annotation.get('field')} resolved by rule "
+                           f"{annotation.get('rule')} from Label Studio project {(annotation.get('project') or {}).get('id')}."})
+    if activities:
+        out["prov:wasGeneratedBy"] = activities
+    return out
 
 
 def _dataset_page(base_url: str | None) -> str | None:

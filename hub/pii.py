@@ -89,8 +89,13 @@ _RECOGNIZERS = [
 ]
 
 
+_CANDIDATE = re.compile(r"[@\d]")  # every recognizer needs an '@' or a digit: most chat turns have neither
+
+
 def find_pii(text: str) -> list[Finding]:
     """Every PII span in `text`, in order; overlapping candidates keep the first recognizer's."""
+    if not _CANDIDATE.search(text):
+        return []
     found: list[Finding] = []
     for kind, pattern, confirm in _RECOGNIZERS:
         for m in pattern.finditer(text):

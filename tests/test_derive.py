@@ -92,6 +92,14 @@ def test_the_same_mix_under_the_parents_share_alike_license_publishes_with_both_
     card = (published.path / "README.md").read_text(encoding="utf-8")
     assert f"- `{CHAT}@1.0.0` (train split): {derived.parents[0]['rows']} records, license `BSD-3-Clause`, manifest sha256 `{lineage[0]['manifest_sha256']}`" in card
 
+    import mlcroissant as mlc
+
+    doc = json.loads((published.path / "croissant.json").read_text(encoding="utf-8"))
+    assert [(p["@id"], p["license"], p["identifier"]) for p in doc["prov:wasDerivedFrom"]] == [
+        (f"{p['dataset']}@{p['version']}", p["license"], f"sha256:{p['manifest_sha256']}") for p in lineage]
+    record = next(iter(mlc.Dataset(jsonld=str(published.path / "croissant.json")).records("default")))  # validated, and read
+    assert record["default/parent"].decode() in {f"{CHAT}@1.0.0", "test/chat-es@1.0.0"}
+
 
 def test_a_no_derivatives_parent_is_refused(root):
     with pytest.raises(hub.LicenseError) as caught:

@@ -81,6 +81,14 @@ def test_redact_replaces_every_span_in_the_published_shards(hub_root):
     assert "- Spans replaced in this version: CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1" in card
     assert "- Fields read: `turns[].text`; found at validation: CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1 (in 4 records)" in card
     assert not [v for v in VALUES if v in card]
+    import mlcroissant as mlc
+
+    doc = json.loads((published.path / "croissant.json").read_text(encoding="utf-8"))
+    assert doc["rai:personalSensitiveInformation"] == ("PII gate policy redact over turns[].text; found at validation: "
+                                                      "CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1 (in 4 records).")
+    assert doc["prov:wasGeneratedBy"] == [{"@type": "prov:Activity", "name": "pii-redaction", "description":
+                                           "Spans of personal data replaced by typed placeholders (<EMAIL>, ...): CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1."}]
+    mlc.Dataset(jsonld=str(published.path / "croissant.json"))  # validates (raises ValidationError otherwise)
 
 
 @pytest.mark.parametrize("policy", ["report", "off"])
