@@ -5,20 +5,24 @@ labels; a token, a size limit (413) and a daily limit per token (429); the leade
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from sklearn.metrics import accuracy_score
+import yaml
+from sklearn.metrics import accuracy_score, f1_score
 
 import hub
-from conftest import run_hub, uvicorn_thread
+from conftest import DEMO, run_hub, uvicorn_thread
+from hub.access import AccessStore, User
 from hub.errors import HubError
 from test_blind import DATASET, LABELS, VERSION, blind_copy
 
 URL = f"/api/datasets/{DATASET}/versions/{VERSION}/evaluate"
+GATED = "acme/gated-dialogue"
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +33,19 @@ def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
     blind_copy(root, blind=["test"], submissions_per_day=3)
     published = hub.publish(DATASET, root=root)
     labels = pq.read_table(published.path / LABELS).to_pylist()
-    tokens = {user: hub.create_token(user, root=root) for user in ("alice", "bob", "carol")}
+    folder = root / "registry" / GATED  # demo/chatterbot-dialogue, gated, its test split blind
+    shutil.copytree(DEMO / "chatterbot-dialogue", folder, ignore=shutil.ignore_patterns("versions"))
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc.update(access="gated", terms="Evaluation only.")
+    doc["split"]["blind"] = ["test"]
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    gated = hub.publish(GATED, root=root)
+    tokens = {user: hub.create_token(user, root=root) for user in ("alice", "bob", "carol", "una", "ada")}
+    AccessStore(root).accept(User("ada"), GATED)
     app = create_app(root)
     with uvicorn_thread(app) as url, httpx.Client(base_url=url, timeout=120) as client:
-        yield {"root": root, "app": app, "url": url, "client": client, "labels": labels, "tokens": tokens}
+        yield {"root": root, "app": app, "url": url, "client": client, "labels": labels, "tokens": tokens,
+               "intents": pq.read_table(gated.path / LABELS).to_pylist(), "intent_names": gated.manifest["labels"]}
 
 
 def predictions(site: dict[str, Any], path: Path, wrong_every: int = 4, leave_out: int = 1) -> tuple[Path, list[str], list[str]]:
@@ -85,6 +98,26 @@ def test_scoring_needs_a_token(site):
     assert (got.status_code, got.json()["error"]) == (401, f"scoring on {DATASET} needs a token")
     bad = site["client"].post(URL, content=b"", headers={"Authorization": "Bearer hub_nope"})
     assert bad.status_code == 401
+
+
+def test_intents_of_a_gated_blind_dialogue_set_need_accepted_terms(site, tmp_path):
+    """demo/chatterbot-dialogue's intents, scored on the server as a download is gated."""
+    names, rows = site["intent_names"], site["intents"]
+    truth = [names[r["intent"]] for r in rows]
+    predicted = [names[(r["intent"] + 1) % len(names)] if i % 3 == 0 else t for i, (r, t) in enumerate(zip(rows, truth))]
+    path = tmp_path / "intents.csv"
+    path.write_text("id,prediction\n" + "".join(f"{r['id']},{p}\n" for r, p in zip(rows, predicted)), encoding="utf-8")
+    url = f"/api/datasets/{GATED}/versions/{VERSION}/evaluate"
+    refused = site["client"].post(url, content=path.read_bytes(), headers={"Content-Type": "text/csv", **auth(site, "una")})
+    assert (refused.status_code, refused.json()["error"]) == (403, f"user 'una' has not accepted the terms of {GATED!r}")
+    anonymous = site["client"].post(url, content=path.read_bytes(), headers={"Content-Type": "text/csv"})
+    assert (anonymous.status_code, anonymous.json()["type"]) == (403, "GatedDataset")
+    scored = site["client"].post(url, params={"format": "csv"}, content=path.read_bytes(), headers=auth(site, "ada"))
+    assert scored.status_code == 200, scored.text
+    report = scored.json()
+    assert (report["dataset"], report["task"], report["coverage"]["labelled"], report["coverage"]["missing"]) == (GATED, "intent", len(rows), 0)
+    assert report["metrics"]["accuracy"]["value"] == pytest.approx(accuracy_score(truth, predicted), abs=1e-6)
+    assert report["metrics"]["macro_f1"]["value"] == pytest.approx(f1_score(truth, predicted, average="macro", labels=sorted(set(truth) | set(predicted))), abs=1e-6)
 
 
 def test_an_upload_over_the_limit_is_413_and_costs_no_submission(site, tmp_path):
