@@ -203,9 +203,9 @@ def remote_error(url: str, endpoint: str | None, exc: Exception, *, after: str =
         except Exception as cause:  # noqa: BLE001  (whatever it is, it is the store's answer)
             exc, counted = cause, f" ({exc})"
     what, where = ("S3 remote", f"{url} at {endpoint or 'AWS'}") if s3 else ("DVC remote", url)
-    if isinstance(exc, refused):
+    if s3 and isinstance(exc, refused):
         message, hint = f"the {what} {where} refused the keys: {exc}", S3_KEYS_HINT
-    elif isinstance(exc, down):
+    elif s3 and isinstance(exc, down):
         message, hint = f"nothing answers at {endpoint or 'AWS'}, the endpoint of the {what} {url}", S3_ENDPOINT_HINT
     else:
         message, hint = f"the {what} {where} failed: {exc}", S3_ENDPOINT_HINT if s3 else "Check the remote's folder (space, rights)."

@@ -184,3 +184,12 @@ def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, 
         server.stop()
         s3_env.start()
     assert not data.exists()  # served with no copy of the shards
+
+
+def test_a_local_remote_that_fails_is_named_as_a_folder():
+    """As root the tests cannot make a folder unwritable: the error DVC would raise is given."""
+    from hub.repo import remote_error
+
+    error = remote_error("/srv/hub-remote", None, PermissionError(13, "Permission denied"), after=NOT_PUBLISHED)
+    assert (error.message, error.hint) == ("the DVC remote /srv/hub-remote failed: [Errno 13] Permission denied",
+                                           f"Check the remote's folder (space, rights). {NOT_PUBLISHED}")
