@@ -339,3 +339,13 @@ def test_the_viewer_names_a_missing_split(page):
     assert response.status == 400
     assert page.inner_text(".message") == "demo/digits@1.0.0 has no split 'nope'"
     assert page.inner_text(".hint") == "Choose one of: train, validation, test."
+
+
+def test_the_certificate_is_summed_up_beside_the_splits(page):
+    """The full certificate is below the rows; its verdict is near the top, with the splits."""
+    page.goto("/datasets/demo/chatterbot-dialogue")
+    summary = page.locator("#splits .certificate-summary")
+    assert summary.inner_text() == "Leakage certificate: holds (0 groups and 0 duplicate clusters in more than one split)"
+    assert summary.bounding_box()["y"] < page.locator("#preview").bounding_box()["y"]
+    summary.locator("a").click()
+    page.wait_for_url("**#certificate")
