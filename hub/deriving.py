@@ -232,8 +232,14 @@ def _entry_yaml(dataset: str, title: str | None, license: str, revisions: list, 
         labels += [label for label in r.manifest["labels"] if label not in labels]
     named = "; ".join(f"{p['dataset']}@{p['version']}{':' + p['split'] if p['split'] else ''} ({p['rows']} records, {p['license']})" for p in info)
     union = lambda key: sorted({v for d in entries for v in d.get(key) or []})  # noqa: E731
-    creators = [{**c, "role": f"{c.get('role', 'creator')}, of {p['dataset']}@{p['version']}"} if isinstance(c, dict) else {"name": str(c), "role": f"of {p['dataset']}@{p['version']}"}
-                for p in info for c in p["creators"]]
+    creators: dict[str, dict[str, Any]] = {}  # by name: one person credited by two parents is listed once, with both roles
+    for p in info:
+        for c in p["creators"]:
+            c = c if isinstance(c, dict) else {"name": str(c)}
+            role = f"{c.get('role', 'creator')}, of {p['dataset']}@{p['version']}"
+            known = creators.setdefault(c["name"], {**c, "role": role})
+            if role not in known["role"]:
+                known["role"] += f"; {role}"
     citation = "\n".join(f"% {p['dataset']}@{p['version']} ({p['license']})\n{p['citation'].strip()}" for p in info if p.get("citation"))
     doc: dict[str, Any] = {
         "title": title or f"Derived from {', '.join(p['dataset'] for p in info)}",
@@ -247,7 +253,7 @@ def _entry_yaml(dataset: str, title: str | None, license: str, revisions: list, 
         "labels": labels,
         "split": {"group_key": split.get("group_key") or "id", "stratify_key": split.get("stratify_key"), "ratios": split.get("ratios") or {"train": 0.8, "validation": 0.1, "test": 0.1},
                   "seed": split.get("seed", 0)},
-        "creators": creators,
+        "creators": list(creators.values()),
         "citation": citation,
         "privacy": "\n\n".join(f"{p['dataset']}@{p['version']}: {d['privacy'].strip()}" for p, d in zip(info, entries) if d.get("privacy")) or None,
         "tags": sorted({"derived", *(t for d in entries for t in d.get("tags") or [] if t != "demo")}),

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import hub
-from conftest import copy_demo, run_hub
+from conftest import copy_demo, run_hub, uvicorn_thread
 
 CHAT = "demo/chatterbot-dialogue"
 
@@ -63,7 +63,7 @@ def test_mit_over_a_noncommercial_share_alike_parent_is_refused_by_name(root):
     assert not (root / "registry" / "test" / "mix").exists()  # nothing written
 
 
-def test_the_same_mix_under_the_parents_share_alike_license_publishes_with_both_parents_named(root):
+def test_the_same_mix_under_the_parents_share_alike_license_publishes_with_both_parents_named(root, tmp_path):
     derived = hub.derive("test/mix", [f"{CHAT}@1.0.0:train", "test/chat-es@1.0.0:train"], filter="language = 'en' OR parent = 'test/chat-es@1.0.0'",
                          license="CC-BY-NC-SA-4.0", root=root)
     chat_train = json.loads((root / "registry" / CHAT / "versions" / "1.0.0" / "manifest.json").read_text())["splits"]["train"]["rows"]
@@ -99,6 +99,15 @@ def test_the_same_mix_under_the_parents_share_alike_license_publishes_with_both_
         (f"{p['dataset']}@{p['version']}", p["license"], f"sha256:{p['manifest_sha256']}") for p in lineage]
     record = next(iter(mlc.Dataset(jsonld=str(published.path / "croissant.json")).records("default")))  # validated, and read
     assert record["default/parent"].decode() in {f"{CHAT}@1.0.0", "test/chat-es@1.0.0"}
+
+    from hub.server.app import create_app
+
+    with uvicorn_thread(create_app(root)) as url:  # `hub pull`'s NOTICE.md credits the parents through the creators and citation derive wrote
+        pulled = hub.pull("test/mix@1.0.0", split="test", endpoint=url, cache_dir=tmp_path / "cache")
+    pulled_notice = (pulled.path / "NOTICE.md").read_text(encoding="utf-8")
+    assert "Creators: Gunther Cox and the chatterbot-corpus contributors\n" in pulled_notice  # once, though both parents name them
+    assert f"% {CHAT}@1.0.0 (BSD-3-Clause)\n@misc{{chatterbot_corpus," in pulled_notice
+    assert "% test/chat-es@1.0.0 (CC-BY-NC-SA-4.0)\n" in pulled_notice
 
 
 def test_a_no_derivatives_parent_is_refused(root):
