@@ -14,6 +14,9 @@ with one keep-alive `http.client` connection, sending requests back to back for 
              some that match nothing; modality none or one of the four)
 * dataset    GET /api/datasets/{ns}/{name}                   (a random dataset of the 1,000)
 * page       GET /datasets/{ns}/{name}                       (the HTML page: card, versions, preview)
+* version    GET /datasets/{ns}/{name}/v/1.0.0               (the version page: files, certificate, the SQL box)
+* sql        GET /api/datasets/{ns}/{name}/versions/1.0.0/sql?query=...  (one of `SQL_QUERIES` over a
+             random dataset: the SQL console, DuckDB over the version's shards)
 * health     GET /health                                      (the floor: the framework alone)
 
 Reported: requests/s, p50/p99 latency, errors (any status but 200, or a broken connection),
@@ -21,7 +24,9 @@ the server's CPU seconds per request (its worker processes included), `others' c
 rest of the machine used meanwhile (the server and the load generator subtracted), and the
 1-minute load average at the end of each measurement. `--profile` also times, in this
 process, what one request does to the catalog (`Catalog.fingerprint`, `refresh`, the DuckDB
-open, `search`, `show`). See bench/README.md.
+open, `search`, `show`); with the `sql` scenario, each of `SQL_QUERIES` over each demo dataset
+is timed in-process too: DuckDB alone over the same shards (its own views of `read_parquet`),
+against `hub.server.sql.run_query` (the console's overhead). See bench/README.md.
 
     .venv/bin/python bench/serve_load.py [--seconds 20] [--concurrency 1 8 50] [--workers 1 2] [--json bench/results/serve_load.json]
 """
@@ -56,7 +61,9 @@ VOCAB = ("alpha amber anchor apple arctic aspen atlas aurora autumn badger bambo
          "oasis obsidian ocean olive onyx orbit orchid otter pebble pepper pine planet prairie quartz raven reef river saffron "
          "sage sapphire sequoia sierra").split()
 NAMESPACES = [f"org{i}" for i in range(10)]
-SCENARIOS = ["search", "dataset", "page", "health"]
+SCENARIOS = ["search", "dataset", "page", "version", "sql", "health"]
+SQL_QUERIES = ["SELECT count(*) AS n FROM train", "SELECT id FROM test ORDER BY id LIMIT 10",
+               "SELECT count(DISTINCT id) AS n FROM (SELECT id FROM train UNION ALL SELECT id FROM test)"]
 
 
 def build_hub(work: Path, total: int) -> tuple[Path, list[str], list[str]]:
@@ -160,6 +167,10 @@ def _paths(scenario: str, ids: list[str], words: list[str], rng: random.Random, 
             out.append(f"/api/datasets/{rng.choice(ids)}")
         elif scenario == "page":
             out.append(f"/datasets/{rng.choice(ids)}")
+        elif scenario == "version":
+            out.append(f"/datasets/{rng.choice(ids)}/v/1.0.0")
+        elif scenario == "sql":
+            out.append(f"/api/datasets/{rng.choice(ids)}/versions/1.0.0/sql?query={quote(rng.choice(SQL_QUERIES))}")
         else:
             out.append("/health")
     return out
@@ -262,6 +273,37 @@ def profile(root: Path, ids: list[str], n: int = 50) -> dict[str, float]:
             "Catalog.show(random id), again": timed(lambda: catalog.show(rng.choice(ids[:n])), lambda: [catalog.show(i) for i in ids[:n]])}
 
 
+def sql_overhead(root: Path, n: int = 30) -> dict[str, dict[str, float]]:
+    """Median ms, in this process, of each of `SQL_QUERIES` over each demo dataset: DuckDB alone
+    (a fresh connection, a view of `read_parquet` per split) and the console's `run_query`."""
+    import duckdb
+
+    from hub.server.sql import run_query
+    from hub.store import resolve_revision
+
+    def timed(fn) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1000
+
+    def plain(rev, query: str) -> None:
+        with duckdb.connect() as con:
+            for split in rev.manifest["splits"]:
+                files = ", ".join(f"'{rev.path / f.path}'" for f in rev.split_files(split))
+                con.execute(f"CREATE VIEW {split} AS SELECT * FROM read_parquet([{files}])")
+            con.sql(query).to_arrow_table()
+
+    out = {}
+    for dataset in DEMO:
+        rev = resolve_revision(root, dataset, "1.0.0")
+        for query in SQL_QUERIES:
+            out[f"{dataset}: {query}"] = {"duckdb_ms": timed(lambda: plain(rev, query)), "run_query_ms": timed(lambda: run_query(rev, query))}
+    return out
+
+
 def _line(r: dict[str, Any]) -> str:
     return (f"  {r['scenario']:8s} c={r['concurrency']:<3d} workers={r['workers']}  {r['rps']:7.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
             f"p99 {r['p99_ms']:7.1f} ms  errors {r['errors']}  server cpu {r['server_cpu_ms_per_request']:.1f} ms/req  "
@@ -296,6 +338,7 @@ def main() -> None:
     root: Path | None = None
     results: list[dict[str, Any]] = []
     steps: dict[str, float] = {}
+    sql_ms: dict[str, dict[str, float]] = {}
     try:
         if args.hub:
             root = args.hub.resolve()
@@ -306,6 +349,10 @@ def main() -> None:
         if args.profile:
             steps = profile(root, ids)
             print("in-process, median ms: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()), flush=True)
+        if "sql" in args.scenarios:
+            sql_ms = sql_overhead(root)
+            for name, t in sql_ms.items():
+                print(f"  {name}: DuckDB alone {t['duckdb_ms']:.1f} ms, run_query {t['run_query_ms']:.1f} ms", flush=True)
         for w in workers:  # all started first: an idle server costs nothing (its catalog checks run on requests)
             servers[w] = start_server(root, w, work / f"server-{w}.log")
         rng = random.Random(0)
@@ -344,7 +391,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"benchmark": "serve_load", "datasets": len(ids), "seconds": args.seconds, "workers": workers, "machine": info,
-                                         "profile_ms": steps, "results": results}, indent=2) + "\n")
+                                         "profile_ms": steps, "sql_ms": sql_ms, "results": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
