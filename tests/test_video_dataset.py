@@ -215,3 +215,55 @@ def test_label_studio_round_trip_of_the_test_split(hub_root, ls_env):
             labels.setdefault(version, {}).update({r["id"]: decode_value(spec, r["label"], LABELS) for r in table.to_pylist()})
     assert labels["1.0.0"] == CLIPS
     assert labels["1.1.0"] == {**CLIPS, "bigbuckbunny-000": "stretching"}
+
+
+@pytest.mark.slow
+def test_label_studio_round_trip_of_timeline_segments(hub_root, ls_env):
+    """Segments drawn on a clip's timeline (TimelineLabels, in frames at the clip's fps) come
+    back as `segments` in seconds; the server accepts the config, a frame range it cannot hold
+    is refused, and the clip's label stays as it was."""
+    from hub.labelstudio.tasks import decode_value, read_records
+    from hub.labelstudio.config import task_spec
+
+    copy_demo(hub_root, DATASET)
+    hub.publish(DATASET, root=hub_root)
+    predicted = {"bigbuckbunny-000": [{"start": 0.5, "end": 1.0, "label": "yawning"}]}  # a model's segments, in seconds
+    pushed = hub.annotate_push(f"{DATASET}@1.0.0", split="test", task="segments", predictions=predicted, model_version="m1", root=hub_root)
+    pid = pushed["project"]["id"]
+    assert (pushed["imported"], pushed["already_there"]) == (1, 0)
+    with ls_env.api() as api:
+        project = api.get(f"/api/projects/{pid}").json()
+        task_id = ls_env.tasks(pid)[0]["id"]
+        predictions = api.get("/api/predictions/", params={"task": task_id}).json()
+        valid = api.post("/api/projects/validate/", json={"label_config": project["label_config"]})
+        pointing_nowhere = api.post("/api/projects/validate/", json={"label_config": project["label_config"].replace('toName="video"', 'toName="clip"')})
+    assert valid.status_code == 204  # the server's own check of a config passes ours, and refuses a broken one
+    assert pointing_nowhere.status_code == 400 and 'toName=\\"clip\\" not found' in pointing_nowhere.text
+    assert '<Video name="video" value="$video" framerate="$fps"/>' in project["label_config"]
+    config = ElementTree.fromstring(project["label_config"])
+    assert [(t.tag, t.get("name"), t.get("toName")) for t in config if t.tag != "Header"] == [("TimelineLabels", "segments", "video"), ("Video", "video", None)]
+    assert [c.get("value") for c in config.iter("Label")] == LABELS
+    tasks = ls_env.tasks(pid)
+    published = read_records(_version(hub_root), "test", ["fps"]).to_pylist()
+    assert [t["data"]["record_id"] for t in tasks] == [r["id"] for r in published] == ["bigbuckbunny-000"]
+    fps = tasks[0]["data"]["fps"]
+    assert fps == published[0]["fps"] and fps > 1
+    assert [p["result"] for p in predictions] == [[{"from_name": "segments", "to_name": "video", "type": "timelinelabels",
+                                                     "value": {"ranges": [{"start": round(0.5 * fps) + 1, "end": round(1.0 * fps)}], "timelinelabels": ["yawning"]}}]]
+
+    def segments(*ranges: tuple[int, int, str]) -> list[dict]:
+        return [{"id": f"s{i}", "from_name": "segments", "to_name": "video", "type": "timelinelabels",
+                 "value": {"ranges": [{"start": start, "end": end}], "timelinelabels": [label]}} for i, (start, end, label) in enumerate(ranges)]
+
+    drawn = segments((1, 12, "stretching"), (25, 48, "yawning"))  # frames 1-12 and 25-48
+    ls_env.annotate(tasks[0]["id"], "ann1@localhost", drawn)
+    ls_env.annotate(tasks[0]["id"], "ann2@localhost", drawn)
+    pulled = hub.annotate_pull(pid, root=hub_root)
+    assert pulled["message"] == f"published {DATASET}@1.1.0: 1 records relabelled from project {pid}"
+    spec = task_spec("video", "segments")
+    after = {r["id"]: r for split in ("train", "validation", "test") for r in read_records(_version(hub_root, "1.1.0"), split, ["segments", "label"]).to_pylist()}
+    assert decode_value(spec, after["bigbuckbunny-000"]["segments"], LABELS) == [
+        {"start": 0.0, "end": pytest.approx(round(12 / fps, 3), abs=1e-6), "label": "stretching"},
+        {"start": pytest.approx(round(24 / fps, 3), abs=1e-6), "end": pytest.approx(round(48 / fps, 3), abs=1e-6), "label": "yawning"}]
+    assert {i: r["segments"] for i, r in after.items() if i != "bigbuckbunny-000"} == {"bigbuckbunny-001": None, "bigbuckbunny-002": None}
+    assert {i: LABELS[r["label"]] for i, r in after.items()} == CLIPS  # the clip labels are another task's: unchanged

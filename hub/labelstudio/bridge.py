@@ -241,7 +241,7 @@ def _pseudonym(salt: str, email: str) -> str:
 
 def _trim(task: dict[str, Any]) -> dict[str, Any]:
     keep = ("id", "result", "completed_by", "was_cancelled", "created_at", "updated_at")
-    return {"id": task["id"], "updated_at": _stamp(task.get("updated_at")), "data": {k: task["data"].get(k) for k in ("record_id", "width", "height")},
+    return {"id": task["id"], "updated_at": _stamp(task.get("updated_at")), "data": {k: task["data"].get(k) for k in ("record_id", "width", "height", "fps")},
             "annotations": [{k: a.get(k) for k in keep} for a in task.get("annotations") or []]}
 
 
@@ -330,7 +330,7 @@ def _collect(spec: TaskSpec, labels: list[str], tasks: list[dict[str, Any]], nam
                 empty.append(where)
                 continue
             try:
-                value = from_results(spec, ann["result"], labels, size if all(size) else None)
+                value = from_results(spec, ann["result"], labels, size if all(size) else None, task["data"].get("fps"))
             except ResultError as exc:
                 rejected.append({**where, "message": str(exc)})
                 continue

@@ -12,6 +12,10 @@ agreement kind and Label Studio result type) and draws the data it shows
 | rectanglelabels  | RectangleLabels          | {bbox: [[x, y, w, h]], category}   | boxes     |
 | labels           | Labels (audio spans)     | [{start, end, label}]              | spans     |
 | timeserieslabels | TimeSeriesLabels         | [{start, end, label}]              | spans     |
+| timelinelabels   | TimelineLabels (video)   | [{start, end, label}]              | spans     |
+
+TimelineLabels count in frames (1 is the first, ranges inclusive) at the frame rate the task
+gives the Video tag (`framerate="$fps"`): frame f covers seconds (f - 1) / fps to f / fps.
 """
 
 from __future__ import annotations
@@ -58,12 +62,12 @@ def _control(spec: TaskSpec, labels: list[str]) -> str:
         return f'  <TextArea name={c} toName={o} rows="3" editable="true" maxSubmissions="1" required="true"/>'
     if spec.result_type == "choices":
         return f'  <Choices name={c} toName={o} choice="single" showInline="true" required="true">\n{_choices(labels)}\n  </Choices>'
-    tag = {"labels": "Labels", "rectanglelabels": "RectangleLabels", "timeserieslabels": "TimeSeriesLabels"}[spec.result_type]
+    tag = {"labels": "Labels", "rectanglelabels": "RectangleLabels", "timeserieslabels": "TimeSeriesLabels", "timelinelabels": "TimelineLabels"}[spec.result_type]
     return f"  <{tag} name={c} toName={o}>\n{_choices(labels, 'Label')}\n  </{tag}>"
 
 
 # Result types whose control tag comes before the object tag (labels drawn over a timeline)
-_CONTROL_FIRST = ("labels", "timeserieslabels")
+_CONTROL_FIRST = ("labels", "timeserieslabels", "timelinelabels")
 
 
 def label_config(spec: TaskSpec, labels: list[str], *, channels: list[str] | None = None) -> str:
@@ -82,10 +86,16 @@ def _result(spec: TaskSpec, value: dict[str, Any], **extra: Any) -> dict[str, An
     return {"from_name": spec.control, "to_name": spec.object, "type": spec.result_type, "value": value, **extra}
 
 
-def to_results(spec: TaskSpec, value: Any, size: tuple[int, int] | None = None) -> list[dict[str, Any]]:
-    """Label Studio results (for a prediction) that say `value`; [] when there is nothing to say."""
+def to_results(spec: TaskSpec, value: Any, size: tuple[int, int] | None = None, fps: float | None = None) -> list[dict[str, Any]]:
+    """Label Studio results (for a prediction) that say `value`; [] when there is nothing to say
+    (`size`: an image's, for boxes; `fps`: a video's frame rate, for timeline segments)."""
     if value is None:
         return []
+    if spec.result_type == "timelinelabels":
+        if not fps:
+            return []
+        frames = [(round(s["start"] * fps) + 1, round(s["end"] * fps), s["label"]) for s in value]
+        return [_result(spec, {"ranges": [{"start": first, "end": max(first, last)}], "timelinelabels": [label]}) for first, last, label in frames]
     if spec.kind == "text":
         return [_result(spec, {"text": [value]})]
     if spec.kind == "choice":
@@ -111,7 +121,7 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str], size: tuple[int, int] | None = None) -> Any:
+def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str], size: tuple[int, int] | None = None, fps: float | None = None) -> Any:
     """The record field's value that Label Studio `results` say.
 
     Raises `ResultError` when a result does not fit the config (unknown control, a label not
@@ -157,6 +167,15 @@ def from_results(spec: TaskSpec, results: list[dict[str, Any]], labels: list[str
         return {"bbox": boxes, "category": cats}
     spans = []
     for v in mine:
+        if spec.result_type == "timelinelabels":  # frame ranges, in seconds
+            names, ranges = v.get("timelinelabels") or [], v.get("ranges") or []
+            if not fps or len(names) != 1 or not ranges:
+                raise ResultError(f"malformed timeline segment {v!r}" + ("" if fps else " (the task gives no frame rate)"))
+            for r in ranges:
+                if not (_finite(r.get("start")) and _finite(r.get("end"))) or r["start"] < 1 or r["end"] < r["start"]:
+                    raise ResultError(f"malformed frame range {r!r}")
+                spans.append({"start": round((r["start"] - 1) / fps, 3), "end": round(r["end"] / fps, 3), "label": check_label(names[0])})
+            continue
         names = v.get(spec.result_type) or []
         if not (_finite(v.get("start")) and _finite(v.get("end")) and len(names) == 1) or v["end"] < v["start"]:
             raise ResultError(f"malformed span {v!r}")

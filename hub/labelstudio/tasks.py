@@ -59,7 +59,7 @@ def decode_value(spec: TaskSpec, value: Any, labels: list[str]) -> Any:
     if spec.kind == "boxes":
         return {"bbox": [[float(x) for x in b] for b in value.get("bbox") or []], "category": [name(c) for c in value.get("category") or []]}
     if spec.kind == "spans":
-        return [{"start": float(s["start"]), "end": float(s["end"]), "label": name(s["label"]) if spec.name == "anomaly-spans" else s["label"]} for s in value]
+        return [{"start": float(s["start"]), "end": float(s["end"]), "label": s["label"] if spec.labels_from else name(s["label"])} for s in value]
     return value
 
 
@@ -138,6 +138,8 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
                 size = _image_size(blob)
                 if size:
                     data["width"], data["height"] = size
+            if row.get("fps"):  # a video's timeline counts frames at its rate (the Video tag's framerate="$fps")
+                data["fps"] = row["fps"]
         else:
             value, problem = kind.task_data(spec, row, channels)
             if problem is not None:
@@ -147,11 +149,11 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
         task: dict[str, Any] = {"data": data}
         preds = []
         if prelabel and row.get(spec.field) is not None:
-            result = to_results(spec, decode_value(spec, row[spec.field], labels), size)
+            result = to_results(spec, decode_value(spec, row[spec.field], labels), size, data.get("fps"))
             if result:
                 preds.append({"model_version": model_version, "result": result})
         if predictions and record_id in predictions:
-            result = to_results(spec, predictions[record_id], size)
+            result = to_results(spec, predictions[record_id], size, data.get("fps"))
             if result:
                 preds.append({"model_version": model_version or "predictions", "result": result})
         if preds:

@@ -67,7 +67,7 @@ class TaskSpec:
 
     @property
     def needs_labels(self) -> bool:
-        return self.kind in ("choice", "boxes") or self.name == "anomaly-spans"
+        return self.kind in ("choice", "boxes") or (self.kind == "spans" and self.labels_from is None)  # spans labelled from the label set
 
 
 @dataclass(frozen=True)

@@ -351,7 +351,9 @@ class Video(RecordType):
     - Duplicates: the same bytes or the same decoded frames (sha256); near: perceptual
       fingerprints within `Thresholds.video_hamming` bits (4 by default).
     - Stats: duration and fps per row.
-    - Label Studio: `classification` (Video + Choices, into `label`).
+    - Label Studio: `classification` (Video + Choices, into `label`) and `segments`
+      (Video + TimelineLabels, into `segments`: what happens when, in seconds; the timeline
+      counts frames at the clip's own `fps`, which each task carries).
     """
 
     name = "video"
@@ -360,7 +362,8 @@ class Video(RecordType):
     group_key = "group"
     example = {"duration": 2.0, "fps": 25.0, "width": 320, "height": 180, "label": "walking", "group": "source-001"}
     media_extension = "mp4"
-    tasks = (TaskSpec("video", "classification", "label", "choice", "label", "video", "choices"),)
+    tasks = (TaskSpec("video", "classification", "label", "choice", "label", "video", "choices"),
+             TaskSpec("video", "segments", "segments", "spans", "segments", "video", "timelinelabels"))
 
     # -- validation -----------------------------------------------------------------------
 
@@ -449,10 +452,16 @@ class Video(RecordType):
 
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
         name, value = object_names(spec)
+        if spec.result_type == "timelinelabels":
+            return f'  <Video name={name} value={value} framerate="$fps"/>'
         return f"  <Video name={name} value={value}/>"
 
     def task_media(self, spec: TaskSpec) -> str | None:
         return "video"
+
+    def task_columns(self, spec: TaskSpec) -> list[str]:
+        """The clip, and for segments its frame rate (the task's `fps`: the timeline counts frames)."""
+        return ["video", "fps"] if spec.result_type == "timelinelabels" else ["video"]
 
     # -- evaluation -----------------------------------------------------------------------
 
