@@ -154,9 +154,9 @@ def matches(ours: pa.Table, reference: Path, record: str, thresholds: Thresholds
     kept: list[tuple[int, int]] = []
     if candidates:
         theirs_near = _near_of(reference, sorted({t for _, t in candidates}))
-        ours_near = ours.column("near")
+        ours_near, ours_rows = ours.column("near"), ours.column("row").to_numpy()  # (`ours` may be a filtered table: its rows ascend)
         for o, t in candidates:
-            a, b = ours_near[o].as_py(), theirs_near.get(t)
+            a, b = ours_near[int(np.searchsorted(ours_rows, o))].as_py(), theirs_near.get(t)
             if a is not None and b is not None and kind.near_same(a, b, thresholds):
                 kept.append((o, t))
     rows_o = np.concatenate([exact_ours, np.array([o for o, _ in kept], dtype=np.int64)])

@@ -215,6 +215,19 @@ def test_our_test_records_in_another_datasets_train_are_reported_not_refused(sit
     assert contamination.refusing(matches) == []
 
 
+def test_a_near_copy_in_our_test_split_after_train_rows_is_decided_by_its_own_fingerprint(site):
+    """Our test rows are matched against their train as a filtered table: each candidate's near
+    value is its own row's, not the one at its position."""
+    from hub import contamination
+
+    train = _split_rows(site, DIGITS, "train")[:2]
+    table = pa.table({"id": ["own-0", "near-0"], "image": [{"bytes": _photo_tiles(1)[0], "path": None},
+                                                          {"bytes": _one_pixel_lighter(train[1]["image"]["bytes"]), "path": None}],
+                      "group": ["a", "b"]})
+    matches = contamination.check(site, "image", table, np.array([0, 1], dtype=np.int8), ["train", "test"], only=DIGITS)
+    assert [(m.split, m.ours, m.rows, m.exact, m.near, m.ids) for m in matches] == [("train", "test", 1, 0, 1, ["near-0"])]
+
+
 def test_a_fingerprint_file_that_does_not_match_its_manifest_is_refused_by_name(site):
     from hub import contamination
 
