@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/static/{name}"): "site",
     ("GET", "/api/whoami-v2"): "site",
     ("GET", "/api/datasets"): "listing",
+    ("GET", "/api/catalog/dcat"): "listing",
     ("GET", "/"): "listing",
     ("GET", "/api/datasets/{ns}/{name}"): "metadata",
     ("GET", "/api/datasets/{ns}/{name}/revision/{revision}"): "metadata",
@@ -229,7 +230,7 @@ def test_listings_and_site_routes_never_carry_records(site):
         for caller in CALLERS:
             got = send(site, method, request, None, caller)
             where = f"{method} {request['url']} as {caller}"
-            if caller == "bad-token" and route in ("/api/datasets", "/", "/api/whoami-v2"):
+            if caller == "bad-token" and route in ("/api/datasets", "/api/catalog/dcat", "/", "/api/whoami-v2"):
                 assert got.status_code == 401, where
             elif route == "/api/whoami-v2" and caller == "anonymous":
                 assert got.status_code == 401, where

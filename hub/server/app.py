@@ -122,7 +122,7 @@ def hub_error_response(exc: HubError) -> JSONResponse:
 
 def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = None) -> FastAPI:
     """The server for the hub repository at `root` (found from the cwd when None)."""
-    from hub.server import api, evaluate, hf, pages, sql
+    from hub.server import api, dcat, evaluate, hf, pages, sql
 
     app = FastAPI(
         title="hub",
@@ -164,6 +164,7 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.include_router(pages.router)
     app.include_router(evaluate.router)
     app.include_router(sql.router)
+    app.include_router(dcat.router)
     return app
 
 
