@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 import hub
-from hub import blind, config, fingerprints, progress
+from hub import blind, config, engine, fingerprints, progress
 from hub.arrowutil import map_leaf
 from hub.card import notice, render_card
 from hub.contamination import fingerprint as fingerprint_records
@@ -203,6 +203,7 @@ def publish(
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
         manifest["certificate"] = certificate
+        manifest["engine"] = engine.name()  # where the per-batch stages ran (hub.engine): the data is the same either way
         manifest["fingerprints"] = fingerprints.meta(staging / fingerprints.PATH, prints.num_rows, entry.split.thresholds())
         manifest["fingerprints"]["seconds"] = {"fingerprints": clock.laps["fingerprints"], "contamination_check": clock.laps["contamination check"]}  # the check's cost
         if contamination is not None:

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub import engine
 from hub.annotations import apply_overlay, overlay_path
 from hub.batches import slices
 from hub.checks import CheckContext, check_batch, finish_checks
@@ -120,7 +121,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     if splits is None and hasher is not None:
         hasher.close()  # no rows: nothing to split
     ctx = CheckContext(schema, entry, rows_sized=not parquet and "loader" not in entry.data["source"])
-    finish_checks([check_batch(batch, ctx) for batch in slices(table, batch_rows)], ctx, report, rejected)
+    finish_checks(engine.run(check_batch, slices(table, batch_rows), ctx), ctx, report, rejected)  # here, or on Ray (hub.engine)
     plan = None
     if entry.split.mode == "time" and table.num_rows:
         plan = plan_time(table, entry, report, rejected, _pinned(table, entry, parent))

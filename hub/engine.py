@@ -1,0 +1,80 @@
+"""Where the per-batch stages run: in this process (the default) or on Ray.
+
+A stage written as `hub.batches` says (a function of one batch and a read-only context,
+returning a part that merges in batch order) runs the same on either engine; `run` maps it over
+the batches and hands back the parts in batch order, and the caller merges them as it would
+locally. So the output does not depend on the engine: the same report, rows, shards and
+certificate (`tests/test_engine_ray.py` compares them byte for byte).
+
+- `local`: the stage called on each batch in turn, here.
+- `ray`: each batch a Ray task (`ray.remote(stage)`, retried when its worker dies), on the
+  cluster at `RAY_ADDRESS` (`scripts/ray start` starts one), or on a local Ray started for
+  this process when the variable is unset. The batches and the context are put in Ray's
+  object store once; the parts come back in batch order.
+
+The engine is `HUB_ENGINE` (`local` or `ray`). What runs on it today: the check stage of
+validation (`hub.checks.check_batch`: the schema checks, media decoding and each record type's
+own checks, the costly part of a publish). Reading, split assignment and shard writing stay in
+the process (see `hub.batches` for which of them are per-batch yet).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from hub.errors import HubError
+
+__all__ = ["ENGINES", "name", "run"]
+
+ENGINES = ("local", "ray")
+Part = TypeVar("Part")
+
+
+def name() -> str:
+    """The engine `HUB_ENGINE` names (default `local`); a `HubError` for another value."""
+    value = os.environ.get("HUB_ENGINE", "").strip().lower() or "local"
+    if value not in ENGINES:
+        raise HubError(f"HUB_ENGINE={os.environ['HUB_ENGINE']!r} is not an engine: use one of {', '.join(ENGINES)}",
+                       hint="Unset HUB_ENGINE to run every stage in this process, or set HUB_ENGINE=ray (RAY_ADDRESS names the cluster).")
+    return value
+
+
+def run(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> list[Part]:
+    """`[stage(batch, ctx) for batch in batches]`, on the engine `name()` says."""
+    if name() == "local":
+        return [stage(batch, ctx) for batch in batches]
+    return _on_ray(stage, batches, ctx)
+
+
+def _on_ray(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> list[Part]:
+    ray = _ray()
+    remote = ray.remote(max_retries=3, retry_exceptions=False)(stage)  # a task whose worker dies is run again
+    shared = ray.put(ctx)
+    try:
+        return ray.get([remote.remote(ray.put(batch), shared) for batch in batches])
+    except ray.exceptions.RayError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, HubError):
+            raise cause from None
+        raise HubError(f"a Ray task of {stage.__name__} failed: {str(exc).splitlines()[0]}",
+                       hint="Nothing was published. Check the cluster (`ray status`), or run here with HUB_ENGINE=local.") from exc
+
+
+def _ray() -> Any:
+    """The `ray` module, connected: to `RAY_ADDRESS`, or to a local Ray started now (once per process)."""
+    try:
+        import ray
+    except ImportError:
+        raise HubError("HUB_ENGINE=ray needs Ray, which is not installed",
+                       hint="Install it with `.venv/bin/pip install 'ray==2.60.0'` (scripts/bootstrap does), or unset HUB_ENGINE.") from None
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS") or None
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     **({} if address else {"num_cpus": os.cpu_count()}))
+        except ConnectionError as exc:
+            raise HubError(f"no Ray cluster answers at RAY_ADDRESS={address}: {exc}",
+                           hint="Start one with `scripts/ray start PORT` (then RAY_ADDRESS=127.0.0.1:PORT), or unset RAY_ADDRESS for a local Ray.") from None
+    return ray
