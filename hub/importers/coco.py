@@ -62,14 +62,14 @@ def coco(path: Path, *, fmt: str = "coco", **_: Any) -> Draft:
                 raise SourceError(f"{file.name}: image {name!r} has a box of category id {unknown[0]!r}, which categories does not list", path=str(file))
             record: dict[str, Any] = {
                 "id": safe_id(Path(name).with_suffix("").as_posix()),
-                "image": Media(rel, source=source) if source is not None else f"raw/{rel}",
+                IMAGE.media: Media(rel, source=source) if source is not None else f"raw/{rel}",
                 "objects": {"bbox": [[float(v) for v in a["bbox"]] for a in anns], "category": [categories[a["category_id"]] for a in anns]},
                 "group": safe_id(Path(name).with_suffix("").as_posix()),
             }
             if splits:
                 record["split"] = _split_of(file)
             records.append(record)
-    mapping = {"id": "images[].file_name without extension", "image": "images[].file_name", "objects.bbox": "annotations[].bbox (COCO [x, y, w, h] in pixels)",
+    mapping = {"id": "images[].file_name without extension", IMAGE.media: "images[].file_name", "objects.bbox": "annotations[].bbox (COCO [x, y, w, h] in pixels)",
                "objects.category": "categories[].name of annotations[].category_id", "group": "id (no group in COCO: each image is its own group)"}
     if splits:
         mapping["split"] = "the JSON file (instances_<split>.json)"
