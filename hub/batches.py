@@ -30,9 +30,15 @@ The stages written this way:
 
 Split assignment (`hub.splits.assign_leakproof`) is one decision over the merged hashes of all
 rows: groups, duplicate clusters and balancing look at every row. Shard writing
-(`hub.shards.write_splits`) streams the table's batches to its writer threads, but chooses the
-Parquet encodings (`writer_options`) from the whole table, and cuts row groups of `ROW_GROUP`
-rows across batch boundaries: it is not yet a per-batch stage.
+(`hub.shards.write_splits`) streams the table's batches to its writer threads, but takes a
+table: its Parquet encodings (`writer_options`) come from a sample of the first rows sized by
+the whole table's mean row bytes, its shard counts from the split sizes, and its row groups of
+`ROW_GROUP` rows are cut across batch boundaries. Those are the summaries a per-batch writer
+would need first; it is not one yet.
+
+In process, reading still ends in one table (`read_table` unifies the batches' extra fields and
+the annotation overlay applies to it), which `validate_entry` then checks `CHECK_BATCH` rows at
+a time: memory bounded by the batch, not the dataset, is #18's streaming engine.
 """
 
 from __future__ import annotations
