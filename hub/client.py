@@ -542,14 +542,17 @@ def load(dataset: str, *, version: str | None = None, split: str = "test", endpo
     pulled = pull(ref, split=names, endpoint=endpoint, token=token, cache_dir=cache_dir, progress=progress)
     manifest = json.loads((pulled.path / "manifest.json").read_text(encoding="utf-8"))
     sizes = {name: s["rows"] for name, s in manifest["splits"].items()}
+    from hub.blind import withheld
+
+    blind = {field for name in names for field in withheld(manifest, name)}  # a blind split has no labels: nor do the splits read with it
     pieces = []
     for part in instruction.to_absolute(sizes):
         files = [pulled.path / f["path"] for f in pulled.files if f["split"] == part.splitname]
         table = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
         if table is not None:
-            pieces.append(table.slice(part.from_, part.to - part.from_))
+            pieces.append(table.slice(part.from_, part.to - part.from_).drop_columns([c for c in blind if c in table.column_names]))
     table = pa.concat_tables(pieces) if pieces else pa.table({})
-    features = datasets.Features.from_dict(manifest["features"])
+    features = datasets.Features.from_dict({k: v for k, v in manifest["features"].items() if k not in blind})
     return datasets.Dataset(table, info=datasets.DatasetInfo(features=features, description=f"{dataset}@{pulled.version}"), split=datasets.NamedSplit(split))
 
 

@@ -140,6 +140,26 @@ def test_the_hugging_face_clients_get_no_labels(blind, tmp_path):
     assert out["features"] == ["group", "id", "image"] and out["rows"] == blind["manifest"]["splits"]["test"]["rows"]
 
 
+def test_hub_load_reads_a_blind_split_without_its_labels(blind, tmp_path):
+    test = hub.load(DATASET, version=VERSION, split="test", endpoint=blind["url"], cache_dir=tmp_path / "cache")
+    assert sorted(test.features) == ["group", "id", "image"] and test.num_rows == blind["manifest"]["splits"]["test"]["rows"]
+    both = hub.load(DATASET, version=VERSION, split="train[:10]+test", endpoint=blind["url"], cache_dir=tmp_path / "cache")
+    assert sorted(both.features) == ["group", "id", "image"] and both.num_rows == 10 + test.num_rows  # read with a blind split: no labels
+
+
+def test_the_media_route_serves_no_withheld_label(blind):
+    rows = blind["client"].get(f"/api/datasets/{DATASET}/versions/{VERSION}/rows", params={"split": "test", "length": 1}).json()["rows"]
+    answer = blind["client"].get(f"/api/datasets/{DATASET}/versions/{VERSION}/media/{rows[0]['id']}/label")
+    assert (answer.status_code, answer.json()["error"]) == (404, f"{DATASET}@{VERSION} has no media field 'label'")
+
+
+def test_publishing_the_same_records_again_is_no_new_version(blind):
+    """The blind split's labels are in its labels file, not its shards: the same records are
+    unchanged (not a MINOR version whose label column looks added)."""
+    again = hub.publish(DATASET, root=blind["root"], skip_unchanged=True)
+    assert (again.unchanged, again.version) == (True, VERSION)
+
+
 def test_a_blind_split_that_is_not_a_split_is_refused(hub_root):
     blind_copy(hub_root, "acme/odd-digits", blind=["holdout"])
     report = hub.validate("acme/odd-digits", root=hub_root)

@@ -226,19 +226,24 @@ def _preview(value: Any, url: str) -> Any:
     return value
 
 
+def _is_media(feature: Any) -> bool:
+    """Whether a `datasets` feature holds media bytes: Image, Audio, or a struct of bytes and path (video)."""
+    return isinstance(feature, dict) and (feature.get("_type") in ("Image", "Audio", "Video") or {"bytes", "path"} <= set(feature))
+
+
 @router.get("/api/datasets/{ns}/{name}/versions/{version}/media/{record_id}/{field}", tags=["catalog"], summary="The audio or image bytes of one record's field", responses=_CONTENT)
 def media(request: Request, ns: str, name: str, version: str, record_id: str, field: str) -> Response:
     import duckdb
 
     rev = readable_revision(request, ns, name, version)
     columns = rev.manifest.get("features", {})
-    if field not in columns or field == "id":
+    if not _is_media(columns.get(field)):  # (a label, or a blind split's withheld label, is no media)
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no media field {field!r}", dataset=rev.dataset, version=rev.version, path=field)
     files = [str(rev.path / f.path) for f in rev.split_files()]
     if files and not (rev.path / rev.split_files()[0].path).is_file():
         rev.ensure_data()
     with duckdb.connect() as con:
-        found = con.execute(f'SELECT "{field}" FROM read_parquet(?) WHERE id = ? LIMIT 1', [files, record_id]).fetchall()
+        found = con.execute(f'SELECT "{field}" FROM read_parquet(?, union_by_name = true) WHERE id = ? LIMIT 1', [files, record_id]).fetchall()
     if not found:
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no record {record_id!r}", dataset=rev.dataset, version=rev.version, path=record_id)
     value = found[0][0]
