@@ -1,0 +1,171 @@
+"""Benchmark: `hub import` + validation of an imagefolder and an audiofolder, beside
+`datasets.load_dataset("imagefolder")` + `save_to_disk` (and, for audio, soundfile + pyarrow).
+
+Synthetic media, for scale: `--images` PNGs of 32x32 pixels (random noise, 10 label folders,
+`metadata.csv` with a `group` column) and `--clips` WAVs of 0.25 s at 16 kHz (noise, 16-bit PCM,
+`metadata.csv` with `transcription` and `speaker_id`). Each method runs in its own
+subprocess, alternating, `--repeat` times, into a fresh output folder each time:
+
+- `hub`: `hub.import_corpus(FORMAT, folder, ns/name)` into a fresh hub: the registry entry
+  with the mapping, every file copied under `raw/`, then every record validated (each image
+  or clip decoded, checked against its fields; durations and sample rates derived);
+- `datasets`: `datasets.load_dataset(FORMAT, data_dir=folder)` then `save_to_disk` (the
+  Arrow files a user would keep; the media embedded as bytes, not decoded: datasets 5.x
+  decodes audio only with torchcodec, which is not installed here).
+
+Wall time of the child's call (imports done before), peak memory its VmHWM.
+
+    .venv/bin/python bench/import_folders.py [--images 100000] [--clips 100000] [--repeat 1] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def build_images(folder: Path, n: int, seed: int = 0) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        label = f"class{i % 10}"
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (32, 32), dtype=np.uint8)).save(folder / label / f"img{i:06d}.png")
+        rows.append({"file_name": f"{label}/img{i:06d}.png", "group": f"g{i % 1000}"})
+    _metadata(folder, rows)
+
+
+def build_clips(folder: Path, n: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        samples = (rng.standard_normal(4000) * 3000).astype("<i2")
+        with wave.open(str(folder / f"clip{i:06d}.wav"), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(samples.tobytes())
+        rows.append({"file_name": f"clip{i:06d}.wav", "transcription": f"utterance number {i}", "speaker_id": f"spk{i % 500}"})
+    _metadata(folder, rows)
+
+
+def _metadata(folder: Path, rows: list[dict[str, Any]]) -> None:
+    with open(folder / "metadata.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def child(method: str, fmt: str, folder: str, out: str) -> None:
+    if method == "hub":
+        import hub
+
+        root = hub.init(Path(out) / "hub")
+        start = time.perf_counter()
+        result = hub.import_corpus(fmt, folder, f"bench/{fmt}", license="CC0-1.0", language="en" if fmt == "audiofolder" else None, root=root)
+        report = result.report
+        found = {"rows": report.rows_valid, "valid": report.valid}
+    elif fmt == "imagefolder":
+        import datasets
+
+        datasets.disable_progress_bars()
+        start = time.perf_counter()
+        ds = datasets.load_dataset(fmt, data_dir=folder, cache_dir=str(Path(out) / "cache"))
+        ds.save_to_disk(str(Path(out) / "saved"))
+        found = {"rows": sum(len(split) for split in ds.values()), "valid": True}
+    else:  # audiofolder without datasets (it needs torch and torchcodec to encode audio): soundfile + pyarrow
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        import soundfile
+
+        start = time.perf_counter()
+        with open(Path(folder) / "metadata.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        audio, durations, rates = [], [], []
+        for row in rows:
+            path = Path(folder) / row["file_name"]
+            info = soundfile.info(str(path))
+            audio.append({"bytes": path.read_bytes(), "path": row["file_name"]})
+            durations.append(info.duration)
+            rates.append(info.samplerate)
+        table = pa.table({"audio": audio, "transcription": [r["transcription"] for r in rows], "speaker_id": [r["speaker_id"] for r in rows],
+                          "duration": durations, "sample_rate": rates})
+        pq.write_table(table, Path(out) / "train.parquet")
+        found = {"rows": table.num_rows, "valid": True}
+    print(json.dumps({"method": method, "format": fmt, "seconds": time.perf_counter() - start, "peak_mib": _peak_mib(), **found}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--clips", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        corpora = []
+        if args.images:
+            build_images(work / "images", args.images)
+            corpora.append(("imagefolder", work / "images", args.images))
+        if args.clips:
+            build_clips(work / "clips", args.clips)
+            corpora.append(("audiofolder", work / "clips", args.clips))
+        for fmt, folder, n in corpora:
+            for _ in range(args.repeat):
+                for method in ("hub", "datasets" if fmt == "imagefolder" else "pyarrow"):
+                    out = work / f"out-{method}"
+                    shutil.rmtree(out, ignore_errors=True)
+                    out.mkdir()
+                    done = subprocess.run([sys.executable, __file__, "--child", method, fmt, str(folder), str(out)], capture_output=True, text=True,
+                                          env={"HUB_NO_PROGRESS": "1", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HF_DATASETS_OFFLINE": "1"})
+                    if done.returncode:
+                        sys.exit(f"{method} {fmt} failed:\n{done.stderr[-3000:]}")
+                    results.append({**json.loads(done.stdout.strip().splitlines()[-1]), "files": n})
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(f"load average {' '.join(load)}")
+    print("| format | method | files | median s | runs s | peak MiB | rows |")
+    print("|---|---|---:|---:|---|---:|---:|")
+    for fmt in dict.fromkeys(r["format"] for r in results):
+        other = "datasets" if fmt == "imagefolder" else "pyarrow"
+        for method in ("hub", other):
+            rs = [r for r in results if r["format"] == fmt and r["method"] == method]
+            secs = [r["seconds"] for r in rs]
+            print(f"| {fmt} | {method} | {rs[0]['files']:,} | {statistics.median(secs):.1f} | {', '.join(f'{s:.1f}' for s in secs)} | "
+                  f"{max(r['peak_mib'] for r in rs):.0f} | {rs[0]['rows']:,} |")
+        hub_s = statistics.median(r["seconds"] for r in results if r["format"] == fmt and r["method"] == "hub")
+        other_s = statistics.median(r["seconds"] for r in results if r["format"] == fmt and r["method"] == other)
+        print(f"{fmt}: hub / {other} = {hub_s / other_s:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"load": load, "runs": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
