@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,6 @@ class Derived:
     parents: list[dict[str, Any]]
     report: Report
     rows: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataset": self.dataset, "path": str(self.path), "license": self.license, "rows": self.rows, "parents": self.parents,
@@ -231,7 +230,6 @@ def _entry_yaml(dataset: str, title: str | None, license: str, revisions: list, 
     for r in revisions:
         labels += [label for label in r.manifest["labels"] if label not in labels]
     named = "; ".join(f"{p['dataset']}@{p['version']}{':' + p['split'] if p['split'] else ''} ({p['rows']} records, {p['license']})" for p in info)
-    union = lambda key: sorted({v for d in entries for v in d.get(key) or []})  # noqa: E731
     creators: dict[str, dict[str, Any]] = {}  # by name: one person credited by two parents is listed once, with both roles
     for p in info:
         for c in p["creators"]:
@@ -246,8 +244,8 @@ def _entry_yaml(dataset: str, title: str | None, license: str, revisions: list, 
         "description": f"Records of {named}{f', where {condition}' if condition else ''}; each record's id is prefixed by its parent and its `parent` field names it.",
         "modality": first["modality"],
         "record": first["record"],
-        "tasks": union("tasks"),
-        "languages": union("languages"),
+        "tasks": sorted({t for d in entries for t in d.get("tasks") or []}),
+        "languages": sorted({lang for d in entries for lang in d.get("languages") or []}),
         "license": license,
         "source": {"format": "parquet", "files": [{"path": RECORDS, "sha256": sha256}]},
         "labels": labels,

@@ -28,9 +28,8 @@ if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.entry import Entry
 
-__all__ = ["KINDS", "POLICIES", "TEXT_FIELDS", "Finding", "check", "find_pii", "for_publishing", "policy", "redact", "redact_table", "slug", "text_fields"]
+__all__ = ["TEXT_FIELDS", "Finding", "check", "find_pii", "for_publishing", "policy", "redact", "redact_table", "scan", "slug", "text_fields"]
 
-POLICIES = ("reject", "redact", "report", "off")
 # The free text of each record type (paths through lists and structs); extra text fields come on top.
 TEXT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {"dialogue": (("turns", "text"),), "speech": (("transcript",),)}
 DEFAULT_REJECT = ("dialogue", "speech")  # conversations and transcripts of people: reject by default, report elsewhere
@@ -113,9 +112,6 @@ def redact(text: str) -> tuple[str, list[Finding]]:
     for f in reversed(found):
         text = text[:f.start] + f"<{f.type}>" + text[f.end:]
     return text, found
-
-
-KINDS = tuple(kind for kind, _, _ in _RECOGNIZERS)
 
 
 def slug(kind: str) -> str:
