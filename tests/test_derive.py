@@ -177,3 +177,19 @@ def test_cli_derive_prints_the_parents_and_its_json_is_the_library_result(root):
 def _label_index(root, label: str) -> int:
     manifest = json.loads((root / "registry" / CHAT / "versions" / "1.0.0" / "manifest.json").read_text())
     return manifest["labels"].index(label)
+
+
+def test_a_parent_under_unknown_terms_needs_accept_license_risk_which_validation_remembers(root):
+    copy = root / "registry" / "acme" / "chat-ref"
+    shutil.copytree(root / "registry" / CHAT, copy, ignore=shutil.ignore_patterns("versions"))
+    doc = yaml.safe_load((copy / "dataset.yaml").read_text())
+    doc.update({"license": "LicenseRef-Acme-Chat", "source": {**doc["source"], "options": {"limit": 200}}})
+    (copy / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    hub.publish("acme/chat-ref", allow_contamination=True, root=root)  # 200 of the demo's own dialogues, split anew
+    with pytest.raises(hub.LicenseError) as caught:
+        hub.derive("test/mix", ["acme/chat-ref@1.0.0"], root=root)
+    assert caught.value.message == ("parent acme/chat-ref@1.0.0 is under LicenseRef-Acme-Chat, whose terms the hub does not know: "
+                                    "check them, then derive with --accept-license-risk")
+    derived = hub.derive("test/mix", ["acme/chat-ref@1.0.0"], accept_license_risk=True, root=root)
+    assert derived.report.valid and derived.rows == 200
+    assert hub.validate("test/mix", root=root).valid  # the acceptance travels with the derived source
