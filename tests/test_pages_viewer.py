@@ -349,3 +349,32 @@ def test_the_certificate_is_summed_up_beside_the_splits(page):
     assert summary.bounding_box()["y"] < page.locator("#preview").bounding_box()["y"]
     summary.locator("a").click()
     page.wait_for_url("**#certificate")
+
+
+def test_the_viewer_filters_on_a_class(page, site_root):
+    names = manifest(site_root, "demo/digits")["features"]["label"]["names"]
+    rows = [r for r in split_rows(site_root, "demo/digits", "train") if names[r["label"]] == "3"]
+    page.goto("/datasets/demo/digits?split=train")
+    page.select_option("#preview select[name=label]", "3")
+    page.click("#preview form.viewer button")
+    page.wait_for_url("**label=3*")
+    assert shown_ids(page) == [r["id"] for r in rows[:10]]
+    assert f"({len(rows)} rows hold label 3, 1–10 shown" in page.inner_text("#preview h2")
+    page.click("#preview a[rel=next]")
+    page.wait_for_url("**offset=10*")
+    assert shown_ids(page) == [r["id"] for r in rows[10:20]]
+    assert page.locator("#preview select[name=label]").input_value() == "3"
+
+    intents = manifest(site_root, "demo/chatterbot-dialogue")["features"]["intent"]["names"]
+    both = [r["id"] for r in split_rows(site_root, "demo/chatterbot-dialogue", "train")
+            if intents[r["intent"]] == "coding" and any("python" in t["text"].lower() for t in r["turns"])]
+    page.goto("/datasets/demo/chatterbot-dialogue?split=train&search=python&intent=coding")
+    assert shown_ids(page) == both[:10] and len(both) > 0
+    assert f"({len(both)} rows hold “python” and intent coding" in page.inner_text("#preview h2")
+
+
+def test_the_viewer_names_an_unknown_class(page):
+    response = page.goto("/datasets/demo/digits?label=eleven")
+    assert response.status == 400
+    assert page.inner_text(".message") == "label has no class 'eleven'"
+    assert page.inner_text(".hint") == "Choose one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9."

@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -140,7 +140,8 @@ def dataset(request: Request, ns: str, name: str, split: str = Query("", max_len
     context: dict[str, Any] = {"info": info, "card": _card(request.app.state.root, info["id"]), "rev": rev}
     if rev is not None:
         context.update(_version_context(request, rev))
-        context["preview"] = _preview(request, rev, split, offset, length, search.strip())
+        classes = {k: v for k, v in request.query_params.items() if k in _class_columns(rev) and v}  # ?label=cat: rows of that class
+        context["preview"] = _preview(request, rev, split, offset, length, search.strip(), classes)
     context["contaminated_by"] = _contaminated_by(request, info["id"])
     return render("dataset.html", **context)
 
@@ -215,22 +216,28 @@ def _card_html(text: str) -> str:
 # -- the row preview -----------------------------------------------------------------------------
 
 
-def _preview(request: Request, rev: Revision, split: str, offset: int, length: int, search: str) -> dict[str, Any] | None:
+def _preview(request: Request, rev: Revision, split: str, offset: int, length: int, search: str, classes: dict[str, str]) -> dict[str, Any] | None:
     """A page of rows of a split (the test split, or the first, by default), those whose text
-    fields hold `search` when given, as cells the template draws."""
+    fields hold `search` and whose class columns hold `classes` when given, as cells the template draws."""
     splits = rev.manifest.get("splits", {})
     if split and split not in splits:
         raise BadRequest(f"{rev.dataset}@{rev.version} has no split {split!r}", hint=f"Choose one of: {', '.join(splits)}.")
     split = split or ("test" if "test" in splits else next(iter(splits), None))
     if split is None:
         return None
-    page_of = {"split": split, "splits": list(splits), "offset": offset, "length": length, "search": search}
+    choices = _class_columns(rev)
+    for column, value in classes.items():
+        if value not in choices[column]:
+            raise BadRequest(f"{column} has no class {value!r}", hint=f"Choose one of: {', '.join(choices[column])}.")
+    query = {"split": split, **({"search": search} if search else {}), **classes, **({"length": length} if length != PREVIEW_ROWS else {})}
+    page_of = {"split": split, "splits": list(splits), "offset": offset, "length": length, "search": search, "classes": classes,
+               "choices": choices, "query": urlencode(query)}
     try:
         check_download(request, rev.dataset)  # the rows are records: the download gate
     except AccessDenied as exc:
         return {**page_of, "hidden": exc.message, "error": None, "columns": [], "rows": [], "total": splits[split].get("rows", 0)}
     try:
-        return {**_preview_cells(rev, split, offset, length, search), **page_of}
+        return {**_preview_cells(rev, split, offset, length, search, tuple(sorted(classes.items()))), **page_of}
     except Exception as exc:  # the page still shows everything else
         log.warning("no preview of %s@%s: %s", rev.dataset, rev.version, exc)
         return {**page_of, "error": getattr(exc, "message", None) or f"the rows could not be read ({type(exc).__name__})", "columns": [], "rows": [], "total": 0}
@@ -240,15 +247,18 @@ _PREVIEWS: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()  # 
 _PREVIEWS_LOCK = threading.Lock()
 
 
-def _preview_cells(rev: Revision, split: str, offset: int = 0, length: int = PREVIEW_ROWS, search: str = "") -> dict[str, Any]:
+def _preview_cells(rev: Revision, split: str, offset: int = 0, length: int = PREVIEW_ROWS, search: str = "", classes: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
     """A page of a split's rows (no media bytes: URLs); a version never changes, so each page is read once."""
-    key = (str(rev.path), rev.commit, split, offset, length, search)
+    key = (str(rev.path), rev.commit, split, offset, length, search, classes)
     with _PREVIEWS_LOCK:
         if key in _PREVIEWS:
             _PREVIEWS.move_to_end(key)
             return _PREVIEWS[key]
     features = rev.manifest.get("features", {})
-    table, total = _search_rows(rev, split, offset, length, search) if search else read_rows(rev, split, offset, length)
+    if search or classes:
+        table, total = _matching_rows(rev, split, offset, length, search, dict(classes))
+    else:
+        table, total = read_rows(rev, split, offset, length)
     table_rows = table.to_pylist()
     names = [c for c in table.column_names if any(not _empty(row[c]) for row in table_rows)]
     empty = [c for c in table.column_names if c not in names]
@@ -273,27 +283,44 @@ def _preview_cells(rev: Revision, split: str, offset: int = 0, length: int = PRE
     return found
 
 
-def _search_rows(rev: Revision, split: str, offset: int, length: int, search: str) -> tuple[Any, int]:
-    """Rows [offset, offset+length) of those of a split whose text holds `search` (any case), and
-    how many hold it. Text: the string columns, and the `text` of a list of turns."""
+def _class_columns(rev: Revision) -> dict[str, list[str]]:
+    """The class names of each class-label column the viewer filters on (not one of thousands of classes)."""
+    features = rev.manifest.get("features", {})
+    return {c: f["names"] for c, f in features.items() if f.get("_type") == "ClassLabel" and 0 < len(f.get("names") or []) <= 200}
+
+
+def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: str, classes: dict[str, str]) -> tuple[Any, int]:
+    """Rows [offset, offset+length) of those of a split whose text holds `search` (any case) and
+    whose class columns hold `classes` (by name), and how many match. Text: the string columns,
+    and the `text` of a list of turns."""
     import duckdb
+
+    def quoted(column: str) -> str:
+        return '"' + column.replace('"', '""') + '"'
 
     texts = []
     for column, feature in rev.manifest.get("features", {}).items():
         inner = feature.get("feature") or {}
         if feature.get("_type") == "Value" and feature.get("dtype") in ("string", "large_string"):
-            texts.append(f'"{column}"')
+            texts.append(quoted(column))
         elif feature.get("_type") == "List" and (inner.get("text") or {}).get("dtype") in ("string", "large_string"):
-            texts.append(f'array_to_string(list_transform("{column}", lambda t: t.text), \' \')')
-    if not texts:
+            texts.append(f"array_to_string(list_transform({quoted(column)}, lambda t: t.text), ' ')")
+    if search and not texts:
         raise BadRequest(f"{rev.dataset} has no text fields to search", hint="Leave the search empty to page through the rows.")
+    params: dict[str, Any] = {"files": [str(rev.path / f.path) for f in rev.split_files(split)]}
+    where = []
+    if search:
+        where.append("(" + " OR ".join(f"contains(lower({t}), lower($search))" for t in texts) + ")")
+        params["search"] = search
+    names = _class_columns(rev)
+    for i, (column, value) in enumerate(sorted(classes.items())):
+        where.append(f"{quoted(column)} = $class{i}")
+        params[f"class{i}"] = names[column].index(value)
     read_rows(rev, split, 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
-    files = [str(rev.path / f.path) for f in rev.split_files(split)]
-    where = " OR ".join(f"contains(lower({t}), lower($search))" for t in texts)
+    rows = f"FROM read_parquet($files) WHERE {' AND '.join(where)}"
     with duckdb.connect() as con:
-        total = con.sql(f"SELECT count(*) FROM read_parquet($files) WHERE {where}", params={"files": files, "search": search}).fetchall()[0][0]
-        table = con.sql(f"SELECT * FROM read_parquet($files) WHERE {where} LIMIT $length OFFSET $offset",
-                        params={"files": files, "search": search, "length": length, "offset": offset}).to_arrow_table()
+        total = con.sql(f"SELECT count(*) {rows}", params=params).fetchall()[0][0]
+        table = con.sql(f"SELECT * {rows} LIMIT $length OFFSET $offset", params={**params, "length": length, "offset": offset}).to_arrow_table()
     return table, total
 
 
