@@ -117,7 +117,8 @@ def sql(
     headers = {"X-Hub-Truncated": "true" if truncated else "false", "X-Hub-Elapsed": f"{elapsed:.6f}"}
     if format == "json":
         columns = [{"name": n, "type": t} for n, t in zip(table.column_names, types)]
-        rows = [[_json(v) for v in row.values()] for row in _rows(table)]
+        values = [table.column(i).to_pylist() for i in range(table.num_columns)]  # by position: `SELECT 1 AS a, 2 AS a` has two
+        rows = [[_json(v) for v in row] for row in zip(*values)]
         return JSONResponse({"dataset": rev.dataset, "version": rev.version, "query": query, "columns": columns, "rows": rows,
                              "truncated": truncated, "limit": limit, "elapsed": round(elapsed, 6)}, headers=headers)
     filename = f"{rev.dataset.replace('/', '-')}-{rev.version}.{format}"
@@ -129,12 +130,6 @@ def sql(
     out = io.BytesIO()
     pq.write_table(table, out)
     return Response(out.getvalue(), media_type="application/vnd.apache.parquet", headers=headers)
-
-
-def _rows(table: pa.Table) -> list[dict[int, Any]]:
-    """The rows by column position: a query may name two columns alike (`SELECT 1 AS a, 2 AS a`)."""
-    columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    return [dict(enumerate(values)) for values in zip(*columns)]
 
 
 def _json(value: Any) -> Any:
