@@ -279,8 +279,7 @@ def test_no_page_is_wider_than_the_window(browser, server, width, shots):
             page.goto(path)
             page.wait_for_load_state("load")
             assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{path} is wider than {width} px"
-            if width == 390:
-                page.screenshot(path=str(shots / f"phone{path.replace('/', '-')}.png"), full_page=True)
+            page.screenshot(path=str(shots / f"{width}{path.replace('/', '-')}.png"), full_page=True)
     finally:
         context.close()
 
