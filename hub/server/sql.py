@@ -77,7 +77,11 @@ def _first_rows(reader: pa.RecordBatchReader, n: int) -> pa.Table:
 
 
 def run_query(rev: Revision, query: str, max_rows: int = MAX_ROWS, time_limit: float = TIME_LIMIT) -> tuple[pa.Table, list[str], bool]:
-    """The query's first `max_rows` rows, the DuckDB type of each column, and whether there were more."""
+    """The query's first `max_rows` rows, the DuckDB type of each column, and whether there were more.
+
+    Raises `BadRequest` for a query that is not one SELECT, that DuckDB refuses or fails (the
+    message is DuckDB's), or that runs past `time_limit` seconds.
+    """
     _statement(query)
     if rev.split_files() and not (rev.path / rev.split_files()[0].path).is_file():
         rev.ensure_data()
