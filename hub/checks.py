@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -52,6 +52,7 @@ class BatchChecks:
     rows: int  # the batch's rows (where the next batch's rows start)
     problems: list[tuple[int, int, Problem]]  # (check step, batch row, problem), in the order found
     ids: pa.Table  # hash (uint64), id, FILE, ROW of every row of the batch (slices of it, but for the hash)
+    learned: dict[str, Any] = field(default_factory=dict)  # what the checks counted of the dataset (the PII summary), merged in finish_checks
 
 
 def check_batch(batch: pa.Table, ctx: CheckContext) -> BatchChecks:
@@ -60,7 +61,7 @@ def check_batch(batch: pa.Table, ctx: CheckContext) -> BatchChecks:
     checker.run()
     ids = batch.select(["id", FILE, ROW])
     hashes = per_row(pa.table({"id": ids.column("id")}), "SELECT hash(id) FROM source_rows") if batch.num_rows else pa.chunked_array([], pa.uint64())
-    return BatchChecks(batch.num_rows, checker.found, ids.add_column(0, "hash", hashes))
+    return BatchChecks(batch.num_rows, checker.found, ids.add_column(0, "hash", hashes), checker.learned)
 
 
 def finish_checks(parts: list[BatchChecks], ctx: CheckContext, report: Report, rejected: dict[int, list[dict[str, Any]]]) -> None:
@@ -84,6 +85,8 @@ def finish_checks(parts: list[BatchChecks], ctx: CheckContext, report: Report, r
         for _, row, p in found:
             report.add(p.slug, p.message, file=p.file, row=p.row, field=p.field, record_id=p.record_id, hint=p.hint)
             rejected[row].append({"slug": p.slug, "message": p.message, "field": p.field})
+        pii.merge(ctx.entry, [part.learned.get("pii") for part in parts])  # the batches' PII counts, for the manifest and the card
+        deriving.license_problems(ctx.entry, report)  # a derived entry's license against its parents': once, not per batch
     finally:
         add_shape_hints(report, ctx.schema)
 
@@ -118,6 +121,7 @@ class Checker:
     def __init__(self, table: pa.Table, ctx: CheckContext) -> None:
         self.table, self.ctx, self.schema, self.entry = table, ctx, ctx.schema, ctx.entry
         self.found: list[tuple[int, int, Problem]] = []  # (step, row, problem)
+        self.learned: dict[str, Any] = {}  # what a check counts of the dataset (never kept in the entry: batches may run elsewhere)
         self.step = 0  # the check running, as `steps` numbers them
         self.image_sizes: np.ndarray | None = None  # (width, height) of every row's image; 0 where it did not decode
         self.record_type = records.get(ctx.schema.record)
@@ -156,7 +160,7 @@ class Checker:
         if "objects" in self.schema.properties:
             steps.append(self.check_boxes)
         steps.append(self.check_spans)
-        steps += [functools.partial(pii.check, self), functools.partial(deriving.check, self)]  # the PII gate, a derived entry's license (hub.pii, hub.deriving)
+        steps.append(functools.partial(pii.check, self))  # the PII gate (hub.pii)
         if not self.ctx.rows_sized:
             steps.append(self.check_row_sizes)
         return steps

@@ -31,11 +31,10 @@ from hub.license_rules import check_derived
 from hub.repo import dataset_dir
 
 if TYPE_CHECKING:
-    from hub.checks import Checker
     from hub.entry import Entry
     from hub.report import Report
 
-__all__ = ["Derived", "Parent", "check", "derive", "parents_of", "parse_parent"]
+__all__ = ["Derived", "Parent", "derive", "license_problems", "parents_of", "parse_parent"]
 
 METADATA_KEY = b"hub.derived"
 RECORDS = "raw/records.parquet"
@@ -295,12 +294,3 @@ def license_problems(entry: Entry, report: Report) -> None:
     licenses = {f"{p['dataset']}@{p['version']}": p["license"] for p in derivation["parents"]}
     for finding in check_derived(entry.license.expression, licenses, accept_license_risk=derivation.get("accept_license_risk", False)):
         report.add(finding.slug, finding.message, file=rel, field="license")
-
-
-def check(checker: Checker) -> None:
-    """The license check of a derived entry, as a step of validation's checks: once per
-    validation (the checks run once per batch of rows), on the entry's report."""
-    entry = checker.entry
-    if not entry.extra.get("derived-licenses-checked"):
-        entry.extra["derived-licenses-checked"] = True
-        license_problems(entry, entry.report)

@@ -9,8 +9,9 @@ samples in chat corpora quote them.
 The gate (`check`, one step of validation's checks) reads the free text of every record,
 `TEXT_FIELDS` of its type and the extra text fields, under the entry's policy (`pii:` in
 dataset.yaml, `policy`): `reject` makes every finding a `pii-*` problem that rejects its row,
-`redact` and `report` count the findings (`Entry.extra["pii"]`), and publishing replaces each
-span with its typed placeholder under `redact` (`redact_table`).
+`redact` and `report` count the findings (per batch, added up by `merge` into
+`Entry.extra["pii"]`), and publishing replaces each span with its typed placeholder under
+`redact` (`redact_table`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.entry import Entry
 
-__all__ = ["TEXT_FIELDS", "Finding", "check", "find_pii", "for_publishing", "policy", "redact", "redact_table", "scan", "slug", "text_fields"]
+__all__ = ["TEXT_FIELDS", "Finding", "check", "find_pii", "for_publishing", "merge", "policy", "redact", "redact_table", "scan", "slug", "text_fields"]
 
 # The free text of each record type (paths through lists and structs); extra text fields come on top.
 TEXT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {"dialogue": (("turns", "text"),), "speech": (("transcript",),)}
@@ -160,15 +161,15 @@ def check(checker: Checker) -> None:
 
     `reject`: each finding is a `pii-*` problem (its type, field and span; never the value)
     that rejects the row, which goes to quarantine. `redact` and `report`: the findings are
-    counted in `entry.extra["pii"]` (the first `KEPT` with their place), for the manifest and
-    the card. `off`: nothing is read.
+    counted in the batch's `checker.learned["pii"]` (the first `KEPT` with their place), which
+    `merge` adds up into `entry.extra["pii"]` for the manifest and the card. `off`: nothing is read.
     """
     entry = checker.entry
     mode = policy(entry)
     if mode == "off":
         return
     paths = text_fields(entry, checker.table.column_names)
-    summary = entry.extra.setdefault("pii", {"policy": mode, "fields": [_field(p, len(p) > 1) for p in paths], "findings": {}, "rows": 0, "first": []})
+    summary = checker.learned.setdefault("pii", {"policy": mode, "fields": [_field(p, len(p) > 1) for p in paths], "findings": {}, "rows": 0, "first": []})
     found = scan(checker.table, paths)
     summary["rows"] += len({row for row, _, _, _ in found})
     for row, field, item, f in found:
@@ -179,6 +180,21 @@ def check(checker: Checker) -> None:
             checker.flag(np.array([row]), slug(f.type), message, field)
         elif len(summary["first"]) < KEPT:
             summary["first"].append({"file": checker.files[row], "row": int(checker.rownos[row]), "field": where, "type": f.type, "start": f.start, "end": f.end})
+
+
+def merge(entry: Entry, summaries: list[dict[str, Any] | None]) -> None:
+    """Add up the PII summaries of consecutive batches (`check`), in their order, into
+    `entry.extra["pii"]`; nothing when no batch read any text."""
+    summaries = [s for s in summaries if s]
+    if not summaries:
+        return
+    merged = {"policy": summaries[0]["policy"], "fields": summaries[0]["fields"], "findings": {}, "rows": 0, "first": []}
+    for s in summaries:
+        merged["rows"] += s["rows"]
+        for kind, n in s["findings"].items():
+            merged["findings"][kind] = merged["findings"].get(kind, 0) + n
+        merged["first"] += s["first"][: KEPT - len(merged["first"])]
+    entry.extra["pii"] = merged
 
 
 def redact_table(table: pa.Table, entry: Entry) -> tuple[pa.Table, dict[str, int]]:
