@@ -96,6 +96,7 @@ _MEANINGS = {
     403: "The token's user may not do this: a gated dataset whose terms they did not accept, or publishing without the right.",
     404: "No such dataset (or one the caller may not see: private datasets answer as if they did not exist), version, file, record or endpoint.",
     409: "The version exists already.",
+    414: "The query string is longer than the server takes (HUB_MAX_QUERY_BYTES, default 8192 bytes).",
     413: "The upload is larger than the server takes.",
     416: "The Range is outside the file.",
     422: "The request's parameters do not validate, or the dataset's registry entry or version cannot be read (the message says which file).",

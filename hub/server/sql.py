@@ -103,7 +103,7 @@ def run_query(rev: Revision, query: str, max_rows: int = MAX_ROWS, time_limit: f
     return table.slice(0, max_rows), types, table.num_rows > max_rows
 
 
-@router.get("/api/datasets/{ns}/{name}/versions/{version}/sql", tags=["catalog"], responses=responses(401, 403, 404, 422),
+@router.get("/api/datasets/{ns}/{name}/versions/{version}/sql", tags=["catalog"], responses=responses(400, 401, 403, 404, 414, 422),
             summary="One read-only DuckDB SELECT over a version's splits (tables named by split)")
 def sql(
     request: Request,
