@@ -138,13 +138,13 @@ def matches(ours: pa.Table, reference: Path, record: str, thresholds: Thresholds
         exact = con.sql(f"SELECT DISTINCT o.row AS ours, r.row AS theirs FROM ours o JOIN {ref} r ON o.exact = r.exact").to_arrow_table()
         near = pa.table({"ours": pa.array([], pa.int64()), "theirs": pa.array([], pa.int64())})
         if pc.sum(pc.list_value_length(ours.column("bands"))).as_py():  # a record type with near duplicates, and records with band keys
-            limit = f"HAVING count(*) <= {int(kind.band_limit)}" if kind.band_limit else ""
+            usable = (f"SEMI JOIN (SELECT band FROM rb GROUP BY band HAVING count(*) <= {int(kind.band_limit)}) usable ON rb.band = usable.band"
+                      if kind.band_limit else "")  # (the boilerplate limit counts every reference key: only where the type has one)
             near = con.sql(f"""
                 WITH rb AS (SELECT row, unnest(bands) AS band FROM {ref}),
-                     usable AS (SELECT band FROM rb GROUP BY band {limit}),
                      ob AS (SELECT row, unnest(bands) AS band FROM ours)
                 SELECT DISTINCT ob.row AS ours, rb.row AS theirs
-                FROM ob JOIN rb ON ob.band = rb.band SEMI JOIN usable ON rb.band = usable.band
+                FROM ob JOIN rb ON ob.band = rb.band {usable}
             """).to_arrow_table()
     finally:
         con.close()
