@@ -38,9 +38,10 @@ from urllib.parse import quote
 
 from hub.store import Revision
 
-__all__ = ["CONTEXT", "RECORD_SET", "SPLITS", "croissant", "provenance"]
+__all__ = ["CONTEXT", "PROV", "RECORD_SET", "SPLITS", "croissant", "provenance"]
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
+PROV = "http://www.w3.org/ns/prov#"  # PROV-O terms are written as full IRIs: the context stays mlcroissant's own
 
 _CR_TERMS = (
     "citeAs column equivalentProperty extract field fileObject fileProperty fileSet format includes isLiveDataset "
@@ -52,7 +53,6 @@ CONTEXT: dict[str, Any] = {  # the Croissant 1.0 context, as mlcroissant and the
     "sc": "https://schema.org/",
     "cr": "http://mlcommons.org/croissant/",
     "rai": "http://mlcommons.org/croissant/RAI/",
-    "prov": "http://www.w3.org/ns/prov#",
     "dct": "http://purl.org/dc/terms/",
     "conformsTo": "dct:conformsTo",
     "data": {"@id": "cr:data", "@type": "@json"},
@@ -134,7 +134,7 @@ def provenance(manifest: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     parents = (manifest.get("lineage") or {}).get("parents") or []
     if parents:
-        out["prov:wasDerivedFrom"] = [{"@type": "prov:Entity", "@id": f"{p['dataset']}@{p['version']}", "name": p["dataset"], "version": p["version"],
+        out[f"{PROV}wasDerivedFrom"] = [{"@type": f"{PROV}Entity", "@id": f"{p['dataset']}@{p['version']}", "name": p["dataset"], "version": p["version"],
                                        "license": p["license"], "identifier": f"sha256:{p['manifest_sha256']}",
                                        **({"description": f"The {p['split']} split"} if p.get("split") else {})} for p in parents]
     activities = []
@@ -145,7 +145,7 @@ def provenance(manifest: dict[str, Any]) -> dict[str, Any]:
                                                    f"found at validation: {found}" + (f" (in {pii['rows']} records)" if pii["rows"] else "") + ".")
         if "redacted" in pii:
             replaced = ", ".join(f"{kind} {n}" for kind, n in sorted(pii["redacted"].items())) or "none"
-            activities.append({"@type": "prov:Activity", "name": "pii-redaction",
+            activities.append({"@type": f"{PROV}Activity", "name": "pii-redaction",
                                "description": f"Spans of personal data replaced by typed placeholders (<EMAIL>, ...): {replaced}."})
     annotation = manifest.get("annotation")
     if annotation:
@@ -153,10 +153,10 @@ def provenance(manifest: dict[str, Any]) -> dict[str, Any]:
         out["rai:dataAnnotationPlatform"] = "Label Studio"
         out["rai:dataAnnotationAnalysis"] = (f"{len(annotation.get('annotators') or [])} annotators (pseudonymized); agreement "
                                              f"({agreement.get('measure', '-')}): {agreement.get('overall')} over {agreement.get('tasks_compared', 0)} tasks.")
-        activities.append({"@type": "prov:Activity", "name": "annotation", "description": f"Labels of {annotation.get('field')} resolved by rule "
+        activities.append({"@type": f"{PROV}Activity", "name": "annotation", "description": f"Labels of {annotation.get('field')} resolved by rule "
                            f"{annotation.get('rule')} from Label Studio project {(annotation.get('project') or {}).get('id')}."})
     if activities:
-        out["prov:wasGeneratedBy"] = activities
+        out[f"{PROV}wasGeneratedBy"] = activities
     return out
 
 
