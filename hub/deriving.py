@@ -6,7 +6,7 @@ selects (a DuckDB SQL condition over the record fields, class labels as their na
 so two parents never share one) and a `parent` field, and writes them as the entry's source,
 `raw/records.parquet`, whose sha256 dataset.yaml pins. The parents (version, split, license,
 creators, citation, manifest sha256) travel in that file's metadata (`hub.derived`): validation
-checks the entry's license against them on every run (`check`, `hub.license_rules`), and
+checks the entry's license against them on every run (`license_problems`, `hub.license_rules`), and
 publishing names them in the lineage and the version's NOTICE.md.
 """
 
