@@ -1,6 +1,7 @@
 """Push N tasks to Label Studio and pull N annotations back: the hub against the plain SDK.
 
     .venv/bin/python bench/annotate_roundtrip.py --tasks 20000 --json bench/results/annotate_roundtrip_20k.json
+    .venv/bin/python bench/annotate_roundtrip.py --data digits     # the 1,438 train images of demo/digits
 
 Starts its own Label Studio (scripts/labelstudio) in a temporary data folder unless --url and
 --token name a running one. See bench/README.md for what each side does.
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -57,6 +59,16 @@ def make_dataset(root: Path, n: int) -> str:
     return "bench/dialogue"
 
 
+def digits_dataset(root: Path) -> str:
+    """demo/digits published (its train split: 1,438 8x8 PNG images, written to disk by the push)."""
+    import hub
+    from conftest import copy_demo
+
+    copy_demo(root, "demo/digits")
+    hub.publish("demo/digits", root=root)
+    return "demo/digits"
+
+
 def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     from labelstudio_fixtures import free_port
 
@@ -100,6 +112,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--workdir", type=Path, help="where the temporary hub and server data go")
     parser.add_argument("--order", choices=["baseline-first", "hub-first"], default="baseline-first", help="which side runs first in each phase")
+    parser.add_argument("--data", choices=["dialogue", "digits"], default="dialogue",
+                        help="synthetic dialogues (--tasks of them) or the train images of demo/digits (--tasks ignored)")
     args = parser.parse_args()
 
     os.environ["HUB_NO_PROGRESS"] = "1"
@@ -119,23 +133,25 @@ def main() -> None:
             token = TOKEN
         os.environ.update(HUB_LABEL_STUDIO_URL=url, HUB_LABEL_STUDIO_TOKEN=token, HUB_LABEL_STUDIO_DOCUMENT_ROOT=str(workdir))
         root = hub.init(workdir / "hub")
-        dataset = make_dataset(root, args.tasks)
-        n = args.tasks
-        # every record gets a model prediction that differs from its label: the annotations pulled change every label
-        from hub.labelstudio.tasks import read_records
+        from hub.labelstudio.tasks import build_tasks, media_columns, read_records
 
-        table = read_records(root / "registry" / dataset / "versions" / "1.0.0", "train", ["turns", "intent"])
-        ids = table.column("id").to_pylist()
-        predicted = {rid: LABELS[(int(rid[1:]) + 1) % len(LABELS)] for rid in ids}
-
-        # -- baseline: the plain SDK imports the same tasks and exports them page by page --
         sdk = LabelStudio(base_url=url, api_key=token, timeout=600)
-        spec = task_spec("dialogue", "intent")
-        plain = sdk.projects.create(title="baseline import/export", label_config=label_config(spec, LABELS))
-        tasks = [{"data": {"record_id": r["id"], "dialogue": [{"speaker": t["speaker"], "text": t["text"]} for t in r["turns"]]},
-                  "predictions": [{"model_version": "bench", "result": [{"from_name": "intent", "to_name": "dialogue", "type": "choices",
-                                                                         "value": {"choices": [predicted[r["id"]]]}}]}]}
-                 for r in table.select(["id", "turns"]).to_pylist()]
+        if args.data == "digits":
+            dataset, record, task, labels = digits_dataset(root), "image", "classification", [str(d) for d in range(10)]
+        else:
+            dataset, record, task, labels = make_dataset(root, args.tasks), "dialogue", "intent", LABELS
+        spec = task_spec(record, task)
+        table = read_records(root / "registry" / dataset / "versions" / "1.0.0", "train", [*media_columns(spec), spec.field])
+        ids = table.column("id").to_pylist()
+        n = len(ids)
+        # every record gets a model prediction that differs from its label: the annotations pulled change every label
+        index = [labels.index(v) if isinstance(v, str) else v for v in table.column(spec.field).to_pylist()]
+        predicted = {rid: labels[(i + 1) % len(labels)] for rid, i in zip(ids, index)}
+
+        # -- baseline: the plain SDK imports the same tasks (built here, untimed) and exports them page by page --
+        plain = sdk.projects.create(title="baseline import/export", label_config=label_config(spec, labels))
+        tasks, _ = build_tasks(spec, table, labels, media_dir=workdir / "baseline-media", document_root=workdir, predictions=predicted,
+                               model_version="bench")
 
         def sdk_import():
             for start in range(0, len(tasks), 5000):
@@ -159,7 +175,7 @@ def main() -> None:
         # the two sides alternate within each phase (push, push; annotate both; pull, pull), in --order
         order = ["hub", "baseline"] if args.order == "hub-first" else ["baseline", "hub"]
         pushes = {"baseline": lambda: timed(sdk_import),
-                  "hub": lambda: timed(hub.annotate_push, f"{dataset}@1.0.0", task="intent", predictions=predicted, model_version="bench", root=root)}
+                  "hub": lambda: timed(hub.annotate_push, f"{dataset}@1.0.0", task=task, predictions=predicted, model_version="bench", root=root)}
         figures = {}
         for side in order:
             figures[side, "push"] = pushes[side]()
@@ -179,12 +195,13 @@ def main() -> None:
         (_, hub_push, hub_push_cpu), (_, hub_pull, hub_pull_cpu) = figures["hub", "push"], figures["hub", "pull"]
 
         result = {
-            "tasks": n, "label_studio": "1.23.2 (sqlite, runserver)", "order": order,
+            "tasks": n, "data": args.data, "label_studio": "1.23.2 (sqlite, runserver)", "order": order,
             "baseline": {"push_s": base_push, "push_cpu_s": base_push_cpu, "pull_s": base_pull, "pull_cpu_s": base_pull_cpu,
                          "total_s": round(base_push + base_pull, 3)},
             "hub": {"push_s": hub_push, "push_cpu_s": hub_push_cpu, "pull_s": hub_pull, "pull_cpu_s": hub_pull_cpu,
                     "total_s": round(hub_push + hub_pull, 3), "published": pulled["version"], "pull_steps": pulled.get("timings")},
         }
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process, both sides
         result["ratio"] = {"push": round(hub_push / base_push, 3), "pull": round(hub_pull / base_pull, 3),
                            "total": round((hub_push + hub_pull) / (base_push + base_pull), 3)}
         print(json.dumps(result, indent=2))
