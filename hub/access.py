@@ -6,6 +6,8 @@
 - Tokens are created by `hub token create USER [--publish]`, shown once, and stored only as
   their sha256 in `.hub/access/tokens.json`. A `publish` token may publish through the API.
 - Acceptances are appended to `.hub/access/acceptances.jsonl`, one JSON object per line.
+- With HUB_DATABASE_URL set, both live in PostgreSQL instead (`hub.database`), shared by every
+  server replica on that database.
 - Access decisions read the entry's `access` from its dataset.yaml (`entry_access`, cached by
   the file's inode, mtime and size), never from the catalog index, which may be behind. An
   entry whose access cannot be told (dataset.yaml unreadable, a link out of its folder, an
@@ -27,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hub import database
 from hub.errors import AccessDenied, BrokenEntry, DatasetNotFound, GatedDataset, HubError
 from hub.ids import parse_dataset_id
 from hub.repo import work_dir
@@ -106,6 +109,7 @@ class AccessStore:
         self.dir = work_dir(root) / "access"
         self.tokens_path = self.dir / "tokens.json"
         self.acceptances_path = self.dir / "acceptances.jsonl"
+        self.database_url = database.url()
 
     def _tokens(self) -> dict[str, dict[str, Any]]:
         try:
@@ -118,6 +122,9 @@ class AccessStore:
         if not user or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
             raise HubError(f"invalid user name {user!r}", hint="Use letters, digits, '-', '_' or '.'.")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        if self.database_url:
+            database.add_token(self.database_url, _digest(token), user, publish, _now())
+            return token
         with _lock:
             tokens = self._tokens()
             tokens[_digest(token)] = {"user": user, "publish": publish, "created": _now()}
@@ -132,15 +139,23 @@ class AccessStore:
         """The token's user; None without a token. Raises `AccessDenied` for an unknown token."""
         if not token:
             return None
-        found = self._tokens().get(_digest(token))
+        if self.database_url:
+            found = database.token(self.database_url, _digest(token))
+        else:
+            record = self._tokens().get(_digest(token))
+            found = (record["user"], bool(record.get("publish"))) if record else None
         if found is None:
             raise AccessDenied("the token is not valid", hint="Check the token, or ask an admin for one (`hub token create USER`).")
-        return User(found["user"], bool(found.get("publish")))
+        return User(*found)
 
     def accepted(self, user: User, dataset: str) -> bool:
+        if self.database_url:
+            return database.accepted(self.database_url, user.name, dataset)
         return any(a["user"] == user.name and a["dataset"] == dataset for a in self.acceptances())
 
     def acceptances(self) -> list[dict[str, Any]]:
+        if self.database_url:
+            return database.acceptances(self.database_url)
         try:
             lines = self.acceptances_path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -149,6 +164,8 @@ class AccessStore:
 
     def accept(self, user: User, dataset: str) -> dict[str, Any]:
         """Record that `user` accepted `dataset`'s terms (once); return the record."""
+        if self.database_url:
+            return database.accept(self.database_url, user.name, dataset, _now())
         for record in self.acceptances():
             if record["user"] == user.name and record["dataset"] == dataset:
                 return record

@@ -510,6 +510,25 @@ def token_create(ctx: click.Context, user: str, can_publish: bool, as_json: bool
         click.echo(f"Token for {user}{' (may publish)' if can_publish else ''}: keep it, it is not shown again.", err=True)
 
 
+@main.group()
+def db() -> None:
+    """The shared PostgreSQL database of server replicas (HUB_DATABASE_URL)."""
+
+
+@db.command(name="migrate")
+@command
+def db_migrate(as_json: bool) -> None:
+    """Apply the schema migrations HUB_DATABASE_URL's database lacks (none if it is up to date)."""
+    from hub import database
+
+    applied = database.migrate()
+    where = database.redacted(database.url() or "")
+    if as_json:
+        _dump({"url": where, "applied": applied, "version": len(database.MIGRATIONS)})
+    else:
+        click.echo(f"{where}: applied {', '.join(applied)}" if applied else f"{where}: up to date (schema version {len(database.MIGRATIONS)})")
+
+
 @main.command()
 @click.argument("dataset")
 @click.option("--endpoint", envvar="HUB_ENDPOINT", help="The hub server (default: HUB_ENDPOINT or http://127.0.0.1:8000).")

@@ -29,6 +29,8 @@
     │   ├── LabelStudioAuthError       (+ PermissionError) the token was refused
     │   └── ProjectNotFound            (+ LookupError)  no such Label Studio project
     ├── SplitsWouldMove                (+ ValueError)   a publish would move published records to another split
+    ├── DatabaseUnavailable            (+ ConnectionError) HUB_DATABASE_URL's PostgreSQL cannot be reached (503)
+    ├── DatabaseSchemaError                             its schema is older or newer than this hub's migrations
     └── SplitTooSmall                  (+ ValueError)   a split with a ratio would be empty or below its minimum
 
 Every error has a `hint`: what the user should do next. `hub.cli` renders message and hint.
@@ -43,6 +45,8 @@ __all__ = [
     "AnnotationError",
     "BadRequest",
     "BrokenEntry",
+    "DatabaseSchemaError",
+    "DatabaseUnavailable",
     "DatasetExists",
     "DatasetNotFound",
     "EntryNotFound",
@@ -228,3 +232,11 @@ class SplitTooSmall(HubError, ValueError):
     hint = ("Nothing was published. Ways out: other ratios (leave the split out of split.ratios, or give it a larger "
             "share), another split.group_key with more distinct values, or a time split (split: {mode: time, time_key: "
             "..., ratios: ...}) for series and logs; or lower split.min_rows / split.min_groups.")
+
+
+class DatabaseUnavailable(HubError, ConnectionError):
+    hint = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_DATABASE_URL; a retry works once it is back."
+
+
+class DatabaseSchemaError(HubError):
+    hint = "Apply the migrations with `hub db migrate` (with HUB_DATABASE_URL set), then start the server again."

@@ -23,13 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 import hub
-from hub import config
+from hub import config, database
 from hub.access import AccessStore, User
 from hub.catalog import Catalog
 from hub.errors import (
     AccessDenied,
     BadRequest,
     BrokenEntry,
+    DatabaseUnavailable,
     DatasetExists,
     DatasetNotFound,
     EntryNotFound,
@@ -68,6 +69,7 @@ _STATUS: dict[type[HubError], tuple[int, str | None]] = {
     PayloadTooLarge: (413, None),
     RateLimited: (429, None),
     StorageError: (503, None),  # the data's store (DVC remote, object store) is down or lacks it: a retry may help
+    DatabaseUnavailable: (503, None),  # HUB_DATABASE_URL's PostgreSQL is down: a retry works once it is back
 }
 
 
@@ -101,7 +103,7 @@ _MEANINGS = {
     416: "The Range is outside the file.",
     422: "The request's parameters do not validate, or the dataset's registry entry or version cannot be read (the message says which file).",
     429: "Over a per-token limit (evaluations a day): the Retry-After header says when to try again.",
-    503: "The store holding the data (the DVC remote, an object store) cannot serve it now: the message says which.",
+    503: "The store holding the data (the DVC remote, an object store) or the hub's database cannot serve it now: the message says which.",
 }
 
 
@@ -133,6 +135,8 @@ def create_app(root: Path | str | None = None, *, max_query_bytes: int | None = 
     app.state.root = hub._root(root)
     app.state.catalog = Catalog(app.state.root, background=True)  # registry checks and rebuilds off the request path
     app.state.access = AccessStore(app.state.root)
+    if app.state.access.database_url:
+        database.check(app.state.access.database_url)  # a replica on a database of another schema refuses to start
     limit = max_query_bytes if max_query_bytes is not None else config.max_query_bytes()
 
     app.add_middleware(_QueryLimit, limit=limit)
@@ -242,6 +246,8 @@ def serve(root: Path | str | None = None, *, host: str = "127.0.0.1", port: int 
     workers = config.serve_workers() if workers is None else workers
     if workers < 1:
         raise HubError(f"--workers must be at least 1, not {workers}", hint="Use 1 for a single process.")
+    if database.url():
+        database.check(database.url())  # down, or of another schema: say so here, not from inside a worker
     os.environ["HUB_ROOT"] = str(hub._root(root))  # each worker imports the app afresh and reads it (`app_from_env`)
     options = {"log_level": log_level, "http": NoDelayH11Protocol, "h11_max_incomplete_event_size": 1024 * 1024}
     if workers == 1:

@@ -1,0 +1,156 @@
+"""The hub's shared state in PostgreSQL, so that server replicas see the same tokens,
+acceptances and submissions.
+
+Without HUB_DATABASE_URL (the default) nothing here is used: tokens and acceptances are files
+under `.hub/access/` (`hub.access`) and submissions an SQLite file (`hub.evaluation.submissions`).
+With it (`postgresql://hub:PASSWORD@HOST:PORT/hub`, as `scripts/postgres` prints), those stores
+keep their records here, behind the same methods, so the gate and the routes do not change.
+
+The schema is versioned: `MIGRATIONS` in order, each recorded in `schema_migrations` when
+`hub db migrate` applies it. A server refuses a database whose schema is older or newer than
+the migrations it knows (`check`), naming the migration, rather than fail on a missing column
+in the middle of a request.
+
+Every call opens a connection and closes it, so nothing goes stale: while the database is
+down a request fails with `DatabaseUnavailable` (503), and the next one after it is back works.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from hub.errors import DatabaseSchemaError, DatabaseUnavailable, HubError
+
+__all__ = ["MIGRATIONS", "accept", "accepted", "acceptances", "add_token", "check", "connect", "migrate", "redacted", "token", "url"]
+
+# (name, SQL); a migration, once released, is never edited: a change is a new one at the end
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("0001_access", """
+        CREATE TABLE tokens (digest TEXT PRIMARY KEY, "user" TEXT NOT NULL, publish BOOLEAN NOT NULL, created TEXT NOT NULL);
+        CREATE TABLE acceptances (id BIGSERIAL PRIMARY KEY, "user" TEXT NOT NULL, dataset TEXT NOT NULL, accepted_at TEXT NOT NULL,
+                                  UNIQUE ("user", dataset))"""),
+    ("0002_submissions", """
+        CREATE TABLE submissions (id BIGSERIAL PRIMARY KEY, "user" TEXT NOT NULL, dataset TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+                                  status TEXT NOT NULL, version TEXT, manifest_sha256 TEXT, split TEXT, task TEXT, predictions_sha256 TEXT,
+                                  model TEXT, link TEXT, metrics TEXT, coverage TEXT);
+        CREATE INDEX submissions_by_user ON submissions ("user", dataset, at)"""),
+)
+
+_MIGRATE_LOCK = 18  # pg_advisory_xact_lock key: two `hub db migrate` at once take turns
+
+
+def url() -> str | None:
+    """HUB_DATABASE_URL, or None (the files and SQLite under `.hub/`)."""
+    return os.environ.get("HUB_DATABASE_URL") or None
+
+
+def redacted(database_url: str) -> str:
+    """`database_url` without its password, fit for messages and logs."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[Any]:
+    """A connection in a transaction, committed when the block ends without an error.
+
+    Raises `DatabaseUnavailable` when the server cannot be reached or the connection breaks.
+    """
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=5) as con:
+            yield con
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1].strip() if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"the hub's database at {redacted(database_url)} cannot be reached", url=redacted(database_url), reason=reason) from None
+
+
+def _applied(con: Any) -> list[str]:
+    if con.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return []
+    return [name for (name,) in con.execute("SELECT name FROM schema_migrations ORDER BY version")]
+
+
+def check(database_url: str) -> None:
+    """Return if the database's schema is this hub's; raise `DatabaseSchemaError` naming the
+    migrations it lacks (or the newer one it has), or `DatabaseUnavailable`."""
+    with connect(database_url) as con:
+        applied = _applied(con)
+    known = [name for name, _ in MIGRATIONS]
+    where = redacted(database_url)
+    if len(applied) > len(known):
+        raise DatabaseSchemaError(f"the database at {where} has schema version {len(applied)} ({applied[-1]}), newer than this hub knows ({len(known)}, {known[-1]})",
+                                  hint="Upgrade this hub to the release that made that migration, or point HUB_DATABASE_URL at another database.",
+                                  url=where, applied=applied)
+    if len(applied) < len(known):
+        missing = known[len(applied):]
+        named = f"migrations {', '.join(missing)} are" if len(missing) > 1 else f"migration {missing[0]} is"
+        raise DatabaseSchemaError(f"the database at {where} has schema version {len(applied)}, older than this hub's {len(known)}: "
+                                  f"{named} not applied", url=where, missing=missing)
+
+
+def migrate(database_url: str | None = None, *, upto: int | None = None) -> list[str]:
+    """Apply the migrations the database (default HUB_DATABASE_URL) lacks, or the first `upto`
+    of `MIGRATIONS`, in one transaction; return the names applied. Raises `HubError` without a
+    URL, `DatabaseSchemaError` for a database newer than this hub, `DatabaseUnavailable`."""
+    database_url = database_url or url()
+    if not database_url:
+        raise HubError("HUB_DATABASE_URL is not set: there is no database to migrate",
+                       hint="Set it to the URL `scripts/postgres start DATA_DIR PORT` printed (postgresql://hub:PASSWORD@HOST:PORT/hub).")
+    target = MIGRATIONS[:upto] if upto is not None else MIGRATIONS
+    with connect(database_url) as con:
+        con.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+        con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        applied = _applied(con)
+        if len(applied) > len(MIGRATIONS):
+            raise DatabaseSchemaError(f"the database at {redacted(database_url)} has schema version {len(applied)} ({applied[-1]}), "
+                                      f"newer than this hub knows ({len(MIGRATIONS)})", hint="Upgrade this hub; nothing was changed.")
+        done = []
+        for version, (name, sql) in enumerate(target[len(applied):], start=len(applied) + 1):
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+            done.append(name)
+    return done
+
+
+# -- tokens and acceptances (hub.access.AccessStore) ------------------------------------------
+
+
+def add_token(database_url: str, digest: str, user: str, publish: bool, created: str) -> None:
+    with connect(database_url) as con:
+        con.execute('INSERT INTO tokens (digest, "user", publish, created) VALUES (%s, %s, %s, %s)', (digest, user, publish, created))
+
+
+def token(database_url: str, digest: str) -> tuple[str, bool] | None:
+    """The (user, publish) of the token with this sha256, or None."""
+    with connect(database_url) as con:
+        return con.execute('SELECT "user", publish FROM tokens WHERE digest = %s', (digest,)).fetchone()
+
+
+def acceptances(database_url: str) -> list[dict[str, Any]]:
+    with connect(database_url) as con:
+        rows = con.execute('SELECT "user", dataset, accepted_at FROM acceptances ORDER BY id').fetchall()
+    return [{"user": u, "dataset": d, "accepted_at": at} for u, d, at in rows]
+
+
+def accepted(database_url: str, user: str, dataset: str) -> bool:
+    with connect(database_url) as con:
+        return con.execute('SELECT 1 FROM acceptances WHERE "user" = %s AND dataset = %s', (user, dataset)).fetchone() is not None
+
+
+def accept(database_url: str, user: str, dataset: str, at: str) -> dict[str, Any]:
+    """Record the acceptance (the first one stays); return the recorded one."""
+    with connect(database_url) as con:
+        con.execute('INSERT INTO acceptances ("user", dataset, accepted_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING', (user, dataset, at))
+        (first,) = con.execute('SELECT accepted_at FROM acceptances WHERE "user" = %s AND dataset = %s', (user, dataset)).fetchone()
+    return {"user": user, "dataset": dataset, "accepted_at": first}
