@@ -18,14 +18,15 @@ down a request fails with `DatabaseUnavailable` (503), and the next one after it
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hub.errors import DatabaseSchemaError, DatabaseUnavailable, HubError
 
-__all__ = ["MIGRATIONS", "accept", "accepted", "acceptances", "add_token", "check", "connect", "migrate", "redacted", "token", "url"]
+__all__ = ["MIGRATIONS", "SUBMISSION_COLUMNS", "accept", "accepted", "acceptances", "add_token", "check", "connect", "migrate", "record", "redacted",
+           "release", "reserve", "scored", "token", "url"]
 
 # (name, SQL); a migration, once released, is never edited: a change is a new one at the end
 MIGRATIONS: tuple[tuple[str, str], ...] = (
@@ -154,3 +155,41 @@ def accept(database_url: str, user: str, dataset: str, at: str) -> dict[str, Any
         con.execute('INSERT INTO acceptances ("user", dataset, accepted_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING', (user, dataset, at))
         (first,) = con.execute('SELECT accepted_at FROM acceptances WHERE "user" = %s AND dataset = %s', (user, dataset)).fetchone()
     return {"user": user, "dataset": dataset, "accepted_at": first}
+
+
+# -- submissions (hub.evaluation.submissions.Submissions) -------------------------------------
+
+SUBMISSION_COLUMNS = ("id", "user", "dataset", "at", "version", "manifest_sha256", "split", "task", "predictions_sha256", "model", "link", "metrics", "coverage")
+_SELECT = "SELECT " + ", ".join(f'"{c}"' for c in SUBMISSION_COLUMNS) + " FROM submissions"
+
+
+def reserve(database_url: str, user: str, dataset: str, since: float, now: float, allow: Callable[[int, float | None], None]) -> int:
+    """A slot for a submission of `dataset` by `user` at `now`; its id. `allow(count, oldest)`
+    sees the user's submissions after `since` and raises to refuse; the table is locked until
+    the slot is taken, so two replicas cannot both take the last one."""
+    with connect(database_url) as con:
+        con.execute("LOCK TABLE submissions IN SHARE ROW EXCLUSIVE MODE")
+        count, oldest = con.execute('SELECT count(*), min(at) FROM submissions WHERE "user" = %s AND dataset = %s AND at > %s', (user, dataset, since)).fetchone()
+        allow(count, oldest)
+        return con.execute("""INSERT INTO submissions ("user", dataset, at, status) VALUES (%s, %s, %s, 'scoring') RETURNING id""", (user, dataset, now)).fetchone()[0]
+
+
+def release(database_url: str, slot: int) -> None:
+    with connect(database_url) as con:
+        con.execute("DELETE FROM submissions WHERE id = %s AND status = 'scoring'", (slot,))
+
+
+def record(database_url: str, slot: int, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Store the scored figures of `slot` (version, manifest_sha256, split, task,
+    predictions_sha256, model, link, metrics, coverage); return its row (`SUBMISSION_COLUMNS`)."""
+    with connect(database_url) as con:
+        con.execute("UPDATE submissions SET status = 'scored', version = %s, manifest_sha256 = %s, split = %s, task = %s, predictions_sha256 = %s, "
+                    "model = %s, link = %s, metrics = %s, coverage = %s WHERE id = %s", (*values, slot))
+        return con.execute(_SELECT + " WHERE id = %s", (slot,)).fetchone()
+
+
+def scored(database_url: str, dataset: str, version: str | None) -> list[tuple[Any, ...]]:
+    """The rows of the scored submissions of `dataset` (of one version), oldest first."""
+    with connect(database_url) as con:
+        return con.execute(_SELECT + " WHERE status = 'scored' AND dataset = %s AND (%s::text IS NULL OR version = %s) ORDER BY at, id",
+                           (dataset, version, version)).fetchall()

@@ -24,7 +24,7 @@ from conftest import DEMO, REPO, free_port, uvicorn_thread
 from hub import database
 from hub.access import AccessStore
 from hub.cli import main
-from hub.errors import DatabaseSchemaError, DatabaseUnavailable
+from hub.errors import DatabaseSchemaError, DatabaseUnavailable, RateLimited
 
 GATED = "acme/gated-digits"
 HINT = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_DATABASE_URL; a retry works once it is back."
@@ -121,6 +121,26 @@ def test_a_token_and_an_acceptance_hold_on_both_replicas(replicas, postgres, mon
     assert got.status_code == 200 and len(got.json()["rows"]) > 0
     assert [a["user"] for a in AccessStore(second).acceptances()] == ["ada"]
     assert not (second / ".hub" / "access" / "acceptances.jsonl").exists()
+
+
+def test_submissions_and_their_daily_limit_are_shared(replicas, postgres, monkeypatch):
+    """The evaluation route's store: a slot taken through one replica counts on the other."""
+    from hub.evaluation.submissions import Submissions
+
+    monkeypatch.setenv("HUB_DATABASE_URL", postgres.url)
+    one, other = (Submissions(root) for root in replicas["roots"])
+    report = {"version": "1.0.0", "manifest_sha256": "m" * 64, "split": "test", "task": "classification", "predictions": {"sha256": "p" * 64},
+              "metrics": {"accuracy": {"value": 0.5}}, "coverage": {"scored": 10}}
+    recorded = one.record(one.reserve("cy", GATED, 2, now=1000.0), report, model="first", link=None)
+    other.release(other.reserve("cy", GATED, 2, now=1001.0))  # a failed scoring gives its slot back
+    other.reserve("cy", GATED, 2, now=1002.0)
+    with pytest.raises(RateLimited) as over:
+        one.reserve("cy", GATED, 2, now=1003.0)
+    assert over.value.message == f"user 'cy' has made 2 evaluations of {GATED} in the last 24 hours, the most it allows; retry after 1970-01-02T00:16:40+00:00"
+    assert over.value.retry_after == 86397
+    assert other.leaderboard(GATED) == [recorded] and recorded["user"] == "cy" and recorded["at"] == "1970-01-01T00:16:40+00:00"
+    assert other.leaderboard(GATED, "1.0.0") == [recorded] and other.leaderboard(GATED, "2.0.0") == []
+    assert not any((root / ".hub" / "submissions.sqlite").exists() for root in replicas["roots"])
 
 
 def test_a_database_of_another_schema_is_refused_with_the_migration_named(replicas, postgres, monkeypatch):

@@ -6,6 +6,8 @@ what the daily limit counts (`split.submissions_per_day`, per token's user and d
 the last 24 hours), taken in one write transaction so that two workers cannot both take the
 last slot. A scoring that fails gives its slot back; one that succeeds records the report's
 binding (version, manifest sha256, split, task, predictions sha256) and its headline figures.
+With HUB_DATABASE_URL set, the same records live in PostgreSQL (`hub.database`), shared by
+every server replica on that database.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hub import database
 from hub.errors import RateLimited
 
 __all__ = ["DAY", "LOWER_IS_BETTER", "Submissions", "ranked"]
@@ -40,6 +43,7 @@ class Submissions:
         from hub.repo import work_dir
 
         self.path = work_dir(root) / "submissions.sqlite"
+        self.database_url = database.url()
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -50,6 +54,16 @@ class Submissions:
         """A slot for one evaluation of `dataset` by `user`; its id. Raises `RateLimited` (with
         `retry_after` seconds) when `user` has `limit` submissions in the last 24 hours."""
         now = time.time() if now is None else now
+
+        def allow(count: int, oldest: float | None) -> None:
+            if count >= limit:
+                retry = max(1, math.ceil(oldest + DAY - now))
+                raise RateLimited(f"user {user!r} has made {count} evaluations of {dataset} in the last 24 hours, the most it allows; retry after {_iso(oldest + DAY)}",
+                                  hint=f"Retry in {retry} seconds. The limit is the dataset's split.submissions_per_day ({limit}).",
+                                  dataset=dataset, user=user, limit=limit, retry_after=retry)
+
+        if self.database_url:
+            return database.reserve(self.database_url, user, dataset, now - DAY, now, allow)
         con = self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -57,10 +71,7 @@ class Submissions:
                                         (user, dataset, now - DAY)).fetchone()
             if count >= limit:
                 con.execute("ROLLBACK")
-                retry = max(1, math.ceil(oldest + DAY - now))
-                raise RateLimited(f"user {user!r} has made {count} evaluations of {dataset} in the last 24 hours, the most it allows; retry after {_iso(oldest + DAY)}",
-                                  hint=f"Retry in {retry} seconds. The limit is the dataset's split.submissions_per_day ({limit}).",
-                                  dataset=dataset, user=user, limit=limit, retry_after=retry)
+            allow(count, oldest)
             cursor = con.execute("INSERT INTO submissions (user, dataset, at, status) VALUES (?, ?, ?, 'scoring')", (user, dataset, now))
             con.execute("COMMIT")
             return int(cursor.lastrowid)
@@ -69,6 +80,8 @@ class Submissions:
 
     def release(self, slot: int) -> None:
         """Give back a slot whose scoring failed."""
+        if self.database_url:
+            return database.release(self.database_url, slot)
         con = self._connect()
         try:
             con.execute("DELETE FROM submissions WHERE id = ? AND status = 'scoring'", (slot,))
@@ -77,18 +90,22 @@ class Submissions:
 
     def record(self, slot: int, report: dict[str, Any], *, model: str | None, link: str | None) -> dict[str, Any]:
         """Store the scored report of `slot`; return the submission as `leaderboard` lists it."""
+        values = (report["version"], report["manifest_sha256"], report["split"], report["task"], report["predictions"]["sha256"], model, link,
+                  json.dumps(report["metrics"]), json.dumps(report["coverage"]))
+        if self.database_url:
+            return _items([database.record(self.database_url, slot, values)])[0]
         con = self._connect()
         try:
             con.execute("UPDATE submissions SET status = 'scored', version = ?, manifest_sha256 = ?, split = ?, task = ?, predictions_sha256 = ?, "
-                        "model = ?, link = ?, metrics = ?, coverage = ? WHERE id = ?",
-                        (report["version"], report["manifest_sha256"], report["split"], report["task"], report["predictions"]["sha256"], model, link,
-                         json.dumps(report["metrics"]), json.dumps(report["coverage"]), slot))
+                        "model = ?, link = ?, metrics = ?, coverage = ? WHERE id = ?", (*values, slot))
             return self._rows(con, "WHERE id = ?", (slot,))[0]
         finally:
             con.close()
 
     def leaderboard(self, dataset: str, version: str | None = None) -> list[dict[str, Any]]:
         """The scored submissions of `dataset` (of one version), oldest first."""
+        if self.database_url:
+            return _items(database.scored(self.database_url, dataset, version))
         con = self._connect()
         try:
             where, args = "WHERE status = 'scored' AND dataset = ?", [dataset]
@@ -102,14 +119,18 @@ class Submissions:
     def _rows(con: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         rows = con.execute("SELECT id, user, dataset, at, version, manifest_sha256, split, task, predictions_sha256, model, link, metrics, coverage "
                            f"FROM submissions {where}", args).fetchall()
-        keys = ("id", "user", "dataset", "at", "version", "manifest_sha256", "split", "task", "predictions_sha256", "model", "link", "metrics", "coverage")
-        out = []
-        for row in rows:
-            item = dict(zip(keys, row))
-            item["at"] = _iso(item["at"])
-            item["metrics"], item["coverage"] = json.loads(item["metrics"]), json.loads(item["coverage"])
-            out.append(item)
-        return out
+        return _items(rows)
+
+
+def _items(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Rows of `database.SUBMISSION_COLUMNS` as `leaderboard` lists them."""
+    out = []
+    for row in rows:
+        item = dict(zip(database.SUBMISSION_COLUMNS, row))
+        item["at"] = _iso(item["at"])
+        item["metrics"], item["coverage"] = json.loads(item["metrics"]), json.loads(item["coverage"])
+        out.append(item)
+    return out
 
 
 LOWER_IS_BETTER = frozenset({"wer", "cer", "der", "false_alarm", "missed_detection", "confusion"})  # error rates; every other figure is a score
