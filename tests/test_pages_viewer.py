@@ -377,3 +377,10 @@ def test_the_viewer_names_an_unknown_class(page):
     assert response.status == 400
     assert page.inner_text(".message") == "label has no class 'eleven'"
     assert page.inner_text(".hint") == "Choose one of: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9."
+
+
+def test_a_short_card_leaves_no_gap(page):
+    """The plots follow the card in its column, beside the side column, not below the longer of the two."""
+    page.goto(f"/datasets/{PHOTOS}")  # no card at all
+    plots, side = page.locator("#plots").bounding_box(), page.locator(".columns .side").bounding_box()
+    assert plots["y"] < side["y"] + side["height"] and plots["x"] + plots["width"] <= side["x"]
