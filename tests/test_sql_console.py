@@ -242,3 +242,25 @@ def test_a_blind_split_cannot_be_queried_for_its_labels(tmp_path):
         assert got.status_code == 400 and got.json()["error"].startswith('the query failed: Binder Error: Referenced column "label" not found')
         got = ask(f"SELECT * FROM read_parquet('{labels}')")
         assert got.json()["error"] == f'the query failed: Permission Error: Cannot access file "{labels}" - {PERMISSION}'
+
+
+@pytest.mark.parametrize("query, column_type, value", [
+    ("SELECT INTERVAL 1 DAY AS v", "INTERVAL", [0, 1, 0]),  # months, days, nanoseconds
+    ("SELECT 170141183460469231731687303715884105727::HUGEINT AS v", "HUGEINT", "170141183460469231731687303715884105727"),
+    ("SELECT 1.5::DECIMAL(10,2) AS v", "DECIMAL(10,2)", "1.50"),
+    ("SELECT TIMESTAMP '2020-01-01 10:00' AS v", "TIMESTAMP", "2020-01-01T10:00:00"),
+    ("SELECT MAP {'a': 1} AS v", "MAP(VARCHAR, INTEGER)", [["a", 1]]),
+    ("SELECT 'nan'::DOUBLE AS v", "DOUBLE", None),
+    ("SELECT '\\x00\\xff'::BLOB AS v", "BLOB", "AP8="),
+])
+def test_every_duckdb_type_answers_as_json(site, query, column_type, value):
+    body = run(site, SPEECH, query).json()
+    assert body["columns"] == [{"name": "v", "type": column_type}] and body["rows"] == [[value]]
+
+
+@pytest.mark.parametrize("format", ["csv", "parquet"])
+def test_a_file_format_that_cannot_hold_a_type_says_so(site, format):
+    got = run(site, SPEECH, "SELECT INTERVAL 1 DAY AS v", format=format)
+    assert got.status_code == 400 and got.json()["error"].startswith(f"{format.upper()} cannot hold this answer: ")
+    assert got.json()["hint"] == "Cast the column to text (column::VARCHAR), or ask for format=json."
+    assert run(site, SPEECH, "SELECT (INTERVAL 1 DAY)::VARCHAR AS v", format=format).status_code == 200

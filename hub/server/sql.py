@@ -127,13 +127,8 @@ def sql(
                              "truncated": truncated, "limit": limit, "elapsed": round(elapsed, 6)}, headers=headers)
     filename = f"{rev.dataset.replace('/', '-')}-{rev.version}.{format}"
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    if format == "csv":
-        return Response(_csv(table), media_type="text/csv; charset=utf-8", headers=headers)
-    import pyarrow.parquet as pq
-
-    out = io.BytesIO()
-    pq.write_table(table, out)
-    return Response(out.getvalue(), media_type="application/vnd.apache.parquet", headers=headers)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.apache.parquet"
+    return Response(_file(table, format), media_type=media, headers=headers)
 
 
 def _json(value: Any) -> Any:
@@ -155,13 +150,19 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _csv(table: pa.Table) -> bytes:
+def _file(table: pa.Table, format: str) -> bytes:
+    """The rows as a CSV or Parquet file; raises `BadRequest` for a column the format cannot hold."""
     import pyarrow.csv
+    import pyarrow.parquet as pq
 
-    nested = [f"{f.name} ({f.type})" for f in table.schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
-    if nested:
-        raise BadRequest(f"CSV cannot hold the column{'s' if len(nested) > 1 else ''} {', '.join(nested)}",
-                         hint="Select other columns, or ask for format=parquet.")
+    if format == "csv":
+        nested = [f"{f.name} ({f.type})" for f in table.schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+        if nested:
+            raise BadRequest(f"CSV cannot hold the column{'s' if len(nested) > 1 else ''} {', '.join(nested)}",
+                             hint="Select other columns, or ask for format=parquet.")
     out = io.BytesIO()
-    pyarrow.csv.write_csv(table, out)
+    try:
+        pyarrow.csv.write_csv(table, out) if format == "csv" else pq.write_table(table, out)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:  # an INTERVAL, for one
+        raise BadRequest(f"{format.upper()} cannot hold this answer: {exc}", hint="Cast the column to text (column::VARCHAR), or ask for format=json.") from None
     return out.getvalue()
