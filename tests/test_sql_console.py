@@ -264,3 +264,15 @@ def test_a_file_format_that_cannot_hold_a_type_says_so(site, format):
     assert got.status_code == 400 and got.json()["error"].startswith(f"{format.upper()} cannot hold this answer: ")
     assert got.json()["hint"] == "Cast the column to text (column::VARCHAR), or ask for format=json."
     assert run(site, SPEECH, "SELECT (INTERVAL 1 DAY)::VARCHAR AS v", format=format).status_code == 200
+
+
+def test_duckdbs_spill_folder_is_not_readable(site, tmp_path, monkeypatch):
+    """With external access off DuckDB still allows its temp folder, `.tmp/` under the cwd; the
+    console opens DuckDB without one."""
+    monkeypatch.chdir(tmp_path)  # the server's cwd too: it runs in a thread of this process
+    (tmp_path / ".tmp").mkdir()
+    (tmp_path / ".tmp" / "secret.csv").write_text("token\nhub_secret\n")
+    path = tmp_path / ".tmp" / "secret.csv"
+    got = run(site, SPEECH, f"SELECT * FROM read_csv('{path}')")
+    assert got.status_code == 400 and got.json()["error"] == f'the query failed: Permission Error: Cannot access file "{path}" - {PERMISSION}'
+    assert "hub_secret" not in got.text

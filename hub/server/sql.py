@@ -41,7 +41,8 @@ router = APIRouter()
 
 MAX_ROWS = 1000
 TIME_LIMIT = 5.0  # seconds; read at each request (the tests lower it)
-_CONFIG = {"enable_external_access": False, "lock_configuration": True, "threads": 1, "memory_limit": "1GB"}
+# temp_directory "": DuckDB otherwise allows its spill folder, `.tmp/` under the server's cwd, to be read
+_CONFIG = {"enable_external_access": False, "lock_configuration": True, "temp_directory": "", "threads": 1, "memory_limit": "1GB"}
 
 
 def _statement(query: str) -> None:
