@@ -276,3 +276,11 @@ def test_duckdbs_spill_folder_is_not_readable(site, tmp_path, monkeypatch):
     got = run(site, SPEECH, f"SELECT * FROM read_csv('{path}')")
     assert got.status_code == 400 and got.json()["error"] == f'the query failed: Permission Error: Cannot access file "{path}" - {PERMISSION}'
     assert "hub_secret" not in got.text
+
+
+@pytest.mark.parametrize("inner", ["COPY test TO ''/tmp/h16-sql-escape.csv''", "SET enable_external_access = true", "ATTACH '':memory:'' AS other"])
+def test_a_statement_inside_query_is_refused(site, inner):
+    """DuckDB's `query()` table function runs SQL text: it too takes only one SELECT."""
+    got = run(site, SPEECH, f"SELECT * FROM query('{inner}')")
+    assert got.status_code == 400 and got.json()["error"].startswith("the query failed: Parser Error: Expected a single SELECT statement")
+    assert not Path("/tmp/h16-sql-escape.csv").exists()
