@@ -11,13 +11,17 @@ The schema is versioned: `MIGRATIONS` in order, each recorded in `schema_migrati
 the migrations it knows (`check`), naming the migration, rather than fail on a missing column
 in the middle of a request.
 
-Every call opens a connection and closes it, so nothing goes stale: while the database is
-down a request fails with `DatabaseUnavailable` (503), and the next one after it is back works.
+A call takes an idle connection of this process (a few are kept: a new one costs a TCP and
+password handshake, 40 ms under load against 1 ms for a token from the file) after a `SELECT 1`
+shows it still answers, or opens one. While the database is down a request fails with
+`DatabaseUnavailable` (503); the connections of before are dropped, so the first request after
+it is back works.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,6 +46,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 _MIGRATE_LOCK = 18  # pg_advisory_xact_lock key: two `hub db migrate` at once take turns
+_KEEP = 4  # idle connections kept per URL
+_idle: dict[str, list[Any]] = {}
+_idle_lock = threading.Lock()
 
 
 def url() -> str | None:
@@ -67,12 +74,59 @@ def connect(database_url: str) -> Iterator[Any]:
     """
     import psycopg
 
+    con = _idle_connection(database_url)
     try:
-        with psycopg.connect(database_url, connect_timeout=5) as con:
+        if con is None:
+            con = _open(database_url)
+        with con.transaction():
             yield con
     except psycopg.OperationalError as exc:
+        if con is not None:
+            con.close()
         reason = str(exc).strip().splitlines()[-1].strip() if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"the hub's database at {redacted(database_url)} cannot be reached", url=redacted(database_url), reason=reason) from None
+    except BaseException:
+        _give_back(database_url, con)  # rolled back, and still good
+        raise
+    _give_back(database_url, con)
+
+
+def _open(database_url: str) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(database_url, autocommit=True, connect_timeout=5)
+    except psycopg.ProgrammingError:  # its message may quote the URL, password and all: not passed on
+        raise HubError("HUB_DATABASE_URL is not a URL PostgreSQL takes",
+                       hint="Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.") from None
+
+
+def _idle_connection(database_url: str) -> Any:
+    """An idle connection to `database_url` that still answers, or None."""
+    import psycopg
+
+    while True:
+        with _idle_lock:
+            pool = _idle.get(database_url)
+            if not pool:
+                return None
+            con = pool.pop()
+        try:
+            con.execute("SELECT 1")
+            return con
+        except psycopg.Error:
+            con.close()  # the server restarted or is down: this one is dead
+
+
+def _give_back(database_url: str, con: Any) -> None:
+    if con is None:
+        return
+    with _idle_lock:
+        pool = _idle.setdefault(database_url, [])
+        if len(pool) < _KEEP and not con.closed:
+            pool.append(con)
+            return
+    con.close()
 
 
 def _applied(con: Any) -> list[str]:

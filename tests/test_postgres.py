@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -24,7 +25,7 @@ from conftest import DEMO, REPO, free_port, uvicorn_thread
 from hub import database
 from hub.access import AccessStore
 from hub.cli import main
-from hub.errors import DatabaseSchemaError, DatabaseUnavailable, RateLimited
+from hub.errors import DatabaseSchemaError, RateLimited
 
 GATED = "acme/gated-digits"
 HINT = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_DATABASE_URL; a retry works once it is back."
@@ -44,10 +45,10 @@ class Postgres:
         self.url = self.process.stdout.readline().strip()
         deadline = time.monotonic() + 60
         while True:
-            try:
-                with database.connect(self.url):
-                    return
-            except DatabaseUnavailable:
+            try:  # not through hub.database: its kept connections are what a restart tests
+                psycopg.connect(self.url, connect_timeout=5).close()
+                return
+            except psycopg.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     pytest.fail(f"scripts/postgres did not start (exit {self.process.returncode}): see {self.log.name}")
@@ -162,6 +163,11 @@ def test_a_database_of_another_schema_is_refused_with_the_migration_named(replic
     assert served.exit_code == 1
     assert served.stderr == f"Error: {message}\nHint: Apply the migrations with `hub db migrate` (with HUB_DATABASE_URL set), then start the server again.\n"
 
+    monkeypatch.setenv("HUB_DATABASE_URL", "hub:secret@127.0.0.1/hub")
+    garbled = CliRunner().invoke(main, ["db", "migrate"])
+    assert (garbled.exit_code, garbled.stderr) == (1, "Error: HUB_DATABASE_URL is not a URL PostgreSQL takes\n"
+                                                      "Hint: Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.\n")
+    monkeypatch.setenv("HUB_DATABASE_URL", old)
     migrated = CliRunner().invoke(main, ["db", "migrate"])
     assert (migrated.exit_code, migrated.stdout) == (0, f"{where}: applied 0002_submissions\n")
     create_app(replicas["roots"][0])  # starts now
@@ -192,3 +198,7 @@ def test_postgres_down_is_a_503_and_the_replicas_recover(replicas, postgres, mon
     for client in (replicas["one"], replicas["other"]):
         got = client.get("/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
         assert got.status_code == 200 and got.json()["name"] == "bea"
+    postgres.stop()  # a restart between two requests: the kept connections are dead, and replaced
+    postgres.start()
+    got = replicas["other"].get("/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.json()["name"] == "bea"
