@@ -6,9 +6,9 @@ type and the span, never the value. Addresses at the domains reserved for docume
 (RFC 2606, RFC 6761: example.com, *.test, ...) belong to no one and are not found: code
 samples in chat corpora quote them.
 
-The gate (`check`, one step of validation's checks) reads the free text of every record,
-`TEXT_FIELDS` of its type and the extra text fields, under the entry's policy (`pii:` in
-dataset.yaml, `policy`): `reject` makes every finding a `pii-*` problem that rejects its row,
+The gate (`check`, one step of validation's checks) reads the free text of every record (the
+fields its type names, `RecordType.free_text`, and the extra text fields), under the entry's
+policy (`pii:` in dataset.yaml, default the type's `pii_default`, `policy`): `reject` makes every finding a `pii-*` problem that rejects its row,
 `redact` and `report` count the findings (per batch, added up by `merge` into
 `Entry.extra["pii"]`), and publishing replaces each span with its typed placeholder under
 `redact` (`redact_table`).
@@ -23,17 +23,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from hub import records
 from hub.arrowutil import leaf, map_leaf
 
 if TYPE_CHECKING:
     from hub.checks import Checker
     from hub.entry import Entry
 
-__all__ = ["TEXT_FIELDS", "Finding", "check", "find_pii", "for_publishing", "merge", "policy", "redact", "redact_table", "scan", "slug", "text_fields"]
+__all__ = ["Finding", "check", "find_pii", "for_publishing", "merge", "policy", "redact", "redact_table", "scan", "slug", "text_fields"]
 
 # The free text of each record type (paths through lists and structs); extra text fields come on top.
-TEXT_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {"dialogue": (("turns", "text"),), "speech": (("transcript",),)}
-DEFAULT_REJECT = ("dialogue", "speech")  # conversations and transcripts of people: reject by default, report elsewhere
 KEPT = 1000  # findings listed (with their place) under `report` and `redact`; all are counted
 
 
@@ -122,7 +121,7 @@ def slug(kind: str) -> str:
 
 def policy(entry: Entry) -> str:
     """The entry's `pii` policy: as dataset.yaml says, else `reject` for dialogue and speech, `report` elsewhere."""
-    return entry.data.get("pii") or ("reject" if entry.schema.record in DEFAULT_REJECT else "report")
+    return entry.data.get("pii") or records.get(entry.schema.record).pii_default
 
 
 def text_fields(entry: Entry, columns: list[str]) -> list[tuple[str, ...]]:
@@ -131,7 +130,7 @@ def text_fields(entry: Entry, columns: list[str]) -> list[tuple[str, ...]]:
     split = entry.split
     keys = {"parent", *((split.group_key, split.stratify_key, split.column) if split else ())}
     extras = [(f.name,) for f in entry.schema.extras if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    paths = [*TEXT_FIELDS.get(entry.schema.record, ()), *(p for p in extras if p[0] not in keys)]
+    paths = [*records.get(entry.schema.record).free_text, *(p for p in extras if p[0] not in keys)]
     return [p for p in paths if p[0] in columns]
 
 

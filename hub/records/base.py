@@ -93,6 +93,8 @@ class RecordType:
     text_sql: ClassVar[str | None] = None  # DuckDB SQL of a record's text, lower-cased (over `text_columns`)
     text_columns: ClassVar[tuple[str, ...]] = ()  # the columns `text_sql` reads
     tasks: ClassVar[tuple[TaskSpec, ...]] = ()  # its Label Studio tasks; the first is the default
+    free_text: ClassVar[tuple[tuple[str, ...], ...]] = ()  # its free-text fields, as paths (a column, or a field of a list's items): what the PII gate reads
+    pii_default: ClassVar[str] = "report"  # the PII gate's policy when dataset.yaml says none (`hub.pii`)
     derived: ClassVar[tuple[str, ...]] = ()  # fields its media tell: derived when absent (`derive`), checked when given (`check_decoded`)
 
     def __repr__(self) -> str:

@@ -35,6 +35,8 @@ class Dialogue(RecordType):
     example = {"dialogue_id": "dlg-0001", "language": "en", "intent": "greeting",
                "turns": [{"speaker": "user", "text": "hello"}, {"speaker": "agent", "text": "hi, how can I help?"}]}
     languages = True
+    free_text = (("turns", "text"),)
+    pii_default = "reject"  # what people said: personal data is refused unless dataset.yaml says otherwise
     text_sql = "lower(array_to_string(list_transform(turns, lambda t: t.text), ' '))"
     text_columns = ("turns",)
     tasks = (TaskSpec("dialogue", "intent", "intent", "choice", "intent", "dialogue", "choices"),)

@@ -58,6 +58,8 @@ class Speech(RecordType):
     example = {"transcript": "the kettle is boiling", "speaker": "spk-001", "speaker_gender": "female", "language": "en", "duration": 1.5, "sample_rate": 16000}
     media_extension = "wav"
     languages = True
+    free_text = (("transcript",),)
+    pii_default = "reject"  # what people said: personal data is refused unless dataset.yaml says otherwise
     tasks = (
         TaskSpec("speech", "transcription", "transcript", "text", "transcript", "audio", "textarea"),
         TaskSpec("speech", "speaker-segments", "segments", "spans", "segments", "audio", "labels", labels_from="speaker"),
