@@ -12,7 +12,6 @@ DVC recorded (for an object uploaded in one part, the ETag is its md5).
 from __future__ import annotations
 
 import json
-import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ import yaml
 
 from hub.errors import StorageError
 from hub.repo import remote_error, s3_filesystem
-
-log = logging.getLogger(__name__)
 
 __all__ = ["PRESIGNED_SECONDS", "presigned_shard"]
 
@@ -58,7 +55,8 @@ def presigned_shard(root: Path, version: Path, path: str, size: int) -> str | No
     etag = str(info.get("ETag", "")).strip('"')
     if info.get("size") != size or ("-" not in etag and etag != md5):
         raise StorageError(f"the object {key} is not {path} of version {version.name}: {info.get('size')} bytes, ETag {etag} "
-                             f"(the manifest says {size} bytes, DVC md5 {md5})", path=path)
+                           f"(the manifest says {size} bytes, DVC md5 {md5})", path=path,
+                           hint="Push the version again from a clone that has its data (`dvc push`), and check the object store.")
     return fs.url(key, expires=PRESIGNED_SECONDS)
 
 

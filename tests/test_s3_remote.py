@@ -5,11 +5,13 @@ nothing answering, the store killed in the middle of a push."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -174,6 +176,14 @@ def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, 
         pulled = hub.pull(f"{DATASET}@{published.version}", endpoint=server.url, cache_dir=tmp_path / "cache")  # checks every sha256
         assert {f["path"]: (pulled.path / f["path"]).read_bytes() == (published.path / f["path"]).read_bytes() for f in pulled.files} == \
             {f["path"]: True for f in published.manifest["files"]}
+
+        key = urllib.parse.urlsplit(redirect.value.headers["Location"]).path.lstrip("/")
+        s3_env.s3().pipe(key, b"not the shard")  # other bytes under the shard's name
+        with pytest.raises(urllib.error.HTTPError) as swapped:
+            urllib.request.build_opener(_NoRedirects).open(url)
+        assert (swapped.value.code, json.loads(swapped.value.read())["error"]) == \
+            (503, f"the object {key} is not {shard['path']} of version {published.version}: 13 bytes, ETag {hashlib.md5(b'not the shard').hexdigest()} "
+                  f"(the manifest says {shard['size']} bytes, DVC md5 {key.rsplit('/', 2)[-2] + key.rsplit('/', 1)[-1]})")
 
         s3_env.kill()
         with pytest.raises(urllib.error.HTTPError) as down:
