@@ -352,6 +352,25 @@ class Catalog:
         """Every registered dataset, by id."""
         return self.search(limit=1_000_000)
 
+    def contaminated_by(self, dataset: str) -> list[dict[str, Any]]:
+        """`hub.contamination.contaminated_by` from the index: the latest versions' contamination
+        read once per index file (a page of a test set asks on every view)."""
+        from hub.contamination import holders
+
+        connection, memo = self._session()
+        found = memo.get("contaminated-by")
+        if found is None:
+            cur = _cursor(connection)
+            try:
+                rows = cur.execute("SELECT v.dataset, v.version, json_extract(v.manifest, '$.contamination') FROM versions v "
+                                   "JOIN datasets d ON d.id = v.dataset AND d.latest = v.version "
+                                   "WHERE json_extract(v.manifest, '$.contamination') IS NOT NULL").fetchall()
+            finally:
+                cur.close()
+            found = holders((d, v, json.loads(c) if isinstance(c, str) else c) for d, v, c in rows)
+            memo.put("contaminated-by", found, sum(len(v) for v in found.values()) or 1)
+        return found.get(dataset, [])
+
     def show(self, ref: str) -> dict[str, Any]:
         """A dataset (`ns/name`) with its versions, or one version (`ns/name@1.0.0`) with its manifest.
 

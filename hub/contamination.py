@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from hub.errors import HubError, StorageError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "contaminated_by", "fingerprint", "raise_if_contaminated", "references", "refusing", "write_report"]
+__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "contaminated_by", "fingerprint", "holders", "raise_if_contaminated", "references", "refusing", "write_report"]
 
 REFERENCE_SPLITS = ("test", "validation")  # the splits of other datasets that must stay out of anyone's training data
 FIRST_IDS = 5  # ids named per match in messages (the report file lists them all)
@@ -238,27 +239,34 @@ def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, na
 def contaminated_by(root: Path, dataset: str) -> list[dict[str, Any]]:
     """The other datasets whose latest version holds records of `dataset`'s test or validation
     splits (published with --allow-contamination, or matching its test set from their own),
-    from their manifests: [{dataset, version, split (ours), in (their split), rows, exact, near}]."""
+    from their manifests: [{dataset, version, split (ours), in (their split), rows, exact, near}].
+    (The server asks its catalog index, `hub.catalog.Catalog.contaminated_by`, instead of this scan.)"""
     from hub.entry import registered
     from hub.store import resolve_revision
     from hub.versions import published_versions
 
-    found = []
+    latest = []
     for other in registered(root):
-        if other == dataset:
-            continue
         try:
             versions = published_versions(root / "registry" / other / "versions")
-            if not versions:
-                continue
-            manifest = resolve_revision(root, other, versions[-1]).manifest
+            if versions:
+                manifest = resolve_revision(root, other, versions[-1]).manifest
+                latest.append((other, manifest.get("version", versions[-1]), manifest.get("contamination")))
         except HubError:  # a broken entry or version: the catalog reports it
             continue
-        for m in (manifest.get("contamination") or {}).get("matches", []):
-            if isinstance(m, dict) and m.get("dataset") == dataset:
-                found.append({"dataset": other, "version": manifest.get("version", versions[-1]), "split": m.get("split"), "in": m.get("ours"),
-                              "rows": m.get("rows"), "exact": m.get("exact"), "near": m.get("near"), "of_version": m.get("version")})
-    return sorted(found, key=lambda f: (f["in"] != "train", -(f["rows"] or 0), f["dataset"]))
+    return holders(latest).get(dataset, [])
+
+
+def holders(latest: Iterable[tuple[str, str, dict[str, Any] | None]]) -> dict[str, list[dict[str, Any]]]:
+    """Test set -> the datasets holding its records, from each dataset's latest version
+    (id, version, the manifest's `contamination`), as `contaminated_by` lists them."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for other, version, contamination in latest:
+        for m in (contamination or {}).get("matches", []):
+            if isinstance(m, dict) and m.get("dataset") and m.get("dataset") != other:
+                found.setdefault(m["dataset"], []).append({"dataset": other, "version": version, "split": m.get("split"), "in": m.get("ours"),
+                                                           "rows": m.get("rows"), "exact": m.get("exact"), "near": m.get("near"), "of_version": m.get("version")})
+    return {test: sorted(rows, key=lambda f: (f["in"] != "train", -(f["rows"] or 0), f["dataset"])) for test, rows in found.items()}
 
 
 def refusing(matches: list[Match], train: str = "train") -> list[Match]:

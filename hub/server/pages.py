@@ -148,10 +148,8 @@ def dataset(request: Request, ns: str, name: str, split: str = Query("", max_len
 
 def _contaminated_by(request: Request, dataset: str) -> list[dict[str, Any]]:
     """The datasets the caller may see whose latest version holds this one's test records."""
-    from hub.contamination import contaminated_by
-
     seen = []
-    for found in contaminated_by(request.app.state.root, dataset):
+    for found in request.app.state.catalog.contaminated_by(dataset):
         try:
             visible_access(request, found["dataset"])
         except HubError:  # a private dataset's name is not told to a caller who may not see it
