@@ -24,10 +24,15 @@ records) instead, and never breaks one:
    every stratum to within one component.
 3. When there are at least as many components as splits with a positive ratio, none of those
    splits stays empty: the smallest new component of the split most over its share moves there.
+4. When the new components are few (`hub.balance`: at most 32 kinds), a mixed-integer program
+   places them instead, as close to every split's target rows and class shares as whole
+   components allow, never worse on either figure than rules 2-3 (nor on classes than the
+   hashes alone, when that costs no rows); equal optima keep the placement of rules 2-3.
 
-So the split of a record depends on its component, the seed and the other new components of
-the same stratum, never on row order; published records never move, and adding records to
-an unpublished dataset moves only the few components next to a stratum's cut points.
+So the split of a record depends on its component, the seed and the other new components (of
+the same stratum, for rules 2-3), never on row order; published records never move, and adding
+records to an unpublished dataset moves only the few components next to a stratum's cut points
+(or, with few components, those the optimizer places better).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub import records
+from hub import balance, records
 from hub.arrowutil import flat, ordered_connection, per_row
 from hub.dedup import DuplicateKeys, Thresholds, find_duplicates, text_hashes
 from hub.entry import SplitPolicy
@@ -234,6 +239,7 @@ class Assignment:
     conflicts: int = 0  # components whose published rows were in different splits (new records bridged them)
     hashed: np.ndarray | None = None  # int8 split per row by the groups' hashes alone (components tied, pins kept): before balancing
     components: int | None = None  # how many units were placed: groups, or groups tied by duplicates
+    balance: str | None = None  # how the new components were placed (`hub.balance.Balanced.method`); None when none were new
 
     def select(self, keep: np.ndarray) -> Assignment:
         """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
@@ -242,7 +248,8 @@ class Assignment:
         dups = DuplicateKeys(new_row[self.duplicates.rows[edge]], self.duplicates.keys[edge], self.duplicates.kinds, self.duplicates.skipped)
         moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
         hashed = None if self.hashed is None else self.hashed[keep]
-        return Assignment(self.index[keep], self.names, moved, self.tied_groups, dups, self.thresholds, self.conflicts, hashed, self.components)
+        return Assignment(self.index[keep], self.names, moved, self.tied_groups, dups, self.thresholds, self.conflicts, hashed, self.components,
+                          self.balance)
 
 
 def _components(codes: np.ndarray, n_groups: int, duplicates: DuplicateKeys) -> np.ndarray:
@@ -406,6 +413,7 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
             fixed[ids] = counts.reshape(len(ids), n_splits).argmax(axis=1)
     hashed_split = np.where(fixed >= 0, fixed, anchor_split).astype(np.int8)
     split = fixed.copy()
+    method = None
     size = np.bincount(unit, minlength=n_components).astype(np.float64)
     ratios = np.array(list(policy.ratios.values()), dtype=np.float64)
     if (split < 0).any():
@@ -418,13 +426,15 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
             component_stratum[ids] = _majority(stratum[rows], local.reshape(-1), len(ids), n_strata)
         _balance_free(split, size, component_stratum, order_key, ratios, n_strata)
         _fill_empty(split, size, order_key, fixed < 0, ratios)
+        balanced = balance.optimize(split, fixed < 0, unit, stratum, n_strata, hashed_split, order_key, ratios)
+        split, method = balanced.split, balanced.method
     group_hashed = hashed_split[component]
     groups_per_component = np.bincount(component, minlength=n_components)
     tied = int((groups_per_component[component] > 1).sum())
     before = group_hashed[codes]
     index = split[unit]
     moved = int((before != base[codes]).sum()) if pinned is None else int(((pinned >= 0) & (index != pinned)).sum())
-    return Assignment(index, hashed.names, moved, tied, duplicates, thresholds, conflicts, before, n_components)
+    return Assignment(index, hashed.names, moved, tied, duplicates, thresholds, conflicts, before, n_components, method)
 
 
 def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels: list[str], moves: dict | None = None,
@@ -432,7 +442,11 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
     """The leakage certificate, checked from the final assignment alone (not trusted from it).
 
     `holds` is true only when no group and no duplicate cluster lies in two splits. Per split:
-    rows, groups, the target row share (the policy's ratio) and the share achieved. Per kind of
+    rows, groups, the target row share (the policy's ratio), the share achieved and the share
+    the groups' hashes alone would have given; `balance`: how the new components were placed
+    and the largest row-share gaps (achieved, by hashing alone); `stratification`: the class
+    shares of the whole (the targets) and of every split, and each split's largest gap to them,
+    achieved and by hashing alone. Per kind of
     duplicate cluster: how many, and the ids of the first clusters' first members (and of the
     first ones crossing, if any). `records_moved` counts published records now in another split
     (`moves`, `hub.split_rules.published_moves`'s dict: 0 unless moves were allowed). `record`:
@@ -455,10 +469,13 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         con.close()
     examples = cluster_examples(dups, ids)
     total = max(1, table.num_rows)
+    hashed_rows = None if assignment.hashed is None else np.bincount(assignment.hashed.astype(np.int64), minlength=len(names))
     splits = {}
-    for name in names:
+    for i, name in enumerate(names):
         s = per_split.get(name, {"rows": 0, "groups": 0})
         splits[name] = {**s, "target_share": round(float(policy.ratios.get(name, 0.0)), 4), "share": round(s["rows"] / total, 4)}
+        if hashed_rows is not None:  # what the groups' hashes alone would have given
+            splits[name]["share_hashed"] = round(int(hashed_rows[i]) / total, 4)
     moved = moves or {}
     certificate = {
         "holds": n_groups_crossing == 0 and n_crossing == 0,
@@ -475,6 +492,12 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         "thresholds": assignment.thresholds.to_dict(),
         "splits": splits,
     }
+    if assignment.balance is not None:  # how the new components were placed, and the largest gap of a split's rows to its target
+        gaps = {name: abs(s["rows"] / total - float(policy.ratios.get(name, 0.0))) for name, s in splits.items()}
+        certificate["balance"] = {"method": assignment.balance, "largest_row_deviation": round(max(gaps.values()), 4)}
+        if hashed_rows is not None:
+            certificate["balance"]["largest_row_deviation_hashed"] = round(max(abs(int(hashed_rows[i]) / total - float(policy.ratios.get(name, 0.0)))
+                                                                               for i, name in enumerate(names)), 4)
     if n_groups_crossing or n_crossing:  # the first of them, by name
         kind_of = _kind_of_key(dups)
         certificate["crossing"] = {"groups": list(groups_crossing),
@@ -483,7 +506,8 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
         codes, values = _values(table.column(policy.stratify_key), labels)
         balance = _balance(codes, values, assignment.index, names)
         if assignment.hashed is not None:  # what the groups' hashes alone would have given
-            balance["largest_deviation_hashed"] = _balance(codes, values, assignment.hashed, names)["largest_deviation"]
+            by_hash = _balance(codes, values, assignment.hashed, names)
+            balance["largest_deviation_hashed"], balance["deviation_hashed"] = by_hash["largest_deviation"], by_hash["deviation"]
         certificate["stratification"] = {"key": policy.stratify_key, **balance}
     return extend_certificate(certificate, table, assignment, policy, record)  # given and time splits; what leaks (hub.split_modes)
 
@@ -547,18 +571,19 @@ def _values(column: pa.ChunkedArray, labels: list[str]) -> tuple[np.ndarray, lis
 
 
 def _balance(codes: np.ndarray, values: list[str], index: np.ndarray, splits: list[str]) -> dict:
-    """Per split, each value's share, and the largest gap to its share in the whole."""
+    """Per split, each value's share and the largest gap of one to its share in the whole (`deviation`),
+    and the largest of those (`largest_deviation`)."""
     n_splits, n_values = len(splits), len(values)
     counts = np.bincount(index.astype(np.int64) * n_values + codes, minlength=n_splits * n_values).reshape(n_splits, n_values)
     overall = counts.sum(axis=0)
     present = np.flatnonzero(overall)
     order = sorted(present.tolist(), key=lambda v: str(values[v]))
     total = overall.sum()
-    shares, largest = {}, 0.0
+    shares, gaps = {}, {}
     for i, name in enumerate(splits):
         n = counts[i].sum()
         shares[name] = {str(values[v]): round(float(counts[i, v] / n), 4) for v in order if counts[i, v]} if n else {}
-        if n:
-            largest = max(largest, float(np.abs(counts[i, present] / n - overall[present] / total).max()))
+        gaps[name] = float(np.abs(counts[i, present] / n - overall[present] / total).max()) if n else 0.0
     return {"overall": {str(values[v]): round(float(overall[v] / total), 4) for v in order},
-            "per_split": shares, "largest_deviation": round(largest, 4)}
+            "per_split": shares, "deviation": {name: round(gap, 4) for name, gap in gaps.items()},
+            "largest_deviation": round(max(gaps.values(), default=0.0), 4)}

@@ -175,7 +175,7 @@ def test_the_certificate_names_members_and_the_page_shows_it_as_a_table(hub_root
         "holds": True, "groups_crossing_splits": 0, "duplicate_clusters_crossing_splits": 0, "records_moved": 0, "moves": [], "groups_tied_by_duplicates": 2}
     assert certificate["duplicate_clusters_by_kind"] == {"exact-image": 2, "near-image": 2}  # a copy is a near duplicate too
     assert certificate["duplicate_cluster_examples"] == dict.fromkeys(("exact-image", "near-image"), [["img-030", "copy-0"], ["img-031", "copy-1"]])
-    assert certificate["splits"]["test"] == {"rows": 11, "groups": 3, "target_share": 0.25, "share": 0.2895}
+    assert certificate["splits"]["test"] == {"rows": 11, "groups": 3, "target_share": 0.25, "share": 0.2895, "share_hashed": 0.2895}
     assert "groups_moved_by_duplicates" not in certificate and "rows_moved_by_duplicates" not in certificate
     from hub.server import create_app
 
