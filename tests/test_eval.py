@@ -81,10 +81,10 @@ def test_digits_classifier_figures_are_scikit_learns(demo_root, digit_prediction
     confusion = skm.confusion_matrix(truth, scored, labels=[*labels, "(none)"])[:10].tolist()
     assert report.details["confusion"] == {"labels": labels, "columns": [*labels, "(none)"], "matrix": confusion}
     assert report.problems == [
-        {"slug": "missing-prediction", "message": "2 of the split's 179 labelled records have no prediction; they count as wrong", "count": 2, "ids": ids[-2:]},
+        {"slug": "missing-prediction", "message": "2 of the split's 180 labelled records have no prediction; they count as wrong", "count": 2, "ids": ids[-2:]},
         {"slug": "unknown-id", "message": "1 predicted ids are not records of the test split; they are not scored", "count": 1, "ids": ["digits-99999"]},
     ]
-    assert report.coverage == {"labelled": 179, "predicted": 177, "missing": 2, "duplicate_ids": 0, "unknown_ids": 1, "unlabelled": 0}
+    assert report.coverage == {"labelled": 180, "predicted": 178, "missing": 2, "duplicate_ids": 0, "unknown_ids": 1, "unlabelled": 0}
 
 
 def test_the_report_binds_what_was_measured(demo_root, digit_predictions):
@@ -94,9 +94,9 @@ def test_the_report_binds_what_was_measured(demo_root, digit_predictions):
     report = hub.evaluate("demo/digits@1.0.0", path, root=demo_root, resamples=200, seed=7)
     manifest = demo_root / "registry/demo/digits/versions/1.0.0/manifest.json"
     d = report.to_dict()
-    assert (d["dataset"], d["version"], d["split"], d["records"], d["task"], d["field"]) == ("demo/digits", "1.0.0", "test", 179, "classification", "label")
+    assert (d["dataset"], d["version"], d["split"], d["records"], d["task"], d["field"]) == ("demo/digits", "1.0.0", "test", 180, "classification", "label")
     assert d["manifest_sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
-    assert d["predictions"] == {"path": str(path), "format": "jsonl", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 178}
+    assert d["predictions"] == {"path": str(path), "format": "jsonl", "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 179}
     assert d["libraries"]["scikit-learn"] == __import__("sklearn").__version__
     assert d["bootstrap"] == {"resamples": 200, "seed": 7, "level": 0.95, "unit": "record", "groups": "group",
                               "groups_note": "each record is its own group: the interval over groups is the one over records"}
@@ -126,7 +126,7 @@ def test_cli_json_is_the_library_report_and_targets_set_the_exit_code(demo_root,
     accuracy = report.metrics["accuracy"]["value"]
     assert f"  target accuracy>=0.999: MISSED ({accuracy})" in missed.stdout.splitlines()
     text = missed.stdout.splitlines()
-    assert text[0] == "demo/digits@1.0.0 test (179 records), task classification: 177 of 179 labelled records predicted"
+    assert text[0] == "demo/digits@1.0.0 test (180 records), task classification: 178 of 180 labelled records predicted"
 
 
 def test_bootstrap_over_groups_differs_from_over_records(demo_root, tmp_path):
