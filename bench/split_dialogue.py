@@ -3,7 +3,8 @@
 One run builds N synthetic dialogue rows in ~N/5 dialogues (`dialogue_id` is the group key; 1%
 more rows are copies of a row put into another dialogue, half verbatim, half with other case
 and whitespace) and measures, alternating, `--repeat` times each, each in its own subprocess
-from the same in-memory Arrow table: split + write (80/10/10) by `hub.splits.assign_leakproof`,
+from the same in-memory Arrow table: split + write (80/10/10) by `hub.splits.assign_leakproof`
+(with the optimizer of `hub.balance`, and as `hub-greedy` without it),
 `datasets.Dataset.train_test_split`, sklearn `GroupShuffleSplit`, bare DuckDB `COPY ... WHERE
 hash(dialogue_id) % 100 < 80`; exact-duplicate checks by `hub.dedup.find_duplicates` and bare
 DuckDB `GROUP BY md5_number(text)`. Leakage (groups, normalized texts in two splits) is counted
@@ -38,7 +39,7 @@ from pull_split import _busy_s  # noqa: E402
 from publish_dialogue import INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _strings, begin, peak_kib
 
 SPLITS = {"train": (0, 80), "validation": (80, 90), "test": (90, 100)}
-SPLIT_METHODS = ["hub", "datasets", "sklearn", "duckdb"]
+SPLIT_METHODS = ["hub", "hub-greedy", "datasets", "sklearn", "duckdb"]
 DEDUP_METHODS = ["hub-dedup", "duckdb-dedup"]
 TEXT_SQL = "array_to_string(list_transform(turns, lambda t: t.text), ' ')"
 
@@ -122,9 +123,10 @@ def hub_write(table: pa.Table, index: np.ndarray, out: Path) -> None:
 def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float]) -> Callable[[], dict[str, Any]]:
     """The measured operation, its imports done; it returns what it found."""
     files = [out / f"{name}.parquet" for name in SPLITS]
-    if method in ("hub", "hub-dedup"):
+    if method in ("hub", "hub-greedy", "hub-dedup"):
         import scipy.sparse.csgraph
 
+        import hub.balance
         import hub.splits
         from hub.dedup import Thresholds, find_duplicates
         from hub.entry import SplitPolicy
@@ -137,6 +139,9 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
         scipy.sparse.csgraph.connected_components = _timed(steps, "connected_components", scipy.sparse.csgraph.connected_components)
         hub.splits._majority = _timed(steps, "majority_stratum", hub.splits._majority)
         hub.splits._balance_free = _timed(steps, "balance", hub.splits._balance_free)
+        if method == "hub-greedy":  # the optimizer off: the greedy pass's placement, as before it existed
+            hub.balance.optimize = lambda split, *args: hub.balance.Balanced(split, "greedy: optimizer off")
+        hub.balance.optimize = _timed(steps, "optimize", hub.balance.optimize)
         if method == "hub-dedup":
             def hub_dedup() -> dict[str, Any]:
                 dups = find_duplicates(table, "dialogue", Thresholds(near=False))
@@ -150,7 +155,7 @@ def _operation(method: str, table: pa.Table, out: Path, steps: dict[str, float])
             t0 = time.perf_counter()
             hub_write(table, assignment.index, out)
             steps["filter_write"] = time.perf_counter() - t0
-            return {"moved_rows": assignment.moved_rows}
+            return {"moved_rows": assignment.moved_rows, "balance": assignment.balance}
         return hub_split
     if method == "datasets":
         import datasets
@@ -269,7 +274,11 @@ def report(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             print(f"ratio {name}: {ratios[name]:.2f} (target {target})")
     ratio("hub/duckdb time", "hub", "duckdb", "median_s", "<= 1.5")
     ratio("hub/duckdb peak", "hub", "duckdb", "peak_mib", "<= 1.5")
+    ratio("hub/hub-greedy time (optimizer on/off)", "hub", "hub-greedy", "median_s", "~1")
+    ratio("hub/hub-greedy peak (optimizer on/off)", "hub", "hub-greedy", "peak_mib", "~1")
     ratio("datasets/hub time", "datasets", "hub", "median_s", ">= 10")
+    if "hub" in results and "balance" in results["hub"]["runs"][0]:
+        print(f"hub balance: {results['hub']['runs'][0]['balance']}")
     if "hub" in results:
         print(f"hub leaked groups: {results['hub']['leaked_groups']} (target 0); hub steps (median s): "
               + ", ".join(f"{k} {v:.2f}" for k, v in results["hub"]["steps_s"].items()))
