@@ -167,11 +167,11 @@ def _components_of(placed: np.ndarray, kind: np.ndarray, greedy: np.ndarray, ord
         for s in range(placed.shape[1]):
             there = members[greedy[members] == s]
             moving.extend(there[placed[k, s]:].tolist())
-        moving.sort(key=lambda c: order_key[c])
+        moving = iter(sorted(moving, key=lambda c: order_key[c]))
         for s in range(placed.shape[1]):
             wanted = placed[k, s] - int((greedy[members] == s).sum())
             for _ in range(max(0, wanted)):
-                out[moving.pop(0)] = s
+                out[next(moving)] = s
     return out
 
 
