@@ -68,11 +68,11 @@ class Postgres:
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory) -> Iterator[Postgres]:
     data = Path(tempfile.mkdtemp(prefix="hub-pg-"))  # not under pytest's 0700 base: as root, the server runs as hubpg
-    server = Postgres(data, free_port(), tmp_path_factory.mktemp("postgres") / "postgres.log")
     try:
+        server = Postgres(data, free_port(), tmp_path_factory.mktemp("postgres") / "postgres.log")
         yield server
-    finally:
         server.stop()
+    finally:
         shutil.rmtree(data)
 
 
