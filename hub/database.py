@@ -83,7 +83,7 @@ def connect(database_url: str) -> Iterator[Any]:
     except psycopg.OperationalError as exc:
         if con is not None:
             con.close()
-        reason = str(exc).strip().splitlines()[-1].strip() if str(exc).strip() else type(exc).__name__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__  # libpq's words: host and port, never the password
         raise DatabaseUnavailable(f"the hub's database at {redacted(database_url)} cannot be reached", url=redacted(database_url), reason=reason) from None
     except BaseException:
         _give_back(database_url, con)  # rolled back, and still good

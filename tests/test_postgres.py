@@ -190,6 +190,7 @@ def test_postgres_down_is_a_503_and_the_replicas_recover(replicas, postgres, mon
             body = got.json()
             assert (body["error"], body["type"], body["status"], body["hint"]) == (f"the hub's database at {where} cannot be reached", "DatabaseUnavailable", 503, HINT)
             assert body["url"] == where and urlsplit(postgres.url).password not in got.text
+            assert body["reason"].endswith(f'port {postgres.port} failed: Connection refused')
         assert client.get("/health").status_code == 200  # what needs no database still works
         served = CliRunner().invoke(main, ["--root", str(replicas["roots"][1]), "serve", "--port", str(free_port())])
         assert (served.exit_code, served.stderr) == (1, f"Error: the hub's database at {where} cannot be reached\nHint: {HINT}\n")
