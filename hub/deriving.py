@@ -161,11 +161,17 @@ def _check_licenses(declared: str, licenses: dict[str, str], accept_license_risk
 def _records(parent: Parent, revision: Any, condition: str | None) -> pa.Table:
     """The parent's records of its split (or all splits), labels as names, `parent` added, the
     filter applied (it may name `parent`), ids and group keys prefixed."""
+    from hub.blind import withheld
     from hub.schema import record_schema
 
     manifest = revision.manifest
     if parent.split is not None and parent.split not in manifest["splits"]:
         raise VersionNotFound(f"{parent.ref} has no split {parent.split!r} (splits: {', '.join(manifest['splits'])})", dataset=parent.dataset, version=parent.version)
+    blind = [s for s in manifest["splits"] if parent.split in (None, s) and withheld(manifest, s)]
+    if blind:  # its labels are kept by the server, for scoring: a derived dataset would publish them, or records without them
+        raise HubError(f"{parent.ref}: the {' and '.join(blind)} split{'s are' if len(blind) > 1 else ' is'} blind (published without "
+                       f"{', '.join(withheld(manifest, blind[0]))}): it cannot be derived from",
+                       hint=f"Derive from the other splits, e.g. --from {parent.ref}:{next((s for s in manifest['splits'] if s not in blind), 'train')}.")
     files = [f for f in manifest["files"] if parent.split in (None, f["split"])]
     revision.ensure_data()
     pieces = []

@@ -195,3 +195,19 @@ def test_a_parent_under_unknown_terms_needs_accept_license_risk_which_validation
     derived = hub.derive("test/mix", ["acme/chat-ref@1.0.0"], accept_license_risk=True, root=root)
     assert derived.report.valid and derived.rows == 200
     assert hub.validate("test/mix", root=root).valid  # the acceptance travels with the derived source
+
+
+def test_a_blind_split_cannot_be_derived_from(root):
+    copy = root / "registry" / "acme" / "chat-blind"
+    shutil.copytree(root / "registry" / CHAT, copy, ignore=shutil.ignore_patterns("versions"))
+    doc = yaml.safe_load((copy / "dataset.yaml").read_text())
+    doc["source"]["options"] = {"limit": 200}
+    doc["split"]["blind"] = ["test"]
+    (copy / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    hub.publish("acme/chat-blind", allow_contamination=True, root=root)
+    for source in ("acme/chat-blind@1.0.0", "acme/chat-blind@1.0.0:test"):
+        with pytest.raises(hub.HubError) as caught:
+            hub.derive("test/mix", [source], root=root)
+        assert caught.value.message == "acme/chat-blind@1.0.0: the test split is blind (published without intent): it cannot be derived from"
+        assert caught.value.hint == "Derive from the other splits, e.g. --from acme/chat-blind@1.0.0:train."
+    assert hub.derive("test/mix", ["acme/chat-blind@1.0.0:train"], root=root).report.valid
