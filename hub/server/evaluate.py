@@ -111,7 +111,7 @@ def _leaderboard(request: Request, ns: str, name: str, version: str | None) -> d
 
 
 @router.get("/api/datasets/{ns}/{name}/leaderboard", tags=["evaluation"], summary="The scored submissions of a dataset (of one version), best first per task",
-            responses=responses(401, 404, 422))
+            responses=responses(400, 401, 404, 422))
 def leaderboard(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40, description="A version; every version when absent.")) -> dict[str, Any]:
     return _leaderboard(request, ns, name, version)
 
