@@ -15,7 +15,7 @@ def test_public_surface_is_pinned():
         "AccessDenied", "AnnotationError", "DatasetExists", "DatasetNotFound", "GatedDataset", "HubError", "IntegrityError", "InvalidDatasetId",
         "InvalidVersion", "LabelStudioAuthError", "LabelStudioUnavailable", "LeakageError", "LicenseError", "NotAHubRepo", "OfflineError",
         "ProjectNotFound", "SourceError", "StorageError", "ValidationFailed", "VersionExists", "VersionNotFound", "__version__",
-        "accept", "annotate_pull", "annotate_push", "annotate_status", "audit", "check", "create_token", "derive", "evaluate", "import_corpus", "index", "init", "list_datasets", "load", "new",
+        "accept", "annotate_invite", "annotate_pull", "annotate_push", "annotate_status", "audit", "check", "create_token", "derive", "evaluate", "import_corpus", "index", "init", "list_datasets", "load", "new",
         "publish", "pull", "search", "serve", "show", "split", "validate",
     ])
     for name in hub.__all__:
