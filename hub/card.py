@@ -8,6 +8,7 @@ import datasets
 import yaml
 
 from hub.entry import Entry, read_card
+from hub.notice import parent_lines
 from hub.split_modes import card_lines
 
 # Hugging Face's license ids are lower-case SPDX ids for the common licenses.
@@ -199,18 +200,5 @@ def notice(entry: Entry, manifest: dict[str, Any]) -> str:
     lines = [f"# {entry.data.get('title') or entry.id} ({entry.id}@{manifest['version']})", "", f"License: `{lic['expression']}`"
              f" (commercial use {'allowed' if lic.get('commercial') else 'NOT allowed'})", ""]
     lines += [f"- {note}" for note in lic.get("obligations", [])]
-    lines += ["", "## Parent datasets", "", "This dataset is made of records of these published versions; their terms apply to those records.", ""]
-    for p in manifest["lineage"]["parents"]:
-        lines += [f"### {p['dataset']}@{p['version']}{' (' + p['split'] + ' split)' if p.get('split') else ''}", "",
-                  f"- License: `{p['license']}`", f"- Records: {p['rows']}"]
-        if p.get("title"):
-            lines.append(f"- Title: {p['title']}")
-        names = [c.get("name", str(c)) if isinstance(c, dict) else str(c) for c in p.get("creators") or []]
-        if names:
-            lines.append(f"- Creators: {', '.join(names)}")
-        if p.get("homepage"):
-            lines.append(f"- Homepage: {p['homepage']}")
-        if p.get("citation"):
-            lines += ["", "```bibtex", p["citation"].strip(), "```"]
-        lines.append("")
+    lines += ["", *parent_lines(manifest["lineage"]["parents"])]
     return "\n".join(lines).rstrip() + "\n"

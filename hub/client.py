@@ -519,6 +519,11 @@ def _write_notice(snap: _Snapshot, manifest: dict[str, Any], info: dict[str, Any
             lines.append("Creators: " + ", ".join(names))
         if info.get("citation"):
             lines += ["", "Cite as:", "", "```", str(info["citation"]).strip(), "```"]
+    parents = (manifest.get("lineage") or {}).get("parents")
+    if parents:  # a derived version: each parent's terms apply to its records
+        from hub.notice import parent_lines
+
+        lines += ["", *parent_lines(parents)]
     if info.get("terms"):
         lines += ["", "## Terms you accepted", "", str(info["terms"])]
     _write(snap, "NOTICE.md", ("\n".join(lines) + "\n").encode())

@@ -104,9 +104,11 @@ def test_the_same_mix_under_the_parents_share_alike_license_publishes_with_both_
 
     from hub.server.app import create_app
 
-    with uvicorn_thread(create_app(root)) as url:  # `hub pull`'s NOTICE.md credits the parents through the creators and citation derive wrote
+    with uvicorn_thread(create_app(root)) as url:  # `hub pull`'s NOTICE.md credits the parents, as the version's does
         pulled = hub.pull("test/mix@1.0.0", split="test", endpoint=url, cache_dir=tmp_path / "cache")
     pulled_notice = (pulled.path / "NOTICE.md").read_text(encoding="utf-8")
+    assert f"## Parent datasets\n\nThis dataset is made of records of these published versions; their terms apply to those records.\n\n### {CHAT}@1.0.0 (train split)\n\n- License: `BSD-3-Clause`\n" in pulled_notice
+    assert "### test/chat-es@1.0.0 (train split)\n\n- License: `CC-BY-NC-SA-4.0`\n" in pulled_notice
     assert "Creators: Gunther Cox and the chatterbot-corpus contributors\n" in pulled_notice  # once, though both parents name them
     assert f"% {CHAT}@1.0.0 (BSD-3-Clause)\n@misc{{chatterbot_corpus," in pulled_notice
     assert "% test/chat-es@1.0.0 (CC-BY-NC-SA-4.0)\n" in pulled_notice
