@@ -22,13 +22,16 @@ _FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"'
 _CHAR = 6.2  # average width of an 11 px character, for laying out labels
 
 
-def nice_ticks(top: float, count: int = 5) -> list[float]:
-    """Round axis ticks from 0 to at least `top` (steps of 1, 2 or 5 times a power of ten)."""
+def nice_ticks(top: float, count: int = 5, *, whole: bool = False) -> list[float]:
+    """Round axis ticks from 0 to at least `top` (steps of 1, 2 or 5 times a power of ten;
+    `whole`: steps of at least 1, for counts, so one row is not drawn on a 0.2 grid)."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(step, 1)
     return [i * step for i in range(int(math.ceil(top / step - 1e-9)) + 1)]
 
 
@@ -53,7 +56,8 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list[float]],
     plot_h = 200.0
     width, height = left + plot_w + right, top + plot_h + bottom
     highest = max((v for values in series.values() for v in values), default=0.0)
-    ticks = nice_ticks(highest)
+    counts = not percent and all(float(v).is_integer() for values in series.values() for v in values)
+    ticks = nice_ticks(highest, whole=counts)
     scale = plot_h / ticks[-1]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" {_FONT} font-size="11">',
            f"<title>{escape(title)}</title>",

@@ -56,3 +56,17 @@ def test_empty_and_all_zero_charts_still_draw():
 @pytest.mark.parametrize(("top", "ticks"), [(1437, [0, 500, 1000, 1500]), (0.5, [0, 0.1, 0.2, 0.3, 0.4, 0.5]), (7, [0, 2, 4, 6, 8]), (0, [0, 1])])
 def test_nice_ticks(top, ticks):
     assert nice_ticks(top) == pytest.approx(ticks)
+
+
+@pytest.mark.parametrize(("top", "ticks"), [(1, [0, 1]), (3, [0, 1, 2, 3]), (7, [0, 2, 4, 6, 8]), (1437, [0, 500, 1000, 1500])])
+def test_whole_ticks_for_counts(top, ticks):
+    assert nice_ticks(top, whole=True) == pytest.approx(ticks)
+
+
+def test_a_one_row_split_chart_has_whole_ticks_and_a_share_chart_keeps_fractions():
+    """Issue #16: a dataset of one row drew its rows-per-split chart on 0.2, 0.4, ... ticks."""
+    labels = [t.text for t in ET.fromstring(bar_chart("rows", ["train"], {"rows": [1]}, "rows")).iter(f"{SVG}text")]
+    assert "0.2" not in labels and "0" in labels and "1" in labels
+    shares = [t.text for t in ET.fromstring(bar_chart("classes", ["train"], {"a": [0.5]}, "share", percent=True)).iter(f"{SVG}text")]
+    assert "10%" in shares and "50%" in shares
+
