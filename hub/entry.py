@@ -72,6 +72,7 @@ class Entry:
     license: LicenseInfo | None = None
     schema: RecordSchema | None = None
     split: SplitPolicy | None = None
+    targets: list[Any] = field(default_factory=list)  # `hub.evaluation.Target`s of dataset.yaml's `targets`, for the leaderboard
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -234,6 +235,25 @@ def _check_entry(entry: Entry, rel: str) -> None:
             labels = [str(x) for x in data.get("labels") or []]
             entry.schema = record_schema(record, labels)
             entry.split = _split_policy(entry, rel)
+    _targets(entry, rel)
+
+
+def _targets(entry: Entry, rel: str) -> None:
+    """`targets: {wer: "<=0.04"}`: each metric's condition parsed as `hub eval --target` parses
+    it; one that does not parse is a problem naming the metric and the fix."""
+    raw = entry.data.get("targets")
+    if not isinstance(raw, dict):
+        return  # absent, or not a mapping (the schema reported it)
+    from hub.evaluation import parse_target
+
+    for metric, condition in raw.items():
+        if not isinstance(condition, str):
+            continue  # the schema reported it
+        try:
+            entry.targets.append(parse_target(f"{metric}{condition}"))
+        except HubError:
+            entry.report.add("entry-schema", f"targets.{metric}: {condition!r} is not a condition such as \"<=0.04\" or \">=0.9\"", file=rel,
+                             field=f"targets.{metric}", hint=f'Write the metric as the key and OP number as its value, e.g. {metric}: ">=0.9" (or ">=90%"); OP is one of <=, >=, <, >, ==.')
 
 
 def params_overrides(root: Path, dataset: str) -> dict[str, Any]:

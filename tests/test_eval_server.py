@@ -30,7 +30,10 @@ def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
     from hub.server import create_app
 
     root = hub.init(tmp_path_factory.mktemp("evalserver") / "hub")
-    blind_copy(root, blind=["test"], submissions_per_day=3)
+    folder = blind_copy(root, blind=["test"], submissions_per_day=3)
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc["targets"] = {"accuracy": ">=0.9", "macro_f1": ">= 95%", "wer": "<=0.04"}  # no WER on a classification task: not drawn on its table
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     published = hub.publish(DATASET, root=root)
     labels = pq.read_table(published.path / LABELS).to_pylist()
     folder = root / "registry" / GATED  # demo/chatterbot-dialogue, gated, its test split blind
@@ -166,6 +169,31 @@ def test_the_leaderboard_ranks_the_submissions(site, tmp_path):
     assert (first["rank"], first["user"], first["model"], first["link"]) == (1, "bob", "oracle", "https://example.org/oracle")
     values = [s["metrics"]["accuracy"]["value"] for s in group["submissions"]]
     assert values == sorted(values, reverse=True) and [s["rank"] for s in group["submissions"]] == list(range(1, len(values) + 1))
+    assert board["targets"] == [{"target": "accuracy>=0.9", "metric": "accuracy", "condition": ">=0.9"},
+                                {"target": "macro_f1>= 95%", "metric": "macro_f1", "condition": ">=0.95"},
+                                {"target": "wer<=0.04", "metric": "wer", "condition": "<=0.04"}]
+    assert group["targets"] == ["accuracy>=0.9", "macro_f1>= 95%"]
+    for s in group["submissions"]:
+        assert s["targets"] == [{"target": "accuracy>=0.9", "met": s["metrics"]["accuracy"]["value"] >= 0.9},
+                                {"target": "macro_f1>= 95%", "met": s["metrics"]["macro_f1"]["value"] >= 0.95}]
+    assert first["targets"] == [{"target": "accuracy>=0.9", "met": True}, {"target": "macro_f1>= 95%", "met": True}]
+    assert any(not t["met"] for s in group["submissions"] for t in s["targets"])  # the knn's 3 in 4 right miss them
+
+
+def test_a_target_that_does_not_parse_is_a_problem_of_the_entry(site, tmp_path):
+    from hub.entry import load_entry
+
+    root = hub.init(tmp_path / "hub")
+    folder = blind_copy(root, "acme/targets")
+    doc = yaml.safe_load((folder / "dataset.yaml").read_text())
+    doc["targets"] = {"accuracy": "at least 0.9", "wer": "<=0.04"}
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    entry = load_entry(root, "acme/targets")
+    (problem,) = entry.report.problems
+    assert (problem.slug, problem.message, problem.field) == ("entry-schema", "targets.accuracy: 'at least 0.9' is not a condition such as \"<=0.04\" or \">=0.9\"",
+                                                             "targets.accuracy")
+    assert problem.hint == 'Write the metric as the key and OP number as its value, e.g. accuracy: ">=0.9" (or ">=90%"); OP is one of <=, >=, <, >, ==.'
+    assert [t.text for t in entry.targets] == ["wer<=0.04"]
 
 
 def test_the_leaderboard_page_renders_in_chromium(site, tmp_path):
@@ -194,6 +222,11 @@ def test_the_leaderboard_page_renders_in_chromium(site, tmp_path):
             assert cells[0][1:3] == ["oracle", "bob"] and page.locator("td.model a").first.get_attribute("href") == "https://example.org/oracle"
             assert "<b>half</b>" in [c[1] for c in cells]  # shown as text, not markup
             assert "blind split: test" in page.inner_text("main")
+            assert page.inner_text("p.targets") == "Targets of this test set: accuracy >=0.9, macro_f1 >=0.95, wer <=0.04"
+            assert page.locator("table.leaderboard thead th.target").all_inner_texts() == ["accuracy>=0.9", "macro_f1>= 95%"]
+            marks = [rows.nth(i).locator("td.target").all_inner_texts() for i in range(rows.count())]
+            assert marks == [["met" if t["met"] else "not met" for t in s["targets"]] for s in board]
+            assert marks[0] == ["met", "met"] and ["not met", "not met"] in marks
             page.goto("/datasets/acme/no-such/leaderboard")
             assert "dataset 'acme/no-such' is not registered" in page.inner_text("main")
         finally:

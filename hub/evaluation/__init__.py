@@ -50,6 +50,15 @@ class Target:
     op: str
     threshold: float
 
+    def met(self, value: float | None) -> bool:
+        """Whether `value` meets the target (a missing figure does not)."""
+        return value is not None and _OPS[self.op](value, self.threshold)
+
+    @property
+    def condition(self) -> str:
+        """The check without its metric, the threshold as a fraction: `<=0.04`, `>=0.96` for `>=96%`."""
+        return f"{self.op}{self.threshold:g}"
+
 
 def parse_target(text: str) -> Target:
     """Parse a target; raises `HubError` for one that is not `metric OP number`."""
@@ -358,5 +367,5 @@ def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: st
         figure = report.figure(check.metric)
         value = figure.get("value")
         report.targets.append({"target": check.text, "metric": check.metric, "op": check.op, "threshold": check.threshold, "value": value,
-                               "met": value is not None and _OPS[check.op](value, check.threshold)})
+                               "met": check.met(value)})
     return report

@@ -18,10 +18,13 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from hub import database
 from hub.errors import RateLimited
+
+if TYPE_CHECKING:
+    from hub.evaluation import Target
 
 __all__ = ["DAY", "LOWER_IS_BETTER", "Submissions", "ranked"]
 
@@ -136,10 +139,11 @@ def _items(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 LOWER_IS_BETTER = frozenset({"wer", "cer", "der", "false_alarm", "missed_detection", "confusion"})  # error rates; every other figure is a score
 
 
-def ranked(submissions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def ranked(submissions: list[dict[str, Any]], targets: Iterable[Target] = ()) -> list[dict[str, Any]]:
     """The submissions grouped by (version, split, task), each group ranked on its headline
     figure (the first the reports give: accuracy, WER, mAP, ...), best first; ties keep the
-    earlier submission first."""
+    earlier submission first. A group lists the `targets` (the dataset's) whose metric its task
+    reports, and each submission whether it meets each of them."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for s in submissions:
         groups.setdefault((s["version"], s["split"], s["task"]), []).append(s)
@@ -152,6 +156,9 @@ def ranked(submissions: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = (s["metrics"].get(metric) or {}).get("value")
             return value is None, sign * value if value is not None else 0.0
 
-        entries = [{"rank": i + 1, **s} for i, s in enumerate(sorted(items, key=key))]
-        out.append({"version": version, "split": split, "task": task, "metric": metric, "lower_is_better": metric in LOWER_IS_BETTER, "submissions": entries})
+        reported = [t for t in targets if any(t.metric in s["metrics"] for s in items)]
+        entries = [{"rank": i + 1, **s, "targets": [{"target": t.text, "met": t.met((s["metrics"].get(t.metric) or {}).get("value"))} for t in reported]}
+                   for i, s in enumerate(sorted(items, key=key))]
+        out.append({"version": version, "split": split, "task": task, "metric": metric, "lower_is_better": metric in LOWER_IS_BETTER,
+                    "targets": [t.text for t in reported], "submissions": entries})
     return out

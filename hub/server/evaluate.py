@@ -105,9 +105,13 @@ async def evaluate(
 
 
 def _leaderboard(request: Request, ns: str, name: str, version: str | None) -> dict[str, Any]:
+    from hub.entry import load_entry
+
     rev = visible_revision(request, ns, name, version)
     rows = Submissions(request.app.state.root).leaderboard(rev.dataset, rev.version if version else None)
-    return {"dataset": rev.dataset, "version": version, "blind": list(rev.manifest.get("blind") or {}), "tasks": ranked(rows)}
+    targets = load_entry(request.app.state.root, rev.dataset).targets  # dataset.yaml's as it is now: a target is the dataset's, not a version's
+    return {"dataset": rev.dataset, "version": version, "blind": list(rev.manifest.get("blind") or {}),
+            "targets": [{"target": t.text, "metric": t.metric, "condition": t.condition} for t in targets], "tasks": ranked(rows, targets)}
 
 
 @router.get("/api/datasets/{ns}/{name}/leaderboard", tags=["evaluation"], summary="The scored submissions of a dataset (of one version), best first per task",
