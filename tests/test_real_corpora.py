@@ -436,6 +436,30 @@ def test_the_dataset_page_previews_the_extra_fields(corpora):
     assert "topic " in page.text  # a value of the extra column
 
 
+def test_the_viewer_filters_on_an_extra_field(corpora):
+    """Issue #16: filters on class labels and extra fields; `prompt` is the chat corpus' own column."""
+    import html
+
+    import httpx
+    import pyarrow.parquet as pq
+
+    from conftest import uvicorn_thread
+    from hub.server import create_app
+
+    published = hub.publish("acme/chats", root=corpora, skip_unchanged=True)
+    rows = [r for f in published.manifest["files"] if f["split"] == "test" for r in pq.read_table(published.path / f["path"]).to_pylist()]
+    value = rows[0]["prompt"]
+    with uvicorn_thread(create_app(corpora)) as url:
+        page = httpx.get(f"{url}/datasets/acme/chats", timeout=30).text
+        chosen = httpx.get(f"{url}/datasets/acme/chats", params={"split": "test", "prompt": value}, timeout=30).text
+        unknown = httpx.get(f"{url}/datasets/acme/chats", params={"prompt": "no such topic"}, timeout=30)
+    assert '<label>prompt <select name="prompt"><option value="">any</option>' in page
+    matching = sum(1 for r in rows if r["prompt"] == value)
+    rows_word, verb = ("rows", "hold") if matching != 1 else ("row", "holds")
+    assert f"<h2>Preview: test <span class=\"muted\">({matching} {rows_word} {verb} prompt {value}, 1–{matching} shown, version {published.version})</span></h2>" in html.unescape(chosen)
+    assert unknown.status_code == 400 and "prompt has no value &#39;no such topic&#39;" in unknown.text
+
+
 def test_hub_validate_lists_the_extra_fields(corpora):
     from conftest import run_hub
 

@@ -226,7 +226,8 @@ def _preview(request: Request, rev: Revision, split: str, offset: int, length: i
     choices = _class_columns(rev)
     for column, value in classes.items():
         if value not in choices[column]:
-            raise BadRequest(f"{column} has no class {value!r}", hint=f"Choose one of: {', '.join(choices[column])}.")
+            kind = "class" if rev.manifest.get("features", {}).get(column, {}).get("_type") == "ClassLabel" else "value"
+            raise BadRequest(f"{column} has no {kind} {value!r}", hint=f"Choose one of: {', '.join(choices[column])}.")
     query = {"split": split, **({"search": search} if search else {}), **classes, **({"length": length} if length != PREVIEW_ROWS else {})}
     page_of = {"split": split, "splits": list(splits), "offset": offset, "length": length, "search": search, "classes": classes,
                "choices": choices, "query": urlencode(query)}
@@ -282,9 +283,45 @@ def _preview_cells(rev: Revision, split: str, offset: int = 0, length: int = PRE
 
 
 def _class_columns(rev: Revision) -> dict[str, list[str]]:
-    """The class names of each class-label column the viewer filters on (not one of thousands of classes)."""
+    """The values of each column the viewer filters on: the class names of each class-label
+    column (not one of thousands of classes), and the values of each extra text field (a
+    corpus' own column the record schema does not name) that holds few of them."""
     features = rev.manifest.get("features", {})
-    return {c: f["names"] for c, f in features.items() if f.get("_type") == "ClassLabel" and 0 < len(f.get("names") or []) <= 200}
+    found = {c: f["names"] for c, f in features.items() if f.get("_type") == "ClassLabel" and 0 < len(f.get("names") or []) <= 200}
+    key = (str(rev.path), rev.commit)
+    if key not in _EXTRA_VALUES:  # read once per version: a version never changes
+        if len(_EXTRA_VALUES) > 1024:
+            _EXTRA_VALUES.clear()
+        _EXTRA_VALUES[key] = _extra_values(rev)
+    return {**found, **_EXTRA_VALUES[key]}
+
+
+EXTRA_FILTER_VALUES = 50  # an extra text field with more distinct values is searched, not filtered
+_EXTRA_VALUES: dict[tuple[str, str], dict[str, list[str]]] = {}
+
+
+def _extra_values(rev: Revision) -> dict[str, list[str]]:
+    """The distinct values of each extra text field of a version with at most `EXTRA_FILTER_VALUES`
+    of them, over all its splits."""
+    import duckdb
+
+    schema = records.RECORD_TYPES.get(rev.manifest.get("record", ""))
+    named = set(schema.record_schema(rev.manifest.get("labels") or []).properties) if schema is not None else set()
+    texts = [c for c, f in rev.manifest.get("features", {}).items()
+             if c not in named and f.get("_type") == "Value" and f.get("dtype") in ("string", "large_string")]
+    files = [str(rev.path / f.path) for f in rev.split_files()]
+    if not texts or not files:
+        return {}
+    read_rows(rev, next(iter(rev.manifest.get("splits", {}))), 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
+    found = {}
+    with duckdb.connect() as con:
+        for column in texts:
+            quoted = '"' + column.replace('"', '""') + '"'
+            values = [v for (v,) in con.sql(f"SELECT DISTINCT {quoted} FROM read_parquet($files, union_by_name = true) WHERE {quoted} IS NOT NULL "
+                                            f"ORDER BY 1 LIMIT {EXTRA_FILTER_VALUES + 1}", params={"files": files}).fetchall()]
+            if 0 < len(values) <= EXTRA_FILTER_VALUES:
+                found[column] = values
+    return found
 
 
 def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: str, classes: dict[str, str]) -> tuple[Any, int]:
@@ -310,10 +347,11 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
     if search:
         where.append("(" + " OR ".join(f"contains(lower({t}), lower($search))" for t in texts) + ")")
         params["search"] = search
+    features = rev.manifest.get("features", {})
     names = _class_columns(rev)
     for i, (column, value) in enumerate(sorted(classes.items())):
         where.append(f"{quoted(column)} = $class{i}")
-        params[f"class{i}"] = names[column].index(value)
+        params[f"class{i}"] = names[column].index(value) if features.get(column, {}).get("_type") == "ClassLabel" else value  # a class by index, an extra field by value
     read_rows(rev, split, 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
     rows = f"FROM read_parquet($files) WHERE {' AND '.join(where)}"
     with duckdb.connect() as con:
