@@ -18,7 +18,6 @@ names the file with its sha256 and size, so the version still verifies.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,8 +114,9 @@ def labels(revision: Revision, split: str) -> pa.Table:
 
 
 def mark(staging: Path, manifest: dict[str, Any]) -> None:
-    """Say in the staged card (README.md) and Croissant file which splits are blind: the card's
-    blind splits become the `blind` config, with features that lack the withheld fields."""
+    """Say in the staged card (README.md) which splits are blind: the card's blind splits become
+    the `blind` config, with features that lack the withheld fields. (The Croissant document
+    says it itself: `hub.croissant` calls `describe_croissant`, at publish and when served.)"""
     import datasets
     import yaml
 
@@ -143,18 +143,34 @@ def mark(staging: Path, manifest: dict[str, Any]) -> None:
                             config(CONFIG, [s for s in info["splits"] if s["name"] in blind], dropped)]
     text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).strip()
     (staging / "README.md").write_text(f"---\n{text}\n---\n{body.rstrip()}\n\n{_card_section(blind)}", encoding="utf-8")
-    doc = json.loads((staging / "croissant.json").read_text(encoding="utf-8"))
-    describe_croissant(doc, manifest)
-    (staging / "croissant.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def describe_croissant(doc: dict[str, Any], manifest: dict[str, Any]) -> None:
     """Say in a Croissant document (`hub.croissant`) which splits are blind and which fields
-    their files lack (in the dataset's description and each withheld field's)."""
+    their files lack (in the dataset's description and each withheld field's). The blind
+    splits' shards have no withheld column, so they are read as their own FileSet and record
+    set, `blind` (the card's config), whose fields are the others; `default` reads the open
+    splits' shards only."""
+    from hub.croissant import FILESET, RECORD_SET
+
     blind = manifest.get("blind") or {}
     if not blind:
         return
     doc["description"] = f"{doc.get('description', '').rstrip()} {_sentence(blind)}".strip()
+    files = next(d for d in doc["distribution"] if d.get("@id") == FILESET)
+    default = next(r for r in doc["recordSet"] if r.get("@id") == RECORD_SET)
+    dropped = {f for b in blind.values() for f in b["withheld"]}
+    hidden = f"{FILESET}-{CONFIG}"
+    doc["distribution"].append({**files, "@id": hidden, "name": hidden, "includes": [f"data/{name}-*-of-*.parquet" for name in blind],
+                                "description": f"The Parquet shards of the blind splits ({', '.join(blind)}), without their withheld fields."})
+    doc["recordSet"].append({"@type": "cr:RecordSet", "@id": CONFIG, "name": CONFIG, "description": "The records of the blind splits, one per row of their shards.",
+                             "field": [_moved(item, CONFIG, hidden) for item in default["field"] if item.get("name") not in dropped]})
+    open_splits = [name for name in manifest.get("splits", {}) if name not in blind]
+    if open_splits:
+        files["includes"] = [f"data/{name}-*-of-*.parquet" for name in open_splits]
+    else:
+        doc["distribution"].remove(files)
+        doc["recordSet"].remove(default)
     for record_set in doc.get("recordSet", []):
         for item in record_set.get("field", []):
             splits = [name for name, b in blind.items() if item.get("name") in b["withheld"]]
@@ -162,6 +178,18 @@ def describe_croissant(doc: dict[str, Any], manifest: dict[str, Any]) -> None:
                 said = item.get("description", "").rstrip()
                 said += "." if said and not said.endswith(".") else ""
                 item["description"] = f"{said} Withheld in the blind {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}: not in its files.".strip()
+
+
+def _moved(item: dict[str, Any], record_set: str, fileset: str) -> dict[str, Any]:
+    """A field of Croissant's `default` record set as one of `record_set`, read from `fileset`."""
+    from hub.croissant import RECORD_SET
+
+    out = {**item, "@id": record_set + item["@id"].removeprefix(RECORD_SET)}
+    if "fileSet" in out.get("source", {}):
+        out["source"] = {**out["source"], "fileSet": {"@id": fileset}}
+    if "subField" in out:
+        out["subField"] = [_moved(sub, record_set, fileset) for sub in out["subField"]]
+    return out
 
 
 def _sentence(blind: dict[str, Any]) -> str:

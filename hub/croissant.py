@@ -36,6 +36,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from hub import blind
 from hub.store import Revision
 
 __all__ = ["CONTEXT", "PROV", "RECORD_SET", "SPLITS", "croissant", "provenance"]
@@ -123,6 +124,7 @@ def croissant(revision: Revision, base_url: str | None = None) -> dict[str, Any]
     })
     splits = [s for s in manifest.get("splits", {}) if any(f.split == s for f in shards)]
     doc["recordSet"] = [_split_record_set(splits), _main_record_set(name, splits, manifest.get("features") or {}, _media_fields(manifest))]
+    blind.describe_croissant(doc, manifest)  # a blind split's records without the fields its files lack
     return doc
 
 

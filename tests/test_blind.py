@@ -96,6 +96,31 @@ def test_the_card_and_croissant_say_the_split_is_blind(blind):
     assert type(train.features["label"]).__name__ == "ClassLabel"
 
 
+def test_the_served_croissant_marks_the_blind_split_and_reads_it_without_its_labels(blind):
+    """GET /api/.../croissant (generated per request, not the published file) says the split is
+    blind; the blind split's record set has no withheld field; mlcroissant reads both record sets."""
+    import mlcroissant as mlc
+
+    doc = blind["client"].get(f"/api/datasets/{DATASET}/croissant", params={"version": VERSION}).json()
+    assert doc["description"].endswith(" The test split is blind (published without label, objects): the hub's server scores predictions on it "
+                                       "(POST /api/datasets/{ns}/{name}/versions/{version}/evaluate).")
+    sets = {r["@id"]: r for r in doc["recordSet"]}
+    assert list(sets) == ["splits", "default", "blind"]
+    assert [f["name"] for f in sets["blind"]["field"]] == ["split", "id", "image", "group"]
+    assert all(f["source"]["fileSet"] == {"@id": "parquet-files-blind"} for f in sets["blind"]["field"])
+    assert [f["name"] for f in sets["default"]["field"]] == ["split", "id", "image", "label", "objects", "group"]
+    filesets = {d["@id"]: d["includes"] for d in doc["distribution"] if d["@type"] == "cr:FileSet"}
+    assert filesets == {"parquet-files": ["data/train-*-of-*.parquet", "data/validation-*-of-*.parquet"], "parquet-files-blind": ["data/test-*-of-*.parquet"]}
+    written = json.loads((blind["path"] / "croissant.json").read_text())
+    assert written["recordSet"] == doc["recordSet"] and written["description"] == doc["description"]  # the published file says it once, as served
+    dataset = mlc.Dataset(jsonld=str(blind["path"] / "croissant.json"))
+    test = list(dataset.records("blind"))
+    assert len(test) == blind["manifest"]["splits"]["test"]["rows"]
+    assert sorted(test[0]) == ["blind/group", "blind/id", "blind/image", "blind/split"] and {r["blind/split"] for r in test} == {b"test"}
+    opened = {r["default/split"] for r in dataset.records("default")}
+    assert opened == {b"train", b"validation"}
+
+
 def test_no_route_serves_the_blind_labels(blind):
     client, base = blind["client"], f"/api/datasets/{DATASET}"
     listed = client.get(f"{base}/tree/{VERSION}", params={"recursive": True}).json()
