@@ -409,6 +409,22 @@ def leak_error(dataset: str, certificate: dict[str, Any]):
     )
 
 
+def balance_lines(certificate: dict[str, Any] | None) -> list[str]:
+    """How close the splits came to their ratios (`hub.balance`), beside what hashing the groups
+    alone would have given: the largest gap of a split's rows, and of a class's share in a split."""
+    balance, strata = (certificate or {}).get("balance"), (certificate or {}).get("stratification") or {}
+    if not balance:
+        return []
+    line = f"- Balance, {balance['method']}: the largest gap of a split's share of rows to its ratio is {balance['largest_row_deviation']:.2%}"
+    if balance.get("largest_row_deviation_hashed") is not None:
+        line += f" (hashing the groups alone: {balance['largest_row_deviation_hashed']:.2%})"
+    if strata.get("largest_deviation") is not None:
+        line += f"; of a `{strata['key']}` class's share in a split to its share overall, {strata['largest_deviation']:.2%}"
+        if strata.get("largest_deviation_hashed") is not None:
+            line += f" (hashing alone: {strata['largest_deviation_hashed']:.2%})"
+    return [line + "."]
+
+
 def card_lines(policy: SplitPolicy, certificate: dict[str, Any] | None) -> list[str]:
     """The card's sentences on how the splits were made, and on what leaks when publishing was told to allow it."""
     p = policy
@@ -422,6 +438,7 @@ def card_lines(policy: SplitPolicy, certificate: dict[str, Any] | None) -> list[
                 lines.append(f"- {b['between'][1]} begins at {b['at']:g} s; the latest {b['between'][0]} window ends at {b['latest_end_before']:g} s.")
     else:
         lines = [f"Splits are group-disjoint: every `{p.group_key}` lies in one split (seed {p.seed}, ratios {p.ratios})."]
+        lines += balance_lines(certificate)
     crossing = (certificate or {}).get("leaks")
     if certificate and not certificate.get("holds", True) and crossing:
         g, c = crossing["groups_crossing"], crossing["duplicate_clusters_crossing"]

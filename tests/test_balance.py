@@ -155,3 +155,17 @@ def test_without_a_stratify_key_the_rows_alone_are_balanced(modules):
     assert "stratification" not in certificate
     rows = {name: s["rows"] for name, s in certificate["splits"].items()}
     assert sum(rows.values()) == 375 and abs(rows["test"] - 37.5) <= 2.5 and abs(rows["validation"] - 37.5) <= 2.5
+
+
+def test_the_card_says_how_close_the_splits_came_and_what_hashing_alone_gave(demo_root):
+    """The certificate's balance figures, in the card's words (demo/digits, stratified by label)."""
+    import json
+
+    version = demo_root / "registry" / "demo" / "digits" / "versions" / "1.0.0"
+    certificate = json.loads((version / "leakage.json").read_text())
+    balance, strata = certificate["balance"], certificate["stratification"]
+    card = (version / "README.md").read_text()
+    assert (f"- Balance, {balance['method']}: the largest gap of a split's share of rows to its ratio is {balance['largest_row_deviation']:.2%} "
+            f"(hashing the groups alone: {balance['largest_row_deviation_hashed']:.2%}); of a `label` class's share in a split to its share overall, "
+            f"{strata['largest_deviation']:.2%} (hashing alone: {strata['largest_deviation_hashed']:.2%}).") in card.splitlines()
+    assert balance["largest_row_deviation"] <= balance["largest_row_deviation_hashed"]
