@@ -145,21 +145,21 @@ def publish(dataset: str, *, version: str | None = None, bump: str | None = None
                     allow_contamination=allow_contamination, push=push, skip_unchanged=skip_unchanged)
 
 
-def split(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:
+def split(dataset: str, *, allow_leaks: bool = False, allow_moves: bool = False, root: Path | str | None = None) -> dict[str, Any]:
     """Validate and split a dataset into `.hub/build/<ns>/<name>/` (shards, certificate,
     stats, plots, card); return the summary with the certificate. See `hub.build.split`."""
     from hub.build import split as _split
 
-    return _split(_root(root), dataset)
+    return _split(_root(root), dataset, allow_leaks=allow_leaks, allow_moves=allow_moves)
 
 
-def check(dataset: str, *, root: Path | str | None = None) -> dict[str, Any]:
+def check(dataset: str, *, allow_leaks: bool = False, root: Path | str | None = None) -> dict[str, Any]:
     """Certify a dataset's build from its files: no group, no duplicate in two splits.
 
-    Returns the certificate; raises `LeakageError` if it does not hold."""
+    Returns the certificate; raises `LeakageError` if it does not hold (unless `allow_leaks`)."""
     from hub.build import check as _check
 
-    return _check(_root(root), dataset)
+    return _check(_root(root), dataset, allow_leaks=allow_leaks)
 
 
 def search(query: str = "", *, root: Path | str | None = None, **filters: Any) -> list[dict[str, Any]]:

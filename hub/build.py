@@ -35,12 +35,14 @@ def build_dir(root: Path, dataset: str) -> Path:
     return work_dir(root) / "build" / namespace / name
 
 
-def split(root: Path, dataset: str) -> dict[str, Any]:
+def split(root: Path, dataset: str, *, allow_leaks: bool = False, allow_moves: bool = False) -> dict[str, Any]:
     """Validate and split `dataset` into its build folder; return the summary and certificate.
 
-    Raises `ValidationFailed` or `LeakageError`. The folder is replaced whole, by rename.
+    Raises `ValidationFailed`, `LeakageError` (a given or time split that leaks, unless
+    `allow_leaks`) or `SplitsWouldMove` (unless `allow_moves`), as publishing does. The folder
+    is replaced whole, by rename.
     """
-    prepared = prepare(root, dataset)
+    prepared = prepare(root, dataset, allow_leaks=allow_leaks, allow_moves=allow_moves)
     entry, assignment = prepared.entry, prepared.assignment
     out = build_dir(root, dataset)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -61,11 +63,12 @@ def split(root: Path, dataset: str) -> dict[str, Any]:
     return summary
 
 
-def check(root: Path, dataset: str) -> dict[str, Any]:
+def check(root: Path, dataset: str, *, allow_leaks: bool = False) -> dict[str, Any]:
     """Certify the build of `dataset` from its Parquet files alone; return the certificate.
 
     Raises `HubError` if there is no build, `LeakageError` if a group or a duplicate cluster
-    lies in two splits.
+    lies in two splits, unless `allow_leaks` (a corpus' own splits kept as they are: the
+    certificate, which then says `holds: false`, is returned).
     """
     out = build_dir(root, dataset)
     files = sorted((out / "data").glob("*.parquet"))
@@ -88,11 +91,12 @@ def check(root: Path, dataset: str) -> dict[str, Any]:
     certificate = certify(table, assignment, entry.split, list(entry.schema.labels), record=entry.schema.record)
     for key in ("records_moved", "moves", "groups_tied_by_duplicates"):  # properties of the assignment, not of the files
         certificate.pop(key, None)
-    if not certificate["holds"]:
+    if not certificate["holds"] and not allow_leaks:
         raise LeakageError(
             f"{dataset}: the build leaks: {certificate['groups_crossing_splits']} groups and "
             f"{certificate['duplicate_clusters_crossing_splits']} duplicate clusters cross splits",
-            hint="Rebuild with `hub split`; if it persists, it is a bug in the split engine: report it with the certificate.",
+            hint=("Rebuild with `hub split`; if it persists, it is a bug in the split engine: report it with the certificate."
+                  if entry.split.mode == "hash" else "The corpus' own splits cross: fix them, or pass --allow-leaks to keep them as they are (the card says how much leaks)."),
             dataset=dataset, certificate=certificate,
         )
     return certificate

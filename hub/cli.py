@@ -263,11 +263,13 @@ def _print_certificate(c: dict[str, Any]) -> None:
 
 @main.command(name="split")
 @click.argument("dataset")
+@click.option("--allow-leaks", is_flag=True, help="Build a given or time split even if groups or duplicates cross it (as publish --allow-leaks).")
+@click.option("--allow-moves", is_flag=True, help="Let records of the latest version change split (as publish --allow-moves).")
 @command
 @click.pass_context
-def split_(ctx: click.Context, dataset: str, as_json: bool) -> None:
+def split_(ctx: click.Context, dataset: str, allow_leaks: bool, allow_moves: bool, as_json: bool) -> None:
     """Validate and split DATASET into .hub/build/ (shards, certificate, stats, card)."""
-    result = hub.split(dataset, root=_root(ctx))
+    result = hub.split(dataset, allow_leaks=allow_leaks, allow_moves=allow_moves, root=_root(ctx))
     if as_json:
         _dump(result)
         return
@@ -277,12 +279,13 @@ def split_(ctx: click.Context, dataset: str, as_json: bool) -> None:
 
 @main.command()
 @click.argument("dataset")
+@click.option("--allow-leaks", is_flag=True, help="Exit 0 for a build whose given or time splits leak (the certificate says how much).")
 @command
 @click.pass_context
-def check(ctx: click.Context, dataset: str, as_json: bool) -> None:
+def check(ctx: click.Context, dataset: str, allow_leaks: bool, as_json: bool) -> None:
     """Certify DATASET's build from its files: no group or duplicate in two splits."""
     try:
-        certificate = hub.check(dataset, root=_root(ctx))
+        certificate = hub.check(dataset, allow_leaks=allow_leaks, root=_root(ctx))
     except hub.LeakageError as exc:
         if not as_json:
             _print_certificate(exc.certificate)
@@ -573,13 +576,19 @@ def _print_evaluation(r: dict[str, Any]) -> None:
 @click.option("--server", help="Have this hub server score the file (needed for a blind split) and record the submission; needs --token.")
 @click.option("--model", help="With --server: the model's name on the leaderboard.")
 @click.option("--link", help="With --server: a link about the model (paper, code) on the leaderboard.")
+@click.option("--training-data", help="With --server: the model's training data (ns/name, or a Parquet or save_to_disk path), checked here for "
+              "contamination against the split; the outcome goes with the submission (default: 'not checked').")
 @command
 @click.pass_context
 def eval_(ctx: click.Context, ref: str, predictions: Path, split: str, task: str | None, targets: tuple[str, ...], out: Path | None, resamples: int, seed: int,
-          endpoint: str | None, token: str | None, cache_dir: Path | None, server: str | None, model: str | None, link: str | None, as_json: bool) -> None:
+          endpoint: str | None, token: str | None, cache_dir: Path | None, server: str | None, model: str | None, link: str | None, training_data: str | None,
+          as_json: bool) -> None:
     """Score a model's predictions (--predictions FILE) on a split of REF (ns/name@X.Y.Z): figures with 95% intervals; exit 1 if a --target is missed."""
-    report = hub.evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=None if server else _root(ctx),
-                          endpoint=endpoint, token=token, cache_dir=cache_dir, server=server, model=model, link=link)
+    from hub.evaluation import evaluate  # hub.evaluate's own function, with training_data
+
+    report = evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed,
+                      root=None if server and not training_data else _root(ctx), endpoint=endpoint, token=token, cache_dir=cache_dir, server=server,
+                      model=model, link=link, training_data=training_data)
     result = report.to_dict()
     if out is not None:
         report.write(out)

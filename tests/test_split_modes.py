@@ -165,3 +165,22 @@ def test_time_split_reads_iso_dates():
     seconds = time_values(pa.chunked_array([["2024-05-01T12:00:00Z", "2024-05-01T12:00:10+00:00", "2024-05-01 12:00:20", None, "soon"]]))
     assert seconds[:3].tolist() == [1714564800.0, 1714564810.0, 1714564820.0]
     assert all(math.isnan(x) for x in seconds[3:])  # missing or not a time
+
+
+def test_hub_split_and_check_keep_a_leaking_given_split_only_when_told(hub_root, digit_pngs):
+    """`hub split` and `hub check` (what dvc repro runs) take --allow-leaks as publish does (#12)."""
+    records, files = _given_records(digit_pngs)
+    write_dataset(hub_root, "acme/given-build", records, labels=LABELS, extra_files=files, split=GIVEN)
+    refused = run_hub("split", "acme/given-build", root=hub_root)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[0].startswith("Error: acme/given-build: the splits leak: 1 group (group) and 2 duplicate clusters cross the given splits")
+    built = run_hub("split", "acme/given-build", "--allow-leaks", root=hub_root)
+    assert built.returncode == 0, built.stderr
+    checked = run_hub("check", "acme/given-build", root=hub_root)
+    assert checked.returncode == 1
+    assert "Error: acme/given-build: the build leaks: 1 groups and 2 duplicate clusters cross splits" in checked.stderr.splitlines()
+    assert ("Hint: The corpus' own splits cross: fix them, or pass --allow-leaks to keep them as they are (the card says how much leaks)."
+            in checked.stderr.splitlines())
+    allowed = run_hub("check", "acme/given-build", "--allow-leaks", "--json", root=hub_root)
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads(allowed.stdout)["holds"] is False
