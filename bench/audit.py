@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from children import peak_mib, run_child
 
 WORDS = np.array(["the", "a", "kettle", "boils", "in", "kitchen", "printer", "webcam", "turns", "on", "off", "my", "is", "not", "and", "what", "how", "why", "red", "blue", "green"])
 
@@ -53,13 +52,6 @@ def build(folder: Path, rows: int, seed: int = 0) -> dict[str, int]:
     return {"rows": rows, "leaky_groups": len(leaky_groups), "copies": len(copies)}
 
 
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(method: str, folder: str) -> None:
     import duckdb
 
@@ -79,7 +71,7 @@ def child(method: str, folder: str) -> None:
                    (SELECT count(*) FROM (SELECT h FROM r GROUP BY h HAVING count(DISTINCT s) > 1))""").fetchone()
         counts = {"groups": g, "texts": t}
     seconds = time.perf_counter() - start
-    print(json.dumps({"method": method, "seconds": seconds, "peak_mib": _peak_mib(), **counts}))
+    print(json.dumps({"method": method, "seconds": seconds, "peak_mib": peak_mib(), **counts}))
 
 
 def main() -> None:
@@ -98,9 +90,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {"hub": [], "duckdb": []}
         for _ in range(args.repeat):
             for method, done in runs.items():
-                out = subprocess.run([sys.executable, __file__, "--child", method, str(folder)], capture_output=True, text=True, check=True,
-                                     env={"HUB_NO_PROGRESS": "1", "PATH": "/usr/bin:/bin"})
-                done.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                done.append(run_child(__file__, method, str(folder)))
     result = {"planted": planted, "runs": runs}
     print("| method | rows | median s | runs s | peak MiB | groups crossing | text clusters crossing |")
     print("|---|---:|---:|---|---:|---:|---:|")

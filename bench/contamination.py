@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from children import peak_mib, run_child
 
 
 def _prints(n: int, exact: np.ndarray, bands: list[list[int]] | None = None, near: list[bytes] | None = None, split: str = "test") -> pa.Table:
@@ -74,13 +73,6 @@ def build(folder: Path, rows: int, reference: int, near_rows: int, seed: int = 0
     return planted
 
 
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(method: str, folder: str) -> None:
     import duckdb
 
@@ -98,7 +90,7 @@ def child(method: str, folder: str) -> None:
     else:  # near
         pairs = fingerprints.matches(pq.read_table(f"{folder}/near-ours.parquet"), Path(folder) / "near-reference.parquet", "dialogue", Thresholds(), ("test",))
         found = {"pairs": pairs.num_rows, "near": int((~pairs.column("exact").to_numpy()).sum())}
-    print(json.dumps({"method": method, "seconds": time.perf_counter() - start, "peak_mib": _peak_mib(), **found}))
+    print(json.dumps({"method": method, "seconds": time.perf_counter() - start, "peak_mib": peak_mib(), **found}))
 
 
 def main() -> None:
@@ -120,11 +112,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
         for _ in range(args.repeat):
             for method, done in runs.items():
-                out = subprocess.run([sys.executable, __file__, "--child", method, str(folder)], capture_output=True, text=True,
-                                     env={"HUB_NO_PROGRESS": "1", "PATH": "/usr/bin:/bin"})
-                if out.returncode:
-                    sys.exit(f"{method} failed:\n{out.stderr}")
-                done.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                done.append(run_child(__file__, method, str(folder)))
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"planted: {planted}; load average {' '.join(load)}")
     print("| method | rows x reference | median s | runs s | peak MiB | pairs |")

@@ -25,7 +25,6 @@ import csv
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from children import peak_mib, run_child
 
 
 def build_images(folder: Path, n: int, seed: int = 0) -> None:
@@ -69,13 +69,6 @@ def _metadata(folder: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def child(method: str, fmt: str, folder: str, out: str) -> None:
@@ -114,7 +107,7 @@ def child(method: str, fmt: str, folder: str, out: str) -> None:
                           "duration": durations, "sample_rate": rates})
         pq.write_table(table, Path(out) / "train.parquet")
         found = {"rows": table.num_rows, "valid": True}
-    print(json.dumps({"method": method, "format": fmt, "seconds": time.perf_counter() - start, "peak_mib": _peak_mib(), **found}))
+    print(json.dumps({"method": method, "format": fmt, "seconds": time.perf_counter() - start, "peak_mib": peak_mib(), **found}))
 
 
 def main() -> None:
@@ -144,11 +137,7 @@ def main() -> None:
                     out = work / f"out-{method}"
                     shutil.rmtree(out, ignore_errors=True)
                     out.mkdir()
-                    done = subprocess.run([sys.executable, __file__, "--child", method, fmt, str(folder), str(out)], capture_output=True, text=True,
-                                          env={"HUB_NO_PROGRESS": "1", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HF_DATASETS_OFFLINE": "1"})
-                    if done.returncode:
-                        sys.exit(f"{method} {fmt} failed:\n{done.stderr[-3000:]}")
-                    results.append({**json.loads(done.stdout.strip().splitlines()[-1]), "files": n})
+                    results.append({**run_child(__file__, method, fmt, str(folder), str(out), path=f"{Path(sys.executable).parent}:/usr/bin:/bin"), "files": n})
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average {' '.join(load)}")
     print("| format | method | files | median s | runs s | peak MiB | rows |")
