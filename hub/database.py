@@ -43,6 +43,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
                                   status TEXT NOT NULL, version TEXT, manifest_sha256 TEXT, split TEXT, task TEXT, predictions_sha256 TEXT,
                                   model TEXT, link TEXT, metrics TEXT, coverage TEXT);
         CREATE INDEX submissions_by_user ON submissions ("user", dataset, at)"""),
+    ("0003_submission_contamination", """
+        ALTER TABLE submissions ADD COLUMN contamination TEXT"""),
 )
 
 _MIGRATE_LOCK = 18  # pg_advisory_xact_lock key: two `hub db migrate` at once take turns
@@ -213,7 +215,8 @@ def accept(database_url: str, user: str, dataset: str, at: str) -> dict[str, Any
 
 # -- submissions (hub.evaluation.submissions.Submissions) -------------------------------------
 
-SUBMISSION_COLUMNS = ("id", "user", "dataset", "at", "version", "manifest_sha256", "split", "task", "predictions_sha256", "model", "link", "metrics", "coverage")
+SUBMISSION_COLUMNS = ("id", "user", "dataset", "at", "version", "manifest_sha256", "split", "task", "predictions_sha256", "model", "link", "metrics", "coverage",
+                      "contamination")
 _SELECT = "SELECT " + ", ".join(f'"{c}"' for c in SUBMISSION_COLUMNS) + " FROM submissions"
 
 
@@ -235,10 +238,10 @@ def release(database_url: str, slot: int) -> None:
 
 def record(database_url: str, slot: int, values: tuple[Any, ...]) -> tuple[Any, ...]:
     """Store the scored figures of `slot` (version, manifest_sha256, split, task,
-    predictions_sha256, model, link, metrics, coverage); return its row (`SUBMISSION_COLUMNS`)."""
+    predictions_sha256, model, link, metrics, coverage, contamination); return its row (`SUBMISSION_COLUMNS`)."""
     with connect(database_url) as con:
         con.execute("UPDATE submissions SET status = 'scored', version = %s, manifest_sha256 = %s, split = %s, task = %s, predictions_sha256 = %s, "
-                    "model = %s, link = %s, metrics = %s, coverage = %s WHERE id = %s", (*values, slot))
+                    "model = %s, link = %s, metrics = %s, coverage = %s, contamination = %s WHERE id = %s", (*values, slot))
         return con.execute(_SELECT + " WHERE id = %s", (slot,)).fetchone()
 
 

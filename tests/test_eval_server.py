@@ -47,7 +47,7 @@ def site(tmp_path_factory) -> Iterator[dict[str, Any]]:
     AccessStore(root).accept(User("ada"), GATED)
     app = create_app(root)
     with uvicorn_thread(app) as url, httpx.Client(base_url=url, timeout=120) as client:
-        yield {"root": root, "app": app, "url": url, "client": client, "labels": labels, "tokens": tokens,
+        yield {"root": root, "app": app, "url": url, "client": client, "labels": labels, "tokens": tokens, "published": published,
                "intents": pq.read_table(gated.path / LABELS).to_pylist(), "intent_names": gated.manifest["labels"]}
 
 
@@ -158,6 +158,46 @@ def test_the_daily_limit_is_429_with_when_to_retry(site, tmp_path):
     assert result.returncode == 1 and body["error"] in result.stderr  # the CLI shows the server's message
 
 
+def test_a_submission_carries_the_submitters_contamination_check(site, tmp_path):
+    """--training-data: the check runs on the client (the server never sees the training data);
+    the leaderboard shows its outcome per submission, "not checked" without one."""
+    import hashlib
+
+    import pyarrow as pa
+
+    published = site["published"]
+
+    def shards(split: str) -> pa.Table:
+        return pa.concat_tables([pq.read_table(published.path / f["path"], columns=["id", "image"]) for f in published.manifest["files"] if f["split"] == split])
+
+    train, test = shards("train"), shards("test")
+    clean, leaked = tmp_path / "clean.parquet", tmp_path / "leaked.parquet"
+    pq.write_table(train, clean)
+    pq.write_table(pa.concat_tables([train, test.slice(0, 5)]), leaked)
+    path, _, _ = predictions(site, tmp_path / "p.jsonl")
+    sent = {}
+    for model, data in (("clean-model", clean), ("leaky-model", leaked)):
+        result = run_hub("eval", f"{DATASET}@{VERSION}", "--predictions", str(path), "--server", site["url"], "--token", site["tokens"]["ada"],
+                         "--model", model, "--training-data", str(data), "--json", root=site["root"])
+        assert result.returncode == 0, result.stderr
+        sent[model] = json.loads(result.stdout)["submission"]["contamination"]
+    own = hub.check_contamination(leaked, against=f"{DATASET}@{VERSION}", record=published.manifest["record"], root=site["root"])  # the check on its own
+    (match,) = [m for m in own["matches"] if m["ours"] == "train" and m["split"] == "test"]
+    assert (match["rows"], match["exact"], match["near"]) == (5, 5, 0) and sorted(match["ids"]) == sorted(test.column("id").to_pylist()[:5])
+    assert sent["leaky-model"] == {"checked": True, "matches": 5, "exact": 5, "near": 0,
+                                   "report_sha256": hashlib.sha256(json.dumps(own, sort_keys=True).encode()).hexdigest()}
+    assert (sent["clean-model"]["checked"], sent["clean-model"]["matches"]) == (True, 0)
+    board = site["client"].get(f"/api/datasets/{DATASET}/leaderboard").json()["tasks"][0]["submissions"]
+    status = {s["model"]: s["contamination_status"] for s in board}
+    assert (status["clean-model"], status["leaky-model"], status["knn-3"]) == ("checked: no overlap", "checked: 5 records overlap", "not checked")
+    assert next(s for s in board if s["model"] == "knn-3")["contamination"] == {"checked": False}
+    half = site["client"].post(URL, params={"training_matches": 3}, content=path.read_bytes(), headers=auth(site, "ada"))
+    assert (half.status_code, half.json()["error"]) == (400, "a contamination check needs training_matches, training_exact, training_near and "
+                                                             "training_report_sha256 together; training_exact, training_near, training_report_sha256 missing")
+    alone = run_hub("eval", f"{DATASET}@{VERSION}", "--predictions", str(path), "--training-data", str(clean), root=site["root"])
+    assert alone.returncode == 1 and "Error: a contamination check of the training data is sent with a server submission only\n" in alone.stderr
+
+
 def test_the_leaderboard_ranks_the_submissions(site, tmp_path):
     best, _, _ = predictions(site, tmp_path / "best.jsonl", wrong_every=0, leave_out=0)
     got = site["client"].post(URL, params={"model": "oracle", "link": "https://example.org/oracle"}, content=best.read_bytes(), headers=auth(site, "bob"))
@@ -227,7 +267,25 @@ def test_the_leaderboard_page_renders_in_chromium(site, tmp_path):
             marks = [rows.nth(i).locator("td.target").all_inner_texts() for i in range(rows.count())]
             assert marks == [["met" if t["met"] else "not met" for t in s["targets"]] for s in board]
             assert marks[0] == ["met", "met"] and ["not met", "not met"] in marks
+            said = [rows.nth(i).locator("td.contamination").inner_text() for i in range(rows.count())]
+            assert said == [s["contamination_status"] for s in board] and "checked: 5 records overlap" in said and "not checked" in said
             page.goto("/datasets/acme/no-such/leaderboard")
             assert "dataset 'acme/no-such' is not registered" in page.inner_text("main")
         finally:
             browser.close()
+
+
+def test_a_submissions_file_from_before_the_contamination_column_is_read(tmp_path):
+    """The SQLite file of an older hub gains the column; its submissions say "not checked"."""
+    import sqlite3
+
+    from hub.evaluation.submissions import Submissions
+
+    submissions = Submissions(hub.init(tmp_path / "hub"))
+    submissions.path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(submissions.path) as con:
+        con.execute("CREATE TABLE submissions (id INTEGER PRIMARY KEY, user TEXT NOT NULL, dataset TEXT NOT NULL, at REAL NOT NULL, status TEXT NOT NULL, "
+                    "version TEXT, manifest_sha256 TEXT, split TEXT, task TEXT, predictions_sha256 TEXT, model TEXT, link TEXT, metrics TEXT, coverage TEXT)")
+        con.execute("INSERT INTO submissions VALUES (1, 'ann', 'acme/x', 0, 'scored', '1.0.0', 'm', 'test', 'classification', 'p', 'old', NULL, '{}', '{}')")
+    (old,) = submissions.leaderboard("acme/x")
+    assert (old["model"], old["contamination"], old["contamination_status"]) == ("old", {"checked": False}, "not checked")

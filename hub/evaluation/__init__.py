@@ -35,7 +35,7 @@ from hub.evaluation.predictions import read_predictions
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["NORMALIZER", "EvalReport", "Target", "evaluate", "normalize_text", "parse_target"]
+__all__ = ["NORMALIZER", "EvalReport", "Target", "evaluate", "normalize_text", "parse_target", "training_check"]
 
 _TARGET = re.compile(r"^\s*([A-Za-z0-9_]+(?:\[[^\]]+\])?)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*(%?)\s*$")
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b, "==": lambda a, b: a == b}
@@ -270,17 +270,42 @@ def _shaped(predictions: Any, kind: str) -> list[Any]:
     return out
 
 
+def training_check(training_data: Path | str, dataset: str, version: str, split: str, root: Path | str | None = None) -> dict[str, Any]:
+    """The submitter's contamination check (`hub.check_contamination`) of `training_data`
+    against `split` of `dataset@version`, run in the hub at `root`, which must hold that version
+    (its fingerprints): the server never sees the training data, so a submission can only carry
+    this outcome. `matches` counts training records that are records of the split (`exact` +
+    `near`); `report_sha256` is that of the whole check's JSON (sorted keys), to show later."""
+    import hub
+    from hub.repo import find_root
+    from hub.store import resolve_revision
+
+    try:
+        repo = find_root(root)
+    except NotAHubRepo as exc:
+        raise HubError(f"the contamination check of --training-data needs a hub holding {dataset}@{version}: {exc.message}",
+                       hint=f"Run it in (or pass --root) a hub where {dataset}@{version} is published or pulled.", dataset=dataset) from None
+    record = resolve_revision(repo, dataset, version).manifest["record"]
+    result = hub.check_contamination(training_data, against=f"{dataset}@{version}", record=record, root=repo)
+    hits = [m for m in result["matches"] if m["dataset"] == dataset and m["split"] == split and m["ours"] == "train"]
+    return {"checked": True, "against": f"{dataset}@{version}", "split": split, "matches": sum(m["rows"] for m in hits),
+            "exact": sum(m["exact"] for m in hits), "near": sum(m["near"] for m in hits),
+            "report_sha256": hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()}
+
+
 def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: str | None = None, targets: Iterable[str] = (),
              resamples: int = RESAMPLES, seed: int = SEED, root: Path | str | None = None, endpoint: str | None = None,
              token: str | None = None, cache_dir: Path | str | None = None, server: str | None = None, model: str | None = None,
-             link: str | None = None) -> EvalReport:
+             link: str | None = None, training_data: Path | str | None = None) -> EvalReport:
     """Score the predictions file `predictions` on `split` of `ref` (`ns/name@X.Y.Z`); return the
     `EvalReport`. Raises `PredictionsError` for a file it cannot score, `HubError` for an unknown
     task, split or target metric, and the read errors of the version (`VersionNotFound`, ...).
 
     With `server` (a hub server's URL) the server scores the file (`hub.evaluation.remote`: the
     only way to score a blind split) and records the submission under `model` and `link`; the
-    report is the server's, with its default bootstrap."""
+    report is the server's, with its default bootstrap. With `training_data` too (a dataset of
+    the hub at `root`, or Parquet/`save_to_disk` data) its contamination check against the split
+    is run here first and its outcome sent with the submission (`training_check`)."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -289,13 +314,17 @@ def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: st
 
     checks = [parse_target(t) for t in targets]
     dataset, version = parse_ref(ref)
+    if training_data is not None and server is None:
+        raise HubError("a contamination check of the training data is sent with a server submission only",
+                       hint=f"Add --server URL, or check it on its own: hub contamination {training_data} --against {ref}.", dataset=dataset)
     if server is not None:
         from hub.evaluation.remote import submit
 
         if version is None:
             raise HubError(f"scoring on a server needs a pinned version: {ref}@X.Y.Z", hint="Name the version the score is for.", dataset=dataset)
+        contamination = training_check(training_data, dataset, version, split, root) if training_data is not None else None
         return EvalReport.from_dict(submit(dataset, version, predictions, server=server, split=split, task=task, targets=[c.text for c in checks],
-                                           token=token, model=model, link=link))
+                                           token=token, model=model, link=link, contamination=contamination))
     files, manifest, raw, source, labels = _read_split(dataset, version, split, root, endpoint, token, cache_dir)
     record_type = records.get(manifest["record"])
     spec = _spec(record_type, task, dataset)

@@ -21,8 +21,11 @@ _TYPES = {".jsonl": "application/x-ndjson", ".ndjson": "application/x-ndjson", "
 
 
 def submit(dataset: str, version: str, predictions: Path | str, *, server: str, split: str = "test", task: str | None = None,
-           targets: Iterable[str] = (), token: str | None = None, model: str | None = None, link: str | None = None) -> dict[str, Any]:
-    """The server's report (JSON) of `predictions` scored on `split` of `dataset@version`.
+           targets: Iterable[str] = (), token: str | None = None, model: str | None = None, link: str | None = None,
+           contamination: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The server's report (JSON) of `predictions` scored on `split` of `dataset@version`;
+    `contamination` is the submitter's check of their training data (`training_check`), sent
+    for the leaderboard.
 
     Raises `PredictionsError` for a file that is not there, and the `HubError` the server's
     answer names (404, 401/403, 413 too large, 429 over the daily limit, ...)."""
@@ -34,7 +37,8 @@ def submit(dataset: str, version: str, predictions: Path | str, *, server: str, 
     if not path.is_file():
         raise PredictionsError(f"predictions file {path} does not exist", hint="Pass --predictions with the path of a JSONL, CSV or Parquet file.", path=str(path))
     query = [("split", split), *([("task", task)] if task else []), *(("target", t) for t in targets), *([("model", model)] if model else []),
-             *([("link", link)] if link else [])]
+             *([("link", link)] if link else []),
+             *((f"training_{key}", str(contamination[key])) for key in ("matches", "exact", "near", "report_sha256") if contamination)]
     url = f"{server.rstrip('/')}/api/datasets/{urllib.parse.quote(dataset)}/versions/{urllib.parse.quote(version)}/evaluate?{urllib.parse.urlencode(query)}"
     token = token if token is not None else config.token()
     headers = {"Content-Type": _TYPES.get(path.suffix.lower(), "application/octet-stream"), "Content-Length": str(path.stat().st_size),

@@ -26,13 +26,14 @@ from hub.errors import RateLimited
 if TYPE_CHECKING:
     from hub.evaluation import Target
 
-__all__ = ["DAY", "LOWER_IS_BETTER", "Submissions", "ranked"]
+__all__ = ["DAY", "LOWER_IS_BETTER", "Submissions", "contamination_status", "ranked"]
 
 DAY = 24 * 3600
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS submissions (
     id INTEGER PRIMARY KEY, user TEXT NOT NULL, dataset TEXT NOT NULL, at REAL NOT NULL, status TEXT NOT NULL,
-    version TEXT, manifest_sha256 TEXT, split TEXT, task TEXT, predictions_sha256 TEXT, model TEXT, link TEXT, metrics TEXT, coverage TEXT)"""
+    version TEXT, manifest_sha256 TEXT, split TEXT, task TEXT, predictions_sha256 TEXT, model TEXT, link TEXT, metrics TEXT, coverage TEXT,
+    contamination TEXT)"""
 
 
 def _iso(at: float) -> str:
@@ -51,6 +52,8 @@ class Submissions:
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         con.execute(_SCHEMA)
+        if "contamination" not in {row[1] for row in con.execute("PRAGMA table_info(submissions)")}:  # a file from before the column
+            con.execute("ALTER TABLE submissions ADD COLUMN contamination TEXT")
         return con
 
     def reserve(self, user: str, dataset: str, limit: int, *, now: float | None = None) -> int:
@@ -91,16 +94,17 @@ class Submissions:
         finally:
             con.close()
 
-    def record(self, slot: int, report: dict[str, Any], *, model: str | None, link: str | None) -> dict[str, Any]:
-        """Store the scored report of `slot`; return the submission as `leaderboard` lists it."""
+    def record(self, slot: int, report: dict[str, Any], *, model: str | None, link: str | None, contamination: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Store the scored report of `slot`, with the submitter's contamination check of their
+        training data (None: not checked); return the submission as `leaderboard` lists it."""
         values = (report["version"], report["manifest_sha256"], report["split"], report["task"], report["predictions"]["sha256"], model, link,
-                  json.dumps(report["metrics"]), json.dumps(report["coverage"]))
+                  json.dumps(report["metrics"]), json.dumps(report["coverage"]), json.dumps(contamination) if contamination else None)
         if self.database_url:
             return _items([database.record(self.database_url, slot, values)])[0]
         con = self._connect()
         try:
             con.execute("UPDATE submissions SET status = 'scored', version = ?, manifest_sha256 = ?, split = ?, task = ?, predictions_sha256 = ?, "
-                        "model = ?, link = ?, metrics = ?, coverage = ? WHERE id = ?", (*values, slot))
+                        "model = ?, link = ?, metrics = ?, coverage = ?, contamination = ? WHERE id = ?", (*values, slot))
             return self._rows(con, "WHERE id = ?", (slot,))[0]
         finally:
             con.close()
@@ -120,8 +124,8 @@ class Submissions:
 
     @staticmethod
     def _rows(con: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        rows = con.execute("SELECT id, user, dataset, at, version, manifest_sha256, split, task, predictions_sha256, model, link, metrics, coverage "
-                           f"FROM submissions {where}", args).fetchall()
+        rows = con.execute("SELECT id, user, dataset, at, version, manifest_sha256, split, task, predictions_sha256, model, link, metrics, coverage, "
+                           f"contamination FROM submissions {where}", args).fetchall()
         return _items(rows)
 
 
@@ -132,8 +136,19 @@ def _items(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         item = dict(zip(database.SUBMISSION_COLUMNS, row))
         item["at"] = _iso(item["at"])
         item["metrics"], item["coverage"] = json.loads(item["metrics"]), json.loads(item["coverage"])
+        item["contamination"] = json.loads(item["contamination"]) if item["contamination"] else {"checked": False}
+        item["contamination_status"] = contamination_status(item["contamination"])
         out.append(item)
     return out
+
+
+def contamination_status(contamination: dict[str, Any]) -> str:
+    """What the leaderboard says of a submission's training data: "not checked", "checked: no
+    overlap", "checked: 12 records overlap" (the submitter's own check, not the server's)."""
+    if not contamination.get("checked"):
+        return "not checked"
+    n = contamination["matches"]
+    return "checked: no overlap" if n == 0 else f"checked: {n} record{'s' if n != 1 else ''} overlap{'s' if n == 1 else ''}"
 
 
 LOWER_IS_BETTER = frozenset({"wer", "cer", "der", "false_alarm", "missed_detection", "confusion"})  # error rates; every other figure is a score

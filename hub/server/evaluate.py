@@ -7,7 +7,8 @@ splits included (`hub.blind`: the labels never leave the server; only the report
 The caller needs a token, and the rights of a download (`gate.readable_revision`: a private
 or gated dataset's rules). A body over `MAX_BYTES` is refused with 413 before it is read
 whole; a token's user gets `split.submissions_per_day` scored evaluations of a dataset per 24
-hours, then 429 with Retry-After. Each scored evaluation is recorded (`Submissions`), and
+hours, then 429 with Retry-After. Each scored evaluation is recorded (`Submissions`), with the
+submitter's contamination check of their training data when sent (`training_*`), and
 `GET /api/.../leaderboard` (JSON) and the page `/datasets/{ns}/{name}/leaderboard` rank them.
 """
 
@@ -72,6 +73,10 @@ async def evaluate(
     target: list[str] = Query([], description='Checks such as "accuracy>=0.9" (repeatable): the report says whether each is met.'),
     model: str | None = Query(None, max_length=200, description="The model's name, for the leaderboard."),
     link: str | None = Query(None, max_length=500, description="A link about the model (paper, code), for the leaderboard."),
+    training_matches: int | None = Query(None, ge=0, description="The submitter's contamination check: training records that are records of this split."),
+    training_exact: int | None = Query(None, ge=0, description="Of them, identical ones."),
+    training_near: int | None = Query(None, ge=0, description="Of them, near duplicates only."),
+    training_report_sha256: str | None = Query(None, pattern="^[0-9a-f]{64}$", description="The sha256 of the check's JSON report."),
 ) -> dict[str, Any]:
     from hub.entry import load_entry
     from hub.evaluation import evaluate as score
@@ -79,6 +84,12 @@ async def evaluate(
     rev = await run_in_threadpool(readable_revision, request, ns, name, version)
     if link is not None and not link.startswith(("https://", "http://")):
         raise BadRequest(f"link {link!r} is not an http(s) URL", hint="Give the model's page, paper or code as https://...", link=link)
+    told = {"matches": training_matches, "exact": training_exact, "near": training_near, "report_sha256": training_report_sha256}
+    if any(v is not None for v in told.values()) and not all(v is not None for v in told.values()):
+        raise BadRequest(f"a contamination check needs training_matches, training_exact, training_near and training_report_sha256 together; "
+                         f"{', '.join('training_' + k for k, v in told.items() if v is None)} missing",
+                         hint="Send all four (hub eval --training-data does), or none: the submission then says 'not checked'.")
+    contamination = {"checked": True, **told} if training_report_sha256 else None  # the submitter's own check: the server cannot see their training data
     user = current_user(request)
     if user is None:
         raise AccessDenied(f"scoring on {rev.dataset} needs a token", hint="Pass --token (or set HUB_TOKEN) with a token from `hub token create`.", dataset=rev.dataset)
@@ -100,7 +111,7 @@ async def evaluate(
         raise
     report["predictions"]["path"] = model or "upload"  # not the server's temporary file
     report["source"] = {"kind": "server", "submitted_by": user.name}
-    report["submission"] = await run_in_threadpool(lambda: submissions.record(slot, report, model=model, link=link))
+    report["submission"] = await run_in_threadpool(lambda: submissions.record(slot, report, model=model, link=link, contamination=contamination))
     return report
 
 
