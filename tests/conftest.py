@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 import hub
-from labelstudio_fixtures import faulty_proxy, label_studio, ls_env  # noqa: F401  (a real Label Studio server)
+from labelstudio_fixtures import digits, faulty_proxy, label_studio, ls_env  # noqa: F401  (a real Label Studio server)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "registry" / "demo"

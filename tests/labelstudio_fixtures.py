@@ -229,3 +229,21 @@ def faulty_proxy(label_studio):
     proxy = FaultyProxy(label_studio.url)
     yield proxy
     proxy.close()
+
+
+def choice(value: str) -> list[dict]:
+    """The result of an image classification (`label` on `image`) as the editor saves it."""
+    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [value]}}]
+
+
+@pytest.fixture
+def digits(hub_root):
+    """A hub with the first 40 records of demo/digits published: a small project to label."""
+    from conftest import copy_demo, set_source_options
+    import hub
+
+    copy_demo(hub_root, "demo/digits")
+    set_source_options(hub_root, "demo/digits", limit=40)
+    hub.publish("demo/digits", root=hub_root)
+    return hub_root
+

@@ -10,23 +10,11 @@ import httpx
 import pytest
 
 import hub
-from conftest import copy_demo, run_hub, set_source_options
+from conftest import run_hub
 from hub.labelstudio.tasks import read_records
-from labelstudio_fixtures import free_port
+from labelstudio_fixtures import choice, free_port
 
 A1, A2 = "ann1@localhost", "ann2@localhost"
-
-
-def _choice(v: str) -> list[dict]:
-    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [v]}}]
-
-
-@pytest.fixture
-def digits(hub_root):
-    copy_demo(hub_root, "demo/digits")
-    set_source_options(hub_root, "demo/digits", limit=40)
-    hub.publish("demo/digits", root=hub_root)
-    return hub_root
 
 
 def test_wrong_token(digits, ls_env, monkeypatch):
@@ -74,7 +62,7 @@ def test_failure_mid_pull_then_rerun_resumes(fault, failure, digits, ls_env, fau
     pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
     tasks = ls_env.tasks(pid)
     for task in tasks:
-        ls_env.annotate(task["id"], A1, _choice("9"))
+        ls_env.annotate(task["id"], A1, choice("9"))
     monkeypatch.setenv("HUB_LABEL_STUDIO_URL", faulty_proxy.url)
     monkeypatch.setenv("HUB_LABEL_STUDIO_PAGE_SIZE", "2")  # three pages
     faulty_proxy.fault = fault
@@ -98,7 +86,7 @@ def test_annotations_made_on_a_cached_page_after_the_failure_are_pulled(digits, 
     task of it gets a second one: the rerun fetches page 1 again and counts what the server holds."""
     pid = hub.annotate_push("demo/digits@1.0.0", limit=5, root=digits)["project"]["id"]
     tasks = ls_env.tasks(pid)
-    first = [ls_env.annotate(task["id"], A1, _choice("9")) for task in tasks]
+    first = [ls_env.annotate(task["id"], A1, choice("9")) for task in tasks]
     monkeypatch.setenv("HUB_LABEL_STUDIO_URL", faulty_proxy.url)
     monkeypatch.setenv("HUB_LABEL_STUDIO_PAGE_SIZE", "2")
     faulty_proxy.fail_when = lambda path: path.startswith("/api/tasks") and "page=2&" in path + "&"
@@ -106,8 +94,8 @@ def test_annotations_made_on_a_cached_page_after_the_failure_are_pulled(digits, 
         hub.annotate_pull(pid, root=digits)
 
     with ls_env.api() as api:  # on the cached page: a changed label, and a second annotator
-        api.patch(f"/api/annotations/{first[0]}/", json={"result": _choice("4")}).raise_for_status()
-    ls_env.annotate(tasks[1]["id"], A2, _choice("9"))
+        api.patch(f"/api/annotations/{first[0]}/", json={"result": choice("4")}).raise_for_status()
+    ls_env.annotate(tasks[1]["id"], A2, choice("9"))
     faulty_proxy.fail_when = lambda path: False
     result = run_hub("annotate", "pull", str(pid), "--json", root=digits)
     assert result.returncode == 0, result.stderr
@@ -137,7 +125,7 @@ def test_annotation_of_a_record_that_no_longer_exists(digits, ls_env):
     source.write_text(yaml.safe_dump(doc, sort_keys=False))
     assert hub.publish("demo/digits", root=digits).version == "2.0.0"
     for task in tasks:
-        ls_env.annotate(task["id"], A1, _choice("9"))
+        ls_env.annotate(task["id"], A1, choice("9"))
     pulled = hub.annotate_pull(pid, root=digits)
     assert [m["record_id"] for m in pulled["missing_records"]] == [gone]
     manifest = json.loads((digits / f"registry/demo/digits/versions/{pulled['version']}/manifest.json").read_text())

@@ -10,23 +10,12 @@ import httpx
 import pytest
 
 import hub
-from conftest import copy_demo, run_hub, set_source_options
+from conftest import run_hub
+from labelstudio_fixtures import choice
 
 
 def _pseudonym(email: str) -> str:
     return "annotator-" + hashlib.sha256(f"test-salt\0{email}".encode()).hexdigest()[:12]
-
-
-def _choice(v: str) -> list[dict]:
-    return [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [v]}}]
-
-
-@pytest.fixture
-def digits(hub_root):
-    copy_demo(hub_root, "demo/digits")
-    set_source_options(hub_root, "demo/digits", limit=40)
-    hub.publish("demo/digits", root=hub_root)
-    return hub_root
 
 
 def _work_through(annotator: httpx.Client, pid: int, label: str) -> list[int]:
@@ -40,7 +29,7 @@ def _work_through(annotator: httpx.Client, pid: int, label: str) -> list[int]:
         r.raise_for_status()
         task = r.json()
         assert task["annotations"] == []  # the queue shows no one else's work
-        annotator.post(f"/api/tasks/{task['id']}/annotations/", params={"project": pid}, json={"result": _choice(label)}).raise_for_status()
+        annotator.post(f"/api/tasks/{task['id']}/annotations/", params={"project": pid}, json={"result": choice(label)}).raise_for_status()
         done.append(task["id"])
         assert len(done) <= 100, "the queue hands out the same tasks again"
 
