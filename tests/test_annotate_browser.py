@@ -5,30 +5,22 @@ turn with its speaker and the intents (#15 items 2, 6). Each test saves a screen
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import hub
 from conftest import copy_demo, run_hub, set_source_options
 from labelstudio_fixtures import PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
 VIEWPORT = {"width": 1280, "height": 720}
 
 
 @pytest.fixture
-def page():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. Run scripts/bootstrap to install it.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            yield browser.new_page(viewport=VIEWPORT)
-        finally:
-            browser.close()
+def page(browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        yield page
+    finally:
+        page.close()
 
 
 def _open_queue(page, ls_env, root, dataset: str, task: str) -> int:

@@ -13,7 +13,6 @@ import yaml
 from conftest import uvicorn_thread
 from hub.access import AccessStore
 
-CHROMIUM = Path("/usr/bin/chromium")
 PRIVATE = "demo/secret-digits"
 GATED = "demo/gated-speech"
 TERMS = "Use for research only; do not try to identify the speakers."
@@ -51,18 +50,6 @@ def server(site_root: Path) -> Iterator[str]:
 
     with uvicorn_thread(create_app(site_root)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the page tests need Debian's chromium. Run scripts/bootstrap to install it.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

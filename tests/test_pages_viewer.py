@@ -14,8 +14,6 @@ import pytest
 
 from conftest import uvicorn_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-
 
 PHOTOS = "demo/photo-boxes"
 CHINESE = "demo/chinese-dialogue"
@@ -80,18 +78,6 @@ def server(site_root: Path) -> Iterator[str]:
 
     with uvicorn_thread(create_app(site_root)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the page tests need Debian's chromium. Run scripts/bootstrap to install it.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

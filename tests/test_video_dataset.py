@@ -21,7 +21,6 @@ from conftest import copy_demo, uvicorn_thread
 DATASET = "demo/video-clips"
 LABELS = ["in-burrow", "stretching", "yawning"]
 CLIPS = {"bigbuckbunny-000": "in-burrow", "bigbuckbunny-001": "stretching", "bigbuckbunny-002": "yawning"}
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -138,19 +137,12 @@ def server(site: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server):
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: the page tests need Debian's chromium. Run scripts/bootstrap to install it.", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        context = browser.new_context(base_url=server)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
+def page(server, browser):
+    context = browser.new_context(base_url=server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 def test_page_shows_first_frame_thumbnails(page):
