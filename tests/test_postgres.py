@@ -93,7 +93,7 @@ def replicas(postgres, tmp_path_factory) -> Iterator[dict[str, Any]]:
     shutil.copytree(first, second, symlinks=True)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HUB_DATABASE_URL", postgres.url)
-        assert database.migrate() == ["0001_access", "0002_submissions"]
+        assert database.migrate() == ["0001_access", "0002_submissions", "0003_submission_contamination"]
         apps = [create_app(first), create_app(second)]
     with uvicorn_thread(apps[0]) as a, uvicorn_thread(apps[1]) as b, httpx.Client(base_url=a, timeout=60) as one, httpx.Client(base_url=b, timeout=60) as other:
         yield {"roots": (first, second), "one": one, "other": other, "version": published.version}
@@ -155,7 +155,7 @@ def test_a_database_of_another_schema_is_refused_with_the_migration_named(replic
     where = f"postgresql://hub@127.0.0.1:{postgres.port}/hub?options=-csearch_path%3Dold"
     assert database.migrate(old, upto=1) == ["0001_access"]
     monkeypatch.setenv("HUB_DATABASE_URL", old)
-    message = f"the database at {where} has schema version 1, older than this hub's 2: migration 0002_submissions is not applied"
+    message = f"the database at {where} has schema version 1, older than this hub's 3: migrations 0002_submissions, 0003_submission_contamination are not applied"
     with pytest.raises(DatabaseSchemaError) as refused:
         create_app(replicas["roots"][0])
     assert refused.value.message == message
@@ -169,13 +169,13 @@ def test_a_database_of_another_schema_is_refused_with_the_migration_named(replic
                                                       "Hint: Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.\n")
     monkeypatch.setenv("HUB_DATABASE_URL", old)
     migrated = CliRunner().invoke(main, ["db", "migrate"])
-    assert (migrated.exit_code, migrated.stdout) == (0, f"{where}: applied 0002_submissions\n")
+    assert (migrated.exit_code, migrated.stdout) == (0, f"{where}: applied 0002_submissions, 0003_submission_contamination\n")
     create_app(replicas["roots"][0])  # starts now
     with database.connect(old) as con:
-        con.execute("INSERT INTO schema_migrations (version, name) VALUES (3, '0003_from_a_newer_hub')")
+        con.execute("INSERT INTO schema_migrations (version, name) VALUES (4, '0004_from_a_newer_hub')")
     with pytest.raises(DatabaseSchemaError) as refused:
         create_app(replicas["roots"][0])
-    assert refused.value.message == f"the database at {where} has schema version 3 (0003_from_a_newer_hub), newer than this hub knows (2, 0002_submissions)"
+    assert refused.value.message == f"the database at {where} has schema version 4 (0004_from_a_newer_hub), newer than this hub knows (3, 0003_submission_contamination)"
 
 
 def test_postgres_down_is_a_503_and_the_replicas_recover(replicas, postgres, monkeypatch):
