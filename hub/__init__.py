@@ -251,14 +251,16 @@ def load(dataset: str, *, version: str | None = None, split: str = "test", endpo
 
 def evaluate(ref: str, predictions: Path | str, *, split: str = "test", task: str | None = None, targets: list[str] | tuple[str, ...] = (),
              resamples: int = 1000, seed: int = 0, root: Path | str | None = None, endpoint: str | None = None, token: str | None = None,
-             cache_dir: Path | str | None = None, server: str | None = None, model: str | None = None, link: str | None = None):
+             cache_dir: Path | str | None = None, server: str | None = None, model: str | None = None, link: str | None = None,
+             training_data: Path | str | None = None):
     """Score a predictions file (JSONL/CSV/Parquet of `id`, `prediction`) on a split of `ref`
     (`ns/name@X.Y.Z`); return the `EvalReport`. With `server`, that hub server scores it (blind
-    splits too) and records the submission. See `hub.evaluation.evaluate`."""
+    splits too) and records the submission, with the contamination check of `training_data`
+    against the split when given. See `hub.evaluation.evaluate`."""
     from hub.evaluation import evaluate as _evaluate
 
     return _evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed, root=root,
-                     endpoint=endpoint, token=token, cache_dir=cache_dir, server=server, model=model, link=link)
+                     endpoint=endpoint, token=token, cache_dir=cache_dir, server=server, model=model, link=link, training_data=training_data)
 
 
 def accept(dataset: str, *, endpoint: str | None = None, token: str | None = None) -> dict[str, Any]:

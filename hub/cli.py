@@ -584,11 +584,9 @@ def eval_(ctx: click.Context, ref: str, predictions: Path, split: str, task: str
           endpoint: str | None, token: str | None, cache_dir: Path | None, server: str | None, model: str | None, link: str | None, training_data: str | None,
           as_json: bool) -> None:
     """Score a model's predictions (--predictions FILE) on a split of REF (ns/name@X.Y.Z): figures with 95% intervals; exit 1 if a --target is missed."""
-    from hub.evaluation import evaluate  # hub.evaluate's own function, with training_data
-
-    report = evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed,
-                      root=None if server and not training_data else _root(ctx), endpoint=endpoint, token=token, cache_dir=cache_dir, server=server,
-                      model=model, link=link, training_data=training_data)
+    report = hub.evaluate(ref, predictions, split=split, task=task, targets=targets, resamples=resamples, seed=seed,
+                          root=None if server and not training_data else _root(ctx), endpoint=endpoint, token=token, cache_dir=cache_dir, server=server,
+                          model=model, link=link, training_data=training_data)
     result = report.to_dict()
     if out is not None:
         report.write(out)

@@ -236,43 +236,37 @@ def test_a_target_that_does_not_parse_is_a_problem_of_the_entry(site, tmp_path):
     assert [t.text for t in entry.targets] == ["wer<=0.04"]
 
 
-def test_the_leaderboard_page_renders_in_chromium(site, tmp_path):
-    from test_pages import CHROMIUM
-
+def test_the_leaderboard_page_renders_in_chromium(site, tmp_path, browser):
     path, _, _ = predictions(site, tmp_path / "p.jsonl", wrong_every=2)
     got = site["client"].post(URL, params={"model": "<b>half</b>"}, content=path.read_bytes(), headers=auth(site, "bob"))
     assert got.status_code == 200
     bad = site["client"].post(URL, params={"model": "x", "link": "javascript:alert(1)"}, content=path.read_bytes(), headers=auth(site, "bob"))
     assert (bad.status_code, bad.json()["error"]) == (400, "link 'javascript:alert(1)' is not an http(s) URL")
     board = site["client"].get(f"/api/datasets/{DATASET}/leaderboard").json()["tasks"][0]["submissions"]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        try:
-            page = browser.new_page(base_url=site["url"])
-            page.goto(f"/datasets/{DATASET}/leaderboard")
-            assert page.inner_text("h1") == f"Leaderboard {DATASET}"
-            assert page.inner_text("section.leaderboard h2") == f"{VERSION} · test · classification"
-            rows = page.locator("table.leaderboard tbody tr")
-            assert rows.count() == len(board)
-            cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
-            assert [c[0] for c in cells] == [str(s["rank"]) for s in board]
-            assert [c[3] for c in cells] == [f"{s['metrics']['accuracy']['value']:.4f}" for s in board]
-            assert cells[0][1:3] == ["oracle", "bob"] and page.locator("td.model a").first.get_attribute("href") == "https://example.org/oracle"
-            assert "<b>half</b>" in [c[1] for c in cells]  # shown as text, not markup
-            assert "blind split: test" in page.inner_text("main")
-            assert page.inner_text("p.targets") == "Targets of this test set: accuracy >=0.9, macro_f1 >=0.95, wer <=0.04"
-            assert page.locator("table.leaderboard thead th.target").all_inner_texts() == ["accuracy>=0.9", "macro_f1>= 95%"]
-            marks = [rows.nth(i).locator("td.target").all_inner_texts() for i in range(rows.count())]
-            assert marks == [["met" if t["met"] else "not met" for t in s["targets"]] for s in board]
-            assert marks[0] == ["met", "met"] and ["not met", "not met"] in marks
-            said = [rows.nth(i).locator("td.contamination").inner_text() for i in range(rows.count())]
-            assert said == [s["contamination_status"] for s in board] and "checked: 5 records overlap" in said and "not checked" in said
-            page.goto("/datasets/acme/no-such/leaderboard")
-            assert "dataset 'acme/no-such' is not registered" in page.inner_text("main")
-        finally:
-            browser.close()
+    page = browser.new_page(base_url=site["url"])
+    try:
+        page.goto(f"/datasets/{DATASET}/leaderboard")
+        assert page.inner_text("h1") == f"Leaderboard {DATASET}"
+        assert page.inner_text("section.leaderboard h2") == f"{VERSION} · test · classification"
+        rows = page.locator("table.leaderboard tbody tr")
+        assert rows.count() == len(board)
+        cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+        assert [c[0] for c in cells] == [str(s["rank"]) for s in board]
+        assert [c[3] for c in cells] == [f"{s['metrics']['accuracy']['value']:.4f}" for s in board]
+        assert cells[0][1:3] == ["oracle", "bob"] and page.locator("td.model a").first.get_attribute("href") == "https://example.org/oracle"
+        assert "<b>half</b>" in [c[1] for c in cells]  # shown as text, not markup
+        assert "blind split: test" in page.inner_text("main")
+        assert page.inner_text("p.targets") == "Targets of this test set: accuracy >=0.9, macro_f1 >=0.95, wer <=0.04"
+        assert page.locator("table.leaderboard thead th.target").all_inner_texts() == ["accuracy>=0.9", "macro_f1>= 95%"]
+        marks = [rows.nth(i).locator("td.target").all_inner_texts() for i in range(rows.count())]
+        assert marks == [["met" if t["met"] else "not met" for t in s["targets"]] for s in board]
+        assert marks[0] == ["met", "met"] and ["not met", "not met"] in marks
+        said = [rows.nth(i).locator("td.contamination").inner_text() for i in range(rows.count())]
+        assert said == [s["contamination_status"] for s in board] and "checked: 5 records overlap" in said and "not checked" in said
+        page.goto("/datasets/acme/no-such/leaderboard")
+        assert "dataset 'acme/no-such' is not registered" in page.inner_text("main")
+    finally:
+        page.close()
 
 
 def test_a_submissions_file_from_before_the_contamination_column_is_read(tmp_path):
