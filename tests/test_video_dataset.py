@@ -145,7 +145,8 @@ def page(server, browser):
     context.close()
 
 
-def test_page_shows_first_frame_thumbnails(page):
+def test_page_shows_first_frame_thumbnails(page, site):
+    import pyarrow.parquet as pq
     from PIL import Image
 
     page.goto(f"/datasets/{DATASET}")
@@ -158,6 +159,10 @@ def test_page_shows_first_frame_thumbnails(page):
     assert src.startswith("data:image/png;base64,")
     with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
         assert (image.format, image.size) == ("PNG", (160, 90))
+    version = _version(site)
+    (shard,) = [f["path"] for f in json.loads((version / "manifest.json").read_text())["files"] if f["split"] == "test"]
+    clip = pq.read_table(version / shard, columns=["duration", "fps"]).to_pylist()[0]
+    assert page.locator("#preview td.cell-video .duration").first.inner_text() == f"{clip['duration']:.2f} s at {clip['fps']:g} fps"  # under the thumbnail
 
 
 def test_private_clips_show_no_thumbnail_without_a_token(page):

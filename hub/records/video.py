@@ -394,7 +394,8 @@ class Video(RecordType):
     # -- duplicates -----------------------------------------------------------------------
 
     def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """The clip's first frame, as a PNG data: URI (the preview is behind the download gate, as the rows)."""
+        """The clip's first frame, as a PNG data: URI (the preview is behind the download gate, as the
+        rows), with its duration and frame rate under it."""
         import base64
 
         clip = row.get("video")
@@ -404,7 +405,9 @@ class Video(RecordType):
             png = thumbnail(bytes(clip["bytes"]))
         except ValueError as exc:
             return {"video": {"kind": "text", "text": f"(no thumbnail: {exc})"}}
-        return {"video": {"kind": "video", "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}}
+        duration, fps = row.get("duration"), row.get("fps")
+        said = f"{duration:.2f} s" + (f" at {fps:g} fps" if isinstance(fps, (int, float)) else "") if isinstance(duration, (int, float)) else ""
+        return {"video": {"kind": "video", "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "duration": said}}
 
     def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
         import hashlib
