@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hub.errors import HubError, StorageError
+from hub.errors import HubError
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +140,13 @@ def _fingerprint_file(root: Path, revision: Any, record: str, thresholds: Any) -
     """The version's own fingerprint file when it is of this hub's format and thresholds (its
     sha256 checked), else one rebuilt from its verified shards under `.hub/index/fingerprints/`."""
     from hub import fingerprints
-    from hub.hashing import sha256_file
     from hub.repo import work_dir
 
     meta = revision.manifest.get("fingerprints")
     if isinstance(meta, dict) and meta.get("format") == fingerprints.FORMAT and meta.get("thresholds") == fingerprints.thresholds_key(thresholds):
         revision.ensure_data()
-        path = revision.path / meta["path"]
-        if not path.is_file() or sha256_file(path) != meta.get("sha256"):
-            raise StorageError(f"{revision.dataset}@{revision.version}: {meta['path']} does not match the sha256 of its manifest",
-                               hint="The published fingerprints were changed on disk: restore them with `dvc checkout` (or `dvc pull`).",
-                               dataset=revision.dataset, version=revision.version, path=meta["path"])
-        return path
+        return revision.verified(meta["path"], meta.get("sha256"),
+                                 hint="The published fingerprints were changed on disk: restore them with `dvc checkout` (or `dvc pull`).")
     key = hashlib.sha256(f"{revision.commit}:{fingerprints.FORMAT}:{sorted(fingerprints.thresholds_key(thresholds).items())}".encode()).hexdigest()[:16]
     cached = work_dir(root) / "index" / "fingerprints" / revision.dataset / f"{revision.version}-{key}.parquet"
     if not cached.is_file():
@@ -162,17 +157,10 @@ def _fingerprint_file(root: Path, revision: Any, record: str, thresholds: Any) -
 
 def _read_version(revision: Any) -> tuple[pa.Table, np.ndarray, list[str]]:
     """Every shard of a version, checked against its manifest, as one table and its split per row."""
-    from hub.hashing import sha256_file
-
     revision.ensure_data()
     tables, names, split_of_row = [], [], []
     for f in revision.manifest.get("files", []):
-        path = revision.path / f["path"]
-        if sha256_file(path) != f["sha256"]:
-            raise StorageError(f"{revision.dataset}@{revision.version}: {f['path']} does not match the sha256 of its manifest",
-                               hint="The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).",
-                               dataset=revision.dataset, version=revision.version, path=f["path"])
-        part = pq.read_table(path)
+        part = pq.read_table(revision.verified(f["path"], f["sha256"]))
         if f.get("split") not in names:
             names.append(f.get("split"))
         tables.append(part)

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from hub.arrowutil import map_leaf
-from hub.errors import DatasetExists, HubError, LicenseError, StorageError, VersionNotFound
+from hub.errors import DatasetExists, HubError, LicenseError, VersionNotFound
 from hub.hashing import sha256_file
 from hub.ids import Version, check_dataset_id
 from hub.license_rules import check_derived
@@ -176,11 +176,7 @@ def _records(parent: Parent, revision: Any, condition: str | None) -> pa.Table:
     revision.ensure_data()
     pieces = []
     for f in files:
-        path = revision.path / f["path"]
-        if sha256_file(path) != f["sha256"]:
-            raise StorageError(f"{parent.ref}: {f['path']} does not match the sha256 of its manifest",
-                               hint="The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).", dataset=parent.dataset, path=f["path"])
-        pieces.append(pq.read_table(path).replace_schema_metadata(None))
+        pieces.append(pq.read_table(revision.verified(f["path"], f["sha256"])).replace_schema_metadata(None))
     table = pa.concat_tables(pieces)
     table = _label_names(table, record_schema(manifest["record"], manifest["labels"]).label_paths, manifest["labels"])
     parents = pa.array([parent.ref] * table.num_rows, pa.string())

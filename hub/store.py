@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hub.errors import BrokenEntry, EntryNotFound, UnsafePath, VersionNotFound
+from hub.errors import BrokenEntry, EntryNotFound, StorageError, UnsafePath, VersionNotFound
 from hub.hashing import sha256_file
 from hub.ids import Version, check_dataset_id
 from hub.repo import dataset_dir, inside
@@ -80,6 +80,16 @@ class Revision:
         from hub.versions import _ensure_data
 
         _ensure_data(self.path)
+
+    def verified(self, path: str, sha256: str | None,
+                 hint: str = "The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).") -> Path:
+        """Where the version's file `path` is, once its bytes are checked against the sha256 its
+        manifest records (a shard, or a file the manifest names elsewhere); `StorageError` if not."""
+        where = self.path / path
+        if not where.is_file() or sha256_file(where) != sha256:
+            raise StorageError(f"{self.dataset}@{self.version}: {path} does not match the sha256 of its manifest", hint=hint,
+                               dataset=self.dataset, version=self.version, path=path)
+        return where
 
     def split_files(self, split: str | None = None) -> list[RepoFile]:
         return [f for f in self.files.values() if f.sha256 and (split is None or f.split == split)]
