@@ -353,7 +353,8 @@ class Catalog:
         return self.search(limit=1_000_000)
 
     def contaminated_by(self, dataset: str) -> list[dict[str, Any]]:
-        """`hub.contamination.contaminated_by` from the index: the latest versions' contamination
+        """The datasets whose latest version holds records of `dataset`'s test or validation
+        splits (`hub.contamination.holders`), from the index: the latest versions' contamination
         read once per index file (a page of a test set asks on every view)."""
         from hub.contamination import holders
 

@@ -15,9 +15,9 @@ whose sha256 is not its manifest's is refused, named.
 `publish` refuses a dataset whose train split matches another dataset's test or validation
 records (`Contaminated`), unless `allow_contamination`; then the manifest, the card and the
 dataset page say which test sets are contaminated and by how much, and the test set's page
-says which datasets' train splits hold its records (`contaminated_by`). Matches of the new
-dataset's own test or validation splits are reported too (informational: its test set is
-someone's training data, or two test sets overlap).
+says which datasets' train splits hold its records (`holders`, read by the catalog). Matches
+of the new dataset's own test or validation splits are reported too (informational: its test
+set is someone's training data, or two test sets overlap).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from hub.errors import HubError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "contaminated_by", "fingerprint", "holders", "raise_if_contaminated", "references", "refusing", "write_report"]
+__all__ = ["REFERENCE_SPLITS", "Contaminated", "Match", "check", "check_path", "fingerprint", "holders", "raise_if_contaminated", "references", "refusing", "write_report"]
 
 REFERENCE_SPLITS = ("test", "validation")  # the splits of other datasets that must stay out of anyone's training data
 FIRST_IDS = 5  # ids named per match in messages (the report file lists them all)
@@ -224,30 +224,11 @@ def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, na
     return sorted(out, key=lambda m: (-m.rows, m.dataset, m.split, m.ours))
 
 
-def contaminated_by(root: Path, dataset: str) -> list[dict[str, Any]]:
-    """The other datasets whose latest version holds records of `dataset`'s test or validation
-    splits (published with --allow-contamination, or matching its test set from their own),
-    from their manifests: [{dataset, version, split (ours), in (their split), rows, exact, near}].
-    (The server asks its catalog index, `hub.catalog.Catalog.contaminated_by`, instead of this scan.)"""
-    from hub.entry import registered
-    from hub.store import resolve_revision
-    from hub.versions import published_versions
-
-    latest = []
-    for other in registered(root):
-        try:
-            versions = published_versions(root / "registry" / other / "versions")
-            if versions:
-                manifest = resolve_revision(root, other, versions[-1]).manifest
-                latest.append((other, manifest.get("version", versions[-1]), manifest.get("contamination")))
-        except HubError:  # a broken entry or version: the catalog reports it
-            continue
-    return holders(latest).get(dataset, [])
-
-
 def holders(latest: Iterable[tuple[str, str, dict[str, Any] | None]]) -> dict[str, list[dict[str, Any]]]:
-    """Test set -> the datasets holding its records, from each dataset's latest version
-    (id, version, the manifest's `contamination`), as `contaminated_by` lists them."""
+    """Test set -> the datasets holding its records, from each dataset's latest version (id,
+    version, the manifest's `contamination`): [{dataset, version, split (the test set's), in
+    (the holder's split), rows, exact, near, of_version}], train first, then by rows
+    (`hub.catalog.Catalog.contaminated_by` reads them from the index)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for other, version, contamination in latest:
         for m in (contamination or {}).get("matches", []):
