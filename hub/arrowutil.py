@@ -177,3 +177,13 @@ class Series:
             rows = np.nonzero(ok & (keys == key))[0]
             out[(int(self.channels[rows[0]]), int(self.samples[rows[0]]))] = rows
         return out
+
+
+def sql_string(value: object) -> str:
+    """`value` as a DuckDB string literal (a path, a split name), quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_name(name: str) -> str:
+    """`name` as a DuckDB identifier (a column a corpus named), quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'

@@ -39,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hub.arrowutil import sql_string
+
 if TYPE_CHECKING:
     from hub.dedup import Thresholds
 
@@ -134,7 +136,7 @@ def matches(ours: pa.Table, reference: Path, record: str, thresholds: Thresholds
     con = duckdb.connect(":memory:")
     try:
         con.register("ours", ours.select(["row", "exact", "bands"]))
-        ref = f"(SELECT * FROM read_parquet({_quote(reference)}) WHERE split IN ({', '.join(_quote(s) for s in splits)}))"
+        ref = f"(SELECT * FROM read_parquet({sql_string(reference)}) WHERE split IN ({', '.join(sql_string(s) for s in splits)}))"
         exact = con.sql(f"SELECT DISTINCT o.row AS ours, r.row AS theirs FROM ours o JOIN {ref} r ON o.exact = r.exact").to_arrow_table()
         near = pa.table({"ours": pa.array([], pa.int64()), "theirs": pa.array([], pa.int64())})
         if pc.sum(pc.list_value_length(ours.column("bands"))).as_py():  # a record type with near duplicates, and records with band keys
@@ -170,10 +172,6 @@ def _near_of(reference: Path, rows: list[int]) -> dict[int, bytes]:
     wanted = pa.array(rows, pa.int64())
     table = pq.read_table(reference, columns=["row", "near"], filters=[("row", "in", wanted.to_pylist())])
     return dict(zip(table.column("row").to_pylist(), table.column("near").to_pylist()))
-
-
-def _quote(value: Any) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def digest(value: str | bytes) -> bytes:

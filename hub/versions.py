@@ -15,6 +15,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from hub.arrowutil import sql_name, sql_string
 from hub.entry import Entry
 from hub.errors import StorageError, VersionNotFound
 from hub.ids import Version
@@ -83,7 +84,7 @@ def _shards_with_split(version: Path, split_column: str) -> str:
     """DuckDB SQL reading a version's shards (fetched if needed), each row with its split, and a
     blind split's rows with the labels its shards lack (`hub.blind`: `data/blind/<split>-labels.parquet`)."""
     _ensure_data(version)
-    listed = ", ".join(_quote(p) for p in sorted(version.glob("data/*.parquet")))
+    listed = ", ".join(sql_string(p) for p in sorted(version.glob("data/*.parquet")))
     rows = f"SELECT *, split_part(parse_filename(filename, true), '-', 1) AS {split_column} FROM read_parquet([{listed}], filename=true, union_by_name=true)"
     blind = json.loads((version / "manifest.json").read_text(encoding="utf-8")).get("blind") or {}
     if blind:
@@ -93,20 +94,12 @@ def _shards_with_split(version: Path, split_column: str) -> str:
     for split, section in blind.items():
         kept = [f for f in section["withheld"] if f in present]  # the fields other splits' shards hold: filled in
         new = [f for f in section["withheld"] if f not in present]  # no shard holds them: added
-        replace = f"REPLACE ({', '.join(f'coalesce(s.{_name(f)}, b.{_name(f)}) AS {_name(f)}' for f in kept)})" if kept else ""
-        added = "".join(f", b.{_name(f)}" for f in new)
-        rows = (f"SELECT s.* {replace}{added} FROM ({rows}) s LEFT JOIN read_parquet({_quote(version / section['labels']['path'])}) b "
-                f"ON s.{split_column} = {_quote(split)} AND s.id = b.id")
+        replace = f"REPLACE ({', '.join(f'coalesce(s.{sql_name(f)}, b.{sql_name(f)}) AS {sql_name(f)}' for f in kept)})" if kept else ""
+        added = "".join(f", b.{sql_name(f)}" for f in new)
+        rows = (f"SELECT s.* {replace}{added} FROM ({rows}) s LEFT JOIN read_parquet({sql_string(version / section['labels']['path'])}) b "
+                f"ON s.{split_column} = {sql_string(split)} AND s.id = b.id")
         present |= set(new)
     return rows
-
-
-def _name(field: str) -> str:
-    return '"' + field.replace('"', '""') + '"'
-
-
-def _quote(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def parent_splits(parent: Path) -> pa.Table:

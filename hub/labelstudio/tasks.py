@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from hub import records
+from hub.arrowutil import sql_string
 from hub.errors import AnnotationError
 from hub.labelstudio.config import TaskSpec, to_results
 from hub.versions import _shards_with_split
@@ -42,8 +43,7 @@ def read_records(version_path: Path, split: str, columns: list[str], *, limit: i
     tail = f" LIMIT {int(n)}" if n is not None else ""
     con = duckdb.connect()
     try:
-        quoted = "'" + split.replace("'", "''") + "'"
-        sql = f"SELECT {cols} FROM ({_shards_with_split(version_path, '__split')}) WHERE __split = {quoted} ORDER BY {order}{tail}"
+        sql = f"SELECT {cols} FROM ({_shards_with_split(version_path, '__split')}) WHERE __split = {sql_string(split)} ORDER BY {order}{tail}"
         return con.sql(sql).to_arrow_table()
     finally:
         con.close()

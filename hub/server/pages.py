@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 import hub
 from hub import records
+from hub.arrowutil import sql_name
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError, UnsafePath
 from hub.server.api import read_json, read_rows
 from hub.server.app import current_user, hub_error_response
@@ -316,7 +317,7 @@ def _extra_values(rev: Revision) -> dict[str, list[str]]:
     found = {}
     with duckdb.connect() as con:
         for column in texts:
-            quoted = '"' + column.replace('"', '""') + '"'
+            quoted = sql_name(column)
             values = [v for (v,) in con.sql(f"SELECT DISTINCT {quoted} FROM read_parquet($files, union_by_name = true) WHERE {quoted} IS NOT NULL "
                                             f"ORDER BY 1 LIMIT {EXTRA_FILTER_VALUES + 1}", params={"files": files}).fetchall()]
             if 0 < len(values) <= EXTRA_FILTER_VALUES:
@@ -330,16 +331,13 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
     and the `text` of a list of turns."""
     import duckdb
 
-    def quoted(column: str) -> str:
-        return '"' + column.replace('"', '""') + '"'
-
     texts = []
     for column, feature in rev.manifest.get("features", {}).items():
         inner = feature.get("feature") or {}
         if feature.get("_type") == "Value" and feature.get("dtype") in ("string", "large_string"):
-            texts.append(quoted(column))
+            texts.append(sql_name(column))
         elif feature.get("_type") == "List" and (inner.get("text") or {}).get("dtype") in ("string", "large_string"):
-            texts.append(f"array_to_string(list_transform({quoted(column)}, lambda t: t.text), ' ')")
+            texts.append(f"array_to_string(list_transform({sql_name(column)}, lambda t: t.text), ' ')")
     if search and not texts:
         raise BadRequest(f"{rev.dataset} has no text fields to search", hint="Leave the search empty to page through the rows.")
     params: dict[str, Any] = {"files": [str(rev.path / f.path) for f in rev.split_files(split)]}
@@ -350,7 +348,7 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
     features = rev.manifest.get("features", {})
     names = _class_columns(rev)
     for i, (column, value) in enumerate(sorted(classes.items())):
-        where.append(f"{quoted(column)} = $class{i}")
+        where.append(f"{sql_name(column)} = $class{i}")
         params[f"class{i}"] = names[column].index(value) if features.get(column, {}).get("_type") == "ClassLabel" else value  # a class by index, an extra field by value
     read_rows(rev, split, 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
     rows = f"FROM read_parquet($files) WHERE {' AND '.join(where)}"
