@@ -96,3 +96,68 @@ def test_an_unknown_engine_is_refused_with_the_engines_named(tmp_path):
         "Error: HUB_ENGINE='spark' is not an engine: use one of local, ray",
         "Hint: Unset HUB_ENGINE to run every stage in this process, or set HUB_ENGINE=ray (RAY_ADDRESS names the cluster).",
     ]
+
+
+# A driver run as `python -c`: hub.engine.run's stage wrapped so that a Ray task kills its own
+# worker process (SIGKILL by pid). `once`: the first task to start dies, its retry and the others
+# run; `always`: every attempt dies, so the retries run out. The wrapper lives in __main__, so
+# Ray ships it by value; the stage it wraps is hub's own.
+_KILLER = """
+import functools, os, signal, sys
+import hub
+from hub import engine
+
+mode, marker, root, dataset = sys.argv[1:5]
+original = engine.run
+
+def run(stage, batches, ctx):
+    @functools.wraps(stage)
+    def killing(batch, ctx):
+        if mode == "always" or _first(marker):
+            os.kill(os.getpid(), signal.SIGKILL)  # this worker dies mid-stage
+        return stage(batch, ctx)
+    return original(killing, batches, ctx)
+
+def _first(path):
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+engine.run = run
+from hub.cli import main
+sys.argv = ["hub", "--no-progress", "--root", root, "publish", dataset, "--no-push"]
+main()
+"""
+
+
+def _publish_killing(mode: str, root: Path, marker: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _KILLER, mode, str(marker), str(root), DIGITS], capture_output=True, text=True, env=env, timeout=900)
+
+
+def test_a_worker_killed_mid_stage_is_retried_and_the_publish_is_the_publish_here(tmp_path, ray_env):
+    here, there = hub.init(tmp_path / "here"), hub.init(tmp_path / "there")
+    for root in (here, there):
+        copy_demo(root, DIGITS)
+    local = _hub("publish", DIGITS, "--no-push", root=here)
+    assert local.returncode == 0, local.stderr
+    marker = tmp_path / "killed"
+    killed = _publish_killing("once", there, marker, ray_env)
+    assert killed.returncode == 0, killed.stderr[-3000:]
+    assert marker.exists()  # a worker did die
+    ours = [line for line in killed.stdout.splitlines() if "(raylet)" not in line]  # Ray's own note of the death, on the driver's stdout
+    assert ours != killed.stdout.splitlines()  # (which says the worker died)
+    assert "\n".join(ours).replace(str(there), "ROOT") == local.stdout.rstrip("\n").replace(str(here), "ROOT")
+    assert _version(there, DIGITS)[1] == _version(here, DIGITS)[1]  # byte for byte, as if no worker had died
+
+
+def test_a_worker_that_dies_at_every_try_fails_the_publish_and_nothing_is_published(tmp_path, ray_env):
+    root = hub.init(tmp_path / "hub")
+    copy_demo(root, DIGITS)
+    failed = _publish_killing("always", root, tmp_path / "killed", ray_env)
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    lines = failed.stderr.splitlines()
+    assert lines[0].startswith("Error: a Ray task of check_batch failed: "), failed.stderr[-3000:]
+    assert lines[1] == "Hint: Nothing was published. Check the cluster (`ray status`), or run here with HUB_ENGINE=local."
+    assert not (root / "registry" / DIGITS / "versions").exists()
