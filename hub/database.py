@@ -54,8 +54,13 @@ _idle_lock = threading.Lock()
 
 
 def url() -> str | None:
-    """HUB_DATABASE_URL, or None (the files and SQLite under `.hub/`)."""
-    return os.environ.get("HUB_DATABASE_URL") or None
+    """HUB_CATALOG_URL (the documented name) or its older alias HUB_DATABASE_URL, or None (the
+    files and SQLite under `.hub/`); a `HubError` when both are set to different databases."""
+    catalog, database = os.environ.get("HUB_CATALOG_URL") or None, os.environ.get("HUB_DATABASE_URL") or None
+    if catalog and database and catalog != database:
+        raise HubError(f"HUB_CATALOG_URL ({redacted(catalog)}) and HUB_DATABASE_URL ({redacted(database)}) name different databases",
+                       hint="Set HUB_CATALOG_URL only: HUB_DATABASE_URL is its older name, kept as an alias.")
+    return catalog or database
 
 
 def redacted(database_url: str) -> str:

@@ -203,3 +203,19 @@ def test_postgres_down_is_a_503_and_the_replicas_recover(replicas, postgres, mon
     postgres.start()
     got = replicas["other"].get("/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
     assert got.status_code == 200 and got.json()["name"] == "bea"
+
+
+def test_hub_catalog_url_is_the_name_and_hub_database_url_its_alias(replicas, postgres, monkeypatch):
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HUB_CATALOG_URL", postgres.url)
+    made = CliRunner().invoke(main, ["--root", str(replicas["roots"][0]), "token", "create", "cai", "--json"])
+    assert made.exit_code == 0, made.output
+    token = yaml.safe_load(made.stdout)["token"]
+    got = replicas["other"].get("/api/whoami-v2", headers={"Authorization": f"Bearer {token}"})
+    assert got.status_code == 200 and got.json()["name"] == "cai"
+    assert not (replicas["roots"][0] / ".hub" / "access" / "tokens.json").exists()
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql://hub:other@127.0.0.1:1/hub")
+    clash = CliRunner().invoke(main, ["--root", str(replicas["roots"][0]), "token", "create", "dan"])
+    where = f"postgresql://hub@127.0.0.1:{postgres.port}/hub"
+    assert (clash.exit_code, clash.stderr) == (1, f"Error: HUB_CATALOG_URL ({where}) and HUB_DATABASE_URL (postgresql://hub@127.0.0.1:1/hub) name different databases\n"
+                                                  "Hint: Set HUB_CATALOG_URL only: HUB_DATABASE_URL is its older name, kept as an alias.\n")
