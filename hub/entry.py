@@ -38,6 +38,7 @@ class SplitPolicy:
     column: str | None = None  # given: the column naming each record's split
     time_key: str | None = None  # time: the field ordering the records
     gap: float = 0.0  # time: seconds between a split's last window end and the next split's start
+    growth: str = "append"  # time: later records join the published last split, or begin a new test window (`new-window`)
     min_rows: dict[str, int] = field(default_factory=dict)  # per split: the fewest rows a publish accepts (default 1)
     min_groups: dict[str, int] = field(default_factory=dict)  # per split: the fewest groups (default 1)
     blind: tuple[str, ...] = ()  # splits published without their labels, scored only by the server (`hub.blind`)
@@ -58,6 +59,8 @@ class SplitPolicy:
         if self.mode != "hash":
             out["mode"] = self.mode
             out.update({"column": self.column} if self.mode == "given" else {"time_key": self.time_key, "gap": self.gap})
+            if self.mode == "time" and self.growth != "append":
+                out["growth"] = self.growth
         return out
 
 

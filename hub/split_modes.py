@@ -17,7 +17,14 @@
   (slug `time-gap`, in the quarantine file and the report: publishing them needs
   `--allow-rejects`), so no window crosses a boundary and none comes within `gap` of one.
   Published records keep their split; the boundaries of a published dataset stay where they
-  are (each is its split's earliest published record), so later records go to the last split.
+  are (each is its split's earliest published record), so later records go to the last split
+  (`split.growth: append`, the default). With `growth: new-window` the published test window is
+  closed: published records still never move, and the new records that start at or after the
+  latest end of any published record plus `gap` go to the last split as a new window, which the
+  certificate states (`time.new_window`: where it begins, the published end before it, the gap);
+  new records that would join the last split earlier than that (inside the published test
+  window or its gap) are rejected rows (`time-gap`). New records before the published last
+  boundary go by the published boundaries, as with `append`.
   Records are their own groups: the certificate checks the boundaries and duplicates, not
   `group_key`.
 """
@@ -114,7 +121,12 @@ def parse_policy(entry: Entry, raw: dict[str, Any], rel: str, ratios: dict[str, 
         gap = raw.get("gap", 0)
         if isinstance(gap, bool) or not isinstance(gap, (int, float)) or gap < 0 or not math.isfinite(gap):
             return None  # the entry schema reports the value
+        growth = raw.get("growth", "append")
+        if growth not in ("append", "new-window"):
+            return None  # the entry schema reports the value
         out["time_key"], out["gap"] = key, float(gap)
+        if growth != "append":
+            out["growth"] = growth
     return out
 
 
@@ -159,6 +171,7 @@ class TimePlan:
     """Where each split but the first begins (seconds; NaN: the split has no record)."""
 
     boundaries: tuple[float, ...]
+    window: dict | None = None  # growth new-window: {"at", "latest_published_end", "gap"} of the new test window
 
 
 def _pinned_boundaries(t: np.ndarray, pinned: np.ndarray | None, n_splits: int) -> list[float] | None:
@@ -244,7 +257,21 @@ def plan_time(table: pa.Table, entry: Entry, report: Report, rejected: dict[int,
         flag(np.flatnonzero(late), "time-gap", lambda r, k=k, b=b: (
             f"the record runs from {t[r]:g} to {ends[r]:g} s, within the gap of {policy.gap:g} s before {names[k + 1]} begins at {b:g} s "
             f"(split.gap): it is left out of every split so that no window crosses the boundary"))
-    return TimePlan(tuple(boundaries))
+    window = None
+    if policy.growth == "new-window" and pinned is not None and (pinned >= 0).any():
+        published = alive & (pinned >= 0)
+        end = float(np.nanmax(ends[published])) if published.any() else math.nan
+        opens = end + policy.gap
+        last = len(names) - 1
+        early = new & (index == last) & (t < opens)
+        flag(np.flatnonzero(early), "time-gap", lambda r: (
+            f"the record starts at {t[r]:g} s, before the new {names[last]} window opens at {opens:g} s (the published records end at {end:g} s, "
+            f"plus the gap of {policy.gap:g} s; split.growth: new-window): published {names[last]} records stay as published, so it is left out"))
+        later = new & (index == last) & (t >= opens)
+        if later.any():
+            first = float(t[later].min())
+            window = {"at": first, "latest_published_end": end, "gap": round(first - end, 6)}
+    return TimePlan(tuple(boundaries), window)
 
 
 def _time_section(table: pa.Table, index: np.ndarray, names: list[str], policy: SplitPolicy, record: str | None) -> dict[str, Any]:
@@ -294,7 +321,8 @@ def assign(table: pa.Table, entry: Entry, pinned: np.ndarray | None = None, plan
             index = np.where(pinned >= 0, pinned, index).astype(np.int8)
     moved = int(((pinned >= 0) & (index != pinned)).sum()) if pinned is not None else 0
     duplicates = find_duplicates(table, entry.schema.record, thresholds)
-    return Assignment(index, names, moved, 0, duplicates, thresholds)
+    window = plan.window if plan is not None and policy.mode == "time" else None
+    return Assignment(index, names, moved, 0, duplicates, thresholds, window=window)
 
 
 # -- leaks ---------------------------------------------------------------------------------
@@ -371,6 +399,9 @@ def extend_certificate(certificate: dict[str, Any], table: pa.Table, assignment:
         certificate["column"] = policy.column
     if policy.mode == "time":
         section = _time_section(table, assignment.index, assignment.names, policy, record)
+        if policy.growth != "append":
+            section["growth"] = policy.growth
+            section["new_window"] = assignment.window
         certificate["time"] = section
         certificate["holds"] = bool(certificate["holds"] and section["windows_crossing"] == 0)
     if not certificate["holds"]:
@@ -436,6 +467,10 @@ def card_lines(policy: SplitPolicy, certificate: dict[str, Any] | None) -> list[
         for b in ((certificate or {}).get("time") or {}).get("boundaries", []):
             if b["at"] is not None:
                 lines.append(f"- {b['between'][1]} begins at {b['at']:g} s; the latest {b['between'][0]} window ends at {b['latest_end_before']:g} s.")
+        window = ((certificate or {}).get("time") or {}).get("new_window")
+        if window:
+            lines.append(f"- A new {list(p.ratios)[-1]} window begins at {window['at']:g} s, {window['gap']:g} s after the latest published record ends "
+                         f"({window['latest_published_end']:g} s); the published {list(p.ratios)[-1]} records stay as they were.")
     else:
         lines = [f"Splits are group-disjoint: every `{p.group_key}` lies in one split (seed {p.seed}, ratios {p.ratios})."]
         lines += balance_lines(certificate)

@@ -240,6 +240,7 @@ class Assignment:
     hashed: np.ndarray | None = None  # int8 split per row by the groups' hashes alone (components tied, pins kept): before balancing
     components: int | None = None  # how many units were placed: groups, or groups tied by duplicates
     balance: str | None = None  # how the new components were placed (`hub.balance.Balanced.method`); None when none were new
+    window: dict | None = None  # a time split grown with `growth: new-window`: where the new test window begins (`hub.split_modes`)
 
     def select(self, keep: np.ndarray) -> Assignment:
         """The assignment of the rows `keep` marks (duplicate edges renumbered to match)."""
@@ -249,7 +250,7 @@ class Assignment:
         moved = self.moved_rows  # counted on the rows read; close enough to report, never used to certify
         hashed = None if self.hashed is None else self.hashed[keep]
         return Assignment(self.index[keep], self.names, moved, self.tied_groups, dups, self.thresholds, self.conflicts, hashed, self.components,
-                          self.balance)
+                          self.balance, self.window)
 
 
 def _components(codes: np.ndarray, n_groups: int, duplicates: DuplicateKeys) -> np.ndarray:

@@ -184,3 +184,33 @@ def test_hub_split_and_check_keep_a_leaking_given_split_only_when_told(hub_root,
     allowed = run_hub("check", "acme/given-build", "--allow-leaks", "--json", root=hub_root)
     assert allowed.returncode == 0, allowed.stderr
     assert json.loads(allowed.stdout)["holds"] is False
+
+
+def test_time_split_growth_new_window_keeps_the_published_test_and_opens_a_new_one(hub_root):
+    policy = {**TIME, "growth": "new-window"}
+    write_dataset(hub_root, "acme/watch", _stream_windows(0, 139), modality="industrial", labels=SENSOR_LABELS, split=policy)
+    first = hub.publish("acme/watch", root=hub_root, allow_rejects=True)
+    assert {k: v["rows"] for k, v in first.manifest["splits"].items()} == {"train": 81, "validation": 26, "test": 28}
+    assert first.manifest["certificate"]["time"]["new_window"] is None  # nothing published before: no new window
+
+    write_dataset(hub_root, "acme/watch", _stream_windows(0, 159), modality="industrial", labels=SENSOR_LABELS, split=policy)  # 20 later windows
+    with pytest.raises(hub.ValidationFailed):  # the published windows end at 700 s; the new window opens at 705 s: windows 139 and 140 start before it
+        hub.publish("acme/watch", root=hub_root)
+    quarantined = [json.loads(line) for line in (hub_root / ".hub/quarantine/acme/watch/rejected.jsonl").read_text(encoding="utf-8").splitlines()]
+    early = [q for q in quarantined if str(q).find("new-window") >= 0]
+    assert len(early) == 2 and ("the record starts at 695 s, before the new test window opens at 705 s (the published records end at 700 s, plus the gap of 5 s; "
+                                "split.growth: new-window): published test records stay as published, so it is left out") in str(early[0])
+    second = hub.publish("acme/watch", root=hub_root, allow_rejects=True)
+    assert {k: v["rows"] for k, v in second.manifest["splits"].items()} == {"train": 81, "validation": 26, "test": 46}
+    time = second.manifest["certificate"]["time"]
+    assert time["growth"] == "new-window" and time["windows_crossing"] == 0
+    assert time["new_window"] == {"at": 705.0, "latest_published_end": 700.0, "gap": 5.0}
+    assert [b["at"] for b in time["boundaries"]] == [415.0, 555.0]  # published boundaries stay
+    card = (second.path / "README.md").read_text(encoding="utf-8")
+    assert "- A new test window begins at 705 s, 5 s after the latest published record ends (700 s); the published test records stay as they were." in card
+
+
+def test_time_split_growth_must_be_a_known_policy(hub_root):
+    write_dataset(hub_root, "acme/watch", _stream_windows(0, 20), modality="industrial", labels=SENSOR_LABELS, split={**TIME, "growth": "rolling"})
+    problems = [(p.slug, p.field, p.message) for p in hub.validate("acme/watch", root=hub_root).problems]
+    assert problems == [("entry-schema", "split.growth", "split.growth: 'rolling' is not one of ['append', 'new-window']")]
