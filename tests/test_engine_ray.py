@@ -49,12 +49,18 @@ def _version(root: Path, dataset: str) -> tuple[dict, dict[str, bytes]]:
     return manifest, {f["path"]: (folder / f["path"]).read_bytes() for f in manifest["files"]}
 
 
-def test_a_publish_on_ray_is_the_publish_here(tmp_path, ray_env):
+def _published_here(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Two hubs with the digits demo: `here` published by the local engine, `there` not yet; and that publish."""
     here, there = hub.init(tmp_path / "here"), hub.init(tmp_path / "there")
     for root in (here, there):
         copy_demo(root, DIGITS)
     local = _hub("publish", DIGITS, "--no-push", root=here)
     assert local.returncode == 0, local.stderr
+    return here, there, local
+
+
+def test_a_publish_on_ray_is_the_publish_here(tmp_path, ray_env):
+    here, there, local = _published_here(tmp_path)
     remote = _hub("publish", DIGITS, "--no-push", root=there, env=ray_env)
     assert remote.returncode == 0, remote.stderr
     assert remote.stdout.replace(str(there), "ROOT") == local.stdout.replace(str(here), "ROOT")
@@ -137,11 +143,7 @@ def _publish_killing(mode: str, root: Path, marker: Path, env: dict[str, str]) -
 
 
 def test_a_worker_killed_mid_stage_is_retried_and_the_publish_is_the_publish_here(tmp_path, ray_env):
-    here, there = hub.init(tmp_path / "here"), hub.init(tmp_path / "there")
-    for root in (here, there):
-        copy_demo(root, DIGITS)
-    local = _hub("publish", DIGITS, "--no-push", root=here)
-    assert local.returncode == 0, local.stderr
+    here, there, local = _published_here(tmp_path)
     marker = tmp_path / "killed"
     killed = _publish_killing("once", there, marker, ray_env)
     assert killed.returncode == 0, killed.stderr[-3000:]
