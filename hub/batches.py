@@ -27,14 +27,18 @@ The stages written this way:
 | read   | `hub.sources.read_batches`      | `hub.sources.read_table` (one schema for the extra fields) |
 | check  | `hub.checks.check_batch`        | `hub.checks.finish_checks` (repeated ids; problems by check, then row) |
 | hash   | `hub.splits.hash_rows`          | `hub.splits.RowHashes.merge`                   |
+| write  | `hub.shards.ShardWriter.write`  | `ShardWriter.close` (the shards' files, sizes and checksums) |
 
 Split assignment (`hub.splits.assign_leakproof`) is one decision over the merged hashes of all
-rows: groups, duplicate clusters and balancing look at every row. Shard writing
-(`hub.shards.write_splits`) streams the table's batches to its writer threads, but takes a
-table: its Parquet encodings (`writer_options`) come from a sample of the first rows sized by
-the whole table's mean row bytes, its shard counts from the split sizes, and its row groups of
-`ROW_GROUP` rows are cut across batch boundaries. Those are the summaries a per-batch writer
-would need first; it is not one yet.
+rows: groups, duplicate clusters and balancing look at every row. Shard writing is a stage
+over batches with a plan made first (`hub.shards.ShardPlan`): the rows per split (from the
+assignment) fix each split's shard count and file names, and the Parquet encodings
+(`writer_options`) come from a sample of the first rows sized by the mean row bytes (a sum
+over the batches). Each batch's rows then go to their split's pending row group (cut by
+split rows, not by batches, so the bytes do not depend on the batches), and full row groups
+to the writer threads; the part it returns, at `close`, is each shard's path, rows, size and
+checksums. `hub.shards.write_splits`, which `hub publish` calls, is its whole-table form.
+Unlike check and hash, it writes: it is the sink, and it takes the batches in order.
 
 In process, reading still ends in one table (`read_table` unifies the batches' extra fields and
 the annotation overlay applies to it), which `validate_entry` then checks `CHECK_BATCH` rows at

@@ -11,6 +11,10 @@ the table's size.
 
 A shard holds at most `per_shard` rows: k is chosen so that round-robin never gives a shard
 more row groups than fit.
+
+`ShardWriter` is the stage over batches (`hub.batches`): it takes the data one batch at a time,
+given the summaries it needs first (`ShardPlan`: rows per split, the Parquet encodings from a
+sample of the first rows); `write_splits` is its whole-table form, which `hub publish` calls.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import pyarrow.parquet as pq
 from hub import config
 from hub.hashing import HashingWriter
 
-__all__ = ["ROW_GROUP", "write_splits", "writer_options"]
+__all__ = ["ROW_GROUP", "ShardPlan", "ShardWriter", "sample_rows", "write_splits", "writer_options"]
 
 ROW_GROUP = 100_000
 
@@ -150,9 +154,18 @@ def _repetitive(values: pa.Array) -> bool:
         return False
 
 
-def writer_options(table: pa.Table) -> dict[str, Any]:
+def sample_rows(row_bytes: int) -> int:
+    """Rows of the sample that `writer_options` looks at, for rows of `row_bytes` bytes on average."""
+    return max(1, min(_SAMPLE_ROWS, _SAMPLE_BYTES // max(1, row_bytes)))
+
+
+def writer_options(table: pa.Table, row_bytes: int | None = None) -> dict[str, Any]:
     """Parquet writer options for `table`, from a sample of its first rows, and the codec
     (`HUB_PARQUET_COMPRESSION`, zstd by default: `hub.config.PARQUET_CODECS`).
+
+    The sample is the first `sample_rows(row_bytes)` rows, `row_bytes` being the mean bytes of a
+    row of the whole data (default: of `table`), so `table` need only hold the first rows: a
+    per-batch writer (`ShardWriter`) passes the first batches and the mean it summed.
 
     Dictionary encoding only for the columns where it pays (at most half the sampled values
     distinct: labels, languages, speakers), not for free text, media bytes or samples, where
@@ -160,8 +173,9 @@ def writer_options(table: pa.Table) -> dict[str, Any]:
     only for top-level columns (ids, keys, labels: what a query can skip row groups by), not
     for values nested in lists and structs, which no reader filters on.
     """
-    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
-    sample = table.slice(0, max(1, min(_SAMPLE_ROWS, _SAMPLE_BYTES // row_bytes))).combine_chunks()
+    if row_bytes is None:
+        row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    sample = table.slice(0, sample_rows(row_bytes)).combine_chunks()
     dictionary, statistics = [], []
     for name, column in zip(sample.column_names, sample.columns):
         for path, values in _leaves(column.combine_chunks() if column.num_chunks != 1 else column.chunk(0), name):
@@ -181,6 +195,104 @@ def shard_count(rows: int, per_shard: int) -> tuple[int, int]:
     return group, max(1, -(-groups // per))
 
 
+@dataclass(frozen=True)
+class ShardPlan:
+    """What the shard-writing stage must know before its first row: summaries of the whole data.
+
+    `counts` (rows per split, from the split assignment) fix every split's row group size and
+    shard count (`shard_count`), so the file names `NNNNN-of-MMMMM` are known up front;
+    `options` (`writer_options`, from a sample of the first rows) fix the Parquet encodings,
+    which must be the same in every shard.
+    """
+
+    names: list[str]
+    counts: list[int]
+    per_shard: int
+    schema: pa.Schema
+    options: dict[str, Any]
+
+
+class ShardWriter:
+    """The shard-writing stage over batches: `write(batch, split)` for consecutive batches, in
+    order, then `close()` for the shards' files (path, split, rows, size, sha256, md5).
+
+    A batch's rows go to their split's pending row group; a full row group goes to its shard's
+    writer thread. So at most one row group per split waits here (and two per lane in the
+    queues), whatever the data's size, and the shards are the same bytes however the batches
+    were cut: row groups are cut by split rows, not by batches (tests/test_versions.py).
+    Writing more rows to a split than `plan.counts` says is refused: the shard count was
+    fixed by it.
+    """
+
+    def __init__(self, folder: Path, plan: ShardPlan, *, hashed: bool = True, lanes: int | None = None) -> None:
+        self.plan = plan
+        self.lanes = [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
+        self.routers: dict[int, _Split] = {}
+        self.shards: list[_Shard] = []
+        self.written = [0] * len(plan.names)
+        for i, name in enumerate(plan.names):
+            if not plan.counts[i]:
+                continue
+            group, k = shard_count(int(plan.counts[i]), plan.per_shard)
+            shards = []
+            for s in range(k):
+                rel = f"data/{name}-{s:05d}-of-{k:05d}.parquet"
+                shard = _Shard(folder / rel, rel, name, plan.schema, hashed, options=plan.options)
+                shards.append((shard, self.lanes[len(self.shards) % len(self.lanes)]))
+                self.shards.append(shard)
+            self.routers[i] = _Split(shards, group)
+        self.closed = False
+
+    def write(self, batch: pa.RecordBatch | pa.Table, split: np.ndarray) -> None:
+        """Write `batch`'s rows, row r to split `split[r]` (an index into `plan.names`)."""
+        if len(split) != batch.num_rows:
+            raise ValueError(f"{len(split)} split numbers for a batch of {batch.num_rows} rows")
+        if len(split) and not 0 <= int(split.min()) <= int(split.max()) < len(self.plan.names):
+            raise ValueError(f"split numbers must be from 0 to {len(self.plan.names) - 1}")
+        batches = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+        offset = 0
+        for part in batches:
+            idx = split[offset : offset + part.num_rows]
+            offset += part.num_rows
+            for i, router in self.routers.items():
+                rows = np.flatnonzero(idx == i)
+                if not len(rows):
+                    continue
+                self.written[i] += len(rows)
+                if self.written[i] > self.plan.counts[i]:
+                    raise ValueError(f"split {self.plan.names[i]!r} got more rows than its plan's {self.plan.counts[i]}")
+                router.add(part, None if len(rows) == part.num_rows else rows)
+
+    def close(self) -> list[dict[str, Any]]:
+        """Flush, wait for the writers and return one dict per shard, shards of a split in order.
+        Raises what a writer raised, or ValueError when a split got fewer rows than planned
+        (the files are then incomplete)."""
+        try:
+            for router in self.routers.values():
+                router.flush()
+        finally:
+            self._finish()
+        for lane in self.lanes:
+            if lane.error is not None:
+                raise lane.error
+        short = [f"{name} {self.written[i]} of {self.plan.counts[i]}" for i, name in enumerate(self.plan.names) if self.written[i] != self.plan.counts[i]]
+        if short:
+            raise ValueError(f"splits got fewer rows than planned: {', '.join(short)}")
+        return [shard.close() for shard in self.shards]
+
+    def _finish(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for lane in self.lanes:
+                lane.finish()
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._finish()  # after a failure the threads still end; `close` is the caller's on success
+
+
 def write_splits(
     folder: Path,
     table: pa.Table,
@@ -195,42 +307,16 @@ def write_splits(
     """Write `data/{split}-NNNNN-of-MMMMM.parquet` under `folder` for every non-empty split;
     return one dict per shard (path, split, rows, size, and with `hashed` sha256 and md5),
     shards of a split in order. Raises what a writer raised (the files are then incomplete).
+
+    The whole-table form of `ShardWriter`: the plan's summaries from `table`, then its batches.
     """
     counts = np.bincount(split_idx, minlength=len(names))
-    options = writer_options(table)
-    lanes_ = [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
-    routers: dict[int, _Split] = {}
-    all_shards: list[_Shard] = []
-    for i, name in enumerate(names):
-        if not counts[i]:
-            continue
-        group, k = shard_count(int(counts[i]), per_shard)
-        shards = []
-        for s in range(k):
-            rel = f"data/{name}-{s:05d}-of-{k:05d}.parquet"
-            shard = _Shard(folder / rel, rel, name, table.schema, hashed, options=options)
-            shards.append((shard, lanes_[len(all_shards) % len(lanes_)]))
-            all_shards.append(shard)
-        routers[i] = _Split(shards, group)
-    try:
+    plan = ShardPlan(list(names), [int(c) for c in counts], per_shard, table.schema, writer_options(table))
+    with ShardWriter(folder, plan, hashed=hashed, lanes=lanes) as writer:
         offset = 0
         for batch in table.to_batches(max_chunksize=ROW_GROUP):
-            idx = split_idx[offset : offset + batch.num_rows]
+            writer.write(batch, split_idx[offset : offset + batch.num_rows])
             offset += batch.num_rows
-            for i, router in routers.items():
-                rows = np.flatnonzero(idx == i)
-                if len(rows) == batch.num_rows:
-                    router.add(batch, None)
-                elif len(rows):
-                    router.add(batch, rows)
             if progress:
                 progress(batch.num_rows)
-        for router in routers.values():
-            router.flush()
-    finally:
-        for lane in lanes_:
-            lane.finish()
-    for lane in lanes_:
-        if lane.error is not None:
-            raise lane.error
-    return [shard.close() for shard in all_shards]
+        return writer.close()

@@ -105,6 +105,64 @@ def test_shards_dictionary_encode_only_repeating_columns(tmp_path):
     assert shard.read().equals(table)
 
 
+@pytest.mark.parametrize("batch_rows", [1, 7, None])
+def test_the_shard_writer_stage_gives_the_same_bytes_however_the_batches_are_cut(tmp_path, batch_rows):
+    """Shard writing is a stage over batches (`hub.shards.ShardWriter`): fed the demo dialogues
+    1 or 7 rows at a time, or all at once, with a plan summed from the batches (rows per split,
+    mean row bytes, the encodings from the first rows), it writes the very shards that
+    `write_splits` writes from the whole table: same names, rows and sha256."""
+    import numpy as np
+    import pyarrow as pa
+
+    from hub.batches import slices
+    from hub.demo.chatterbot import load
+    from hub.shards import ShardPlan, ShardWriter, sample_rows, write_splits, writer_options
+
+    table = pa.Table.from_pylist(list(load({})))
+    split = (np.arange(table.num_rows) * 7 % 10 >= 2).astype(np.int8) + (np.arange(table.num_rows) % 10 == 9)  # 3 splits, interleaved
+    names, per_shard = ["train", "validation", "test"], 40  # row groups of 40 rows, cut across batches
+    (tmp_path / "whole" / "data").mkdir(parents=True)
+    whole = write_splits(tmp_path / "whole", table, split, names, per_shard)
+
+    batches = list(slices(table, batch_rows))
+    counts, nbytes = np.zeros(3, dtype=np.int64), 0
+    for offset, batch in zip(np.cumsum([0] + [b.num_rows for b in batches]), batches):  # the summaries, merged
+        counts += np.bincount(split[offset : offset + batch.num_rows], minlength=3)
+        nbytes += batch.nbytes
+    row_bytes = nbytes // int(counts.sum())
+    first = pa.concat_tables(batches).slice(0, sample_rows(row_bytes))
+    plan = ShardPlan(names, counts.tolist(), per_shard, table.schema, writer_options(first, row_bytes))
+    (tmp_path / "batched" / "data").mkdir(parents=True)
+    with ShardWriter(tmp_path / "batched", plan) as writer:
+        offset = 0
+        for batch in batches:
+            writer.write(batch, split[offset : offset + batch.num_rows])
+            offset += batch.num_rows
+        batched = writer.close()
+    assert len(whole) > 3 and batched == whole
+    assert [(f["split"], f["rows"]) for f in whole][:2] == [("train", 40), ("train", 40)]
+
+
+def test_the_shard_writer_refuses_rows_its_plan_did_not_count(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    from hub.demo.chatterbot import load
+    from hub.shards import ShardPlan, ShardWriter, writer_options
+
+    table = pa.Table.from_pylist(list(load({}))).slice(0, 10)
+    plan = ShardPlan(["train", "test"], [6, 4], 100, table.schema, writer_options(table))
+    (tmp_path / "data").mkdir()
+    with ShardWriter(tmp_path, plan) as writer, pytest.raises(ValueError, match="^split 'test' got more rows than its plan's 4$"):
+        writer.write(table, np.array([0] * 5 + [1] * 5, dtype=np.int8))
+    with ShardWriter(tmp_path, plan) as writer:
+        with pytest.raises(ValueError, match="^split numbers must be from 0 to 1$"):
+            writer.write(table, np.array([0] * 9 + [2], dtype=np.int8))
+        writer.write(table.slice(0, 9), np.array([0] * 6 + [1] * 3, dtype=np.int8))
+        with pytest.raises(ValueError, match="^splits got fewer rows than planned: test 3 of 4$"):
+            writer.close()
+
+
 def test_the_shard_codec_is_a_setting_and_a_bogus_one_is_refused(hub_root, digit_pngs, monkeypatch):
     import pyarrow.parquet as pq
 
