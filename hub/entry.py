@@ -76,6 +76,7 @@ class Entry:
     schema: RecordSchema | None = None
     split: SplitPolicy | None = None
     targets: list[Any] = field(default_factory=list)  # `hub.evaluation.Target`s of dataset.yaml's `targets`, for the leaderboard
+    overlap: int | None = None  # `annotation: {overlap: N}`: annotators per task of a new Label Studio project (`hub annotate push`)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -220,8 +221,8 @@ def _check_entry(entry: Entry, rel: str) -> None:
     validator = jsonschema.Draft202012Validator(load_json_schema("dataset"))
     for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or None
-        if where == "modality" and modality not in MODALITY_RECORDS:
-            continue
+        if where == "modality" and modality not in MODALITY_RECORDS or where == "annotation.overlap":
+            continue  # reported below, with the fix
         report.add("entry-schema", f"{where or 'dataset.yaml'}: {error.message}", file=rel, field=where)
     if isinstance(data.get("license"), str):
         try:
@@ -239,6 +240,21 @@ def _check_entry(entry: Entry, rel: str) -> None:
             entry.schema = record_schema(record, labels)
             entry.split = _split_policy(entry, rel)
     _targets(entry, rel)
+    _annotation(entry, rel)
+
+
+def _annotation(entry: Entry, rel: str) -> None:
+    """`annotation: {overlap: N}`: how many annotators each task of a new Label Studio project
+    reaches; a value that is not a whole number of at least 1 is a problem with the fix."""
+    raw = entry.data.get("annotation")
+    if not isinstance(raw, dict) or "overlap" not in raw:
+        return  # absent, or not a mapping (the schema reported it)
+    value = raw["overlap"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, float) and not value.is_integer() or value < 1:
+        entry.report.add("entry-schema", f"annotation.overlap: {value!r} is not a number of annotators", file=rel, field="annotation.overlap",
+                         hint="Give how many different annotators label each task: 1 (a single pass) or more, e.g. annotation: {overlap: 2}.")
+        return
+    entry.overlap = int(value)
 
 
 def _targets(entry: Entry, rel: str) -> None:

@@ -8,6 +8,7 @@ import hashlib
 
 import httpx
 import pytest
+import yaml
 
 import hub
 from conftest import run_hub
@@ -92,3 +93,42 @@ def test_single_pass_and_the_default(digits, ls_env):
     with pytest.raises(hub.AnnotationError) as err:
         hub.annotate_push("demo/digits@1.0.0", limit=2, overlap=0, root=digits)
     assert (err.value.message, err.value.hint) == ("overlap 0 is not a number of annotators", "Give 1 (a single pass) or more.")
+
+
+def _set_overlap(root, value) -> None:
+    path = root / "registry" / "demo" / "digits" / "dataset.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc["annotation"] = {"overlap": value}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def test_the_dataset_entry_gives_the_default_overlap(digits, ls_env):
+    _set_overlap(digits, 2)  # dataset.yaml: annotation: {overlap: 2}
+    pushed = run_hub("annotate", "push", "demo/digits@1.0.0", "--limit", "2", root=digits)
+    assert pushed.returncode == 0, pushed.stderr
+    pid = int(pushed.stdout.split()[1])
+    assert pushed.stdout.splitlines()[1] == "  each task goes to 2 annotators through the labelling queue"
+    assert _settings(ls_env, pid)["maximum_annotations"] == 2
+
+    single = run_hub("annotate", "push", "demo/digits@1.0.0", "--split", "test", "--limit", "2", "--overlap", "1", root=digits)
+    assert single.returncode == 0, single.stderr
+    spid = int(single.stdout.split()[1])
+    assert spid != pid and single.stdout.splitlines()[1] == "  each task goes to 1 annotator through the labelling queue"
+    assert _settings(ls_env, spid)["maximum_annotations"] == 1  # --overlap wins over the entry
+
+
+@pytest.mark.parametrize("value", [0, "two", 1.5])
+def test_a_bad_overlap_in_the_dataset_entry(digits, ls_env, value):
+    from hub.entry import load_entry
+
+    _set_overlap(digits, value)
+    entry = load_entry(digits, "demo/digits")
+    (problem,) = entry.report.problems
+    message = f"annotation.overlap: {value!r} is not a number of annotators"
+    hint = "Give how many different annotators label each task: 1 (a single pass) or more, e.g. annotation: {overlap: 2}."
+    assert (problem.slug, problem.message, problem.field, problem.hint, entry.overlap) == ("entry-schema", message, "annotation.overlap", hint, None)
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_push("demo/digits@1.0.0", limit=2, root=digits)
+    assert (err.value.message, err.value.hint) == (f"demo/digits: {message}", hint + " Or give --overlap.")
+    given = hub.annotate_push("demo/digits@1.0.0", limit=2, overlap=1, root=digits)  # the command line's overlap needs none
+    assert given["project"]["overlap"] == 1 and _settings(ls_env, given["project"]["id"])["maximum_annotations"] == 1

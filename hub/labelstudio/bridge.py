@@ -143,9 +143,9 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     tasks for the records that have none yet.
 
     `overlap` is how many different annotators each task reaches through the labelling queue
-    (the project's annotations per task; None: DEFAULT_OVERLAP for a new project, the
-    project's own for an existing one). `ref` is `ns/name@X.Y.Z` (or `ns/name`: the latest
-    version). Returns the project and counts (selected, already there, imported, problems). Raises `DatasetNotFound`,
+    (the project's annotations per task; None: for a new project the dataset entry's
+    `annotation: {overlap: N}`, else DEFAULT_OVERLAP; an existing project keeps its own).
+    `ref` is `ns/name@X.Y.Z` (or `ns/name`: the latest version). Returns the project and counts (selected, already there, imported, problems). Raises `DatasetNotFound`,
     `VersionNotFound`, `AnnotationError` (bad task, split or options) and the Label Studio
     errors (`LabelStudioUnavailable`, `LabelStudioAuthError`).
     """
@@ -155,6 +155,9 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
         raise AnnotationError(f"overlap {overlap} is not a number of annotators", hint="Give 1 (a single pass) or more.")
     dataset, version = parse_ref(ref)
     entry = _entry(root, dataset)
+    bad = next((p for p in entry.report.problems if p.field == "annotation.overlap"), None)
+    if bad is not None and overlap is None:  # not silently the default
+        raise AnnotationError(f"{entry.id}: {bad.message}", hint=f"{bad.hint} Or give --overlap.", dataset=dataset)
     version = _version(root, dataset, version)
     spec = _spec(entry, task)
     vdir = version_dir(dataset_dir(root, dataset) / "versions", version)
@@ -182,7 +185,7 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     xml = label_config(spec, config_labels, channels=meta["channels"])
     if project is None:
         meta["labels"] = config_labels
-        project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or DEFAULT_OVERLAP))
+        project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or entry.overlap or DEFAULT_OVERLAP))
     else:
         if meta["labels"] != config_labels:
             meta["labels"] = config_labels

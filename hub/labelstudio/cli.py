@@ -35,7 +35,8 @@ def annotate() -> None:
 @click.option("--predictions", type=click.File("r", encoding="utf-8"), help='A model\'s output as pre-annotations: JSONL lines {"id": record id, "value": the field\'s value}.')
 @click.option("--model-version", help="The model version the pre-annotations carry (default: ns/name@X.Y.Z).")
 @click.option("--overlap", type=click.IntRange(min=1),
-              help="How many different annotators label each task through the labelling queue (a new project: 3; 1 for a single pass).")
+              help="How many different annotators label each task through the labelling queue; 1 for a single pass (a new project: "
+                   "dataset.yaml's annotation.overlap, else 3; an existing project keeps its own).")
 @command
 @click.pass_context
 def push(ctx: click.Context, ref: str, split: str, task: str | None, limit: int | None, sample: int | None, seed: int, prelabel: bool,
