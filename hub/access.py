@@ -6,7 +6,7 @@
 - Tokens are created by `hub token create USER [--publish]`, shown once, and stored only as
   their sha256 in `.hub/access/tokens.json`. A `publish` token may publish through the API.
 - Acceptances are appended to `.hub/access/acceptances.jsonl`, one JSON object per line.
-- With HUB_DATABASE_URL set, both live in PostgreSQL instead (`hub.database`), shared by every
+- With HUB_CATALOG_URL set, both live in PostgreSQL instead (`hub.database`), shared by every
   server replica on that database.
 - Access decisions read the entry's `access` from its dataset.yaml (`entry_access`, cached by
   the file's inode, mtime and size), never from the catalog index, which may be behind. An

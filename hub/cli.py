@@ -515,13 +515,13 @@ def token_create(ctx: click.Context, user: str, can_publish: bool, as_json: bool
 
 @main.group()
 def db() -> None:
-    """The shared PostgreSQL database of server replicas (HUB_DATABASE_URL)."""
+    """The shared PostgreSQL database of server replicas (HUB_CATALOG_URL)."""
 
 
 @db.command(name="migrate")
 @command
 def db_migrate(as_json: bool) -> None:
-    """Apply the schema migrations HUB_DATABASE_URL's database lacks (none if it is up to date)."""
+    """Apply the schema migrations HUB_CATALOG_URL's database lacks (none if it is up to date)."""
     from hub import database
 
     applied = database.migrate()

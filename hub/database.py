@@ -1,8 +1,9 @@
 """The hub's shared state in PostgreSQL, so that server replicas see the same tokens,
 acceptances and submissions.
 
-Without HUB_DATABASE_URL (the default) nothing here is used: tokens and acceptances are files
-under `.hub/access/` (`hub.access`) and submissions an SQLite file (`hub.evaluation.submissions`).
+Without HUB_CATALOG_URL (or its older alias HUB_DATABASE_URL; the default) nothing here is
+used: tokens and acceptances are files under `.hub/access/` (`hub.access`) and submissions an
+SQLite file (`hub.evaluation.submissions`).
 With it (`postgresql://hub:PASSWORD@HOST:PORT/hub`, as `scripts/postgres` prints), those stores
 keep their records here, behind the same methods, so the gate and the routes do not change.
 
@@ -63,6 +64,15 @@ def url() -> str | None:
     return catalog or database
 
 
+def _named(database_url: str) -> str:
+    """The variable `database_url` came from, for a message about it."""
+    if database_url == os.environ.get("HUB_CATALOG_URL"):
+        return "HUB_CATALOG_URL"
+    if database_url == os.environ.get("HUB_DATABASE_URL"):
+        return "HUB_DATABASE_URL (the older name of HUB_CATALOG_URL)"
+    return "the database URL"
+
+
 def redacted(database_url: str) -> str:
     """`database_url` without its password, fit for messages and logs."""
     parts = urlsplit(database_url)
@@ -104,7 +114,7 @@ def _open(database_url: str) -> Any:
     try:
         return psycopg.connect(database_url, autocommit=True, connect_timeout=5)
     except psycopg.ProgrammingError:  # its message may quote the URL, password and all: not passed on
-        raise HubError("HUB_DATABASE_URL is not a URL PostgreSQL takes",
+        raise HubError(f"{_named(database_url)} is not a URL PostgreSQL takes",
                        hint="Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.") from None
 
 
@@ -151,7 +161,7 @@ def check(database_url: str) -> None:
     where = redacted(database_url)
     if len(applied) > len(known):
         raise DatabaseSchemaError(f"the database at {where} has schema version {len(applied)} ({applied[-1]}), newer than this hub knows ({len(known)}, {known[-1]})",
-                                  hint="Upgrade this hub to the release that made that migration, or point HUB_DATABASE_URL at another database.",
+                                  hint="Upgrade this hub to the release that made that migration, or point HUB_CATALOG_URL at another database.",
                                   url=where, applied=applied)
     if len(applied) < len(known):
         missing = known[len(applied):]
@@ -161,12 +171,12 @@ def check(database_url: str) -> None:
 
 
 def migrate(database_url: str | None = None, *, upto: int | None = None) -> list[str]:
-    """Apply the migrations the database (default HUB_DATABASE_URL) lacks, or the first `upto`
+    """Apply the migrations the database (default `url()`: HUB_CATALOG_URL) lacks, or the first `upto`
     of `MIGRATIONS`, in one transaction; return the names applied. Raises `HubError` without a
     URL, `DatabaseSchemaError` for a database newer than this hub, `DatabaseUnavailable`."""
     database_url = database_url or url()
     if not database_url:
-        raise HubError("HUB_DATABASE_URL is not set: there is no database to migrate",
+        raise HubError("HUB_CATALOG_URL is not set: there is no database to migrate",
                        hint="Set it to the URL `scripts/postgres start DATA_DIR PORT` printed (postgresql://hub:PASSWORD@HOST:PORT/hub).")
     target = MIGRATIONS[:upto] if upto is not None else MIGRATIONS
     with connect(database_url) as con:

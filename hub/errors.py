@@ -29,7 +29,7 @@
     │   ├── LabelStudioAuthError       (+ PermissionError) the token was refused
     │   └── ProjectNotFound            (+ LookupError)  no such Label Studio project
     ├── SplitsWouldMove                (+ ValueError)   a publish would move published records to another split
-    ├── DatabaseUnavailable            (+ ConnectionError) HUB_DATABASE_URL's PostgreSQL cannot be reached (503)
+    ├── DatabaseUnavailable            (+ ConnectionError) HUB_CATALOG_URL's PostgreSQL cannot be reached (503)
     ├── DatabaseSchemaError                             its schema is older or newer than this hub's migrations
     └── SplitTooSmall                  (+ ValueError)   a split with a ratio would be empty or below its minimum
 
@@ -235,8 +235,8 @@ class SplitTooSmall(HubError, ValueError):
 
 
 class DatabaseUnavailable(HubError, ConnectionError):
-    hint = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_DATABASE_URL; a retry works once it is back."
+    hint = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_CATALOG_URL; a retry works once it is back."
 
 
 class DatabaseSchemaError(HubError):
-    hint = "Apply the migrations with `hub db migrate` (with HUB_DATABASE_URL set), then start the server again."
+    hint = "Apply the migrations with `hub db migrate` (with HUB_CATALOG_URL set), then start the server again."

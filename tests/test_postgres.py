@@ -28,7 +28,7 @@ from hub.cli import main
 from hub.errors import DatabaseSchemaError, RateLimited
 
 GATED = "acme/gated-digits"
-HINT = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_DATABASE_URL; a retry works once it is back."
+HINT = "Start it (`scripts/postgres start DATA_DIR PORT` prints the URL) or fix HUB_CATALOG_URL; a retry works once it is back."
 
 
 class Postgres:
@@ -92,7 +92,7 @@ def replicas(postgres, tmp_path_factory) -> Iterator[dict[str, Any]]:
     second = tmp_path_factory.mktemp("replica-b") / "hub"
     shutil.copytree(first, second, symlinks=True)
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("HUB_DATABASE_URL", postgres.url)
+        env.setenv("HUB_CATALOG_URL", postgres.url)
         assert database.migrate() == ["0001_access", "0002_submissions", "0003_submission_contamination"]
         apps = [create_app(first), create_app(second)]
     with uvicorn_thread(apps[0]) as a, uvicorn_thread(apps[1]) as b, httpx.Client(base_url=a, timeout=60) as one, httpx.Client(base_url=b, timeout=60) as other:
@@ -104,7 +104,7 @@ def rows(client: httpx.Client, version: str, token: str) -> httpx.Response:
 
 
 def test_a_token_and_an_acceptance_hold_on_both_replicas(replicas, postgres, monkeypatch):
-    monkeypatch.setenv("HUB_DATABASE_URL", postgres.url)
+    monkeypatch.setenv("HUB_CATALOG_URL", postgres.url)
     first, second = replicas["roots"]
     made = CliRunner().invoke(main, ["--root", str(first), "token", "create", "ada", "--json"])
     assert made.exit_code == 0, made.output
@@ -128,7 +128,7 @@ def test_submissions_and_their_daily_limit_are_shared(replicas, postgres, monkey
     """The evaluation route's store: a slot taken through one replica counts on the other."""
     from hub.evaluation.submissions import Submissions
 
-    monkeypatch.setenv("HUB_DATABASE_URL", postgres.url)
+    monkeypatch.setenv("HUB_CATALOG_URL", postgres.url)
     one, other = (Submissions(root) for root in replicas["roots"])
     report = {"version": "1.0.0", "manifest_sha256": "m" * 64, "split": "test", "task": "classification", "predictions": {"sha256": "p" * 64},
               "metrics": {"accuracy": {"value": 0.5}}, "coverage": {"scored": 10}}
@@ -154,20 +154,28 @@ def test_a_database_of_another_schema_is_refused_with_the_migration_named(replic
     old = postgres.url + "?options=-csearch_path%3Dold"  # a database of its own, as far as the hub can tell
     where = f"postgresql://hub@127.0.0.1:{postgres.port}/hub?options=-csearch_path%3Dold"
     assert database.migrate(old, upto=1) == ["0001_access"]
-    monkeypatch.setenv("HUB_DATABASE_URL", old)
+    monkeypatch.setenv("HUB_CATALOG_URL", old)
     message = f"the database at {where} has schema version 1, older than this hub's 3: migrations 0002_submissions, 0003_submission_contamination are not applied"
     with pytest.raises(DatabaseSchemaError) as refused:
         create_app(replicas["roots"][0])
     assert refused.value.message == message
     served = CliRunner().invoke(main, ["--root", str(replicas["roots"][0]), "serve", "--port", str(free_port())])
     assert served.exit_code == 1
-    assert served.stderr == f"Error: {message}\nHint: Apply the migrations with `hub db migrate` (with HUB_DATABASE_URL set), then start the server again.\n"
+    assert served.stderr == f"Error: {message}\nHint: Apply the migrations with `hub db migrate` (with HUB_CATALOG_URL set), then start the server again.\n"
 
-    monkeypatch.setenv("HUB_DATABASE_URL", "hub:secret@127.0.0.1/hub")
+    url_hint = "Hint: Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.\n"
+    monkeypatch.setenv("HUB_CATALOG_URL", "hub:secret@127.0.0.1/hub")
     garbled = CliRunner().invoke(main, ["db", "migrate"])
-    assert (garbled.exit_code, garbled.stderr) == (1, "Error: HUB_DATABASE_URL is not a URL PostgreSQL takes\n"
-                                                      "Hint: Use postgresql://USER:PASSWORD@HOST:PORT/DATABASE, as `scripts/postgres start` prints it.\n")
-    monkeypatch.setenv("HUB_DATABASE_URL", old)
+    assert (garbled.exit_code, garbled.stderr) == (1, f"Error: HUB_CATALOG_URL is not a URL PostgreSQL takes\n{url_hint}")
+    monkeypatch.delenv("HUB_CATALOG_URL")
+    monkeypatch.setenv("HUB_DATABASE_URL", "hub:secret@127.0.0.1/hub")  # the alias: the message names what was set
+    garbled = CliRunner().invoke(main, ["db", "migrate"])
+    assert (garbled.exit_code, garbled.stderr) == (1, f"Error: HUB_DATABASE_URL (the older name of HUB_CATALOG_URL) is not a URL PostgreSQL takes\n{url_hint}")
+    monkeypatch.delenv("HUB_DATABASE_URL")
+    unset = CliRunner().invoke(main, ["db", "migrate"])
+    assert (unset.exit_code, unset.stderr) == (1, "Error: HUB_CATALOG_URL is not set: there is no database to migrate\nHint: Set it to the URL "
+                                                  "`scripts/postgres start DATA_DIR PORT` printed (postgresql://hub:PASSWORD@HOST:PORT/hub).\n")
+    monkeypatch.setenv("HUB_CATALOG_URL", old)
     migrated = CliRunner().invoke(main, ["db", "migrate"])
     assert (migrated.exit_code, migrated.stdout) == (0, f"{where}: applied 0002_submissions, 0003_submission_contamination\n")
     create_app(replicas["roots"][0])  # starts now
@@ -179,7 +187,7 @@ def test_a_database_of_another_schema_is_refused_with_the_migration_named(replic
 
 
 def test_postgres_down_is_a_503_and_the_replicas_recover(replicas, postgres, monkeypatch):
-    monkeypatch.setenv("HUB_DATABASE_URL", postgres.url)
+    monkeypatch.setenv("HUB_CATALOG_URL", postgres.url)
     token = hub.create_token("bea", root=replicas["roots"][0])
     where = f"postgresql://hub@127.0.0.1:{postgres.port}/hub"
     postgres.stop()
@@ -219,3 +227,9 @@ def test_hub_catalog_url_is_the_name_and_hub_database_url_its_alias(replicas, po
     where = f"postgresql://hub@127.0.0.1:{postgres.port}/hub"
     assert (clash.exit_code, clash.stderr) == (1, f"Error: HUB_CATALOG_URL ({where}) and HUB_DATABASE_URL (postgresql://hub@127.0.0.1:1/hub) name different databases\n"
                                                   "Hint: Set HUB_CATALOG_URL only: HUB_DATABASE_URL is its older name, kept as an alias.\n")
+    monkeypatch.delenv("HUB_CATALOG_URL")
+    monkeypatch.setenv("HUB_DATABASE_URL", postgres.url)  # the alias alone still names the shared database
+    made = CliRunner().invoke(main, ["--root", str(replicas["roots"][0]), "token", "create", "dan", "--json"])
+    assert made.exit_code == 0, made.output
+    got = replicas["other"].get("/api/whoami-v2", headers={"Authorization": f"Bearer {yaml.safe_load(made.stdout)['token']}"})
+    assert got.status_code == 200 and got.json()["name"] == "dan"

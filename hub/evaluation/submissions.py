@@ -6,7 +6,7 @@ what the daily limit counts (`split.submissions_per_day`, per token's user and d
 the last 24 hours), taken in one write transaction so that two workers cannot both take the
 last slot. A scoring that fails gives its slot back; one that succeeds records the report's
 binding (version, manifest sha256, split, task, predictions sha256) and its headline figures.
-With HUB_DATABASE_URL set, the same records live in PostgreSQL (`hub.database`), shared by
+With HUB_CATALOG_URL set, the same records live in PostgreSQL (`hub.database`), shared by
 every server replica on that database.
 """
 

@@ -69,7 +69,7 @@ _STATUS: dict[type[HubError], tuple[int, str | None]] = {
     PayloadTooLarge: (413, None),
     RateLimited: (429, None),
     StorageError: (503, None),  # the data's store (DVC remote, object store) is down or lacks it: a retry may help
-    DatabaseUnavailable: (503, None),  # HUB_DATABASE_URL's PostgreSQL is down: a retry works once it is back
+    DatabaseUnavailable: (503, None),  # HUB_CATALOG_URL's PostgreSQL is down: a retry works once it is back
 }
 
 
