@@ -1,7 +1,7 @@
 """The labelling screen in real Chromium: an annotator signs up through the server's invite
 link, opens the project's labelling queue, sees the 8x8 digit at a readable size with the
 choices on screen, presses 3 and submits: the annotation says "3"; a dialogue shows each
-turn with its speaker and the intents (#15 items 2, 6). Each test saves a screenshot."""
+turn with its speaker and the intents, without a fake timestamp (#15 items 2, 6). Each test saves a screenshot."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ def test_digit_hotkeys_and_image_size_in_the_labelling_queue(hub_root, ls_env, p
 
 def test_dialogue_turns_and_intents_on_screen(hub_root, ls_env, page, tmp_path):
     """Label Studio 1.23.2 stamps each turn "00:00:00 - 00:00:00" (its contextual-scrolling
-    flag, for paragraphs played along audio); with the flag off the turns' text is cut off
-    under a button, which is worse, so the stamps stay (README)."""
+    flag, for paragraphs played along audio); the label config's Style hides the stamps, and
+    the speakers and the whole turns stay on screen."""
     _open_queue(page, ls_env, hub_root, "demo/chatterbot-dialogue", "intent")
     paragraphs = page.locator(".lsf-paragraphs")
     paragraphs.wait_for(state="visible", timeout=120_000)
@@ -81,5 +81,9 @@ def test_dialogue_turns_and_intents_on_screen(hub_root, ls_env, page, tmp_path):
     page.screenshot(path=str(tmp_path / "dialogue-labelling.png"))
     text = paragraphs.inner_text()
     assert "user" in text and "bot" in text and "Artificial Intelligence is the branch of engineering" in text
+    assert "00:00:00" not in page.locator("body").inner_text()  # no fake timestamp anywhere on the labelling screen
+    assert page.locator(".lsf-paragraphs [class^=time--]").count() > 0  # the stamps the editor draws are there, hidden
+    stamp = page.locator(".lsf-paragraphs [class^=time--]").first
+    assert not stamp.is_visible() and stamp.text_content() == "00:00:00 - 00:00:00"
     last = choices.last.bounding_box()
     assert last["y"] + last["height"] <= VIEWPORT["height"], last  # every intent on screen

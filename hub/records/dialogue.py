@@ -114,9 +114,16 @@ class Dialogue(RecordType):
 
     # -- Label Studio ---------------------------------------------------------------------
 
+    # Label Studio 1.23's Paragraphs (its contextual-scrolling flag, on by default) stamp every
+    # turn with its start and end in the audio it plays along; turns without audio read
+    # "00:00:00 - 00:00:00". No attribute turns the stamp off, and the flag off cuts the turns'
+    # text; the label config's own Style tag hides it (its CSS-module class, `time--<hash>`).
+    # The selector holds no ">": the editor escapes it in a Style's text.
+    HIDE_STAMPS = "<Style>.lsf-paragraphs [class^=time--] { display: none; }</Style>"
+
     def object_tag(self, spec: TaskSpec, *, channels: list[str] | None = None) -> str:
         name, value = object_names(spec)
-        return f'  <Paragraphs name={name} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>'
+        return f'  {self.HIDE_STAMPS}\n  <Paragraphs name={name} value={value} layout="dialogue" nameKey="speaker" textKey="text"/>'
 
     def task_columns(self, spec: TaskSpec) -> list[str]:
         return ["turns"]
