@@ -228,9 +228,9 @@ def publish(
         clock.lap("stats, plots, manifest and card")
         stored.result()
         clock.lap("dvc add and push (the rest)")
-        # After DVC: the Croissant file lists the folder's files, which `dvc add` adds to (.gitignore).
+        blind.mark(staging, manifest)  # the card says which splits are blind (the Croissant file says it itself), before the file hashes it
+        # Last, after DVC: the Croissant file lists the folder's files with their sha256, and `dvc add` adds to them (.gitignore).
         (staging / "croissant.json").write_text(json.dumps(croissant(revision_at(root, dataset, staging)), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        blind.mark(staging, manifest)  # the card and the Croissant file say which splits are blind
         if target.exists():
             raise VersionExists(f"{dataset}@{new_version} was published meanwhile", dataset=dataset, version=new_version)
         os.rename(staging, target)  # the commit point

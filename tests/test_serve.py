@@ -268,9 +268,14 @@ def test_croissant_from_the_api_validates_and_the_snapshot_loads_with_mlcroissan
     assert status == 200 and headers["content-type"] == "application/ld+json"
     doc = json.loads(body)
     m = manifest(served, "demo/chatterbot-dialogue")
-    assert {f["contentUrl"]: f["sha256"] for f in doc["distribution"] if f["@type"] == "cr:FileObject"} == {
-        f"{served.url}/datasets/demo/chatterbot-dialogue/resolve/{hashlib.sha1((served.root / 'registry/demo/chatterbot-dialogue/versions/1.0.0/manifest.json').read_bytes()).hexdigest()}/{f['path']}": f["sha256"]
-        for f in m["files"]}
+    folder = served.root / "registry/demo/chatterbot-dialogue/versions/1.0.0"
+    base = f"{served.url}/datasets/demo/chatterbot-dialogue/resolve/{hashlib.sha1((folder / 'manifest.json').read_bytes()).hexdigest()}/"
+    objects = {f["contentUrl"]: f["sha256"] for f in doc["distribution"] if f["@type"] == "cr:FileObject"}
+    assert {url: sha for url, sha in objects.items() if url.endswith(".parquet")} == {base + f["path"]: f["sha256"] for f in m["files"]}
+    assert objects[base + "README.md"] == hashlib.sha256((folder / "README.md").read_bytes()).hexdigest()  # every file, with its sha256
+    written = json.loads((folder / "croissant.json").read_text(encoding="utf-8"))  # the published file is the served document, with relative URLs
+    assert {k: v for k, v in written.items() if k not in ("distribution", "url", "sameAs")} == {k: v for k, v in doc.items() if k not in ("distribution", "url", "sameAs")}
+    assert [{**d, "contentUrl": base + d["contentUrl"]} if "contentUrl" in d else d for d in written["distribution"]] == doc["distribution"]
     (tmp_path / "api.json").write_bytes(body)
     validated = subprocess.run([str(cli), "validate", "--jsonld", str(tmp_path / "api.json")], capture_output=True, text=True, timeout=300)
     assert validated.returncode == 0, validated.stderr[-2000:]

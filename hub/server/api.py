@@ -146,7 +146,7 @@ def read_json(rev: Revision, name: str) -> Any:
     return json.loads(rev.file(name)[1].read_text(encoding="utf-8")) if name in rev.files else None
 
 
-@router.get("/api/datasets/{ns}/{name}/croissant", tags=["catalog"], summary="Croissant 1.0 JSON-LD of a version (the latest by default)", responses=_DATASET)
+@router.get("/api/datasets/{ns}/{name}/croissant", tags=["catalog"], summary="Croissant 1.1 JSON-LD of a version (the latest by default)", responses=_DATASET)
 def croissant(request: Request, ns: str, name: str, version: str | None = Query(None, max_length=40, description="A version; the latest when absent.")) -> JSONResponse:
     from hub.croissant import croissant as make
 
