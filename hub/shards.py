@@ -32,10 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hub import config
+from hub import config, engine
 from hub.hashing import HashingWriter
 
-__all__ = ["ROW_GROUP", "ShardPlan", "ShardWriter", "sample_rows", "write_splits", "writer_options"]
+__all__ = ["ROW_GROUP", "ShardPlan", "ShardWriter", "sample_rows", "shard_total", "write_shard", "write_splits", "writer_options"]
 
 ROW_GROUP = 100_000
 
@@ -98,6 +98,24 @@ class _Lane:
     def finish(self) -> None:
         self.queue.put(None)
         self.thread.join()
+
+
+class _Direct:
+    """A lane that writes in the caller's thread, and only shard `only`'s row groups (the others
+    are routed as ever, then dropped): how one Ray task writes one shard (`write_shard`)."""
+
+    error = None
+
+    def __init__(self, only: int) -> None:
+        self.only = only
+        self.shard: _Shard | None = None
+
+    def put(self, shard: _Shard, parts: list[_Part]) -> None:
+        if shard is self.shard:
+            shard.write(pa.Table.from_batches([batch if rows is None else batch.take(rows) for batch, rows in parts]))
+
+    def finish(self) -> None:
+        pass
 
 
 class _Split:
@@ -224,9 +242,10 @@ class ShardWriter:
     fixed by it.
     """
 
-    def __init__(self, folder: Path, plan: ShardPlan, *, hashed: bool = True, lanes: int | None = None) -> None:
+    def __init__(self, folder: Path, plan: ShardPlan, *, hashed: bool = True, lanes: int | None = None, only: int | None = None) -> None:
         self.plan = plan
-        self.lanes = [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
+        self.only = only  # write only the shard of this number (in plan order), in this thread
+        self.lanes: list[Any] = [_Direct(only)] if only is not None else [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
         self.routers: dict[int, _Split] = {}
         self.shards: list[_Shard] = []
         self.written = [0] * len(plan.names)
@@ -241,6 +260,8 @@ class ShardWriter:
                 shards.append((shard, self.lanes[len(self.shards) % len(self.lanes)]))
                 self.shards.append(shard)
             self.routers[i] = _Split(shards, group)
+        if only is not None:
+            self.lanes[0].shard = self.shards[only]
         self.closed = False
 
     def write(self, batch: pa.RecordBatch | pa.Table, split: np.ndarray) -> None:
@@ -278,7 +299,7 @@ class ShardWriter:
         short = [f"{name} {self.written[i]} of {self.plan.counts[i]}" for i, name in enumerate(self.plan.names) if self.written[i] != self.plan.counts[i]]
         if short:
             raise ValueError(f"splits got fewer rows than planned: {', '.join(short)}")
-        return [shard.close() for shard in self.shards]
+        return [shard.close() for n, shard in enumerate(self.shards) if self.only in (None, n)]
 
     def _finish(self) -> None:
         if not self.closed:
@@ -312,11 +333,52 @@ def write_splits(
     """
     counts = np.bincount(split_idx, minlength=len(names))
     plan = ShardPlan(list(names), [int(c) for c in counts], per_shard, table.schema, writer_options(table))
+    if engine.name() != "local":
+        files = engine.run(write_shard, range(shard_total(plan)), _Job(folder, table, split_idx, plan, hashed))
+        if progress:
+            progress(table.num_rows)
+        return [info for part in files for info in part]
     with ShardWriter(folder, plan, hashed=hashed, lanes=lanes) as writer:
-        offset = 0
-        for batch in table.to_batches(max_chunksize=ROW_GROUP):
-            writer.write(batch, split_idx[offset : offset + batch.num_rows])
-            offset += batch.num_rows
+        for batch, split in _batches(table, split_idx):
+            writer.write(batch, split)
             if progress:
                 progress(batch.num_rows)
         return writer.close()
+
+
+def _batches(table: pa.Table, split_idx: np.ndarray) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    offset = 0
+    for batch in table.to_batches(max_chunksize=ROW_GROUP):
+        yield batch, split_idx[offset : offset + batch.num_rows]
+        offset += batch.num_rows
+
+
+def shard_total(plan: ShardPlan) -> int:
+    """How many shards `plan` makes, all splits together."""
+    return sum(shard_count(c, plan.per_shard)[1] for c in plan.counts if c)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every shard's task shares (`write_shard`'s context): put once in Ray's object store."""
+
+    folder: Path
+    table: pa.Table
+    split_idx: np.ndarray
+    plan: ShardPlan
+    hashed: bool
+
+
+def write_shard(number: int, job: _Job) -> list[dict[str, Any]]:
+    """Shard `number` (in plan order) of `job`, written alone: `[its file's dict]`.
+
+    The form of the stage that an engine maps over shard numbers (`hub.engine.run`: a Ray
+    task each). It routes every row as `ShardWriter` does and keeps only its own row groups,
+    so the shard is the same bytes as the one written in process (tests/test_engine_ray.py).
+    The folder must be one the workers can write: the local disk on a local Ray, shared
+    storage on a cluster of several machines.
+    """
+    writer = ShardWriter(job.folder, job.plan, hashed=job.hashed, only=number)
+    for batch, split in _batches(job.table, job.split_idx):
+        writer.write(batch, split)
+    return writer.close()
