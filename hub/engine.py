@@ -14,8 +14,10 @@ certificate (`tests/test_engine_ray.py` compares them byte for byte).
 
 The engine is `HUB_ENGINE` (`local` or `ray`). What runs on it today: the check stage of
 validation (`hub.checks.check_batch`: the schema checks, media decoding and each record type's
-own checks, the costly part of a publish). Reading, split assignment and shard writing stay in
-the process (see `hub.batches` for which of them are per-batch yet).
+own checks, the costly part of a publish) and shard writing (`hub.shards.write_shard`, a task
+per shard, each encoding and checksumming its file on a worker; the folder must be one the
+workers can write). Reading, hashing and split assignment stay in the process (see
+`hub.batches` for which of them are per-batch yet).
 """
 
 from __future__ import annotations
