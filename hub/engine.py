@@ -79,4 +79,21 @@ def _ray() -> Any:
         except ConnectionError as exc:
             raise HubError(f"no Ray cluster answers at RAY_ADDRESS={address}: {exc}",
                            hint="Start one with `scripts/ray start PORT` (then RAY_ADDRESS=127.0.0.1:PORT), or unset RAY_ADDRESS for a local Ray.") from None
+        _quiet_driver()
     return ray
+
+
+def _quiet_driver() -> None:
+    """No `(raylet) A worker died ...` lines on this process's stdout (the output of `hub publish`).
+
+    `log_to_driver=False` only stops the workers' logs. The raylet's error messages (a worker
+    killed mid-task, which the task's retry already handles; a failure that is not retried
+    reaches the caller as the task's error) come through another thread that Ray 2.60 starts in
+    every driver with no option to turn it off (`ray._private.worker.listen_error_messages`);
+    it prints through `print_worker_logs`, which returns at once while `_worker_logs_enabled` is
+    false (Ray's own switch, which its debugger turns off while at a breakpoint). Only for a Ray
+    connected here: a caller that started Ray itself keeps its own console.
+    """
+    from ray._private import worker
+
+    worker._worker_logs_enabled = False
