@@ -169,3 +169,23 @@ def test_the_card_says_how_close_the_splits_came_and_what_hashing_alone_gave(dem
             f"(hashing the groups alone: {balance['largest_row_deviation_hashed']:.2%}); of a `label` class's share in a split to its share overall, "
             f"{strata['largest_deviation']:.2%} (hashing alone: {strata['largest_deviation_hashed']:.2%}).") in card.splitlines()
     assert balance["largest_row_deviation"] <= balance["largest_row_deviation_hashed"]
+
+
+# The demo data's figures before the optimizer (the greedy pass of 21ccd36, bench/README.md "Optimizer on and off"):
+# (largest row-share gap, largest class-share gap; None: no stratify key). The issue: they must not get worse.
+DEMO_BEFORE = {"demo/basicmotions": (0.0, 0.0), "demo/chatterbot-dialogue": (0.0081, 0.0268), "demo/digits": (0.0004, 0.0041),
+               "demo/espeak-speech": (0.05, 0.5), "demo/video-clips": (0.4667, None)}
+
+
+def test_the_demo_figures_are_no_worse_than_before_the_optimizer(demo_root):
+    import json
+
+    achieved = {}
+    for dataset in DEMO_BEFORE:
+        certificate = json.loads((demo_root / "registry" / dataset / "versions" / "1.0.0" / "leakage.json").read_text())
+        assert certificate["holds"], dataset
+        strata = certificate.get("stratification")
+        achieved[dataset] = (certificate["balance"]["largest_row_deviation"], strata["largest_deviation"] if strata else None)
+    worse = {d: (achieved[d], before) for d, before in DEMO_BEFORE.items()
+             if achieved[d][0] > before[0] or (before[1] is None) != (achieved[d][1] is None) or (before[1] is not None and achieved[d][1] > before[1])}
+    assert not worse, f"worse than the greedy pass (achieved, before): {worse}"

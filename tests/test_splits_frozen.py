@@ -102,6 +102,13 @@ def test_bridging_duplicates_are_refused_then_allow_moves_is_a_major_version_tha
             "- 3 records (1 group) moved from validation to train\n\n"
             "Scores on the test and validation splits of 1.0.0 and of 2.0.0 are not comparable.\n") in card
     assert "- Published records moved to another split: 6\n" in card
+    from hub.server import create_app
+
+    with uvicorn_thread(create_app(hub_root)) as url:  # the dataset page says it too, above the certificate's table
+        with urllib.request.urlopen(f"{url}/datasets/{DATASET}") as response:
+            html = response.read().decode()
+    assert ('<p class="bad moves">The splits changed in this version: 6 published records moved to another split\n'
+            "(3 from test to train, 3 from validation to train). Scores on the old and the new splits are not comparable.</p>") in html
 
 
 def test_two_groups_for_three_splits_are_refused_with_the_reason(hub_root, digit_pngs):
