@@ -204,9 +204,11 @@ def child(method: str, src: Path, out: Path) -> dict[str, Any]:
     steps: dict[str, float] = {}
     operation = _operation(method, table, out, steps)
     loaded = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS:")) / 1024
-    t0 = time.perf_counter()
+    cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     figures = operation()
-    return {"seconds": time.perf_counter() - t0, "peak_mib": peak_kib() / 1024, "loaded_mib": loaded, "steps": steps, **figures}
+    seconds, cpu1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
+    cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime  # every thread of the child, over the operation only
+    return {"seconds": seconds, "cpu_s": cpu, "peak_mib": peak_kib() / 1024, "loaded_mib": loaded, "steps": steps, **figures}
 
 
 def leakage(out: Path) -> dict[str, int]:
@@ -251,15 +253,15 @@ def summarize(method: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     seconds = [r["seconds"] for r in runs]
     keys = ("written_rows", "leaked_groups", "leaked_dup_texts", "bytes", "clusters", "dup_rows", "moved_rows")
     steps = {k: statistics.median(r["steps"][k] for r in runs) for k in runs[0]["steps"]} if runs[0]["steps"] else {}
-    return {"method": method, "median_s": statistics.median(seconds), "runs_s": seconds, "peak_mib": max(r["peak_mib"] for r in runs),
+    return {"method": method, "median_s": statistics.median(seconds), "runs_s": seconds, "median_cpu_s": statistics.median(r["cpu_s"] for r in runs), "peak_mib": max(r["peak_mib"] for r in runs),
             "loaded_mib": max(r["loaded_mib"] for r in runs), **{k: runs[0][k] for k in keys if k in runs[0]}, "steps_s": steps, "runs": runs}
 
 
 def _table(results: dict[str, dict[str, Any]], methods: list[str], extra: dict[str, tuple[str, int]]) -> None:
-    print(f"\n{'method':<13} {'median_s':>9}  {'runs_s':<22} {'peak_MiB':>8} {'loaded_MiB':>10} " + " ".join(f"{h:>{w}}" for h, (_, w) in extra.items()))
+    print(f"\n{'method':<13} {'median_s':>9}  {'runs_s':<22} {'cpu_s':>6} {'peak_MiB':>8} {'loaded_MiB':>10} " + " ".join(f"{h:>{w}}" for h, (_, w) in extra.items()))
     for m in (m for m in methods if m in results):
         r = results[m]
-        print(f"{m:<13} {r['median_s']:>9.2f}  {', '.join(f'{s:.2f}' for s in r['runs_s']):<22} {r['peak_mib']:>8.0f} {r['loaded_mib']:>10.0f} "
+        print(f"{m:<13} {r['median_s']:>9.2f}  {', '.join(f'{s:.2f}' for s in r['runs_s']):<22} {r['median_cpu_s']:>6.1f} {r['peak_mib']:>8.0f} {r['loaded_mib']:>10.0f} "
               + " ".join(f"{r[k]:>{w}}" for k, w in extra.values()))
 
 
@@ -273,6 +275,7 @@ def report(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             ratios[name] = results[a][key] / results[b][key]
             print(f"ratio {name}: {ratios[name]:.2f} (target {target})")
     ratio("hub/duckdb time", "hub", "duckdb", "median_s", "<= 1.5")
+    ratio("hub/duckdb cpu (user + system s of the operation)", "hub", "duckdb", "median_cpu_s", "-")
     ratio("hub/duckdb peak", "hub", "duckdb", "peak_mib", "<= 1.5")
     ratio("hub/hub-greedy time (optimizer on/off)", "hub", "hub-greedy", "median_s", "~1")
     ratio("hub/hub-greedy peak (optimizer on/off)", "hub", "hub-greedy", "peak_mib", "~1")
@@ -345,7 +348,7 @@ def main() -> None:
                     continue
                 runs[method].append(r)
                 found = f"leaked groups {r['leaked_groups']}" if method in SPLIT_METHODS else f"clusters {r['clusters']}"
-                print(f"  run {i + 1} {method:12s} {r['seconds']:7.2f} s  peak {r['peak_mib']:6.0f} MiB  {found}  (others' cpu {r['others_cpu_s']:.1f} s)", flush=True)
+                print(f"  run {i + 1} {method:12s} {r['seconds']:7.2f} s  cpu {r['cpu_s']:6.1f} s  peak {r['peak_mib']:6.0f} MiB  {found}  (others' cpu {r['others_cpu_s']:.1f} s)", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
