@@ -128,6 +128,9 @@ _COLLAPSE = """CASE WHEN contains(x, '  ') OR contains(x, chr(9)) OR contains(x,
                  THEN trim(regexp_replace(x, '\\s+', ' ', 'g')) ELSE x END"""
 
 
+_STRING_LIMIT = 2**31 - 1  # bytes of characters a `string` array's int32 offsets address (7.5M dialogues' texts pass it)
+
+
 def _text_query(record: str, source: str = "records") -> str:
     return f"SELECT row, {_COLLAPSE} AS text FROM (SELECT row, {records.get(record).text_sql} AS x FROM {source})"
 
@@ -143,14 +146,15 @@ def _register(con, table: pa.Table, record: str, rows: np.ndarray | None = None,
 
 
 def normalized_texts(table: pa.Table, record: str) -> pa.Array:
-    """The normalized text (lower case, whitespace collapsed) of every record, by DuckDB."""
+    """The normalized text (lower case, whitespace collapsed) of every record, by DuckDB: one
+    array, of `large_string` once the texts pass the 2 GiB a `string` array's offsets reach."""
     import duckdb
 
     con = duckdb.connect()
     try:
         _register(con, table, record)
-        result = con.sql(_text_query(record) + " ORDER BY row").to_arrow_table()
-        return result.column("text").combine_chunks()
+        texts = con.sql(_text_query(record) + " ORDER BY row").to_arrow_table().column("text")
+        return (texts if texts.nbytes < _STRING_LIMIT else texts.cast(pa.large_string())).combine_chunks()
     finally:
         con.close()
 
