@@ -37,10 +37,32 @@ from seaweedfs_fixtures import KEY, SECRET, SeaweedFS, free_s3_port  # noqa: E40
 DATASET = "bench/replica-download"
 
 
-def _curl(url: str, *, follow: bool) -> tuple[float, int]:
-    out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{time_total} %{size_download}", *(["-L"] if follow else []), url],
-                         check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), int(out[1])
+def _curl(url: str, *, follow: bool) -> tuple[float, int, float]:
+    """curl's own total time, the bytes it got, and its peak resident memory (MiB, by GNU time: the
+    ru_maxrss of a child of this big process would count the pages it had at the fork)."""
+    with tempfile.NamedTemporaryFile("r") as peak:
+        out = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name,
+                              "curl", "-sS", "-o", "/dev/null", "-w", "%{time_total} %{size_download}", *(["-L"] if follow else []), url],
+                             check=True, capture_output=True, text=True).stdout.split()
+        return float(out[0]), int(out[1]), int(peak.read().split()[-1]) / 1024
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every process under it (the replica's worker processes)."""
+    pids, todo = [], [pid]
+    while todo:
+        pids.append(current := todo.pop())
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            todo += [int(child) for child in (task / "children").read_text().split()]
+    return pids
+
+
+def _hwm_mib(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _sha256_of(url: str) -> str:
@@ -104,20 +126,30 @@ def main() -> None:
         direct = store.s3().url(f"bench-replica/registry/files/md5/{md5[:2]}/{md5[2:]}", expires=3600)
 
         runs: dict[str, list[float]] = {"replica": [], "direct": [], "redirect_only": []}
+        curl_peak = {"replica": 0.0, "direct": 0.0}
         sides = [("direct", direct), ("replica", through_replica)]
         for i in range(args.repeat):
             for side, url in sides if i % 2 == 0 else sides[::-1]:  # each side first every other time
-                seconds, size = _curl(url, follow=side == "replica")
+                seconds, size, peak = _curl(url, follow=side == "replica")
                 assert size == shard["size"], f"{side}: {size} bytes, not {shard['size']}"
                 runs[side].append(seconds)
+                curl_peak[side] = max(curl_peak[side], peak)
             runs["redirect_only"].append(_curl(through_replica, follow=False)[0])  # the replica's part: the 307 alone
         medians = {side: statistics.median(times) for side, times in runs.items()}
+        peak_mib = {"curl_direct": curl_peak["direct"], "curl_replica": curl_peak["replica"],
+                    "replica_processes": {str(pid): _hwm_mib(pid) for pid in _tree(server.pid)},
+                    "seaweedfs": max(_hwm_mib(pid) for pid in _tree(store.process.pid)),
+                    "bench_and_publish": _hwm_mib(os.getpid())}
         result = {"rows": args.rows, "shard_bytes": shard["size"], "repeat": args.repeat, "runs_s": runs, "median_s": medians,
                   "ratio": medians["replica"] / medians["direct"], "mib_per_s": {s: shard["size"] / medians[s] / 2**20 for s in ("replica", "direct")},
-                  "load_average": os.getloadavg(), "cpus": len(os.sched_getaffinity(0))}
+                  "peak_mib": peak_mib, "load_average": os.getloadavg(), "cpus": len(os.sched_getaffinity(0))}
         print(f"shard {shard['size'] / 2**20:.0f} MiB ({args.rows:,} rows): direct median {medians['direct']:.3f} s, "
               f"through the replica {medians['replica']:.3f} s (its 307 alone {medians['redirect_only']:.3f} s), ratio {result['ratio']:.2f} "
               f"(target <= 1.25); load {os.getloadavg()[0]:.1f}")
+        print(f"peak memory: curl {curl_peak['direct']:.0f} MiB direct, {curl_peak['replica']:.0f} MiB through the replica; "
+              f"the replica's processes {max(peak_mib['replica_processes'].values()):.0f} MiB at most "
+              f"({len(peak_mib['replica_processes'])} processes); SeaweedFS {peak_mib['seaweedfs']:.0f} MiB; "
+              f"this bench with its publish {peak_mib['bench_and_publish']:.0f} MiB")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(result, indent=2) + "\n")
