@@ -19,11 +19,14 @@ _HF_LICENSES = {
 }
 
 
-def card_metadata(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str) -> dict[str, Any]:
-    """The YAML header: license, tasks, languages, configs (data files per split) and features."""
+def card_metadata(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str,
+                  license: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The YAML header: license, tasks, languages, configs (data files per split) and features.
+    `license` is the manifest's, the effective one when records carry their own."""
     info = datasets.DatasetInfo(features=features)
     features_yaml = info._to_yaml_dict()["features"]
-    spdx = entry.license.expression if entry.license else entry.data.get("license")
+    effective = license if license and "per_record" in license else None
+    spdx = effective["expression"] if effective else entry.license.expression if entry.license else entry.data.get("license")
     meta: dict[str, Any] = {"pretty_name": entry.data.get("title")}
     if spdx and spdx.lower() in _HF_LICENSES:
         meta["license"] = spdx.lower()
@@ -44,14 +47,16 @@ def card_metadata(entry: Entry, features: datasets.Features, splits: dict[str, d
         "splits": [{"name": name, "num_bytes": s["bytes"], "num_examples": s["rows"]} for name, s in splits.items()],
         "dataset_size": sum(s["bytes"] for s in splits.values()),
     }
-    meta["hub"] = {"id": entry.id, "version": version, "license_spdx": spdx, "commercial_use": entry.license.commercial if entry.license else None}
+    commercial = effective["commercial"] if effective else entry.license.commercial if entry.license else None
+    meta["hub"] = {"id": entry.id, "version": version, "license_spdx": spdx, "commercial_use": commercial}
     return meta
 
 
 def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dict[str, Any]], version: str, manifest: dict[str, Any],
                 plots: list[str] = ()) -> str:
     """The whole README.md: YAML header, then the registry's prose card and the facts."""
-    meta = card_metadata(entry, features, splits, version)
+    meta = card_metadata(entry, features, splits, version, manifest.get("license"))
+    lic = manifest.get("license") or {}
     d = entry.data
     prose = read_card(entry.path).strip() or f"# {d.get('title')}"  # raises UnsafePath for a link out of the folder
     lines = [
@@ -61,7 +66,11 @@ def render_card(entry: Entry, features: datasets.Features, splits: dict[str, dic
         f"- Dataset id: `{entry.id}`; modality: {entry.modality}; record schema: `{entry.schema.record}`",
         f"- License: `{meta['hub']['license_spdx']}` (commercial use {'allowed' if meta['hub']['commercial_use'] else 'not allowed or unknown'})",
     ]
-    for note in (entry.license.obligations() if entry.license else []):
+    if "per_record" in lic:  # records with their own licenses (hub.license_rules.effective_license)
+        held = ", ".join(f"`{k}` {n}" for k, n in lic["per_record"].items()) or "none"
+        lines.append(f"  - The effective license: the dataset's `{lic['declared']}` and every record's own license ({held}"
+                     f"{'; ' + str(lic['records_without_license']) + ' records name none' if lic['records_without_license'] else ''}), the strictest combination")
+    for note in (lic.get("obligations", []) if "per_record" in lic else entry.license.obligations() if entry.license else []):
         lines.append(f"  - {note}")
     lines += ["", "| split | rows | groups |", "|---|---:|---:|"]
     lines += [f"| {name} | {s['rows']} | {s['groups']} |" for name, s in splits.items()]

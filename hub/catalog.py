@@ -187,6 +187,9 @@ class Catalog:
                 log.warning("skipping %s@%s: %s", dataset, version, exc.message)
                 rows["problems"].append([dataset, version, exc.fields.get("file"), exc.message, exc.hint])
         versions = list(manifests)
+        effective = (manifests[versions[-1]].get("license") or {}) if versions else {}
+        if "per_record" in effective:  # records with their own licenses: the latest version's effective license is what search filters on
+            summary = {**summary, "license": effective["expression"], "commercial": effective["commercial"], "declared_license": effective["declared"]}
         ns, name = dataset.split("/")
         try:
             prose = read_card(entry.path)

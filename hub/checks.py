@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub import config, deriving, pii, progress, records
+from hub import config, deriving, license_rules, pii, progress, records
 from hub.arrowutil import flat, leaf, per_row, repeated_rows, row_nbytes, rows_where
 from hub.entry import Entry
 from hub.report import Problem, Report
@@ -161,6 +161,7 @@ class Checker:
             steps.append(self.check_boxes)
         steps.append(self.check_spans)
         steps.append(functools.partial(pii.check, self))  # the PII gate (hub.pii)
+        steps.append(functools.partial(license_rules.check_records, self))  # each record's own license and attribution
         if not self.ctx.rows_sized:
             steps.append(self.check_row_sizes)
         return steps

@@ -5,7 +5,8 @@ selects (a DuckDB SQL condition over the record fields, class labels as their na
 `parent`), gives each record an id and a group key prefixed by its parent (`demo.digits@1.0.0:digits-00042`,
 so two parents never share one) and a `parent` field, and writes them as the entry's source,
 `raw/records.parquet`, whose sha256 dataset.yaml pins. The parents (version, split, license,
-creators, citation, manifest sha256) travel in that file's metadata (`hub.derived`): validation
+creators, citation, manifest sha256; a parent whose records carry their own licenses is under
+the effective license of the records kept, `hub.license_rules`) travel in that file's metadata (`hub.derived`): validation
 checks the entry's license against them on every run (`license_problems`, `hub.license_rules`), and
 publishing names them in the lineage and the version's NOTICE.md.
 """
@@ -111,13 +112,12 @@ def derive(root: Path, dataset: str, sources: list[str], *, filter: str | None =
         kinds = ", ".join(f"{r.dataset}@{r.version} holds {r.manifest['record']} records" for r in revisions)
         raise HubError(f"the parents are of different record types: {kinds}", hint="Derive from parents of one record type.")
     entries = [load_entry(root, p.dataset, check=False).data for p in parents]
-    licenses = {p.ref: r.manifest["license"]["expression"] for p, r in zip(parents, revisions)}
+    tables = [_records(parent, revision, filter) for parent, revision in zip(parents, revisions)]
+    licenses = {p.ref: _kept_license(r, table) for p, r, table in zip(parents, revisions, tables)}
     declared = license or _common_license(licenses)
     _check_licenses(declared, licenses, accept_license_risk)
-    tables, info = [], []
-    for parent, revision, data in zip(parents, revisions, entries):
-        table = _records(parent, revision, filter)
-        tables.append(table)
+    info = []
+    for parent, revision, data, table in zip(parents, revisions, entries, tables):
         info.append({"dataset": parent.dataset, "version": parent.version, "split": parent.split, "rows": table.num_rows,
                      "license": licenses[parent.ref], "manifest_sha256": sha256_file(revision.path / "manifest.json"),
                      "title": data.get("title"), "creators": list(data.get("creators") or []), "citation": data.get("citation"),
@@ -139,6 +139,19 @@ def derive(root: Path, dataset: str, sources: list[str], *, filter: str | None =
     add_to_params(root, dataset, source=f"registry/{dataset}/raw")
     report = validate(root, dataset).report
     return Derived(dataset, folder, declared, info, report, table.num_rows)
+
+
+def _kept_license(revision: Any, table: pa.Table) -> str:
+    """The license of a parent's records that are kept: its license, or, when its records carry
+    their own, the effective license of the kept ones (a filter on `license` keeps a subset
+    whose terms are those of its records, with the parent's declared license)."""
+    from hub.license import check_license
+    from hub.license_rules import effective_license
+
+    lic = revision.manifest["license"]
+    if "per_record" not in lic:
+        return lic["expression"]
+    return effective_license(check_license(lic["declared"]), table)["expression"]
 
 
 def _common_license(licenses: dict[str, str]) -> str:

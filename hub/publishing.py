@@ -32,6 +32,7 @@ from hub.arrowutil import map_leaf
 from hub.card import notice, render_card
 from hub.contamination import fingerprint as fingerprint_records
 from hub.croissant import croissant
+from hub.license_rules import effective_license
 from hub.deriving import parents_of
 from hub.entry import Entry, load_entry
 from hub.errors import LeakageError, SplitsWouldMove, SplitTooSmall, StorageError, VersionExists
@@ -202,6 +203,7 @@ def publish(
         clock.lap("write shards")
         stored = _STORE.submit(_store, root, staging, files, push=push)  # DVC copies the shards while the metadata is written
         manifest = _manifest(entry, new_version, splits, files, report, parent, change, source.result())
+        manifest["license"] = effective_license(entry.license, table)  # records with their own licenses: the strictest combination (hub.license_rules)
         manifest["certificate"] = certificate
         manifest["engine"] = engine.name()  # where the per-batch stages ran (hub.engine): the data is the same either way
         manifest["fingerprints"] = fingerprints.meta(staging / fingerprints.PATH, prints.num_rows, entry.split.thresholds())

@@ -52,6 +52,10 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     "license-incompatible": ("Derived license drops a parent's terms", "Declare a license that keeps the terms of every parent the message names "
                              "(a parent's own ShareAlike or NonCommercial license usually does), or derive from other parents."),
     "license-unknown": ("Parent's license terms are unknown", "Read the parent's license; if it allows this use, derive again with --accept-license-risk."),
+    "record-license-invalid": ("Record license is not a valid SPDX expression", "Give the record's `license` as an SPDX expression (https://spdx.org/licenses/), "
+                               "LicenseRef-<name> for other terms, or leave it empty for the dataset's license."),
+    "record-attribution-missing": ("Record's license requires attribution, and it has none", "Say in the record's `attribution` whom to credit "
+                                   "(its author or source), or correct its `license`."),
     **{f"pii-{kind}": (f"{title} in free text", _PII_FIX) for kind, title in (
         ("email", "Email address"), ("phone", "Phone number"), ("cn-mobile", "Chinese mobile number"), ("cn-resident-id", "Chinese resident ID number"),
         ("credit-card", "Credit card number"), ("iban", "IBAN"), ("ip-address", "IP address"))},

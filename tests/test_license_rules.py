@@ -50,3 +50,18 @@ def test_mit_over_a_by_and_a_nc_sa_parent_is_refused_naming_the_nc_sa_parent():
     found = check_derived("MIT", parents)
     assert {(f.parent, f.parent_license) for f in found} == {("b/ncsa@2.1.0", "CC-BY-NC-SA-4.0")}
     assert check_derived("CC-BY-NC-SA-4.0", parents) == []
+
+
+def test_strictest_combination_of_a_dataset_and_its_records_licenses():
+    """The effective license of records with their own terms: every part's terms at once."""
+    from hub.license import check_license
+    from hub.license_rules import strictest
+
+    both = strictest([check_license("BSD-3-Clause"), check_license("CC-BY-4.0"), check_license("CC-BY-NC-SA-4.0")])
+    assert (both.expression, both.commercial, both.attribution, both.share_alike, both.no_derivatives) == (
+        "BSD-3-Clause AND CC-BY-4.0 AND CC-BY-NC-SA-4.0", False, True, True, False)
+    assert check_license(both.expression).to_dict() == both.to_dict()  # the same terms as the AND expression itself
+    again = strictest([check_license("BSD-3-Clause AND CC-BY-4.0"), check_license("CC-BY-4.0")])  # no term twice
+    assert (again.expression, again.commercial) == ("BSD-3-Clause AND CC-BY-4.0", True)
+    assert strictest([check_license("CC0-1.0"), check_license("MIT OR Apache-2.0")]).expression == "CC0-1.0 AND (MIT OR Apache-2.0)"
+    assert strictest([check_license("LicenseRef-Inhouse", commercial=True), check_license("CC-BY-4.0")]).commercial is True  # a decided LicenseRef keeps it
