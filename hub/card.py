@@ -190,6 +190,8 @@ def pii_lines(pii: dict[str, Any] | None) -> list[str]:
              "found at validation: " + (f"{_counts(pii['findings'])} (in {pii['rows']} record{'s' if pii['rows'] != 1 else ''})" if pii["rows"] else "none")]
     if "redacted" in pii:
         lines.append(f"- Spans replaced in this version: {_counts(pii['redacted'])}")
+    for kind, why in (pii.get("not_detected") or {}).items():
+        lines.append(f"- Not looked for: {why}. A record may name people although the gate found nothing ({kind}).")
     return lines
 
 

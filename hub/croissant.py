@@ -213,7 +213,8 @@ def provenance(manifest: dict[str, Any], dataset: str | None = None) -> dict[str
     if pii:
         found = ", ".join(f"{kind} {n}" for kind, n in sorted(pii["findings"].items())) or "none"
         out["rai:personalSensitiveInformation"] = (f"PII gate policy {pii['policy']} over {', '.join(pii['fields']) or 'no free-text field'}; "
-                                                   f"found at validation: {found}" + (f" (in {pii['rows']} records)" if pii["rows"] else "") + ".")
+                                                   f"found at validation: {found}" + (f" (in {pii['rows']} records)" if pii["rows"] else "") + "."
+                                                   + "".join(f" Not looked for: {why}." for why in (pii.get("not_detected") or {}).values()))
         if "redacted" in pii:
             replaced = ", ".join(f"{kind} {n}" for kind, n in sorted(pii["redacted"].items())) or "none"
             activities.append({"@type": "prov:Activity", "prov:label": "pii-redaction",

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import hub
+from hub.pii import NOT_DETECTED
 from conftest import write_dataset
 
 VALUES = ["li.wei@163.com", "+44 20 7946 0958", "13812345678", "11010519491231002X"]
@@ -57,7 +58,7 @@ def test_dialogue_rows_with_personal_data_are_rejected_by_default(hub_root):
         hub.publish("test/chat", root=hub_root)
     published = hub.publish("test/chat", allow_rejects=True, root=hub_root)
     assert published.manifest["pii"] == {"policy": "reject", "fields": ["turns[].text"], "rows": 4,
-                                         "findings": {"EMAIL": 1, "PHONE": 1, "CN_MOBILE": 1, "CN_RESIDENT_ID": 1}}
+                                         "findings": {"EMAIL": 1, "PHONE": 1, "CN_MOBILE": 1, "CN_RESIDENT_ID": 1}, "not_detected": NOT_DETECTED}
     card = (published.path / "README.md").read_text(encoding="utf-8")
     assert "- PII policy: `reject`: records with personal data in their free text are rejected (kept out of the version, in quarantine)." in card
 
@@ -80,12 +81,16 @@ def test_redact_replaces_every_span_in_the_published_shards(hub_root):
     card = (published.path / "README.md").read_text(encoding="utf-8")
     assert "- Spans replaced in this version: CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1" in card
     assert "- Fields read: `turns[].text`; found at validation: CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1 (in 4 records)" in card
+    assert ("- Not looked for: person names: no recognizer that ships offline finds them (Presidio's needs a spaCy model download). "
+            "A record may name people although the gate found nothing (PERSON).") in card
+    assert published.manifest["pii"]["not_detected"] == {"PERSON": "person names: no recognizer that ships offline finds them (Presidio's needs a spaCy model download)"}
     assert not [v for v in VALUES if v in card]
     import mlcroissant as mlc
 
     doc = json.loads((published.path / "croissant.json").read_text(encoding="utf-8"))
     assert doc["rai:personalSensitiveInformation"] == ("PII gate policy redact over turns[].text; found at validation: "
-                                                      "CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1 (in 4 records).")
+                                                      "CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1 (in 4 records). Not looked for: person names: "
+                                                      "no recognizer that ships offline finds them (Presidio's needs a spaCy model download).")
     assert doc["prov:wasGeneratedBy"] == [{"@type": "prov:Activity", "prov:label": "pii-redaction", "description":
                                            "Spans of personal data replaced by typed placeholders (<EMAIL>, ...): CN_MOBILE 1, CN_RESIDENT_ID 1, EMAIL 1, PHONE 1."}]
     mlc.Dataset(jsonld=str(published.path / "croissant.json"))  # validates (raises ValidationError otherwise)
