@@ -186,6 +186,17 @@ def test_round_trip(modality, hub_root, ls_env):
     assert "ann1@localhost" not in json.dumps(manifest)
     card = (hub_root / "registry" / case.dataset / "versions" / "1.1.0" / "README.md").read_text()
     assert "## Annotation" in card and f"Label Studio project {pid}" in card
+    import mlcroissant as mlc
+
+    croissant = json.loads((hub_root / "registry" / case.dataset / "versions" / "1.1.0" / "croissant.json").read_text())  # Croissant 1.1's RAI and PROV-O
+    assert croissant["rai:dataAnnotationPlatform"] == "Label Studio"
+    assert croissant["rai:dataAnnotationAnalysis"].startswith("3 annotators (pseudonymized); agreement (")
+    assert croissant["rai:annotationsPerItem"] == (f"{provenance['annotations'] / provenance['tasks']:.2f} annotations per task "
+                                                   f"({provenance['annotations']} over {provenance['tasks']} tasks).")
+    (activity,) = [a for a in croissant["prov:wasGeneratedBy"] if a["prov:label"] == "annotation"]
+    assert activity["description"] == f"Labels of {provenance['field']} resolved by rule majority from Label Studio project {pid}."
+    assert croissant["prov:wasRevisionOf"]["@id"] == f"{case.dataset}@1.0.0" and "MINOR change" in croissant["prov:wasRevisionOf"]["description"]
+    mlc.Dataset(jsonld=str(hub_root / "registry" / case.dataset / "versions" / "1.1.0" / "croissant.json"))  # validates
 
     nothing = hub.annotate_pull(pid, root=hub_root)
     assert nothing["version"] is None
