@@ -14,12 +14,18 @@ one of the small transforms a field's format may need:
 
 A field that is not in the record schema renames a column to an extra field of that name.
 Mapped columns are consumed: they are not also kept as extra fields under their own name.
+
+Keys that an object inside a field does not name (an `emotion` in a dialogue turn, a
+`confidence` in a speech segment) are nested extra fields: `Shaper` takes them out of the
+record for the checks, under their dotted name (`turns[].emotion`), and `fold_nested` puts them
+back into the field's struct with their inferred type, after the schema's own keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +35,8 @@ if TYPE_CHECKING:
     from hub.report import Report
     from hub.schema import RecordSchema
 
-__all__ = ["BOX_FORMATS", "FieldMap", "Mapping", "MappingProblem", "Shaper", "derive_fields", "edit_distance", "extra_columns", "likely_typo", "name_mapped_columns",
-           "parse_mapping", "reject_keyless", "unify_extras"]
+__all__ = ["BOX_FORMATS", "FieldMap", "Mapping", "MappingProblem", "Nested", "Shaper", "arrow_nested_extras", "derive_fields", "edit_distance", "extra_columns", "fold_nested",
+           "likely_typo", "name_mapped_columns", "nested_field", "nested_slots", "parse_mapping", "reject_keyless", "unify_extras", "unify_nested"]
 
 BOX_FORMATS = ("xywh", "xyxy", "cxcywh")
 UNITS = {"s": 1.0, "ms": 0.001}
@@ -314,6 +320,198 @@ def unify_extras(tables: list[pa.Table], names: list[str]) -> list[pa.Table]:
     return tables
 
 
+# -- nested extra fields: keys an object inside a field does not name ----------------------------
+
+_MEDIA = ("Audio", "Image", "Video")
+
+
+@dataclass(frozen=True)
+class Nested:
+    """One nested extra field: `key` in the objects at `path` (property names from the top,
+    through arrays: `("turns",)`), shown as `name` (`turns[].emotion`)."""
+
+    name: str
+    path: tuple[str, ...]
+    key: str
+
+
+def _slot(prop: dict[str, Any]) -> tuple | None:
+    """The objects inside a property that may hold extra keys, as a tree: ("array", item) or
+    ("object", its keys, {child: tree}); None when there are none (media structs are closed)."""
+    if prop.get("x-feature") in _MEDIA:
+        return None
+    kinds = _kinds(prop)
+    if "array" in kinds:
+        item = _slot(prop.get("items", {}))
+        return None if item is None else ("array", item)
+    if "object" in kinds and "properties" in prop:
+        children = {name: node for name, sub in prop["properties"].items() if (node := _slot(sub)) is not None}
+        return ("object", frozenset(prop["properties"]), children)
+    return None
+
+
+def nested_slots(properties: dict[str, Any]) -> dict[str, tuple]:
+    """{top-level field: slot tree} for every field of a record schema with objects inside."""
+    return {name: node for name, prop in properties.items() if (node := _slot(prop)) is not None}
+
+
+def _strip(value: Any, node: tuple, where: str, shown: str, path: tuple[str, ...], found: list) -> Any:
+    """`value` without the keys its objects do not name (copied where it changes, else itself);
+    each key taken out goes to `found` as (shown parent, key, where, the object's keys that
+    hold a value, the keys it may have, path)."""
+    if node[0] == "array":
+        if not isinstance(value, list):
+            return value
+        out = None
+        for i, item in enumerate(value):
+            stripped = _strip(item, node[1], f"{where}[{i}]", f"{shown}[]", path, found)
+            if stripped is not item:
+                if out is None:
+                    out = list(value)
+                out[i] = stripped
+        return value if out is None else out
+    _, allowed, children = node
+    if not isinstance(value, dict):
+        return value
+    out = value
+    if not value.keys() <= allowed:
+        out = {k: v for k, v in value.items() if k in allowed}
+        given = {k for k, v in value.items() if v is not None}
+        found.extend((shown, k, where, given, allowed, path) for k in value if k not in allowed)
+    for name, child in children.items():
+        inner = out.get(name)
+        if inner is not None:
+            stripped = _strip(inner, child, f"{where}.{name}", f"{shown}.{name}", (*path, name), found)
+            if stripped is not inner:
+                if out is value:
+                    out = dict(value)
+                out[name] = stripped
+    return out
+
+
+def _objects_at(values: Iterable[Any], node: tuple, path: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """Every object at `path` (below the field) in the values of one field."""
+    for value in values:
+        if value is None:
+            continue
+        if node[0] == "array":
+            if isinstance(value, list):
+                yield from _objects_at(value, node[1], path)
+        elif isinstance(value, dict):
+            if not path:
+                yield value
+            elif path[0] in node[2]:
+                yield from _objects_at([value.get(path[0])], node[2][path[0]], path[1:])
+
+
+def _typed(kind: pa.DataType) -> pa.DataType:
+    """A nested extra's type: text when no object has a value (an Arrow cast of lists of structs
+    with a null-typed field gets that field's length wrong)."""
+    return pa.string() if pa.types.is_null(kind) else kind
+
+
+def _lists(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
+def _insert(kind: pa.DataType, path: tuple[str, ...], child: pa.Field) -> pa.DataType:
+    """`kind` (a struct, or lists of structs) with `child` after the fields of the struct at `path` (or in place of its namesake)."""
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(kind.value_field.with_type(_insert(kind.value_type, path, child)), kind.list_size)
+    if pa.types.is_large_list(kind):
+        return pa.large_list(kind.value_field.with_type(_insert(kind.value_type, path, child)))
+    if pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(_insert(kind.value_type, path, child)))
+    fields = [kind.field(i) for i in range(kind.num_fields)]
+    if path:
+        return pa.struct([f.with_type(_insert(f.type, path[1:], child)) if f.name == path[0] else f for f in fields])
+    if any(f.name == child.name for f in fields):
+        return pa.struct([child if f.name == child.name else f for f in fields])
+    return pa.struct([*fields, child])
+
+
+def nested_field(kind: pa.DataType, path: tuple[str, ...], key: str) -> pa.Field | None:
+    """The field `key` of the struct at `path` (below a field of type `kind`), if there is one."""
+    while _lists(kind):
+        kind = kind.value_type
+    if not pa.types.is_struct(kind):
+        return None
+    index = kind.get_field_index(path[0] if path else key)
+    if index < 0:
+        return None
+    return kind.field(index) if not path else nested_field(kind.field(index).type, path[1:], key)
+
+
+def fold_nested(values: list[Any], kind: pa.DataType, node: tuple, nested: list[Nested]) -> pa.Array:
+    """The values of one field, with their nested extra keys, as Arrow: `kind` (the field's type
+    in the schema) with each of `nested` after the schema's keys, its type inferred; values that
+    mix types (a number here, a text there) become their JSON text."""
+    for n in nested:
+        objects = list(_objects_at(values, node, n.path[1:]))
+        try:
+            inferred = _typed(pa.array([o.get(n.key) for o in objects]).type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
+            inferred = pa.string()
+            for o in objects:
+                if o.get(n.key) is not None:
+                    o[n.key] = json.dumps(o[n.key], ensure_ascii=False, default=str)
+        kind = _insert(kind, n.path[1:], pa.field(n.key, inferred))
+    return pa.array(values, kind)
+
+
+def _nested_as_json_text(table: pa.Table, node: tuple, n: Nested) -> pa.Table:
+    column = n.path[0]
+    kind = table.schema.field(column).type
+    if nested_field(kind, n.path[1:], n.key) is None:
+        return table
+    values = table.column(column).to_pylist()
+    for o in _objects_at(values, node, n.path[1:]):
+        if o.get(n.key) is not None:
+            o[n.key] = json.dumps(o[n.key], ensure_ascii=False, default=str)
+    kind = _insert(kind, n.path[1:], pa.field(n.key, pa.string()))
+    return table.set_column(table.column_names.index(column), pa.field(column, kind), pa.array(values, kind))
+
+
+def unify_nested(tables: list[pa.Table], nested: list[Nested], schema: pa.Schema, slots: dict[str, tuple]) -> list[pa.Table]:
+    """The batches with each field that holds nested extras of one type in all of them: its type
+    in `schema`, then the extras in the order they were first met (numbers promoted; an extra
+    whose types do not unify becomes JSON text everywhere; a batch without it has nulls)."""
+    for column in dict.fromkeys(n.path[0] for n in nested):
+        final = schema.field(column).type
+        for n in (n for n in nested if n.path[0] == column):
+            kinds = [f.type for t in tables if (f := nested_field(t.schema.field(column).type, n.path[1:], n.key)) is not None]
+            try:
+                unified = _typed(pa.unify_schemas([pa.schema([pa.field(n.key, k)]) for k in kinds], promote_options="permissive").field(n.key).type if kinds else pa.null())
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                unified = pa.string()
+                tables = [_nested_as_json_text(t, slots[column], n) for t in tables]
+            final = _insert(final, n.path[1:], pa.field(n.key, unified))
+        tables = [t.set_column(t.column_names.index(column), pa.field(column, final), t.column(column).cast(final)) for t in tables]
+    return tables
+
+
+def arrow_nested_extras(source: pa.DataType, target: pa.DataType, node: tuple, shown: str, path: tuple[str, ...]) -> list[tuple[str, tuple[str, ...], pa.Field, set[str], frozenset[str]]]:
+    """The struct fields of a Parquet column of type `source` that its objects in the schema
+    (`target`, slot tree `node`) do not name: (shown parent, path, the field, the struct's
+    fields, the fields it may have)."""
+    if node[0] == "array":
+        if _lists(source) and _lists(target):
+            return arrow_nested_extras(source.value_type, target.value_type, node[1], f"{shown}[]", path)
+        return []
+    if not (pa.types.is_struct(source) and pa.types.is_struct(target)):
+        return []
+    _, allowed, children = node
+    names = {source.field(i).name for i in range(source.num_fields)}
+    found = []
+    for i in range(source.num_fields):
+        f = source.field(i)
+        if f.name not in allowed:
+            found.append((shown, path, f, names, allowed))
+        elif f.name in children and (index := target.get_field_index(f.name)) >= 0:
+            found += arrow_nested_extras(f.type, target.field(index).type, children[f.name], f"{shown}.{f.name}", (*path, f.name))
+    return found
+
+
 class Shaper:
     """One read of a source: each record's columns mapped to fields (`source.fields`), its
     extra fields set aside (or dropped: `source.extras: drop`), likely typos of field names
@@ -327,12 +525,15 @@ class Shaper:
         self.renamed = {m.field for m in self.mapping.maps}  # a column renamed to an extra's name is no typo
         self.columns: dict[str, None] = {}  # every top-level column seen, in order
         self.extras: dict[str, None] = {}  # every extra field kept (or dropped), in order
+        self.slots = nested_slots(schema.properties)  # the fields with objects inside, which may hold nested extras
+        self.nested: dict[str, Nested] = {}  # every nested extra field kept (or dropped), in order: `turns[].emotion`
         self.conflict: tuple[FieldMap, str, str, int] | None = None
 
     def row(self, file: str, row: int, record: dict[str, Any], image_size: Any = None, *, mapped: bool = False) -> tuple[dict[str, Any], dict[str, Any], list[tuple[str, str, str]]]:
         """(the record's fields, its extra fields, its problems as (slug, message, field)).
 
-        `mapped`: the record's columns are already renamed (a Parquet file read row by row)."""
+        `mapped`: the record's columns are already renamed (a Parquet file read row by row).
+        Nested extra fields are still in the record: `take_nested` takes them out."""
         problems: list[tuple[str, str, str]] = []
         if not mapped:
             self.columns.update(dict.fromkeys(record))
@@ -353,6 +554,64 @@ class Shaper:
             if not self.keep:
                 extras = {}
         return record, extras, problems
+
+    def holds_nested(self, field: str | None) -> bool:
+        """Whether a shape problem's field (`turns[].emotion`) is in a field whose objects may hold nested extras."""
+        return bool(field) and re.split(r"[.\[]", field, maxsplit=1)[0] in self.slots and ("." in field or "[" in field)
+
+    def take_nested(self, record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[tuple[str, str, str]], int]:
+        """(the record without the keys its objects do not name, the fields that had some as they
+        came (for `fold_nested`; none when they are dropped), the problems (a key that is likely a
+        typo of one the object lacks), how many keys were taken out).
+
+        Called for a record whose shape check found such a key: the common record, whose objects
+        have the schema's keys only, costs nothing more."""
+        problems: list[tuple[str, str, str]] = []
+        originals: dict[str, Any] = {}
+        taken = 0
+        for name, node in self.slots.items():
+            value = record.get(name)
+            if value is None:
+                continue
+            found: list = []
+            stripped = _strip(value, node, name, name, (name,), found)
+            if stripped is value:
+                continue
+            record = {**record, name: stripped}
+            taken += len(found)
+            typos: set[str] = set()
+            for shown, key, where, keys, allowed, path in found:
+                dotted = f"{shown}.{key}"
+                if (close := likely_typo(key, allowed - keys)) is not None:
+                    if dotted not in typos:  # the first object with it
+                        problems.append(("unknown-field", f"field {key!r} in {where} is not in the {self.schema.record} record schema: did you mean {close!r}?", dotted))
+                    typos.add(dotted)
+                elif dotted not in self.nested:
+                    self.nested[dotted] = Nested(dotted, path, key)
+            if self.keep and not typos:
+                originals[name] = value
+        return record, originals, problems, taken
+
+    def table_nested(self, types: dict[str, pa.DataType], target: pa.Schema) -> tuple[dict[str, pa.DataType], dict[str, str]]:
+        """For a Parquet file's columns (name: type): ({column: the type it is read as, the
+        schema's with the nested extras it keeps}, {nested field: the schema's key it is likely
+        a typo of})."""
+        kinds, typos = {}, {}
+        for column, node in self.slots.items():
+            if column not in types or column not in target.names:
+                continue
+            kind = target.field(column).type
+            for shown, path, child, keys, allowed in arrow_nested_extras(types[column], kind, node, column, (column,)):
+                dotted = f"{shown}.{child.name}"
+                if (close := likely_typo(child.name, allowed - keys)) is not None:
+                    typos[dotted] = close
+                    continue
+                self.nested.setdefault(dotted, Nested(dotted, path, child.name))
+                if self.keep:
+                    kind = _insert(kind, path[1:], child.with_type(_typed(child.type)))
+            if kind != target.field(column).type:
+                kinds[column] = kind
+        return kinds, typos
 
     def table_columns(self, file: str, columns: list[str]) -> tuple[dict[str, str], list[str], list[tuple[str, str, str]]]:
         """For a Parquet file's columns: (renames old -> new, extra columns kept, problems)."""

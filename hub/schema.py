@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,15 +76,32 @@ class RecordSchema:
     record: str
     labels: tuple[str, ...] = ()
     extras: tuple[pa.Field, ...] = ()  # fields the source has beyond the schema's (`source.fields`, `hub.mapping`), types inferred
+    nested: tuple[tuple[tuple[str, ...], pa.Field], ...] = ()  # keys the objects inside a field have beyond the schema's: (path, field), e.g. (("turns",), emotion)
 
-    def with_extras(self, extras: list[pa.Field] | tuple[pa.Field, ...]) -> RecordSchema:
-        """This schema with the source's extra fields, published after the schema's own."""
-        return RecordSchema(self.record, self.labels, tuple(extras))
+    def with_extras(self, extras: list[pa.Field] | tuple[pa.Field, ...], nested: Any = ()) -> RecordSchema:
+        """This schema with the source's extra fields, published after the schema's own, and its
+        nested extra fields (`nested`: (path, field) pairs), each after the keys of its object."""
+        return replace(self, extras=tuple(extras), nested=tuple((tuple(path), f) for path, f in nested))
 
     def _extra_features(self) -> dict[str, Any]:
         import datasets
 
         return dict(datasets.Features.from_arrow_schema(pa.schema(list(self.extras)))) if self.extras else {}
+
+    def _features(self, labels: list[str] | None) -> dict[str, Any]:
+        """The schema's features (class labels as `labels`, or strings for None), with the nested
+        extra fields in their objects, then the extra fields."""
+        import datasets
+
+        features = {n: _feature(p, labels) for n, p in self.properties.items()}
+        for path, child in self.nested:
+            holder = features
+            for name in path:
+                holder = holder[name]
+                while isinstance(holder, (datasets.List, datasets.LargeList)):
+                    holder = holder.feature
+            holder[child.name] = datasets.Features.from_arrow_schema(pa.schema([child]))[child.name]
+        return {**features, **self._extra_features()}
 
     @cached_property
     def json(self) -> dict[str, Any]:
@@ -103,7 +120,7 @@ class RecordSchema:
         """The published features: class labels as `ClassLabel` with the label set's names."""
         import datasets
 
-        return datasets.Features({**{n: _feature(p, list(self.labels)) for n, p in self.properties.items()}, **self._extra_features()})
+        return datasets.Features(self._features(list(self.labels)))
 
     @cached_property
     def arrow_schema(self) -> pa.Schema:
@@ -115,8 +132,7 @@ class RecordSchema:
         """The Arrow schema records are read into: class labels still as strings."""
         import datasets
 
-        features = datasets.Features({**{n: _feature(p, None) for n, p in self.properties.items()}, **self._extra_features()})
-        return features.arrow_schema.remove_metadata()
+        return datasets.Features(self._features(None)).arrow_schema.remove_metadata()
 
     @cached_property
     def media_fields(self) -> dict[str, str]:

@@ -38,9 +38,12 @@ from hub.mapping import (
     Shaper,
     derive_fields,
     extra_columns,
+    fold_nested,
     name_mapped_columns,
+    nested_field,
     reject_keyless,
     unify_extras,
+    unify_nested,
 )
 
 if TYPE_CHECKING:
@@ -405,8 +408,10 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
     unreadable_before = len(unreadable)
     tables = list(read_batches(entry, schema, report, unreadable, hasher, shaper))
     names = [n for n in shaper.extras if shaper.keep and any(n in t.column_names for t in tables)]
+    nested = [n for n in shaper.nested.values() if shaper.keep]
     if tables:
         tables = unify_extras(tables, names)
+        tables = unify_nested(tables, nested, schema.source_schema, shaper.slots) if nested else tables
         table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
         table = table.select([*schema.source_schema.names, *names, FILE, ROW])
     else:
@@ -416,15 +421,24 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
         report.add(slug, message, file=rel, field=field)
     name_mapped_columns(shaper, report.problems[problems_before:], unreadable[unreadable_before:])
     extras = [table.schema.field(n) for n in names]
-    if extras:
-        entry.schema = schema.with_extras(extras)
+    holders = list(dict.fromkeys(n.path[0] for n in nested))  # the fields whose structs carry nested extras
+    if nested and not table.num_rows:
+        nested, holders = [], []  # no row kept one: the fields stay as the schema has them
+        table = table.cast(pa.schema([positioned_schema(schema).field(n) if n in schema.source_schema.names else table.schema.field(n) for n in table.column_names]))
+
+    def nested_fields() -> list[tuple[tuple[str, ...], pa.Field]]:
+        return [(n.path, nested_field(table.schema.field(n.path[0]).type, n.path[1:], n.key)) for n in nested]
+
+    if extras or nested:
+        entry.schema = schema.with_extras(extras, nested_fields())
         published = entry.schema.source_schema  # the types `datasets` gives them (a dictionary column: its values' type)
-        for name in names:
+        for name in [*names, *holders]:
             if table.schema.field(name).type != published.field(name).type:
                 table = table.set_column(table.column_names.index(name), published.field(name), table.column(name).cast(published.field(name).type))
         extras = [table.schema.field(n) for n in names]
-        entry.schema = schema.with_extras(extras)
-    report.extras = {"kept": {f.name: str(f.type) for f in extras}, "dropped": [] if shaper.keep else list(shaper.extras)}
+        entry.schema = schema.with_extras(extras, nested_fields())
+    kept = {f.name: str(f.type) for f in extras} | {n.name: str(f.type) for n, (_, f) in zip(nested, nested_fields())}
+    report.extras = {"kept": kept, "dropped": [] if shaper.keep else [*shaper.extras, *shaper.nested]}
     if entry.split is not None:
         for key, name in (("group_key", entry.split.group_key), ("stratify_key", entry.split.stratify_key)):
             if name is not None and name not in table.column_names:
@@ -469,10 +483,14 @@ def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreada
             table = table.rename_columns([renames.get(c, c) for c in table.column_names])
         for slug, message, field in problems:
             report.add(slug, message, file=name, field=field)
+        kinds, typos = shaper.table_nested({c: table.schema.field(c).type for c in table.column_names}, target)  # nested extras: kept in their structs
         for column in table.column_names:
             if column in target.names:
-                for slug, message, field in _silent_changes(table.schema.field(column).type, target.field(column).type, column, schema.record):
-                    report.add(slug, f"column {column!r}: {message}", file=name, field=field)
+                for slug, message, field in _silent_changes(table.schema.field(column).type, kinds.get(column, target.field(column).type), column, schema.record):
+                    if field in shaper.nested:
+                        continue  # a nested extra, dropped (source.extras: drop)
+                    hint = f": did you mean {typos[field]!r}?" if field in typos else ""
+                    report.add(slug, f"column {column!r}: {message}{hint}", file=name, field=field)
         missing = [f for f in target.names if f not in table.column_names]
         for column in missing:
             if column in schema.required:
@@ -481,7 +499,7 @@ def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreada
             table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
         table = table.select([*target.names, *extras])
         try:
-            table = table.cast(pa.schema([*target, *(table.schema.field(e) for e in extras)]))
+            table = table.cast(pa.schema([*(f.with_type(kinds[f.name]) if f.name in kinds else f for f in target), *(table.schema.field(e) for e in extras)]))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             if hasher is not None:
                 hasher.discard()  # some rows may not become Arrow: the hashes would not line up
@@ -526,6 +544,7 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
     batch: list[dict] = []
     where: list[tuple[str, int]] = []
     extra_rows: list[dict] = []
+    nested_rows: list[dict] = []  # per record: its fields whose objects hold nested extras, as they came
     files = "loader" not in entry.data["source"]
 
     def reject(file: str, row: int, record: Any, slug: str, message: str, field: str | None = None, line: str | None = None,
@@ -560,11 +579,16 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
         extras = [extra_rows[i] for i in kept]
         for name, array in extra_columns(extras, list(dict.fromkeys(k for e in extras for k in e))):
             table = table.append_column(name, array)
+        for name in dict.fromkeys(k for i in kept for k in nested_rows[i]):  # the nested extras back in their structs
+            values = [nested_rows[i].get(name, batch[i].get(name)) for i in kept]
+            array = fold_nested(values, target.field(name).type, shaper.slots[name], [n for n in shaper.nested.values() if n.path[0] == name])
+            table = table.set_column(table.column_names.index(name), pa.field(name, array.type), array)
         if kept:
             batches.append(_with_position(table, [where[i][0] for i in kept], [where[i][1] for i in kept]))
         batch.clear()
         where.clear()
         extra_rows.clear()
+        nested_rows.clear()
 
     def image_size(record: dict[str, Any], file: str) -> tuple[int, int] | None:
         """(width, height) of a mapped record's image, for relative boxes; None if it does not open."""
@@ -589,6 +613,12 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
                 continue
             record, extra, mapping_problems = shaper.row(file, row, record, functools.partial(image_size, file=file), mapped=mapped)
             problem, keys = schema.shape_problem(record)
+            nested: dict[str, Any] = {}
+            if problem is not None and problem[0] == "unknown-field" and shaper.holds_nested(problem[2]):  # keys inside its objects: nested extras
+                record, nested, nested_problems, taken = shaper.take_nested(record)
+                problem, keys = schema.shape_problem(record)
+                keys += taken
+                mapping_problems += nested_problems
             if raw is not None and may_repeat_keys(raw, keys + len(extra)) and (repeated := repeated_key(raw)) is not None:
                 problem = _repeated_key_problem(*repeated)
             # Every problem of the row in one pass: its shape, each missing field, each media file.
@@ -616,17 +646,22 @@ def _row_batches(rows: Iterable[tuple[str, int, Any, bytes | None]], entry: Entr
             batch.append(record)
             where.append((file, row))
             extra_rows.append(extra)
+            nested_rows.append(nested)
             if len(batch) >= BATCH:
                 flush()
-                yield from (derive_fields(_cast_known(b, positioned), schema) for b in batches)
+                yield from (derive_fields(_cast_known(b, positioned, shaper.slots), schema) for b in batches)
                 batches.clear()
         flush()
-        yield from (derive_fields(_cast_known(b, positioned), schema) for b in batches)
+        yield from (derive_fields(_cast_known(b, positioned, shaper.slots), schema) for b in batches)
 
 
-def _cast_known(table: pa.Table, positioned: pa.Schema) -> pa.Table:
-    """`table` with the positioned schema's columns cast to their types (extra fields as they are)."""
-    return table.cast(pa.schema([positioned.field(n) if n in positioned.names else table.schema.field(n) for n in table.column_names]))
+def _cast_known(table: pa.Table, positioned: pa.Schema, slots: dict[str, Any] = {}) -> pa.Table:  # noqa: B006 (read only)
+    """`table` with the positioned schema's columns cast to their types (extra fields as they
+    are; so are fields whose structs carry nested extras: a cast would drop them)."""
+    def keep(name: str) -> bool:
+        return name not in positioned.names or (name in slots and table.schema.field(name).type != positioned.field(name).type)
+
+    return table.cast(pa.schema([table.schema.field(n) if keep(n) else positioned.field(n) for n in table.column_names]))
 
 
 def _repeated_key_problem(where: tuple[str | int, ...], key: str) -> tuple[str, str, str]:

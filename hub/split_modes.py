@@ -73,11 +73,6 @@ class _WithSplitColumn(RecordSchema):
         prop = {"type": "string", "enum": list(self.names), "description": "The corpus' own split of the record (split.mode: given)."}
         return {**base, "properties": {**base["properties"], self.column: prop}, "required": [*base.get("required", []), self.column]}
 
-    def with_extras(self, extras: Any) -> RecordSchema:  # the source's extra columns (hub.schema), the given column kept
-        from dataclasses import replace
-
-        return replace(self, extras=tuple(extras))
-
 
 def with_split_column(schema: RecordSchema, column: str, names: list[str]) -> RecordSchema:
     """`schema` with `column` as a required string field holding one of `names` (a given split

@@ -492,3 +492,120 @@ def test_a_categorical_parquet_column_is_published_as_text(hub_root, digit_pngs)
     published = hub.publish("acme/categories", root=hub_root)
     assert published.report.extras == {"kept": {"site": "string"}, "dropped": []}
     assert pq.read_schema(next((published.path / "data").glob("train-*.parquet"))).field("site").type == pa.string()
+
+
+# -- nested extra fields: keys inside a record's objects that the schema does not name ------------
+
+EMOTIONS = ["curious", "calm", "amused"]
+
+
+def _chats_with_moods(root: Path, *, fmt: str = "jsonl", edit: Any = None, **source: Any) -> Path:
+    """The chatterbot dialogues with an `emotion` in every user turn (as a chat export keeps it)
+    and a `confidence` in some bot turns, under the dataset's own field names otherwise."""
+    from hub.demo.chatterbot import load
+
+    rows = []
+    for i, d in enumerate(load({"limit": 40})):
+        turns = []
+        for j, turn in enumerate(d["turns"]):
+            turn = dict(turn)
+            if turn["speaker"] == "user":
+                turn["emotion"] = EMOTIONS[(i + j) % 3]
+            elif i % 4 == 0:
+                turn["confidence"] = round(0.5 + i / 100, 2)
+            turns.append(turn)
+        rows.append({**d, "turns": turns})
+    if edit is not None:
+        rows = edit(rows)
+    folder = root / "registry" / "acme" / "moods"
+    (folder / "raw").mkdir(parents=True)
+    if fmt == "parquet":
+        pq.write_table(pa.Table.from_pylist(rows), folder / "raw" / "chats.parquet")
+    else:
+        _jsonl(folder / "raw" / "chats.jsonl", rows)
+    _entry(folder, modality="dialogue", labels=sorted({r["intent"] for r in rows}), group_key="dialogue_id",
+           source={"format": fmt, "files": [{"path": f"raw/chats.{fmt}"}], **source})
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_nested_extra_fields_are_published_in_their_struct(hub_root, fmt):
+    import datasets
+
+    _chats_with_moods(hub_root, fmt=fmt)
+    report = hub.validate("acme/moods", root=hub_root)
+    assert _problems(report) == []
+    assert report.extras == {"kept": {"turns[].emotion": "string", "turns[].confidence": "double"}, "dropped": []}
+    published = hub.publish("acme/moods", root=hub_root)
+    loaded = datasets.load_dataset("parquet", data_dir=str(published.path / "data"))
+    turn = loaded["train"].features["turns"].feature
+    assert list(turn) == ["speaker", "text", "intent", "emotion", "confidence"]  # the schema's keys, then the extras
+    assert (turn["emotion"], turn["confidence"]) == (datasets.Value("string"), datasets.Value("float64"))
+    rows = [r for split in loaded.values() for r in split]
+    assert len(rows) == 40
+    user_turns = [t for r in rows for t in r["turns"] if t["speaker"] == "user"]
+    assert {t["emotion"] for t in user_turns} == set(EMOTIONS)
+    assert all(t["confidence"] is None for t in user_turns)
+    assert {t["emotion"] for r in rows for t in r["turns"] if t["speaker"] == "bot"} == {None}
+    assert sorted({t["confidence"] for r in rows for t in r["turns"] if t["confidence"] is not None}) == [0.5, 0.54, 0.58, 0.62, 0.66, 0.7, 0.74, 0.78, 0.82, 0.86]
+    card = (published.path / "README.md").read_text(encoding="utf-8")
+    assert "name: emotion" in card and "name: confidence" in card  # the card's dataset_info lists them in the turn
+
+
+def test_nested_extra_fields_drop(hub_root):
+    from conftest import run_hub
+
+    _chats_with_moods(hub_root, extras="drop")
+    validated = validate_table(hub_root, "acme/moods")
+    assert _problems(validated.report) == []
+    assert validated.report.extras == {"kept": {}, "dropped": ["turns[].emotion", "turns[].confidence"]}
+    assert validated.table.schema.field("turns").type.value_type.names == ["speaker", "text", "intent"]
+    console = run_hub("validate", "acme/moods", root=hub_root)
+    assert "  extra fields dropped (source.extras: drop): turns[].emotion, turns[].confidence" in console.stdout.splitlines()
+
+
+def test_hub_validate_lists_the_nested_extra_fields(hub_root):
+    from conftest import run_hub
+
+    _chats_with_moods(hub_root)
+    console = run_hub("validate", "acme/moods", root=hub_root)
+    assert console.returncode == 0, console.stderr
+    assert "  extra fields kept: turns[].emotion (string), turns[].confidence (double)" in console.stdout.splitlines()
+    as_json = json.loads(run_hub("validate", "acme/moods", "--json", root=hub_root).stdout)
+    assert as_json["extras"] == {"kept": {"turns[].emotion": "string", "turns[].confidence": "double"}, "dropped": []}
+
+
+def test_a_nested_key_that_is_likely_a_typo(hub_root):
+    def misspell(rows):
+        rows[2]["turns"][1] = {"speaker": "bot", "text": rows[2]["turns"][1]["text"], "intnet": "ai"}
+        return rows
+
+    _chats_with_moods(hub_root, edit=misspell)
+    validated = validate_table(hub_root, "acme/moods")
+    assert _problems(validated.report) == [("unknown-field", "raw/chats.jsonl", 3, "turns[].intnet",
+                                            "field 'intnet' in turns[1] is not in the dialogue record schema: did you mean 'intent'?")]
+    assert "turns[].intnet" not in validated.report.extras["kept"]
+
+
+def test_nested_extra_values_of_mixed_types_are_kept_as_json_text(hub_root):
+    def mix(rows):
+        rows[0]["turns"][0]["emotion"] = {"valence": 0.8}
+        return rows
+
+    _chats_with_moods(hub_root, edit=mix)
+    validated = validate_table(hub_root, "acme/moods")
+    assert validated.report.extras["kept"]["turns[].emotion"] == "string"
+    first = validated.table.column("turns").to_pylist()[0]
+    assert [t["emotion"] for t in first[:2]] == ['{"valence": 0.8}', None]
+    assert validated.table.column("turns").to_pylist()[1][0]["emotion"] == '"calm"'
+
+
+def test_a_nested_extra_text_is_read_for_personal_data(hub_root):
+    def note(rows):
+        rows[1]["turns"][1]["note"] = "escalate to ana.lopez@correo.es"
+        return rows
+
+    _chats_with_moods(hub_root, edit=note)
+    report = hub.validate("acme/moods", root=hub_root)
+    assert [(p.slug, p.row, p.field, p.message) for p in report.problems] == [
+        ("pii-email", 2, "turns[].note", "EMAIL at characters 12-31 of turns[1].note (the value is not shown)")]

@@ -315,8 +315,9 @@ CASES: list[Case] = [
          (("type-error", 2, "objects.bbox", "objects.bbox.0: [1, 1, 2] is too short"),)),
     Case("boolean-in-box", "inspection", change(inspections, 2, _objects([[1, 1, True, 2]], ["dent"])),
          (("type-error", 2, "objects.bbox[][]", "objects.bbox[0][2]: True is not of type 'number'"),)),
-    Case("objects-extra-key", "inspection", change(inspections, 3, _objects([[1, 1, 2, 2]], ["dent"], score=[0.9])),  # item 12
-         (("unknown-field", 3, "objects.score", "field 'score' in objects is not in the inspection record schema"),)),
+    Case("objects-extra-key", "inspection", change(inspections, 3, _objects([[1, 1, 2, 2]], ["dent"], score=[0.9]))),  # a nested extra field, kept (issue 11)
+    Case("objects-key-typo", "inspection", change(inspections, 3, lambda r: dict(r, objects={"bbox": [[1, 1, 2, 2]], "categroy": ["dent"]})),  # item 12
+         (("unknown-field", 3, "objects.categroy", "field 'categroy' in objects is not in the inspection record schema: did you mean 'category'?"),)),
     Case("category-outside-set", "inspection", change(inspections, 1, _objects([[1, 1, 2, 2]], ["rust"])),
          (("label-not-in-set", 1, "objects.category", "label 'rust' in objects.category is not in the label set"),)),
     Case("missing-asset", "inspection", change(inspections, 2, lambda r: {k: v for k, v in r.items() if k != "asset_id"}),
@@ -341,8 +342,9 @@ CASES: list[Case] = [
           ("inconsistent-record", 2, "duration", lambda b: f"duration says -1.000 s, the audio lasts {b.facts['duration']:.3f} s"))),
     Case("segment-ends-before-start", "speech", change(utterances, 2, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "label": "a"}, {"start": 1.5, "end": 0.5, "label": "b"}])),  # item 13
          (("bad-span", 2, "segments[].end", "segments[1] ends at 0.5 s, before it starts (1.5 s)"),)),
-    Case("segment-extra-key", "speech", change(utterances, 3, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "label": "a", "confidence": 0.9}])),  # item 12
-         (("unknown-field", 3, "segments[].confidence", "field 'confidence' in segments[0] is not in the speech record schema"),)),
+    Case("segment-extra-key", "speech", change(utterances, 3, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "label": "a", "confidence": 0.9}]))),  # kept (issue 11)
+    Case("segment-key-typo", "speech", change(utterances, 3, lambda r: dict(r, segments=[{"start": 0.0, "end": 0.5, "lable": "a"}])),  # item 12
+         (("unknown-field", 3, "segments[].lable", "field 'lable' in segments[0] is not in the speech record schema: did you mean 'label'?"),)),
     Case("blank-transcript", "speech", change(utterances, 1, lambda r: dict(r, transcript="\u3000 ")), (("blank-text", 1, "transcript", "transcript is empty or blank"),)),
     Case("null-transcript", "speech", change(utterances, 2, lambda r: dict(r, transcript=None)), (("missing-field", 2, "transcript", "required field 'transcript' is missing"),)),
     Case("gender-outside-enum", "speech", change(utterances, 2, lambda r: dict(r, speaker_gender="robot")),
@@ -357,8 +359,9 @@ CASES: list[Case] = [
          (("missing-field", 2, "turns[].text", "required field turns[].text is missing"),)),
     Case("null-turn", "dialogue", change(dialogues, 3, lambda r: dict(r, turns=[*r["turns"], None])),  # item 10
          (("type-error", 3, "turns[]", "turns[2]: None is not of type 'object'"),)),
-    Case("turn-extra-key", "dialogue", change(dialogues, 2, _turn(mood="happy")),  # item 12
-         (("unknown-field", 2, "turns[].mood", "field 'mood' in turns[1] is not in the dialogue record schema"),)),
+    Case("turn-extra-key", "dialogue", change(dialogues, 2, _turn(mood="happy"))),  # a nested extra field, kept (issue 11)
+    Case("turn-key-typo", "dialogue", change(dialogues, 2, _turn(intnet="greeting")),  # item 12: the turn's intent is null
+         (("unknown-field", 2, "turns[].intnet", "field 'intnet' in turns[1] is not in the dialogue record schema: did you mean 'intent'?"),)),
     Case("repeated-key-in-turn", "dialogue", change(dialogues, 3, lambda r: raw(r, '"speaker": "user", ', '"speaker": "user", "speaker": "bot", ')),  # item 12
          (("duplicate-key", 3, "turns[].speaker", "key 'speaker' is given twice in turns[0]: JSON keeps only the last value"),)),
     Case("100k-brackets", "dialogue", change(dialogues, 2, lambda r: b"[" * 100_000), (("too-deep", 2, None, "nested deeper than 64 levels of arrays and objects"),)),  # item 11
@@ -375,8 +378,9 @@ CASES: list[Case] = [
          (("label-not-in-set", 1, "turns.intent", "label 'chitchat' in turns.intent is not in the label set"),)),
     Case("null-dialogue-id", "dialogue", change(dialogues, 2, lambda r: dict(r, dialogue_id=None)),
          (("missing-group-key", 2, "dialogue_id", "the group key 'dialogue_id' (split.group_key) is missing or blank"),)),
-    Case("parquet-turn-extra-field", "dialogue", _parquet(dialogues, lambda rows: pa.Table.from_pylist([dict(r, turns=[dict(t, mood="ok") for t in r["turns"]]) for r in rows])),
-         (("unknown-field", None, "turns[].mood", "column 'turns': field 'mood' in turns[] is not in the dialogue record schema"),), publish=False),
+    Case("parquet-turn-extra-field", "dialogue", _parquet(dialogues, lambda rows: pa.Table.from_pylist([dict(r, turns=[dict(t, mood="ok") for t in r["turns"]]) for r in rows]))),  # kept
+    Case("parquet-turn-key-typo", "dialogue", _parquet(dialogues, lambda rows: pa.Table.from_pylist([dict(r, turns=[{"speaker": t["speaker"], "text": t["text"], "intnet": "greeting"} for t in r["turns"]]) for r in rows])),
+         (("unknown-field", None, "turns[].intnet", "column 'turns': field 'intnet' in turns[] is not in the dialogue record schema: did you mean 'intent'?"),), publish=False),
     Case("parquet-oversized-row", "dialogue", _parquet(dialogues, lambda rows: pa.Table.from_pylist([rows[0], dict(rows[1], turns=[{"speaker": "u", "text": "word " * 240_000, "intent": None}]), rows[2]])),  # item 13
          (("oversized-row", 2, None, lambda b: f"record is {b.facts['size']} bytes; the limit is {MAX_ROW_BYTES} (HUB_MAX_ROW_BYTES)"),)),
     # -- sensor (BasicMotions) -------------------------------------------------------------------------
@@ -388,8 +392,7 @@ CASES: list[Case] = [
          (("inconsistent-record", 3, "series", "channels, units and series must have one entry per channel, and every channel the same length"),)),
     Case("anomaly-ends-before-start", "sensor", change(windows, 1, lambda r: dict(r, anomalies=[{"start": 8.0, "end": 2.0, "label": "spike"}])),  # item 13
          (("bad-span", 1, "anomalies[].end", "anomalies[0] ends at 2 s, before it starts (8 s)"),)),
-    Case("anomaly-extra-key", "sensor", change(windows, 2, lambda r: dict(r, anomalies=[{"start": 1.0, "end": 2.0, "label": "spike", "note": "bump"}])),  # item 12
-         (("unknown-field", 2, "anomalies[].note", "field 'note' in anomalies[0] is not in the sensor record schema"),)),
+    Case("anomaly-extra-key", "sensor", change(windows, 2, lambda r: dict(r, anomalies=[{"start": 1.0, "end": 2.0, "label": "spike", "note": "bump"}]))),  # kept (issue 11)
     Case("boolean-sample", "sensor", change(windows, 2, _series(lambda s: [s[0][:3] + [True] + s[0][4:], *s[1:]])),  # item 12
          (("type-error", 2, "series[][]", "series[0][3]: True is not of type 'number'"),)),
     Case("nan-sample", "sensor", change(windows, 3, lambda r: raw(r, "[[", "[[NaN, ")),
