@@ -21,7 +21,7 @@
 | HUB_LABEL_STUDIO_URL   | the Label Studio server `hub annotate` talks to | http://127.0.0.1:8080   |
 | HUB_LABEL_STUDIO_TOKEN | its API token (legacy token or personal access token) | none: required    |
 | HUB_LABEL_STUDIO_DOCUMENT_ROOT | the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT (media go below it) | `.hub/annotate/media` |
-| HUB_LABEL_STUDIO_PAGE_SIZE | tasks per page when exporting a project           | 1000                    |
+| HUB_LABEL_STUDIO_PAGE_SIZE | task ids per page when exporting a project (at most 950) | 950               |
 | HUB_ANNOTATOR_SALT | salt of the annotator pseudonyms in manifests       | a random one kept in .hub/annotate/salt |
 | HUB_S3_ENDPOINT    | the S3 endpoint of `hub init --remote s3://...` (SeaweedFS, ...) | AWS's own        |
 """
@@ -173,7 +173,7 @@ def label_studio_document_root() -> Path | None:
 
 
 def label_studio_page_size() -> int:
-    return max(1, env_int("HUB_LABEL_STUDIO_PAGE_SIZE", 1000))
+    return max(1, env_int("HUB_LABEL_STUDIO_PAGE_SIZE", 950))
 
 
 def annotator_salt() -> str | None:

@@ -183,7 +183,8 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     if meta["channels"] is None and table.num_rows:
         meta["channels"] = kind.task_channels(spec, table)
     xml = label_config(spec, config_labels, channels=meta["channels"])
-    if project is None:
+    created = project is None
+    if created:
         meta["labels"] = config_labels
         project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or entry.overlap or DEFAULT_OVERLAP))
     else:
@@ -193,7 +194,7 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
         if overlap is not None and overlap != project.get("maximum_annotations"):
             client.update_project(project["id"], "annotations per task", **_queue_settings(overlap))
     pid = project["id"]
-    existing = {t["data"].get("record_id") for t in client.iter_tasks(pid, annotations=False)}
+    existing = set() if created else {t["data"].get("record_id") for t in client.iter_tasks(pid, annotations=False)}  # a new project has none
     new = table.filter([rid not in existing for rid in table.column("id").to_pylist()]) if existing else table
     media_dir = _document_root(root) / dataset / version / split
     document_root = _document_root(root)
@@ -256,40 +257,56 @@ def _stamp(value: Any) -> str:
     return value.isoformat() if value is not None else ""
 
 
-def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every task of the project with its annotations, page by page, and warnings; full pages
-    are kept in `cache` so that a rerun after a failure fetches only the rest.
+def _export_page(client: Client, pid: int, page: int, after: int, first: int, last: int, saved: Path | None) -> dict[str, Any]:
+    """Page `page`: the tasks with ids `first`..`last` (the first task after `after` and the
+    window from it), exported, trimmed and kept in `saved`."""
+    kept = {"after": after, "first": first, "last": last, "tasks": [_trim(t) for t in client.export_tasks(pid, range(first, last + 1), page=page)]}
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        tmp = saved.with_suffix(".tmp")
+        tmp.write_text(json.dumps(kept), encoding="utf-8")
+        tmp.replace(saved)
+    return kept
 
-    A rerun first lists the tasks without annotations (a light listing): a cached page holding
-    a task whose `updated_at` changed since (Label Studio moves it on every annotation made,
-    changed or deleted) is fetched again, and the counts of annotations are checked against
-    the listing's at the end, so a resumed pull publishes what the server holds."""
+
+def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every task of the project with its annotations, page by page, and warnings; pages are
+    kept in `cache` so that a rerun after a failure fetches only the rest.
+
+    A page is a window of task ids (`HUB_LABEL_STUDIO_PAGE_SIZE` ids from the first task after
+    the last page's window, at most `client.EXPORT_WINDOW`) read through Label Studio's JSON
+    export. A rerun first lists the tasks without annotations (a light listing): a kept page
+    holding a task whose `updated_at` changed since (Label Studio moves it on every annotation
+    made, changed or deleted), a task gone, or a new task in its window, is exported again, and
+    the counts of annotations are checked against the listing's at the end, so a resumed pull
+    publishes what the server holds."""
+    from hub.labelstudio.client import EXPORT_WINDOW
+
+    window = min(config.label_studio_page_size(), EXPORT_WINDOW)
     tasks: list[dict[str, Any]] = []
     current = None
     if cache is not None and any(cache.glob("page-*.json")):
         current = {t["id"]: t for t in client.iter_tasks(pid, annotations=False)}
     warnings = []
-    page = 1
+    page, after = 1, 0
     while True:
         saved = cache / f"page-{page:06d}.json" if cache else None
-        items = json.loads(saved.read_text(encoding="utf-8")) if saved is not None and saved.is_file() else None
-        if items is not None and current is not None and any(t["id"] not in current or _stamp(current[t["id"]].get("updated_at")) != t["updated_at"]
-                                                             for t in items):
-            warnings.append(f"page {page} changed on the server since the interrupted pull cached it: fetched again")
-            items = None
-        if items is not None:
-            more = True
-        else:
-            raw, more = client.tasks_page(pid, page)
-            items = [_trim(t) for t in raw]
-            if saved is not None and more:  # only full pages are final
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                tmp = saved.with_suffix(".tmp")
-                tmp.write_text(json.dumps(items), encoding="utf-8")
-                tmp.replace(saved)
-        tasks += items
-        if not more or not items:
-            break
+        kept = json.loads(saved.read_text(encoding="utf-8")) if saved is not None and saved.is_file() else None
+        if not isinstance(kept, dict) or kept.get("after") != after:  # none, or written by another layout of pages
+            kept = None
+        if kept is not None and current is not None:
+            held = {t["id"] for t in kept["tasks"]}
+            if (any(t["id"] not in current or _stamp(current[t["id"]].get("updated_at")) != t["updated_at"] for t in kept["tasks"])
+                    or any(after < i <= kept["last"] and i not in held for i in current)):
+                warnings.append(f"page {page} changed on the server since the interrupted pull cached it: fetched again")
+                kept = _export_page(client, pid, page, after, kept["first"], kept["last"], saved)  # the same window: the pages after it stay
+        if kept is None:
+            first = client.next_task_id(pid, after, page=page)
+            if first is None:
+                break
+            kept = _export_page(client, pid, page, after, first, first + window - 1, saved)
+        tasks += kept["tasks"]
+        after = kept["last"]
         page += 1
     if current is not None:
         held = sum(int(t.get("total_annotations") or 0) + int(t.get("cancelled_annotations") or 0) for t in current.values())
