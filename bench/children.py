@@ -20,10 +20,11 @@ def peak_mib() -> float:
     return float("nan")
 
 
-def run_child(script: str, *args: str, path: str = "/usr/bin:/bin") -> dict[str, Any]:
-    """`python SCRIPT --child ARGS...` with progress bars off; the JSON object of its last output
-    line. A child that fails ends the bench with its error."""
-    done = subprocess.run([sys.executable, script, "--child", *args], capture_output=True, text=True,
+def run_child(script: str, *args: str, path: str = "/usr/bin:/bin", python: str | None = None) -> dict[str, Any]:
+    """`python SCRIPT --child ARGS...` with progress bars off (`python`: another interpreter than
+    this one, such as a bench-only venv); the JSON object of its last output line. A child that
+    fails ends the bench with its error."""
+    done = subprocess.run([python or sys.executable, script, "--child", *args], capture_output=True, text=True,
                           env={"HUB_NO_PROGRESS": "1", "PATH": path, "HF_DATASETS_OFFLINE": "1"})
     if done.returncode:
         sys.exit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")

@@ -1,5 +1,5 @@
 """Benchmark: `hub import` + validation of an imagefolder and an audiofolder, beside
-`datasets.load_dataset("imagefolder")` + `save_to_disk` (and, for audio, soundfile + pyarrow).
+`datasets.load_dataset("imagefolder"/"audiofolder")` + `save_to_disk`.
 
 Synthetic media, for scale: `--images` PNGs of 32x32 pixels (random noise, 10 label folders,
 `metadata.csv` with a `group` column) and `--clips` WAVs of 0.25 s at 16 kHz (noise, 16-bit PCM,
@@ -10,12 +10,16 @@ subprocess, alternating, `--repeat` times, into a fresh output folder each time:
   with the mapping, every file copied under `raw/`, then every record validated (each image
   or clip decoded, checked against its fields; durations and sample rates derived);
 - `datasets`: `datasets.load_dataset(FORMAT, data_dir=folder)` then `save_to_disk` (the
-  Arrow files a user would keep; the media embedded as bytes, not decoded: datasets 5.x
-  decodes audio only with torchcodec, which is not installed here).
+  Arrow files a user would keep; the media embedded as bytes, not decoded). datasets 5.x
+  builds an audiofolder only with torch and torchcodec, which the hub does not need: give
+  `--baseline-python` an interpreter that has them (a bench-only venv, never the project's);
+  without it the audio baseline is `pyarrow`: `soundfile.info` and the bytes of every clip
+  into one Parquet file.
 
 Wall time of the child's call (imports done before), peak memory its VmHWM.
 
     .venv/bin/python bench/import_folders.py [--images 100000] [--clips 100000] [--repeat 1] [--json out.json]
+        [--baseline-python /tmp/benchvenv/bin/python]
 """
 
 from __future__ import annotations
@@ -80,10 +84,12 @@ def child(method: str, fmt: str, folder: str, out: str) -> None:
         result = hub.import_corpus(fmt, folder, f"bench/{fmt}", license="CC0-1.0", language="en" if fmt == "audiofolder" else None, root=root)
         report = result.report
         found = {"rows": report.rows_valid, "valid": report.valid}
-    elif fmt == "imagefolder":
+    elif method == "datasets":
         import datasets
 
         datasets.disable_progress_bars()
+        if fmt == "audiofolder":
+            import torchcodec  # noqa: F401 (imported before the clock, as the others' imports are)
         start = time.perf_counter()
         ds = datasets.load_dataset(fmt, data_dir=folder, cache_dir=str(Path(out) / "cache"))
         ds.save_to_disk(str(Path(out) / "saved"))
@@ -116,13 +122,19 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--baseline-python", help="the interpreter of the datasets side (with torch and torchcodec for audiofolder)")
+    parser.add_argument("--work", help="the folder for the corpora and outputs (default: the system's temporary folder)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     results: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
+
+    def baseline(fmt: str) -> str:
+        return "datasets" if fmt == "imagefolder" or args.baseline_python else "pyarrow"
+
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
         work = Path(tmp)
         corpora = []
         if args.images:
@@ -133,17 +145,20 @@ def main() -> None:
             corpora.append(("audiofolder", work / "clips", args.clips))
         for fmt, folder, n in corpora:
             for _ in range(args.repeat):
-                for method in ("hub", "datasets" if fmt == "imagefolder" else "pyarrow"):
+                for method in ("hub", baseline(fmt)):
                     out = work / f"out-{method}"
                     shutil.rmtree(out, ignore_errors=True)
                     out.mkdir()
-                    results.append({**run_child(__file__, method, fmt, str(folder), str(out), path=f"{Path(sys.executable).parent}:/usr/bin:/bin"), "files": n})
+                    python = args.baseline_python if method == "datasets" else None
+                    results.append({**run_child(__file__, method, fmt, str(folder), str(out), path=f"{Path(python or sys.executable).parent}:/usr/bin:/bin",
+                                                python=python), "files": n})
+                    shutil.rmtree(out, ignore_errors=True)
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"load average {' '.join(load)}")
     print("| format | method | files | median s | runs s | peak MiB | rows |")
     print("|---|---|---:|---:|---|---:|---:|")
     for fmt in dict.fromkeys(r["format"] for r in results):
-        other = "datasets" if fmt == "imagefolder" else "pyarrow"
+        other = baseline(fmt)
         for method in ("hub", other):
             rs = [r for r in results if r["format"] == fmt and r["method"] == method]
             secs = [r["seconds"] for r in rs]
