@@ -609,3 +609,18 @@ def test_a_nested_extra_text_is_read_for_personal_data(hub_root):
     report = hub.validate("acme/moods", root=hub_root)
     assert [(p.slug, p.row, p.field, p.message) for p in report.problems] == [
         ("pii-email", 2, "turns[].note", "EMAIL at characters 12-31 of turns[1].note (the value is not shown)")]
+
+
+def test_the_dataset_page_shows_the_nested_extra_fields(hub_root):
+    import httpx
+
+    from conftest import uvicorn_thread
+    from hub.server import create_app
+
+    _chats_with_moods(hub_root)
+    hub.publish("acme/moods", root=hub_root)
+    with uvicorn_thread(create_app(hub_root)) as url:
+        page = httpx.get(f"{url}/datasets/acme/moods", timeout=30)
+    assert page.status_code == 200
+    assert '<span class="turn-extra muted">(emotion: ' in page.text  # a user turn's emotion, beside its text
+    assert '<span class="turn-extra muted">(confidence: 0.' in page.text  # a bot turn's confidence
