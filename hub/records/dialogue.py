@@ -99,17 +99,19 @@ class Dialogue(RecordType):
     # -- pages ----------------------------------------------------------------------------
 
     def preview(self, row: dict[str, Any], features: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """The turns with their speakers; past the first `PREVIEW_TURNS` they are folded away (a
-        long dialogue pushed the rest of the page down), and a long speaker id (a UUID) is cut
-        to its start, whole in the tooltip."""
+        """The turns with their speakers (and their nested extra fields, `emotion: calm`); past
+        the first `PREVIEW_TURNS` they are folded away (a long dialogue pushed the rest of the
+        page down), and a long speaker id (a UUID) is cut to its start, whole in the tooltip."""
         turns = row.get("turns")
         if not isinstance(turns, list) or not all(isinstance(t, dict) for t in turns):
             return {}
         shown = []
         for turn in turns:
             speaker, text = str(turn.get("speaker") or ""), str(turn.get("text") or "")
+            extra = ", ".join(f"{k}: {v}" for k, v in turn.items() if k not in ("speaker", "text", "intent") and v is not None)  # nested extra fields
             shown.append({"speaker": speaker, "short": speaker if len(speaker) <= SPEAKER_CHARS else speaker[:SPEAKER_CHARS - 1] + "…",
-                          "text": text if len(text) <= TURN_CHARS else text[:TURN_CHARS] + "…"})
+                          "text": text if len(text) <= TURN_CHARS else text[:TURN_CHARS] + "…",
+                          "extra": extra if len(extra) <= TURN_CHARS else extra[:TURN_CHARS] + "…"})
         return {"turns": {"kind": "turns", "turns": shown[:PREVIEW_TURNS], "more": shown[PREVIEW_TURNS:]}}
 
     # -- Label Studio ---------------------------------------------------------------------
