@@ -200,7 +200,7 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     document_root = _document_root(root)
     if kind.task_media(spec) and new.num_rows:
         storage = str(media_dir.resolve())
-        if not any(s.get("path") == storage for s in client.local_storages(pid)):
+        if created or not any(s.get("path") == storage for s in client.local_storages(pid)):  # a new project has none
             media_dir.mkdir(parents=True, exist_ok=True)
             client.add_local_storage(pid, storage)
     tasks, problems = build_tasks(spec, new, labels, media_dir=media_dir, document_root=document_root, prelabel=prelabel, predictions=predictions,
@@ -269,7 +269,7 @@ def _export_page(client: Client, pid: int, page: int, after: int, first: int, la
     return kept
 
 
-def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str, Any]], list[str]]:
+def _export(client: Client, pid: int, cache: Path | None, *, total: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Every task of the project with its annotations, page by page, and warnings; pages are
     kept in `cache` so that a rerun after a failure fetches only the rest.
 
@@ -279,7 +279,11 @@ def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str
     holding a task whose `updated_at` changed since (Label Studio moves it on every annotation
     made, changed or deleted), a task gone, or a new task in its window, is exported again, and
     the counts of annotations are checked against the listing's at the end, so a resumed pull
-    publishes what the server holds."""
+    publishes what the server holds.
+
+    The next window starts right after the last one; only a window that comes back empty asks
+    the server for the next task id. A pull stops once it holds as many tasks as the project
+    had when it began (`total`, or the rerun's listing), without asking whether more follow."""
     from hub.labelstudio.client import EXPORT_WINDOW
 
     window = min(config.label_studio_page_size(), EXPORT_WINDOW)
@@ -287,6 +291,7 @@ def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str
     current = None
     if cache is not None and any(cache.glob("page-*.json")):
         current = {t["id"]: t for t in client.iter_tasks(pid, annotations=False)}
+    expected = len(current) if current is not None else total
     warnings = []
     page, after = 1, 0
     while True:
@@ -301,10 +306,17 @@ def _export(client: Client, pid: int, cache: Path | None) -> tuple[list[dict[str
                 warnings.append(f"page {page} changed on the server since the interrupted pull cached it: fetched again")
                 kept = _export_page(client, pid, page, after, kept["first"], kept["last"], saved)  # the same window: the pages after it stay
         if kept is None:
-            first = client.next_task_id(pid, after, page=page)
-            if first is None:
+            if expected is not None and len(tasks) >= expected:
                 break
-            kept = _export_page(client, pid, page, after, first, first + window - 1, saved)
+            first = after + 1 if page > 1 else client.next_task_id(pid, after, page=page)
+            kept = _export_page(client, pid, page, after, first, first + window - 1, saved) if first is not None else None
+            if kept is not None and not kept["tasks"]:  # a gap in the ids: from the next task
+                first = client.next_task_id(pid, after, page=page)
+                kept = _export_page(client, pid, page, after, first, first + window - 1, saved) if first is not None else None
+            if kept is None:
+                if saved is not None:
+                    saved.unlink(missing_ok=True)
+                break
         tasks += kept["tasks"]
         after = kept["last"]
         page += 1
@@ -373,8 +385,9 @@ def _names(root: Path, client: Client, tasks: list[dict[str, Any]], reviewers: s
     return {str(uid): _pseudonym(salt, email or f"{client.url}#{uid}") for uid, email in emails.items()}  # no email: the server's id
 
 
-def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, dict[str, Any], Entry, TaskSpec, int]:
-    """The project's id, hub metadata, dataset entry, task spec and annotations per task."""
+def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, dict[str, Any], Entry, TaskSpec, int, int | None]:
+    """The project's id, hub metadata, dataset entry, task spec, annotations per task and
+    number of tasks (None if the server does not say)."""
     pid = _project_id(project)
     found = client.project(pid)
     meta = _meta(found, client)
@@ -383,7 +396,8 @@ def _load_project(root: Path, project: int | str, client: Client) -> tuple[int, 
     except DatasetNotFound:
         raise DatasetNotFound(f"Label Studio project {pid} annotates {meta['dataset']}, which is not registered in {root}",
                               dataset=meta["dataset"], project=pid) from None
-    return pid, meta, entry, _spec(entry, meta["task"]), int(found.get("maximum_annotations") or 1)
+    total = found.get("task_number")
+    return pid, meta, entry, _spec(entry, meta["task"]), int(found.get("maximum_annotations") or 1), int(total) if total is not None else None
 
 
 def _summary(collected: dict[str, Any], tasks: list[dict[str, Any]], spec: TaskSpec) -> dict[str, Any]:
@@ -409,8 +423,8 @@ def status(root: Path, project: int | str, *, client: Client | None = None) -> d
     (`still_needed`: {"1": tasks needing one more}), annotations and skips per annotator
     (pseudonyms, as published), agreement so far."""
     client = client or Client()
-    pid, meta, entry, spec, overlap = _load_project(root, project, client)
-    tasks, _ = _export(client, pid, None)
+    pid, meta, entry, spec, overlap, total = _load_project(root, project, client)
+    tasks, _ = _export(client, pid, None, total=total)
     names = _names(root, client, tasks, set())
     collected = _collect(spec, meta["labels"], tasks, names, set())
     counts = [sum(1 for a in t["annotations"] if not a.get("was_cancelled")) for t in tasks]
@@ -469,11 +483,11 @@ def pull(root: Path, project: int | str, *, rule: str = "majority", reviewers: t
         raise AnnotationError(f"unknown resolution rule {rule!r}", hint=f"Use one of: {', '.join(RULES)}.")
     client = client or Client()
     try:
-        pid, meta, entry, spec, _ = _load_project(root, project, client)
+        pid, meta, entry, spec, _, total = _load_project(root, project, client)
         host = client.url.split("//", 1)[-1].replace(":", "-").replace("/", "_")
         cache = work_dir(root) / "annotate" / "pulls" / f"{host}-{pid}"
         clock = time.perf_counter()
-        tasks, warnings = _export(client, pid, cache)
+        tasks, warnings = _export(client, pid, cache, total=total)
     except LabelStudioUnavailable as exc:
         exc.hint += " Nothing was published; the pull resumes with the pages it has read."
         raise

@@ -80,6 +80,8 @@ def _extension(data: bytes) -> str:
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":  # a PNG's size is in its first chunk
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     from PIL import Image
 
     try:
@@ -89,16 +91,17 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def _media_url(path: Path, document_root: Path) -> str:
+def _media_prefix(folder: Path, document_root: Path) -> str:
+    """The local-files URL of `folder`'s files up to their name (resolved once per folder)."""
     try:
-        rel = path.resolve().relative_to(document_root.resolve())
+        rel = folder.resolve().relative_to(document_root.resolve())
     except ValueError:
         raise AnnotationError(
             f"media folder {path.parent} is not inside Label Studio's document root {document_root}",
             hint="Start Label Studio with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a folder holding the hub's .hub/annotate/media "
                  "and give the same folder as HUB_LABEL_STUDIO_DOCUMENT_ROOT.",
         ) from None
-    return "/data/local-files/?d=" + quote(rel.as_posix(), safe="/")
+    return "/data/local-files/?d=" + ("" if rel == Path(".") else quote(rel.as_posix() + "/", safe="/"))
 
 
 def media_columns(spec: TaskSpec) -> list[str]:
@@ -121,6 +124,7 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
     media_kind = kind.record_schema().media_fields.get(media_field) if media_field else None
     if media_field:
         media_dir.mkdir(parents=True, exist_ok=True)
+    prefix = None
     for row in table.to_pylist():
         record_id = row["id"]
         data: dict[str, Any] = {"record_id": record_id}
@@ -133,7 +137,8 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
             path = media_dir / (record_id + _extension(blob))
             if not path.is_file() or path.stat().st_size != len(blob):
                 path.write_bytes(blob)
-            data[spec.object] = _media_url(path, document_root)
+            prefix = prefix or _media_prefix(media_dir, document_root)
+            data[spec.object] = prefix + quote(path.name, safe="")
             if media_kind == "Image":  # boxes are drawn in percent of the image's size
                 size = _image_size(blob)
                 if size:
