@@ -44,8 +44,9 @@ from hub.arrowutil import sql_string
 if TYPE_CHECKING:
     from hub.dedup import Thresholds
 
-__all__ = ["FORMAT", "PATH", "SCHEMA", "Prints", "band_key", "digest", "hamming_bands", "matches", "meta", "safely", "table_of", "thresholds_key", "write"]
+__all__ = ["FORMAT", "PATH", "SCHEMA", "Prints", "band_key", "digest", "fingerprint_batch", "hamming_bands", "matches", "meta", "safely", "table_of", "thresholds_key", "write"]
 
+BATCH = 4096  # rows of a fingerprinting task on Ray
 FORMAT = 1  # bump when what a file holds changes: files of another format are rebuilt, never trusted
 PATH = "data/index/fingerprints.parquet"  # inside a version's folder (not data/*.parquet, which are the shards)
 SCHEMA = pa.schema([
@@ -88,17 +89,42 @@ def hamming_bands(h: int | None, limit: int) -> list[int]:
     return [(band << 56) | ((h >> (width * band)) & mask) for band in range(bands)]
 
 
-def table_of(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Thresholds) -> pa.Table:
-    """The fingerprint table (`SCHEMA`) of `table`'s records, split `names[split_of_row[i]]`."""
+@dataclass(frozen=True)
+class _Job:
+    """What every batch of `table_of` shares (the stage's context)."""
+
+    record: str
+    thresholds: Thresholds
+    rows: int
+
+
+def fingerprint_batch(batch: pa.Table, job: _Job) -> Prints:
+    """The fingerprinting stage over one batch (`hub.batches`): its rows' `Prints`."""
     from hub import records
 
-    prints = records.get(record).fingerprints(table, thresholds)
+    return records.get(job.record).fingerprints(batch, job.thresholds, rows=job.rows)
+
+
+def table_of(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Thresholds,
+             batch_rows: int | None = None) -> pa.Table:
+    """The fingerprint table (`SCHEMA`) of `table`'s records, split `names[split_of_row[i]]`.
+
+    Fingerprinting is a stage over batches of `batch_rows` rows (None: `BATCH` rows on Ray, a
+    task each, and the whole table in this process), whose parts concatenate in batch order.
+    """
+    from hub import engine
+    from hub.batches import slices
+
     n = table.num_rows
-    bands = prints.bands if prints.bands is not None else [[] for _ in range(n)]
-    near = prints.near if prints.near is not None else [None] * n
+    if batch_rows is None and engine.name() != "local":
+        batch_rows = BATCH
+    parts = engine.run(fingerprint_batch, slices(table, batch_rows), _Job(record, thresholds, n)) if n else [fingerprint_batch(table, _Job(record, thresholds, n))]
+    exact = [x for p in parts for x in p.exact]
+    bands = [b for p in parts for b in p.bands] if parts[0].bands is not None else [[] for _ in range(n)]
+    near = [x for p in parts for x in p.near] if parts[0].near is not None else [None] * n
     splits = pa.array(names, pa.string()).take(pa.array(np.asarray(split_of_row, dtype=np.int64)))
     ids = table.column("id").cast(pa.string())
-    return pa.Table.from_arrays([pa.array(np.arange(n, dtype=np.int64)), splits, ids, pa.array(prints.exact, pa.binary()),
+    return pa.Table.from_arrays([pa.array(np.arange(n, dtype=np.int64)), splits, ids, pa.array(exact, pa.binary()),
                                  pa.array(bands, pa.list_(pa.uint64())), pa.array(near, pa.binary())], schema=SCHEMA)
 
 

@@ -295,3 +295,29 @@ def test_every_version_of_a_standard_test_set_is_a_reference(site):
     table = pa.table({"id": ["a", "b"], "dialogue_id": ["a", "b"], "turns": [row["turns"] for row in test]})
     matches = contamination.check(site, "dialogue", table, np.zeros(2, dtype=np.int8), ["train"], only=CHAT)
     assert [(m.version, m.split, m.rows) for m in matches] == [("1.0.0", "test", 2), ("1.0.1", "test", 2)]
+
+
+@pytest.mark.parametrize("dataset", ["demo/digits", "demo/espeak-speech", "demo/chatterbot-dialogue", "demo/basicmotions", "demo/video-clips"])
+def test_fingerprinting_is_a_stage_over_batches(demo_root, dataset):
+    """Every record type's fingerprints of the published demo rows, 1 or 7 rows at a time or
+    all at once (`hub.fingerprints.table_of`, as Ray runs it, a task a batch), are the same
+    table; a rule on the data's size (dialogue's near_text_limit) holds for the data, not the batch."""
+    import dataclasses
+
+    from hub import fingerprints
+    from hub.dedup import Thresholds
+
+    version = demo_root / "registry" / dataset / "versions" / "1.0.0"
+    manifest = json.loads((version / "manifest.json").read_text())
+    table = pa.concat_tables([pq.read_table(version / f["path"]) for f in manifest["files"]])
+    split = np.array([i for i, f in enumerate(manifest["files"]) for _ in range(f["rows"])])
+    names = [f["split"] for f in manifest["files"]]
+    whole = fingerprints.table_of(table, manifest["record"], split, names, Thresholds())
+    assert whole.num_rows == table.num_rows and whole.column("exact").null_count == 0
+    for rows in (1, 7):
+        assert fingerprints.table_of(table, manifest["record"], split, names, Thresholds(), batch_rows=rows).equals(whole)
+    if dataset == "demo/chatterbot-dialogue":
+        assert any(whole.column("bands").to_pylist())
+        capped = dataclasses.replace(Thresholds(), near_text_limit=table.num_rows - 1)
+        for rows in (7, None):
+            assert not any(fingerprints.table_of(table, "dialogue", split, names, capped, batch_rows=rows).column("bands").to_pylist())

@@ -191,16 +191,18 @@ main()
 
 
 def test_shards_are_written_by_ray_tasks_one_per_shard_byte_for_byte_the_local_ones(tmp_path, ray_env):
-    """Shard writing runs on Ray too (`hub.shards.write_shard`, a task per shard), as does the
-    check stage; the shards are the local engine's, byte for byte."""
+    """Shard writing runs on Ray too (`hub.shards.write_shard`, a task per shard), as do the
+    check stage and fingerprinting (`hub.fingerprints.fingerprint_batch`); the shards and the
+    fingerprint file are the local engine's, byte for byte."""
     here, there, _ = _published_here(tmp_path)
     log = tmp_path / "tasks.log"
     remote = subprocess.run([sys.executable, "-c", _WITNESS, str(log), str(there), DIGITS], capture_output=True, text=True, env=ray_env, timeout=900)
     assert remote.returncode == 0, remote.stderr[-3000:]
     driver = remote.stdout.split()[0]
     tasks = [line.split() for line in log.read_text().splitlines()]
-    assert {stage for stage, _ in tasks} == {"check_batch", "write_shard"}
+    assert {stage for stage, _ in tasks} == {"check_batch", "fingerprint_batch", "write_shard"}
     assert driver not in {pid for _, pid in tasks}  # none ran in the publishing process
     manifest, shards = _version(there, DIGITS)
     assert sum(stage == "write_shard" for stage, _ in tasks) == len(manifest["files"]) == 3
     assert shards == _version(here, DIGITS)[1]
+    assert manifest["fingerprints"]["sha256"] == _version(here, DIGITS)[0]["fingerprints"]["sha256"]

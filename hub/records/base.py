@@ -135,9 +135,13 @@ class RecordType:
 
     band_limit: ClassVar[int | None] = None  # a band key more reference records share is boilerplate, not a match
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         """Per row of `table`, the digest, band keys and near value that find its duplicates in
-        other datasets, from the same hashes `duplicates` uses. None everywhere: nothing to compare."""
+        other datasets, from the same hashes `duplicates` uses. None everywhere: nothing to compare.
+
+        A stage over batches (`hub.fingerprints.table_of`): `table` may be one batch of the data,
+        whose rows in all are `rows` (None: `table`'s), for a rule on the data's size; row by
+        row, the result must not depend on where the batches were cut."""
         from hub.fingerprints import Prints
 
         return Prints([None] * table.num_rows)

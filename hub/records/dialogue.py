@@ -51,7 +51,7 @@ class Dialogue(RecordType):
 
     band_limit = 200  # as `hub.dedup.MINHASH_BUCKET_LIMIT`: a bucket of more texts is boilerplate
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         import numpy as np
 
         from hub.dedup import _minhash_coefficients, minhash, normalized_texts
@@ -61,8 +61,9 @@ class Dialogue(RecordType):
         exact = [None if t is None else digest(t) for t in texts]
         if not thresholds.near:
             return Prints(exact)
-        if len(texts) > thresholds.near_text_limit:
-            return Prints(exact, skipped=[f"near-text: {len(texts)} records exceed near_text_limit {thresholds.near_text_limit}"])
+        total = len(texts) if rows is None else rows  # the data's, not the batch's
+        if total > thresholds.near_text_limit:
+            return Prints(exact, skipped=[f"near-text: {total} records exceed near_text_limit {thresholds.near_text_limit}"])
         coefficients, per_band = _minhash_coefficients(thresholds), thresholds.minhash_permutations // thresholds.minhash_bands
         bands, near = [], []
         for text in texts:

@@ -121,7 +121,7 @@ class Image(RecordType):
             keys.add_pairs("near-image", hamming_clusters([d[1] for d in decoded], thresholds.image_hamming, same), table.num_rows)
 
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         import pyarrow.compute as pc
 
         from hub.fingerprints import Prints, hamming_bands, safely

@@ -174,7 +174,7 @@ class Sensor(RecordType):
             keys.add_pairs("overlapping-window", rows_sharing_a_hash(*window_hashes(series, thresholds.sensor_window, bar)), table.num_rows)
 
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         """The series' exact keys; as band keys, the hashes of its windows (two records sharing
         one share `sensor_window` consecutive samples: `duplicates`' overlapping windows)."""
         import numpy as np

@@ -101,7 +101,7 @@ class Speech(RecordType):
         keys.add_exact("exact-audio", [audio_fingerprint(b) for b in tracked(blobs, bar)])
 
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         import pyarrow.compute as pc
 
         from hub.fingerprints import Prints, safely

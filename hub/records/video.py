@@ -423,7 +423,7 @@ class Video(RecordType):
             keys.add_pairs("near-video", hamming_clusters(prints, thresholds.video_hamming, lambda x, y: True), table.num_rows)
 
 
-    def fingerprints(self, table: pa.Table, thresholds: Thresholds) -> Prints:
+    def fingerprints(self, table: pa.Table, thresholds: Thresholds, rows: int | None = None) -> Prints:
         import hashlib
 
         import pyarrow.compute as pc
