@@ -27,6 +27,7 @@ The stages written this way:
 | read   | `hub.sources.read_batches`      | `hub.sources.read_table` (one schema for the extra fields) |
 | check  | `hub.checks.check_batch`        | `hub.checks.finish_checks` (repeated ids; problems by check, then row) |
 | hash   | `hub.splits.hash_rows`          | `hub.splits.RowHashes.merge`                   |
+| fingerprint | `hub.fingerprints.fingerprint_batch` | `hub.fingerprints.table_of` (concatenated; the data's row count in the context) |
 | write  | `hub.shards.ShardWriter.write`  | `ShardWriter.close` (the shards' files, sizes and checksums) |
 
 Split assignment (`hub.splits.assign_leakproof`) is one decision over the merged hashes of all
