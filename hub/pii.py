@@ -134,10 +134,11 @@ def policy(entry: Entry) -> str:
 
 def text_fields(entry: Entry, columns: list[str]) -> list[tuple[str, ...]]:
     """The free-text paths of the entry's records: its type's, then every extra text field that
-    is not a split key or a derived dataset's `parent` (they name records, not people), and
-    every nested extra text field in the items of a list."""
+    is not a split key, a derived dataset's `parent` or a record's `license` (they name records
+    and SPDX ids, not people), and every nested extra text field in the items of a list. A
+    record's `attribution` is read: it may name a person."""
     split = entry.split
-    keys = {"parent", *((split.group_key, split.stratify_key, split.column) if split else ())}
+    keys = {"parent", "license", *((split.group_key, split.stratify_key, split.column) if split else ())}
     extras = [(f.name,) for f in entry.schema.extras if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     extras += [(path[0], f.name) for path, f in entry.schema.nested  # a text kept in the items of a list (turns[].note)
                if len(path) == 1 and pa.types.is_string(f.type) and "array" in str(entry.schema.properties[path[0]].get("type"))]

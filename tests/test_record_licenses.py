@@ -106,3 +106,16 @@ def test_a_record_license_that_does_not_parse_and_a_missing_attribution_are_prob
          "Write the record's license as CC-BY-4.0, or leave it empty for the dataset's license."),
         ("record-attribution-missing", 3, "attribution", "the record's own license requires attribution, and its attribution is empty",
          "Say in `attribution` whom to credit for the record (its author or source, as its license asks).")]
+
+
+def test_the_pii_gate_reads_a_records_attribution_but_not_its_license(licensed):
+    """An attribution may name a person: the gate reads it as free text; a license is an SPDX
+    expression and is not read (nor are the split keys)."""
+    from hub.pii import text_fields
+    from hub.validation import validate
+
+    root, _, _ = licensed
+    validated = validate(root, CHAT)
+    paths = text_fields(validated.entry, validated.table.column_names)
+    assert ("attribution",) in paths and ("license",) not in paths
+    assert ("turns", "text") in paths
