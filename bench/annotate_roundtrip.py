@@ -98,10 +98,27 @@ def predictions_to_annotations(url: str, token: str, project: int) -> None:
     r.raise_for_status()
 
 
+def _hwm_mb() -> float | None:
+    """This process's peak RSS (VmHWM) in MB since the last reset."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def timed(func, *args, **kwargs):
+    """The call's result, wall and CPU seconds, and the process's peak RSS during it (MB: the
+    peak is reset first through /proc/self/clear_refs, so each side has its own)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
     cpu0, t0 = time.process_time(), time.perf_counter()
     result = func(*args, **kwargs)
-    return result, round(time.perf_counter() - t0, 3), round(time.process_time() - cpu0, 3)
+    return result, round(time.perf_counter() - t0, 3), round(time.process_time() - cpu0, 3), _hwm_mb()
 
 
 def main() -> None:
@@ -122,7 +139,6 @@ def main() -> None:
     try:
         import hub
         from label_studio_sdk import LabelStudio
-        from label_studio_sdk.core.api_error import ApiError
 
         from hub.labelstudio.config import label_config, task_spec
 
@@ -148,33 +164,24 @@ def main() -> None:
         index = [labels.index(v) if isinstance(v, str) else v for v in table.column(spec.field).to_pylist()]
         predicted = {rid: labels[(i + 1) % len(labels)] for rid, i in zip(ids, index)}
 
-        # -- baseline: the plain SDK imports the same tasks (built here, untimed) and exports them page by page --
-        plain = sdk.projects.create(title="baseline import/export", label_config=label_config(spec, labels))
+        # -- baseline: the plain SDK creates a project, imports the same tasks (built here, untimed) and exports them --
         tasks, _ = build_tasks(spec, table, labels, media_dir=workdir / "baseline-media", document_root=workdir, predictions=predicted,
                                model_version="bench")
+        plain = None
 
-        def sdk_import():
+        def sdk_create_and_import():
+            nonlocal plain
+            plain = sdk.projects.create(title="baseline import/export", label_config=label_config(spec, labels))
             for start in range(0, len(tasks), 5000):
                 sdk.projects.import_tasks(id=plain.id, request=tasks[start: start + 5000])
 
-        def sdk_export_paged():
-            out, page = [], 1
-            while True:
-                try:
-                    pager = sdk.tasks.list(project=plain.id, page=page, page_size=1000, fields="all", query=json.dumps({"ordering": ["tasks:id"]}))
-                except ApiError as exc:  # 404 "Invalid page.": past the last page
-                    if exc.status_code == 404 and page > 1:
-                        return out
-                    raise
-                items = pager.items or []
-                out += [t.model_dump() for t in items]
-                if len(items) < 1000:
-                    return out
-                page += 1
+        def sdk_export_json():
+            """Label Studio's JSON export of every task, in one request."""
+            return json.loads(b"".join(sdk.projects.exports.download_sync(plain.id, export_type="JSON", download_all_tasks=True)))
 
         # the two sides alternate within each phase (push, push; annotate both; pull, pull), in --order
         order = ["hub", "baseline"] if args.order == "hub-first" else ["baseline", "hub"]
-        pushes = {"baseline": lambda: timed(sdk_import),
+        pushes = {"baseline": lambda: timed(sdk_create_and_import),
                   "hub": lambda: timed(hub.annotate_push, f"{dataset}@1.0.0", task=task, predictions=predicted, model_version="bench", root=root)}
         figures = {}
         for side in order:
@@ -184,25 +191,27 @@ def main() -> None:
         assert pushed["imported"] == n
         predictions_to_annotations(url, token, plain.id)
         predictions_to_annotations(url, token, pushed["project"]["id"])
-        pulls = {"baseline": lambda: timed(sdk_export_paged), "hub": lambda: timed(hub.annotate_pull, pushed["project"]["id"], root=root)}
+        pulls = {"baseline": lambda: timed(sdk_export_json), "hub": lambda: timed(hub.annotate_pull, pushed["project"]["id"], root=root)}
         for side in order:
             figures[side, "pull"] = pulls[side]()
             print(f"{side} pull {figures[side, 'pull'][1]:.1f} s", file=sys.stderr, flush=True)
         exported, pulled = figures["baseline", "pull"][0], figures["hub", "pull"][0]
         assert sum(len(t["annotations"]) for t in exported) == n
         assert pulled["records_changed"] == n and pulled["version"] == "1.1.0", pulled["message"]
-        (_, base_push, base_push_cpu), (_, base_pull, base_pull_cpu) = figures["baseline", "push"], figures["baseline", "pull"]
-        (_, hub_push, hub_push_cpu), (_, hub_pull, hub_pull_cpu) = figures["hub", "push"], figures["hub", "pull"]
+        (_, base_push, base_push_cpu, base_push_mb), (_, base_pull, base_pull_cpu, base_pull_mb) = figures["baseline", "push"], figures["baseline", "pull"]
+        (_, hub_push, hub_push_cpu, hub_push_mb), (_, hub_pull, hub_pull_cpu, hub_pull_mb) = figures["hub", "push"], figures["hub", "pull"]
+        hub_export = pulled["timings"]["export_s"]
 
         result = {
             "tasks": n, "data": args.data, "label_studio": "1.23.2 (sqlite, runserver)", "order": order,
-            "baseline": {"push_s": base_push, "push_cpu_s": base_push_cpu, "pull_s": base_pull, "pull_cpu_s": base_pull_cpu,
-                         "total_s": round(base_push + base_pull, 3)},
-            "hub": {"push_s": hub_push, "push_cpu_s": hub_push_cpu, "pull_s": hub_pull, "pull_cpu_s": hub_pull_cpu,
+            "baseline": {"push_s": base_push, "push_cpu_s": base_push_cpu, "push_peak_rss_mb": base_push_mb, "pull_s": base_pull,
+                         "pull_cpu_s": base_pull_cpu, "pull_peak_rss_mb": base_pull_mb, "total_s": round(base_push + base_pull, 3)},
+            "hub": {"push_s": hub_push, "push_cpu_s": hub_push_cpu, "push_peak_rss_mb": hub_push_mb, "pull_s": hub_pull, "pull_cpu_s": hub_pull_cpu,
+                    "pull_peak_rss_mb": hub_pull_mb,
                     "total_s": round(hub_push + hub_pull, 3), "published": pulled["version"], "pull_steps": pulled.get("timings")},
         }
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process, both sides
-        result["ratio"] = {"push": round(hub_push / base_push, 3), "pull": round(hub_pull / base_pull, 3),
+        result["ratio"] = {"push": round(hub_push / base_push, 3), "export": round(hub_export / base_pull, 3), "pull": round(hub_pull / base_pull, 3),
                            "total": round((hub_push + hub_pull) / (base_push + base_pull), 3)}
         print(json.dumps(result, indent=2))
         if args.json:
