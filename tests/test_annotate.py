@@ -317,3 +317,19 @@ def test_pseudonyms_come_from_the_salt_and_email_only(hub_root, ls_env):
     assert names[0] == names[1]
     expected = "annotator-" + hashlib.sha256(f"test-salt\0{ANNOTATORS[0]}".encode()).hexdigest()[:12]
     assert names[0][str(ls_env.users[ANNOTATORS[0]])] == expected
+
+
+def test_a_media_folder_outside_the_document_root_is_refused_by_name(tmp_path, digit_pngs):
+    """Label Studio serves local files only under its document root: tasks whose media would
+    lie elsewhere are refused before any is built, with the folder and the root named."""
+    import pyarrow as pa
+
+    from hub.labelstudio.tasks import build_tasks
+
+    spec = task_spec("image", "classification")
+    table = pa.table({"id": ["d0"], "image": [{"bytes": digit_pngs[0], "path": None}], "label": [0]})
+    media, root = tmp_path / "media", tmp_path / "served"
+    root.mkdir()
+    with pytest.raises(hub.AnnotationError) as err:
+        build_tasks(spec, table, [str(d) for d in range(10)], media_dir=media, document_root=root)
+    assert err.value.message == f"media folder {media} is not inside Label Studio's document root {root}"

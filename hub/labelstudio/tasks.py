@@ -97,7 +97,7 @@ def _media_prefix(folder: Path, document_root: Path) -> str:
         rel = folder.resolve().relative_to(document_root.resolve())
     except ValueError:
         raise AnnotationError(
-            f"media folder {path.parent} is not inside Label Studio's document root {document_root}",
+            f"media folder {folder} is not inside Label Studio's document root {document_root}",
             hint="Start Label Studio with LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a folder holding the hub's .hub/annotate/media "
                  "and give the same folder as HUB_LABEL_STUDIO_DOCUMENT_ROOT.",
         ) from None
