@@ -110,13 +110,18 @@ def row_nbytes(table: pa.Table) -> np.ndarray:
     return sizes
 
 
+def is_list_type(kind: pa.DataType) -> bool:
+    """A list of any kind: list, large list or fixed-size list."""
+    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+
+
 def _nbytes(array: pa.Array) -> np.ndarray:
     kind = array.type
     if pa.types.is_dictionary(kind):
         return _nbytes(array.dictionary)[pc.fill_null(array.indices, 0).to_numpy(zero_copy_only=False)]
     if pa.types.is_string(kind) or pa.types.is_binary(kind) or pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
         return pc.fill_null(pc.binary_length(array), 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+    if is_list_type(kind):
         values = pc.list_flatten(array)
         parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
         return np.bincount(parents, weights=_nbytes(values), minlength=len(array)).astype(np.int64)

@@ -118,7 +118,7 @@ def table_of(table: pa.Table, record: str, split_of_row: np.ndarray, names: list
     n = table.num_rows
     if batch_rows is None and engine.name() != "local":
         batch_rows = BATCH
-    parts = engine.run(fingerprint_batch, slices(table, batch_rows), _Job(record, thresholds, n)) if n else [fingerprint_batch(table, _Job(record, thresholds, n))]
+    parts = engine.run(fingerprint_batch, slices(table, batch_rows), _Job(record, thresholds, n))  # an empty table: one empty batch
     exact = [x for p in parts for x in p.exact]
     bands = [b for p in parts for b in p.bands] if parts[0].bands is not None else [[] for _ in range(n)]
     near = [x for p in parts for x in p.near] if parts[0].near is not None else [None] * n

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from hub.arrowutil import is_list_type
+
 if TYPE_CHECKING:
     from hub.report import Report
     from hub.schema import RecordSchema
@@ -410,10 +412,6 @@ def _typed(kind: pa.DataType) -> pa.DataType:
     return pa.string() if pa.types.is_null(kind) else kind
 
 
-def _lists(kind: pa.DataType) -> bool:
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
-
-
 def _insert(kind: pa.DataType, path: tuple[str, ...], child: pa.Field) -> pa.DataType:
     """`kind` (a struct, or lists of structs) with `child` after the fields of the struct at `path` (or in place of its namesake)."""
     if pa.types.is_fixed_size_list(kind):
@@ -432,7 +430,7 @@ def _insert(kind: pa.DataType, path: tuple[str, ...], child: pa.Field) -> pa.Dat
 
 def nested_field(kind: pa.DataType, path: tuple[str, ...], key: str) -> pa.Field | None:
     """The field `key` of the struct at `path` (below a field of type `kind`), if there is one."""
-    while _lists(kind):
+    while is_list_type(kind):
         kind = kind.value_type
     if not pa.types.is_struct(kind):
         return None
@@ -495,7 +493,7 @@ def arrow_nested_extras(source: pa.DataType, target: pa.DataType, node: tuple, s
     (`target`, slot tree `node`) do not name: (shown parent, path, the field, the struct's
     fields, the fields it may have)."""
     if node[0] == "array":
-        if _lists(source) and _lists(target):
+        if is_list_type(source) and is_list_type(target):
             return arrow_nested_extras(source.value_type, target.value_type, node[1], f"{shown}[]", path)
         return []
     if not (pa.types.is_struct(source) and pa.types.is_struct(target)):

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hub import config, engine
+from hub.arrowutil import is_list_type
 from hub.hashing import HashingWriter
 
 __all__ = ["ROW_GROUP", "ShardPlan", "ShardWriter", "sample_rows", "shard_total", "write_shard", "write_splits", "writer_options"]
@@ -105,10 +106,7 @@ class _Direct:
     are routed as ever, then dropped): how one Ray task writes one shard (`write_shard`)."""
 
     error = None
-
-    def __init__(self, only: int) -> None:
-        self.only = only
-        self.shard: _Shard | None = None
+    shard: _Shard | None = None  # set once the writer has made its shards
 
     def put(self, shard: _Shard, parts: list[_Part]) -> None:
         if shard is self.shard:
@@ -156,7 +154,7 @@ def _leaves(array: pa.Array, path: str) -> Iterator[tuple[str, pa.Array]]:
     if pa.types.is_struct(array.type):
         for field_, child in zip(array.type, array.flatten()):
             yield from _leaves(child, f"{path}.{field_.name}")
-    elif pa.types.is_list(array.type) or pa.types.is_large_list(array.type) or pa.types.is_fixed_size_list(array.type):
+    elif is_list_type(array.type):
         yield from _leaves(array.flatten(), f"{path}.list.element")
     else:
         yield path, array
@@ -245,7 +243,7 @@ class ShardWriter:
     def __init__(self, folder: Path, plan: ShardPlan, *, hashed: bool = True, lanes: int | None = None, only: int | None = None) -> None:
         self.plan = plan
         self.only = only  # write only the shard of this number (in plan order), in this thread
-        self.lanes: list[Any] = [_Direct(only)] if only is not None else [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
+        self.lanes: list[Any] = [_Direct()] if only is not None else [_Lane(f"hub-write-{i}") for i in range(lanes or max(1, min(4, os.cpu_count() or 1)))]
         self.routers: dict[int, _Split] = {}
         self.shards: list[_Shard] = []
         self.written = [0] * len(plan.names)
