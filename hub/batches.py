@@ -43,7 +43,9 @@ Unlike check and hash, it writes: it is the sink, and it takes the batches in or
 
 In process, reading still ends in one table (`read_table` unifies the batches' extra fields and
 the annotation overlay applies to it), which `validate_entry` then checks `CHECK_BATCH` rows at
-a time: memory bounded by the batch, not the dataset, is #18's streaming engine.
+a time. Past `HUB_SPILL_BYTES` that table's batches are memory-mapped files (`hub.spill`), as
+are the valid rows after a reject and the fingerprint table: the process's own memory holds
+the batches in flight and the per-row summaries (hashes, split index), not the rows.
 """
 
 from __future__ import annotations

@@ -110,6 +110,11 @@ def parquet_compression() -> tuple[str, int | None]:
     return PARQUET_CODECS[value]
 
 
+def spill_bytes() -> int:
+    """Decoded source bytes a publish holds in memory before it spills them to memory-mapped files (`hub.spill`)."""
+    return env_int("HUB_SPILL_BYTES", 256 * 1024 * 1024)
+
+
 def max_row_bytes() -> int:
     return env_int("HUB_MAX_ROW_BYTES", 64 * 1024 * 1024)
 

@@ -169,13 +169,13 @@ def _read_version(revision: Any) -> tuple[pa.Table, np.ndarray, list[str]]:
     return table, np.concatenate(split_of_row) if split_of_row else np.array([], np.int64), names
 
 
-def fingerprint(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Any = None) -> pa.Table:
-    """The fingerprint table of records about to be checked (and, at publish, stored)."""
+def fingerprint(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Any = None, spill: Path | None = None) -> pa.Table:
+    """The fingerprint table of records about to be checked (and, at publish, stored; `spill`: `fingerprints.table_of`'s)."""
     from hub import fingerprints
     from hub.dedup import Thresholds
 
     try:
-        return fingerprints.table_of(table, record, split_of_row, names, thresholds or Thresholds())
+        return fingerprints.table_of(table, record, split_of_row, names, thresholds or Thresholds(), spill=spill)
     except KeyError as exc:  # a column the record type fingerprints is missing, or of another type than the hub's
         raise HubError(f"nothing to compare: the records have no usable {exc.args[0]} for the {record} duplicate check",
                        hint=f"The data needs the {record} record's fields, of the types the hub publishes (`hub show` a {record} dataset's features).") from None

@@ -9,8 +9,9 @@ certificate (`tests/test_engine_ray.py` compares them byte for byte).
 - `local`: the stage called on each batch in turn, here.
 - `ray`: each batch a Ray task (`ray.remote(stage)`, retried when its worker dies), on the
   cluster at `RAY_ADDRESS` (`scripts/ray start` starts one), or on a local Ray started for
-  this process when the variable is unset. The batches and the context are put in Ray's
-  object store once; the parts come back in batch order.
+  this process when the variable is unset. The context is put in Ray's object store once,
+  each batch as its task is submitted, a few tasks per core ahead of the parts taken back
+  (in batch order): the store holds the batches in flight, not the dataset.
 
 The engine is `HUB_ENGINE` (`local` or `ray`). What runs on it today: the check stage of
 validation (`hub.checks.check_batch`: the schema checks, media decoding and each record type's
@@ -25,12 +26,13 @@ the process.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from hub.errors import HubError
 
-__all__ = ["ENGINES", "name", "run"]
+__all__ = ["ENGINES", "each", "name", "run"]
 
 ENGINES = ("local", "ray")
 Part = TypeVar("Part")
@@ -47,17 +49,33 @@ def name() -> str:
 
 def run(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> list[Part]:
     """`[stage(batch, ctx) for batch in batches]`, on the engine `name()` says."""
+    return list(each(stage, batches, ctx))
+
+
+def each(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> Iterator[Part]:
+    """`stage(batch, ctx)` for each batch, in batch order, as they are done: the batches are
+    taken as they are needed (on Ray, a few tasks per core ahead), so neither the batches nor
+    the parts need to be in memory all at once."""
     if name() == "local":
-        return [stage(batch, ctx) for batch in batches]
-    return _on_ray(stage, batches, ctx)
+        for batch in batches:
+            yield stage(batch, ctx)
+        return
+    yield from _on_ray(stage, batches, ctx)
 
 
-def _on_ray(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> list[Part]:
+def _on_ray(stage: Callable[[Any, Any], Part], batches: Iterable[Any], ctx: Any) -> Iterator[Part]:
     ray = _ray()
     remote = ray.remote(max_retries=3, retry_exceptions=False)(stage)  # a task whose worker dies is run again
     shared = ray.put(ctx)
+    window = 4 * max(1, int(ray.cluster_resources().get("CPU", 1)))  # tasks in flight: the object store holds their batches only
+    pending: deque[Any] = deque()
     try:
-        return ray.get([remote.remote(ray.put(batch), shared) for batch in batches])
+        for batch in batches:
+            pending.append(remote.remote(ray.put(batch), shared))
+            if len(pending) >= window:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
     except ray.exceptions.RayError as exc:
         cause = getattr(exc, "cause", None)
         if isinstance(cause, HubError):

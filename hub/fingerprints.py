@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "PATH", "SCHEMA", "Prints", "band_key", "digest", "fingerprint_batch", "hamming_bands", "matches", "meta", "safely", "table_of", "thresholds_key", "write"]
 
-BATCH = 4096  # rows of a fingerprinting task on Ray
+BATCH = 4096  # rows of a fingerprinting batch (on Ray, a task)
 FORMAT = 1  # bump when what a file holds changes: files of another format are rebuilt, never trusted
 PATH = "data/index/fingerprints.parquet"  # inside a version's folder (not data/*.parquet, which are the shards)
 SCHEMA = pa.schema([
@@ -98,34 +98,45 @@ class _Job:
     rows: int
 
 
-def fingerprint_batch(batch: pa.Table, job: _Job) -> Prints:
-    """The fingerprinting stage over one batch (`hub.batches`): its rows' `Prints`."""
+def fingerprint_batch(batch: pa.Table, job: _Job) -> pa.Table:
+    """The fingerprinting stage over one batch (`hub.batches`): its rows' `Prints` as Arrow
+    columns (`exact`, `bands`, `near`), which take a fraction of the memory of Python objects."""
     from hub import records
 
-    return records.get(job.record).fingerprints(batch, job.thresholds, rows=job.rows)
+    prints = records.get(job.record).fingerprints(batch, job.thresholds, rows=job.rows)
+    n = len(prints.exact)
+    bands = prints.bands if prints.bands is not None else [[] for _ in range(n)]
+    near = prints.near if prints.near is not None else [None] * n
+    return pa.table([pa.array(prints.exact, pa.binary()), pa.array(bands, pa.list_(pa.uint64())), pa.array(near, pa.binary())], schema=_PART)
+
+
+_PART = pa.schema([SCHEMA.field("exact"), SCHEMA.field("bands"), SCHEMA.field("near")])
 
 
 def table_of(table: pa.Table, record: str, split_of_row: np.ndarray, names: list[str], thresholds: Thresholds,
-             batch_rows: int | None = None) -> pa.Table:
+             batch_rows: int | None = None, spill: Path | None = None) -> pa.Table:
     """The fingerprint table (`SCHEMA`) of `table`'s records, split `names[split_of_row[i]]`.
 
-    Fingerprinting is a stage over batches of `batch_rows` rows (None: `BATCH` rows on Ray, a
-    task each, and the whole table in this process), whose parts concatenate in batch order.
+    Fingerprinting is a stage over batches of `batch_rows` rows (None: `BATCH` rows, a task
+    each on Ray), whose parts concatenate in batch order: the texts of one batch at a time are
+    held as Python objects, not the whole table's. With `spill` (a folder), the parts go to
+    memory-mapped files there as they come (`hub.spill`) once they are large.
     """
     from hub import engine
     from hub.batches import slices
+    from hub.spill import Spill
 
-    n = table.num_rows
-    if batch_rows is None and engine.name() != "local":
-        batch_rows = BATCH
-    parts = engine.run(fingerprint_batch, slices(table, batch_rows), _Job(record, thresholds, n))  # an empty table: one empty batch
-    exact = [x for p in parts for x in p.exact]
-    bands = [b for p in parts for b in p.bands] if parts[0].bands is not None else [[] for _ in range(n)]
-    near = [x for p in parts for x in p.near] if parts[0].near is not None else [None] * n
-    splits = pa.array(names, pa.string()).take(pa.array(np.asarray(split_of_row, dtype=np.int64)))
-    ids = table.column("id").cast(pa.string())
-    return pa.Table.from_arrays([pa.array(np.arange(n, dtype=np.int64)), splits, ids, pa.array(exact, pa.binary()),
-                                 pa.array(bands, pa.list_(pa.uint64())), pa.array(near, pa.binary())], schema=SCHEMA)
+    split_names = pa.array(names, pa.string())
+    split_of_row = np.asarray(split_of_row, dtype=np.int64)
+    ids = table.column("id")
+    out = Spill(spill)
+    start = 0
+    for part in engine.each(fingerprint_batch, slices(table, batch_rows or BATCH), _Job(record, thresholds, table.num_rows)):  # an empty table: one empty batch
+        stop = start + part.num_rows
+        rows = [pa.array(np.arange(start, stop, dtype=np.int64)), split_names.take(pa.array(split_of_row[start:stop])), ids.slice(start, part.num_rows).cast(pa.string())]
+        out.add(pa.Table.from_arrays([*rows, *part.columns], schema=SCHEMA))
+        start = stop
+    return out.table(SCHEMA)
 
 
 def meta(path: Path, rows: int, thresholds: Thresholds, rel: str = PATH) -> dict[str, Any]:

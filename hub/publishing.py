@@ -47,6 +47,7 @@ from hub.split_modes import leak_error
 from hub.split_rules import moves_hint, moves_message, published_moves, shortfall_message, split_shortfalls
 from hub.splits import Assignment, certify
 from hub.stats import compute as compute_stats
+from hub.spill import folder as spill_folder
 from hub.stats import plot
 from hub.store import revision_at
 from hub.validation import validate
@@ -171,7 +172,7 @@ def publish(
     entry, report, table, versions_root, parent = prepared.entry, prepared.report, prepared.table, prepared.versions_root, prepared.parent
     split_idx, split_names, certificate = prepared.assignment.index, prepared.assignment.names, prepared.certificate
     table, pii = for_publishing(table, entry)  # `pii: redact` replaces the spans in what is published (hub.pii)
-    prints = fingerprint_records(table, entry.schema.record, split_idx, split_names, entry.split.thresholds())  # stored with the version
+    prints = fingerprint_records(table, entry.schema.record, split_idx, split_names, entry.split.thresholds(), spill=spill_folder(root))  # stored with the version
     clock.lap("fingerprints")
     contamination = _check_contamination(root, entry, table, split_idx, split_names, allow_contamination, prints)
     clock.lap("contamination check")

@@ -34,6 +34,8 @@ from hub import config, progress
 from hub.entry import Entry
 from hub.errors import SourceError
 from hub.hashing import sha256_file
+from hub.spill import Spill
+from hub.spill import folder as spill_folder
 from hub.mapping import (
     Shaper,
     derive_fields,
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "iter_rows", "may_repeat_keys", "media_path", "parquet_tables", "parse_line", "positioned_schema",
+__all__ = ["FILE", "MAX_JSON_DEPTH", "ROW", "SourceRowError", "iter_rows", "may_repeat_keys", "media_path", "parquet_batches", "parquet_schema", "parse_line", "positioned_schema",
            "read_batches", "read_table", "repeated_key", "resolve_media", "safe_path", "source_fingerprint"]
 
 
@@ -337,32 +339,30 @@ _READ_BATCH = 65_536  # rows decoded at a time
 _READ_BUFFER = 1 << 20  # bytes read from the file at a time
 
 
-def read_parquet(path: Path, on_batch: Callable[[pa.RecordBatch], Any] | None = None) -> pa.Table:
-    """A Parquet file as a table, decoded batch by batch (each handed to `on_batch` as it comes).
+def parquet_batches(path: Path, name: str) -> Iterator[pa.RecordBatch]:
+    """A Parquet source file's rows, decoded `_READ_BATCH` at a time; raises `SourceError`
+    naming the file for one that is not Parquet or breaks part-way.
 
     `pq.read_table` (and `iter_batches` with its defaults) first copies a whole row group's
     column chunks into memory (`pre_buffer`, meant for object stores), then decodes. Streaming
-    the pages through a 1 MiB buffer and decoding `_READ_BATCH` rows at a time builds the same
-    table with far less transient memory: a 339 MB source of 1M nested dialogues reads in
-    0.9 s instead of 1.8-2.4 s here (most of the difference is the kernel handing out fresh
-    pages), with a peak of 675 MiB instead of 1 GiB.
+    the pages through a 1 MiB buffer decodes the same rows with far less transient memory: a
+    339 MB source of 1M nested dialogues reads in 0.9 s instead of 1.8-2.4 s here (most of the
+    difference is the kernel handing out fresh pages), with a peak of 675 MiB instead of 1 GiB.
     """
-    batches = []
-    with pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER) as file:
-        for batch in file.iter_batches(batch_size=_READ_BATCH):
-            if on_batch is not None:
-                on_batch(batch)
-            batches.append(batch)
-        return pa.Table.from_batches(batches, schema=file.schema_arrow)
+    try:
+        with pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BUFFER) as file:
+            yield from file.iter_batches(batch_size=_READ_BATCH)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"source file {name!r} is not readable Parquet: {exc}", path=name) from exc
 
 
-def parquet_tables(entry: Entry, on_batch: Callable[[pa.RecordBatch], Any] | None = None) -> Iterator[tuple[str, pa.Table]]:
-    """(file, table) for each Parquet source file; every batch read also goes to `on_batch`."""
-    for name, path, _ in _source_files(entry):
-        try:
-            yield name, read_parquet(path, on_batch)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise SourceError(f"source file {name!r} is not readable Parquet: {exc}", path=name) from exc
+def parquet_schema(path: Path, name: str) -> tuple[pa.Schema, int]:
+    """A Parquet source file's Arrow schema and row count, from its footer."""
+    try:
+        with pq.ParquetFile(path) as file:
+            return file.schema_arrow, file.metadata.num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"source file {name!r} is not readable Parquet: {exc}", path=name) from exc
 
 
 # -- the read stage: source files -> positioned Arrow rows -----------------------------------
@@ -406,7 +406,14 @@ def read_table(entry: Entry, schema: RecordSchema, report: Report, unreadable: l
         report.add(slug, message, file=rel, field=field)
     problems_before = len(report.problems)
     unreadable_before = len(unreadable)
-    tables = list(read_batches(entry, schema, report, unreadable, hasher, shaper))
+    spill = Spill(spill_folder(entry.path.parents[2]))  # a source larger than memory: its batches memory-mapped (hub.spill)
+    try:
+        for batch in read_batches(entry, schema, report, unreadable, hasher, shaper):
+            spill.add(batch)
+    except BaseException:
+        spill.discard()
+        raise
+    tables = spill.tables()
     names = [n for n in shaper.extras if shaper.keep and any(n in t.column_names for t in tables)]
     nested = [n for n in shaper.nested.values() if shaper.keep]
     if tables:
@@ -466,47 +473,74 @@ def positioned_schema(schema: RecordSchema) -> pa.Schema:
 
 
 def _parquet_batches(entry: Entry, schema: RecordSchema, report: Report, unreadable: list, shaper: Shaper, hasher: RowHasher | None = None) -> Iterator[pa.Table]:
-    """Each Parquet source file as positioned rows of the source schema and its extra columns;
-    columns that would change silently are reported, a file that does not cast is read row by
-    row (so is one whose `source.fields` transform values, not only rename columns)."""
+    """Each Parquet source file as positioned rows of the source schema and its extra columns,
+    a decoded batch at a time; columns that would change silently are reported (once per file,
+    from its schema), a batch that does not cast is read row by row (so is every batch of a
+    file whose `source.fields` transform values, not only rename columns)."""
     target = schema.source_schema
     if shaper.mapping and hasher is not None:
         hasher.discard()  # the hashes are taken from the columns as the file names them
-    for name, table in parquet_tables(entry, hasher.add if hasher is not None else None):
+    for name, path, _ in _source_files(entry):
+        file_schema, num_rows = parquet_schema(path, name)
+        batches = _hashed(parquet_batches(path, name), hasher)
         if shaper.mapping and not shaper.mapping.renames_only:
-            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
-            yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=table.num_rows)
+            rows = ((name, start + i + 1, r, None) for start, batch in _numbered(batches) for i, r in enumerate(batch.to_pylist()))
+            yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=num_rows)
             continue
-        renames, extras, problems = shaper.table_columns(name, table.column_names)
-        if renames:
-            table = table.drop_columns([c for c in table.column_names if c in renames.values() and c not in renames])  # two columns for one field: reported
-            table = table.rename_columns([renames.get(c, c) for c in table.column_names])
+        renames, extras, problems = shaper.table_columns(name, file_schema.names)
         for slug, message, field in problems:
             report.add(slug, message, file=name, field=field)
-        kinds, typos = shaper.table_nested({c: table.schema.field(c).type for c in table.column_names}, target)  # nested extras: kept in their structs
-        for column in table.column_names:
+        dropped = [c for c in file_schema.names if c in renames.values() and c not in renames]  # two columns for one field: reported
+        names = [renames.get(c, c) for c in file_schema.names if c not in dropped]
+        fields = {n: file_schema.field(c).with_name(n) for n, c in zip(names, (c for c in file_schema.names if c not in dropped))}
+        types = {n: f.type for n, f in fields.items()}
+        kinds, typos = shaper.table_nested(types, target)  # nested extras: kept in their structs
+        for column in names:
             if column in target.names:
-                for slug, message, field in _silent_changes(table.schema.field(column).type, kinds.get(column, target.field(column).type), column, schema.record):
+                for slug, message, field in _silent_changes(types[column], kinds.get(column, target.field(column).type), column, schema.record):
                     if field in shaper.nested:
                         continue  # a nested extra, dropped (source.extras: drop)
                     hint = f": did you mean {typos[field]!r}?" if field in typos else ""
                     report.add(slug, f"column {column!r}: {message}{hint}", file=name, field=field)
-        missing = [f for f in target.names if f not in table.column_names]
+        missing = [f for f in target.names if f not in names]
         for column in missing:
             if column in schema.required:
-                report.add("missing-field", f"required column {column!r} is missing ({table.num_rows} rows)", file=name, field=column)
-        for column in missing:
-            table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
-        table = table.select([*target.names, *extras])
-        try:
-            table = table.cast(pa.schema([*(f.with_type(kinds[f.name]) if f.name in kinds else f for f in target), *(table.schema.field(e) for e in extras)]))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            if hasher is not None:
-                hasher.discard()  # some rows may not become Arrow: the hashes would not line up
-            rows = ((name, i + 1, r, None) for i, r in enumerate(table.to_pylist()))
-            yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=table.num_rows, mapped=True)
-            continue
-        yield derive_fields(_with_position(table, name, np.arange(1, table.num_rows + 1)), schema)
+                report.add("missing-field", f"required column {column!r} is missing ({num_rows} rows)", file=name, field=column)
+        cast_to = pa.schema([*(f.with_type(kinds[f.name]) if f.name in kinds else f for f in target), *(fields[e] for e in extras)])
+        for start, batch in _numbered(batches):
+            table = pa.Table.from_batches([batch])
+            if dropped:
+                table = table.drop_columns(dropped)
+            if renames:
+                table = table.rename_columns(names)
+            for column in missing:
+                table = table.append_column(column, pa.nulls(table.num_rows, target.field(column).type))
+            table = table.select([*target.names, *extras])
+            try:
+                table = table.cast(cast_to)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                if hasher is not None:
+                    hasher.discard()  # some rows may not become Arrow: the hashes would not line up
+                rows = ((name, start + i + 1, r, None) for i, r in enumerate(table.to_pylist()))
+                yield from _row_batches(rows, entry, schema, report, unreadable, shaper, total=table.num_rows, mapped=True)
+                continue
+            yield derive_fields(_with_position(table, name, np.arange(start + 1, start + table.num_rows + 1)), schema)
+
+
+def _hashed(batches: Iterator[pa.RecordBatch], hasher: RowHasher | None) -> Iterator[pa.RecordBatch]:
+    """`batches`, each also handed to `hasher` as it is decoded."""
+    for batch in batches:
+        if hasher is not None:
+            hasher.add(batch)
+        yield batch
+
+
+def _numbered(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(rows before it, batch) for each batch."""
+    start = 0
+    for batch in batches:
+        yield start, batch
+        start += batch.num_rows
 
 
 def _silent_changes(source: pa.DataType, target: pa.DataType, path: str, record: str) -> list[tuple[str, str, str]]:

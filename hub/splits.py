@@ -181,7 +181,7 @@ class RowHasher:
     def __init__(self, policy: SplitPolicy, record: str) -> None:
         self.policy, self.record = policy, record
         self.hash_texts = records.get(record).text_sql is not None  # the duplicate engine compares texts
-        self._queue: queue.SimpleQueue[pa.RecordBatch | None] = queue.SimpleQueue()
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)  # the reader waits for a lagging hasher: batches do not pile up
         self._parts: list[RowHashes] = []
         self._rows = 0
         self._usable = True
@@ -189,7 +189,11 @@ class RowHasher:
         self._thread.start()
 
     def _run(self) -> None:
-        con = ordered_connection()
+        try:
+            con = ordered_connection()
+        except Exception as exc:  # the engine hashes the table itself instead; the queue is still drained
+            log.debug("row hashes abandoned: %s", exc)
+            con, self._usable = None, False
         try:
             while (batch := self._queue.get()) is not None:
                 if not self._usable:
@@ -201,7 +205,8 @@ class RowHasher:
                     log.debug("row hashes abandoned: %s", exc)
                     self._usable = False
         finally:
-            con.close()
+            if con is not None:
+                con.close()
 
     def add(self, batch: pa.RecordBatch) -> None:
         self._queue.put(batch)

@@ -32,6 +32,8 @@ from hub.errors import SourceError
 from hub.report import Report
 from hub.repo import work_dir
 from hub.sources import FILE, ROW, check_source_checksums, read_table
+from hub.spill import filtered
+from hub.spill import folder as spill_folder
 from hub.split_modes import assign as assign_mode
 from hub.split_modes import plan_time
 from hub.splits import Assignment, RowHasher, RowHashes, assign_leakproof
@@ -134,7 +136,9 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     report.rows_valid = int(keep.sum())
     if rejected or unreadable:
         report.quarantine = str(_write_quarantine(root, entry, table, rejected, unreadable).relative_to(root))
-    valid = (table.filter(pa.array(keep)) if rejected else table).drop_columns([_FILE, _ROW])
+    valid = table.drop_columns([_FILE, _ROW])
+    if rejected:
+        valid = filtered(valid, keep, spill_folder(root))  # a slice at a time (hub.spill)
     if rejected and splits is not None:
         # The split was begun on every row read, before the checks had rejected any. Its outcome is
         # dropped (it may even have failed on a rejected row's bad media or null text): the split

@@ -172,9 +172,9 @@ import functools, os, sys
 from hub import engine
 
 log, root, dataset = sys.argv[1:4]
-original = engine.run
+original = engine.each  # `engine.run` is `list(engine.each(...))`
 
-def run(stage, batches, ctx):
+def each(stage, batches, ctx):
     @functools.wraps(stage)
     def noted(batch, ctx):
         with open(log, "a") as f:
@@ -182,7 +182,7 @@ def run(stage, batches, ctx):
         return stage(batch, ctx)
     return original(noted, batches, ctx)
 
-engine.run = run
+engine.each = each
 print(os.getpid())
 from hub.cli import main
 sys.argv = ["hub", "--no-progress", "--root", root, "publish", dataset, "--no-push"]

@@ -1,0 +1,129 @@
+"""Tables larger than memory: Arrow batches spilled to memory-mapped files.
+
+A publish reads its source batch by batch, and every later stage (checks, hashing,
+fingerprints, shard writing) goes over the rows in slices. Only holding all the decoded
+batches made its memory grow with the rows. A `Spill` takes the batches as they come: below
+`config.spill_bytes()` it keeps them in memory; past it, it appends them to Arrow IPC stream
+files under the hub's work folder (`.hub/spill/`, on the repository's disk: /tmp may be
+memory), and `table()` gives them back as one table whose buffers are memory-mapped. The
+kernel pages those in as a stage reads a slice and drops them under pressure (they are the
+file's pages, not the process's own), so what the process itself holds is bounded by the
+batches in flight. A file is unlinked as soon as it is mapped: nothing stays on disk after
+the table is gone, or after a crash.
+
+The table is the same either way: same schema, same values, same chunk boundaries.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from hub import config
+
+__all__ = ["Spill", "filtered", "folder"]
+
+
+def folder(root: Path) -> Path:
+    from hub.repo import work_dir
+
+    path = work_dir(root) / "spill"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Spill:
+    """Tables appended in order (`add`) and read back as one (`table`); spilled to files in
+    `where` (None: never) once they hold more than `threshold` bytes (None: `config.spill_bytes()`)."""
+
+    def __init__(self, where: Path | None, threshold: int | None = None) -> None:
+        self.where = where
+        self.threshold = config.spill_bytes() if threshold is None else threshold
+        self.held: list[pa.Table] = []  # in memory, until the threshold
+        self.held_bytes = 0
+        self.parts: list[pa.Table | Path] = []  # once spilling: the files written, in order
+        self._writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.spilled_bytes = 0
+
+    @property
+    def spilling(self) -> bool:
+        return bool(self.parts) or self._writer is not None
+
+    def add(self, table: pa.Table) -> None:
+        if not self.spilling:
+            self.held.append(table)
+            self.held_bytes += table.nbytes
+            if self.where is None or self.held_bytes <= self.threshold:
+                return
+            held, self.held = self.held, []
+            for t in held:
+                self._write(t)
+            return
+        self._write(table)
+
+    def _write(self, table: pa.Table) -> None:
+        if self._writer is None or table.schema != self._schema:
+            self._close()
+            path = self.where / f"{os.getpid()}-{uuid.uuid4().hex}.arrows"
+            self.parts.append(path)
+            self._schema = table.schema
+            self._writer = pa.ipc.new_stream(path, table.schema)  # a stream: each batch may carry its own dictionaries
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.spilled_bytes += table.nbytes
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def tables(self) -> list[pa.Table]:
+        """What was added, in order: a table per run of one schema (held ones as they came)."""
+        if not self.spilling:
+            return self.held
+        self._close()
+        out = []
+        for path in self.parts:
+            out.append(_mapped(path))
+        self.parts = []
+        return out
+
+    def table(self, schema: pa.Schema | None = None) -> pa.Table:
+        """What was added as one table (of `schema` when nothing was); the tables must share a schema."""
+        tables = self.tables()
+        if not tables:
+            if schema is None:
+                raise ValueError("nothing was added and no schema given")
+            return schema.empty_table()
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def discard(self) -> None:
+        """Remove the files not yet read back (after a failure)."""
+        self._close()
+        for path in self.parts:
+            Path(path).unlink(missing_ok=True)
+        self.parts, self.held = [], []
+
+
+def _mapped(path: Path) -> pa.Table:
+    """The IPC stream file at `path` as a table of memory-mapped buffers; the file is unlinked
+    (the mapping keeps its pages until the table goes)."""
+    try:
+        with pa.memory_map(str(path)) as source:
+            return pa.ipc.open_stream(source).read_all()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def filtered(table: pa.Table, keep: Any, where: Path, rows: int = 65_536) -> pa.Table:
+    """`table.filter(keep)` (a boolean per row) a slice at a time, spilled as it goes: a
+    large table's kept rows are not copied into memory all at once."""
+    spill = Spill(where)
+    for start in range(0, table.num_rows, rows):
+        spill.add(table.slice(start, rows).filter(pa.array(keep[start:start + rows])))
+    return spill.table(table.schema)

@@ -1,0 +1,117 @@
+"""A source larger than memory (#18): past HUB_SPILL_BYTES, a publish keeps its decoded
+batches in memory-mapped files under `.hub/spill/` (`hub.spill`) instead of in memory. The
+published version must be the same byte for byte, the files must be gone afterwards, and a
+source that breaks part-way must leave none behind.
+
+The source is the chatterbot-corpus dialogues (English, Spanish, Chinese) as two Parquet files,
+decoded 500 rows at a time, with a dialogue id of invalid UTF-8 in one batch (that batch alone
+is read row by row) and an intent outside the label set (rejected by the checks, so the valid
+rows are filtered a slice at a time)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import hub
+import hub.sources
+import hub.spill
+from conftest import DEMO
+from hub.demo.chatterbot import load
+
+DATASET = "corpora/chatterbot-parquet"
+BAD_UTF8, BAD_LABEL = 1234, 2345  # rows (0-based, over both files) spoiled
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    found = list(load({}))
+    assert len(found) == 2773
+    return found
+
+
+def _hub(tmp: Path, records: list[dict]) -> Path:
+    root = hub.init(tmp)
+    folder = root / "registry" / DATASET
+    (folder / "raw").mkdir(parents=True)
+    demo = yaml.safe_load((DEMO / "chatterbot-dialogue" / "dataset.yaml").read_text(encoding="utf-8"))
+    rows = [dict(r, dialogue_id=r["dialogue_id"].encode()) for r in records]
+    rows[BAD_UTF8]["dialogue_id"] = b"\xff" + rows[BAD_UTF8]["dialogue_id"]
+    rows[BAD_LABEL]["intent"] = "weather"
+    half = len(rows) // 2
+    for i, part in enumerate((rows[:half], rows[half:])):
+        pq.write_table(pa.Table.from_pylist(part), folder / "raw" / f"part-{i}.parquet", row_group_size=700)
+    doc = {**{k: demo[k] for k in ("title", "description", "modality", "record", "languages", "license", "labels", "split")},
+           "source": {"format": "parquet", "files": [{"path": "raw/part-0.parquet"}, {"path": "raw/part-1.parquet"}]}}
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return root
+
+
+def _version(root: Path) -> tuple[dict, dict[str, bytes]]:
+    folder = root / "registry" / DATASET / "versions" / "1.0.0"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    files = {f["path"]: (folder / f["path"]).read_bytes() for f in manifest["files"]}
+    files[manifest["fingerprints"]["path"]] = (folder / manifest["fingerprints"]["path"]).read_bytes()
+    return manifest, files
+
+
+@pytest.fixture
+def mapped(monkeypatch) -> list[Path]:
+    """Every spill file read back, as `hub.spill` maps it."""
+    seen: list[Path] = []
+    real = hub.spill._mapped
+
+    def recording(path: Path) -> pa.Table:
+        seen.append(path)
+        return real(path)
+
+    monkeypatch.setattr(hub.spill, "_mapped", recording)
+    monkeypatch.setattr(hub.sources, "_READ_BATCH", 500)
+    return seen
+
+
+def test_a_spilled_publish_is_the_publish_in_memory(tmp_path, records, mapped, monkeypatch):
+    here = _hub(tmp_path / "here", records)
+    in_memory = hub.publish(DATASET, root=here, allow_rejects=True, push=False)
+    assert mapped == []  # 2,773 dialogues are far below the default threshold
+    there = _hub(tmp_path / "there", records)
+    monkeypatch.setenv("HUB_SPILL_BYTES", "0")
+    spilled = hub.publish(DATASET, root=there, allow_rejects=True, push=False)
+    assert len(mapped) >= 3  # the read batches (one file per schema), the valid rows, the fingerprints
+    assert list((there / ".hub" / "spill").iterdir()) == []  # unlinked as soon as they were mapped
+
+    (m_here, files_here), (m_there, files_there) = _version(here), _version(there)
+    assert files_there == files_here  # shards and fingerprints, byte for byte
+    differ = {k for k in m_here.keys() | m_there.keys() if m_here.get(k) != m_there.get(k)}
+    assert differ <= {"created", "fingerprints"}, differ
+    assert m_there["fingerprints"]["sha256"] == m_here["fingerprints"]["sha256"]
+    for published in (in_memory, spilled):
+        report = published.report
+        assert (report.rows_read, report.rows_valid) == (2773, 2771)
+        problems = sorted((p.file, p.row, p.slug, p.message) for p in report.problems)
+        assert problems == [("raw/part-0.parquet", BAD_UTF8 + 1, "type-error", "dialogue_id: b'\\xffen-tech-support-0519' is not of type 'string'"),
+                            ("raw/part-1.parquet", BAD_LABEL - 1386 + 1, "label-not-in-set", "label 'weather' in intent is not in the label set")], problems
+    quarantine = [(here / in_memory.report.quarantine).read_text(encoding="utf-8").replace(str(here), "ROOT"),
+                  (there / spilled.report.quarantine).read_text(encoding="utf-8").replace(str(there), "ROOT")]
+    assert quarantine[0] == quarantine[1]
+
+
+def test_a_source_that_breaks_part_way_leaves_no_spill_files(tmp_path, records, mapped, monkeypatch):
+    root = _hub(tmp_path / "hub", records)
+    path = root / "registry" / DATASET / "raw" / "part-1.parquet"
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = b"\x00" * 2000  # a row group's pages spoiled; the footer intact
+    path.write_bytes(bytes(data))
+    monkeypatch.setenv("HUB_SPILL_BYTES", "0")
+    with pytest.raises(hub.ValidationFailed) as raised:
+        hub.publish(DATASET, root=root, allow_rejects=True, push=False)
+    problems = [p for p in raised.value.fields["report"].problems if p.slug == "source-error"]
+    assert len(problems) == 1 and problems[0].message.startswith("source file 'raw/part-1.parquet' is not readable Parquet: "), problems
+    assert list((root / ".hub" / "spill").iterdir()) == []  # what was spilled before the break is gone
+    assert not (root / "registry" / DATASET / "versions").exists() or not any((root / "registry" / DATASET / "versions").iterdir())
