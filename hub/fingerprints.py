@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "PATH", "SCHEMA", "Prints", "band_key", "digest", "fingerprint_batch", "hamming_bands", "matches", "meta", "safely", "table_of", "thresholds_key", "write"]
 
-BATCH = 4096  # rows of a fingerprinting batch (on Ray, a task)
+BATCH = 65_536  # rows of a fingerprinting batch (on Ray, a task): 1M dialogues in 1.6 s, 5.1 s in batches of 4,096 (per-batch overhead)
 FORMAT = 1  # bump when what a file holds changes: files of another format are rebuilt, never trusted
 PATH = "data/index/fingerprints.parquet"  # inside a version's folder (not data/*.parquet, which are the shards)
 SCHEMA = pa.schema([
