@@ -167,3 +167,32 @@ def test_bad_task_and_split(digits, ls_env):
     with pytest.raises(hub.VersionNotFound):
         hub.annotate_push("demo/digits@3.0.0", root=digits)
     assert httpx.get(f"{ls_env.url}/health").status_code == 200
+
+
+def test_a_failed_media_write_is_reported_and_the_same_push_writes_it(digits, ls_env, monkeypatch):
+    """A push writes the media files while it asks the server (#15): a file that cannot be
+    written fails the push after the import, by name, and the same push run again writes it."""
+    from hub.labelstudio import tasks as ls_tasks
+
+    table = read_records(digits / "registry" / "demo" / "digits" / "versions" / "1.0.0", "train", ["image"])
+    victim, blob = table.column("id")[0].as_py(), table.column("image")[0].as_py()["bytes"]
+    media = ls_env.document_root / "demo" / "digits" / "1.0.0" / "train"
+    (media / f"{victim}.png").unlink(missing_ok=True)  # the folder is the session's: earlier tests may have written it
+    real = ls_tasks._write
+
+    def disk_full_for_one(path, data):
+        if path.name == f"{victim}.png":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(ls_tasks, "_write", disk_full_for_one)
+    with pytest.raises(hub.AnnotationError) as err:
+        hub.annotate_push("demo/digits@1.0.0", root=digits)
+    assert err.value.message == f"writing the media files to {media} failed: [Errno 28] No space left on device"
+    assert "run the same push again" in err.value.hint
+    assert not (media / f"{victim}.png").exists()
+    monkeypatch.setattr(ls_tasks, "_write", real)
+    again = hub.annotate_push("demo/digits@1.0.0", root=digits)
+    assert (again["imported"], again["already_there"]) == (0, table.num_rows)
+    assert (media / f"{victim}.png").read_bytes() == blob
+    assert all((media / f"{rid}.png").is_file() for rid in table.column("id").to_pylist())

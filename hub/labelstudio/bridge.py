@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import shutil
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,7 +38,7 @@ from hub.labelstudio.agreement import agreement
 from hub.labelstudio.client import Client
 from hub.labelstudio.config import ResultError, TaskSpec, from_results, label_config, task_spec, tasks_for
 from hub.labelstudio.resolve import RULES, Vote, resolve
-from hub.labelstudio.tasks import build_tasks, decode_value, media_columns, read_records
+from hub.labelstudio.tasks import build_tasks, check_media_dir, decode_value, media_columns, read_records, write_media
 from hub.repo import dataset_dir, work_dir
 from hub.versions import _shards_with_split, published_versions, read_manifest, version_dir
 
@@ -136,6 +137,43 @@ def _project_url(client: Client, pid: int) -> str:
 
 
 
+class _MediaWriter:
+    """Writes the media files of a push (`write_media`) in a thread while the push asks the
+    server (finding and creating the project, connecting storage, importing), and waits for it
+    at the end: a push returns once every file is there. A failed write raises after the
+    import; the same push run again writes the files still missing (of every selected record,
+    tasks already there or not). When the push itself fails, the writer stops after its batch."""
+
+    def __init__(self, spec: TaskSpec, table: Any, media_dir: Path) -> None:
+        self.stop = threading.Event()
+        self.media_dir = media_dir
+        self.thread, self.error = None, None
+        if records.get(spec.record).task_media(spec) and table.num_rows:
+            self.thread = threading.Thread(target=self._run, args=(spec, table, media_dir), name="hub-media-writer", daemon=True)
+
+    def _run(self, spec: TaskSpec, table: Any, media_dir: Path) -> None:
+        try:
+            write_media(spec, table, media_dir, stop=self.stop)
+        except BaseException as exc:  # reported by __exit__, in the push's thread
+            self.error = exc
+
+    def __enter__(self) -> _MediaWriter:
+        if self.thread is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self.thread is None:
+            return
+        if exc is not None:
+            self.stop.set()
+        self.thread.join()
+        if exc is None and self.error is not None:
+            raise AnnotationError(f"writing the media files to {self.media_dir} failed: {self.error}",
+                                  hint="The tasks are in the project; free the disk or fix the folder's permissions and run the same push again: "
+                                       "it writes the files still missing.") from self.error
+
+
 def push(root: Path, ref: str, *, split: str = "train", task: str | None = None, limit: int | None = None, sample: int | None = None,
          seed: int = 0, prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str | None = None,
          overlap: int | None = None, client: Client | None = None) -> dict[str, Any]:
@@ -166,46 +204,49 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
         raise AnnotationError(f"{dataset}@{version} has no split {split!r}", hint=f"Use one of: {', '.join(manifest['splits'])}.", dataset=dataset, split=split)
     labels = list(manifest.get("labels") or [])
     table = read_records(vdir, split, [*media_columns(spec), spec.field], limit=limit, sample=sample, seed=seed)
-    client = client or Client()
-    title = _title(dataset, version, split, spec.name)
-    hub_root = str(root.resolve())  # a project belongs to one hub repository
-    project = next((p for p in client.find_projects(title) if _meta(p, client, strict=False).get("root") == hub_root), None)
-    meta = _meta(project, client) if project else {
-        "format": FORMAT, "dataset": dataset, "version": version, "split": split, "task": spec.name, "record": spec.record, "field": spec.field,
-        "labels": [], "channels": None, "root": hub_root,
-    }
     kind = records.get(spec.record)
-    config_labels = labels
-    if spec.labels_from:  # e.g. the speakers of speaker segments
-        config_labels = sorted(set(meta["labels"]) | set(table.column(spec.labels_from).to_pylist()))
-    elif spec.needs_labels and not labels:
-        raise AnnotationError(f"{dataset} has no label set for the {spec.name} task", hint="List the classes under `labels:` in dataset.yaml and publish again.", dataset=dataset)
-    if meta["channels"] is None and table.num_rows:
-        meta["channels"] = kind.task_channels(spec, table)
-    xml = label_config(spec, config_labels, channels=meta["channels"])
-    created = project is None
-    if created:
-        meta["labels"] = config_labels
-        project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or entry.overlap or DEFAULT_OVERLAP))
-    else:
-        if meta["labels"] != config_labels:
-            meta["labels"] = config_labels
-            client.update_project(project["id"], "label config", label_config=xml, description=_describe(meta))
-        if overlap is not None and overlap != project.get("maximum_annotations"):
-            client.update_project(project["id"], "annotations per task", **_queue_settings(overlap))
-    pid = project["id"]
-    existing = set() if created else {t["data"].get("record_id") for t in client.iter_tasks(pid, annotations=False)}  # a new project has none
-    new = table.filter([rid not in existing for rid in table.column("id").to_pylist()]) if existing else table
-    media_dir = _document_root(root) / dataset / version / split
     document_root = _document_root(root)
-    if kind.task_media(spec) and new.num_rows:
-        storage = str(media_dir.resolve())
-        if created or not any(s.get("path") == storage for s in client.local_storages(pid)):  # a new project has none
-            media_dir.mkdir(parents=True, exist_ok=True)
-            client.add_local_storage(pid, storage)
-    tasks, problems = build_tasks(spec, new, labels, media_dir=media_dir, document_root=document_root, prelabel=prelabel, predictions=predictions,
-                                  model_version=model_version or f"{dataset}@{version}", channels=meta["channels"])
-    imported = client.import_tasks(pid, tasks) if tasks else 0
+    media_dir = document_root / dataset / version / split
+    if kind.task_media(spec) and table.num_rows:
+        check_media_dir(media_dir, document_root)  # before anything is written or asked of the server
+    with _MediaWriter(spec, table, media_dir):  # the files are written while the server is busy
+        client = client or Client()
+        title = _title(dataset, version, split, spec.name)
+        hub_root = str(root.resolve())  # a project belongs to one hub repository
+        project = next((p for p in client.find_projects(title) if _meta(p, client, strict=False).get("root") == hub_root), None)
+        meta = _meta(project, client) if project else {
+            "format": FORMAT, "dataset": dataset, "version": version, "split": split, "task": spec.name, "record": spec.record, "field": spec.field,
+            "labels": [], "channels": None, "root": hub_root,
+        }
+        config_labels = labels
+        if spec.labels_from:  # e.g. the speakers of speaker segments
+            config_labels = sorted(set(meta["labels"]) | set(table.column(spec.labels_from).to_pylist()))
+        elif spec.needs_labels and not labels:
+            raise AnnotationError(f"{dataset} has no label set for the {spec.name} task", hint="List the classes under `labels:` in dataset.yaml and publish again.", dataset=dataset)
+        if meta["channels"] is None and table.num_rows:
+            meta["channels"] = kind.task_channels(spec, table)
+        xml = label_config(spec, config_labels, channels=meta["channels"])
+        created = project is None
+        if created:
+            meta["labels"] = config_labels
+            project = client.create_project(title, _describe(meta), xml, **_queue_settings(overlap or entry.overlap or DEFAULT_OVERLAP))
+        else:
+            if meta["labels"] != config_labels:
+                meta["labels"] = config_labels
+                client.update_project(project["id"], "label config", label_config=xml, description=_describe(meta))
+            if overlap is not None and overlap != project.get("maximum_annotations"):
+                client.update_project(project["id"], "annotations per task", **_queue_settings(overlap))
+        pid = project["id"]
+        existing = set() if created else {t["data"].get("record_id") for t in client.iter_tasks(pid, annotations=False)}  # a new project has none
+        new = table.filter([rid not in existing for rid in table.column("id").to_pylist()]) if existing else table
+        if kind.task_media(spec) and new.num_rows:
+            storage = str(media_dir.resolve())
+            if created or not any(s.get("path") == storage for s in client.local_storages(pid)):  # a new project has none
+                media_dir.mkdir(parents=True, exist_ok=True)
+                client.add_local_storage(pid, storage)
+        tasks, problems = build_tasks(spec, new, labels, media_dir=media_dir, document_root=document_root, write=False, prelabel=prelabel,
+                                      predictions=predictions, model_version=model_version or f"{dataset}@{version}", channels=meta["channels"])
+        imported = client.import_tasks(pid, tasks) if tasks else 0
     return {
         "project": {"id": pid, "title": title, "url": _project_url(client, pid),
                     "overlap": overlap or project["maximum_annotations"]},

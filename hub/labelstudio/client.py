@@ -25,6 +25,8 @@ IMPORT_BATCH = 5000
 # Task ids per export request at most: Django (DATA_UPLOAD_MAX_NUMBER_FIELDS) answers 400 to a
 # query of more than 1,000 fields, and each id is one (`ids[]=`)
 EXPORT_WINDOW = 950
+# What a listing of projects returns of each (the bridge reads no other field of a project it finds)
+PROJECT_FIELDS = "id,title,description,maximum_annotations"
 UNREACHABLE = ("Start it (`scripts/labelstudio start DATA_DIR PORT` runs one on this machine) or set HUB_LABEL_STUDIO_URL to the server "
                "that runs, then run the command again.")
 
@@ -77,9 +79,23 @@ class Client:
         except ProjectNotFound:
             raise ProjectNotFound(f"Label Studio at {self.url} has no project {project_id}", url=self.url, project=project_id) from None
 
-    def find_projects(self, title: str) -> list[dict[str, Any]]:
-        """Every project titled `title`."""
-        return [_dump(p) for p in self.call("listing projects", lambda: list(self.sdk.projects.list(title=title, page_size=100))) if p.title == title]
+    def find_projects(self, title: str, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every project titled `title`, with the fields PROJECT_FIELDS only: the server's sparse
+        fields (`include=`) spare it counting each listed project's tasks and annotations. Pages
+        are read while full (the SDK's pager asks for one more after any page with items)."""
+        found, page = [], 1
+        while True:
+            try:
+                pager = self.call("listing projects", self.sdk.projects.list, title=title, include=PROJECT_FIELDS, page=page, page_size=page_size)
+            except ProjectNotFound:
+                if page > 1:  # past the last page
+                    return found
+                raise
+            items = pager.items or []
+            found += [_dump(p) for p in items if p.title == title]
+            if len(items) < page_size:
+                return found
+            page += 1
 
     def create_project(self, title: str, description: str, label_config: str, **settings: Any) -> dict[str, Any]:
         return _dump(self.call("creating a project", self.sdk.projects.create, title=title, description=description, label_config=label_config,

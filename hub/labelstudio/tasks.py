@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +28,7 @@ from hub.versions import _shards_with_split
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_tasks", "decode_value", "media_columns", "read_records"]
+__all__ = ["build_tasks", "check_media_dir", "decode_value", "media_columns", "read_records", "write_media"]
 
 
 def read_records(version_path: Path, split: str, columns: list[str], *, limit: int | None = None, sample: int | None = None,
@@ -104,6 +106,56 @@ def _media_prefix(folder: Path, document_root: Path) -> str:
     return "/data/local-files/?d=" + ("" if rel == Path(".") else quote(rel.as_posix() + "/", safe="/"))
 
 
+def check_media_dir(media_dir: Path, document_root: Path) -> None:
+    """Raise `AnnotationError` (naming both) when `media_dir` is not inside `document_root`,
+    where Label Studio could not serve its files."""
+    _media_prefix(media_dir, document_root)
+
+
+def _media_path(media_dir: Path, record_id: str, blob: bytes) -> Path:
+    return media_dir / (record_id + _extension(blob))
+
+
+def _write(path: Path, blob: bytes) -> bool:
+    """Write `blob` to `path` unless a file of its size is there already; whether it wrote.
+    (A new file costs one `open`: the usual case, a first push into an empty folder.)"""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except FileExistsError:
+        if path.is_file() and path.stat().st_size == len(blob):
+            return False
+        path.write_bytes(blob)
+        return True
+    try:
+        view = memoryview(blob)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return True
+
+
+def write_media(spec: TaskSpec, table: pa.Table, media_dir: Path, *, stop: threading.Event | None = None, batch: int = 512) -> int:
+    """Write the media bytes of `table`'s records to `media_dir`, named as `build_tasks` names
+    them, skipping files already there with the same size; return how many were written.
+    Reads the table `batch` rows at a time (the bytes are not copied all at once) and stops
+    early once `stop` is set. Records without bytes are skipped (`build_tasks` reports them)."""
+    media_field = records.get(spec.record).task_media(spec)
+    if not media_field or not table.num_rows:
+        return 0
+    media_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for start in range(0, table.num_rows, batch):
+        if stop is not None and stop.is_set():
+            break
+        part = table.slice(start, batch)
+        for record_id, value in zip(part.column("id").to_pylist(), part.column(media_field).to_pylist()):
+            blob = (value or {}).get("bytes")
+            if blob:
+                written += _write(_media_path(media_dir, record_id, blob), blob)
+    return written
+
+
 def media_columns(spec: TaskSpec) -> list[str]:
     """The published columns a task of `spec` needs (besides id and the labelled field)."""
     return records.get(spec.record).task_columns(spec)
@@ -111,10 +163,11 @@ def media_columns(spec: TaskSpec) -> list[str]:
 
 def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir: Path, document_root: Path,
                 prelabel: bool = False, predictions: dict[str, Any] | None = None, model_version: str = "",
-                channels: list[str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                channels: list[str] | None = None, write: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(tasks to import, problems) for the records in `table`.
 
-    Media bytes are written to `media_dir` (skipped when the file is already there). With
+    Media bytes are written to `media_dir` (skipped when the file is already there; with
+    `write=False` the caller writes them, by `write_media`, and the tasks only name them). With
     `prelabel`, each record's current label is attached as a prediction of `model_version`;
     `predictions` (record id -> value) does the same for a model's output.
     """
@@ -122,9 +175,11 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
     kind = records.get(spec.record)
     media_field = kind.task_media(spec)
     media_kind = kind.record_schema().media_fields.get(media_field) if media_field else None
-    if media_field:
-        media_dir.mkdir(parents=True, exist_ok=True)
-    prefix = None
+    prefix = ""
+    if media_field and table.num_rows:
+        prefix = _media_prefix(media_dir, document_root)  # refused before any file is written
+        if write:
+            media_dir.mkdir(parents=True, exist_ok=True)
     for row in table.to_pylist():
         record_id = row["id"]
         data: dict[str, Any] = {"record_id": record_id}
@@ -134,10 +189,9 @@ def build_tasks(spec: TaskSpec, table: pa.Table, labels: list[str], *, media_dir
             if not blob:
                 problems.append({"record_id": record_id, "slug": "no-media", "message": f"record {record_id} has no {media_field} bytes"})
                 continue
-            path = media_dir / (record_id + _extension(blob))
-            if not path.is_file() or path.stat().st_size != len(blob):
-                path.write_bytes(blob)
-            prefix = prefix or _media_prefix(media_dir, document_root)
+            path = _media_path(media_dir, record_id, blob)
+            if write:
+                _write(path, blob)
             data[spec.object] = prefix + quote(path.name, safe="")
             if media_kind == "Image":  # boxes are drawn in percent of the image's size
                 size = _image_size(blob)
