@@ -18,49 +18,116 @@ from hub import records
 from hub.entry import Entry
 from hub.plots import bar_chart
 
-__all__ = ["compute", "plot", "summary"]
+__all__ = ["STATS_BATCH", "Counts", "compute", "plot", "summary"]
 
 
 def summary(values: np.ndarray) -> dict[str, float]:
     """min, median, max and mean of `values` (4 decimals); {} when there are none."""
-    if not len(values):
-        return {}
-    q = np.percentile(values, [0, 50, 100])
-    return {"min": round(float(q[0]), 4), "median": round(float(q[1]), 4), "max": round(float(q[2]), 4), "mean": round(float(values.mean()), 4)}
+    counts = Counts()
+    counts.add(values)
+    return counts.summary()
+
+
+class Counts:
+    """A metric's distinct values and how often each comes, merged batch by batch: the exact
+    min, median, max and mean in memory that grows with the distinct values (text lengths,
+    turn counts: a few thousand), not with the rows."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def add(self, values: np.ndarray) -> None:
+        if len(values):
+            self.parts.append(np.unique(values, return_counts=True))
+            if len(self.parts) >= 64:
+                self._compact()
+
+    def _compact(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.parts) > 1:
+            values, where = np.unique(np.concatenate([u for u, _ in self.parts]), return_inverse=True)
+            counts = np.zeros(len(values), dtype=np.int64)
+            np.add.at(counts, where, np.concatenate([c for _, c in self.parts]))
+            self.parts = [(values, counts)]
+        return self.parts[0]
+
+    def summary(self) -> dict[str, float]:
+        if not self.parts:
+            return {}
+        values, counts = self._compact()
+        n = int(counts.sum())
+        ends = np.cumsum(counts)
+
+        def at(rank: int) -> float:  # the value of 0-based rank `rank` in sorted order
+            return float(values[np.searchsorted(ends, rank, side="right")])
+
+        middle = (n - 1) / 2  # numpy's default (linear) percentile 50
+        low, high = at(int(np.floor(middle))), at(int(np.ceil(middle)))
+        median = low + (high - low) * (middle - np.floor(middle))
+        mean = float((values.astype(np.float64) * counts).sum() / n)
+        return {"min": round(float(values[0]), 4), "median": round(median, 4), "max": round(float(values[-1]), 4), "mean": round(mean, 4)}
+
+
+STATS_BATCH = 65_536  # rows measured at a time
 
 
 def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, certificate: dict[str, Any]) -> dict[str, Any]:
     """The stats of `table` (published schema) split by `index` into `names`; the groups per
-    split are the leakage certificate's (`certify` counted them from the data)."""
+    split are the leakage certificate's (`certify` counted them from the data).
+
+    The record type measures `STATS_BATCH` rows at a time and each split keeps its metrics'
+    value counts (`Counts`), so a large table is never measured whole; only a record type with
+    its own `split_stats` (durations, channel ranges) gets every row's metrics at the end.
+    """
+    from hub.batches import slices
+    from hub.records.base import RecordType
+
     schema = entry.schema
     labels = list(schema.labels)
     class_fields = [path[0] for path in schema.label_paths if len(path) == 1 and not pa.types.is_list(table.schema.field(path[0]).type)]  # not tags
-    classes = {f: table.column(f).to_numpy(zero_copy_only=False) for f in class_fields}
     kind = records.get(schema.record)
-    per_row, per_item = kind.metrics(table)
+    whole_rows = type(kind).split_stats is not RecordType.split_stats  # it reads every row's metrics
+    index = np.asarray(index)
+    class_counts: dict[str, np.ndarray] = {f: np.zeros((len(names), len(labels)), dtype=np.int64) for f in class_fields}
+    counts: list[dict[str, Counts]] = [{} for _ in names]
+    kept: dict[str, list[np.ndarray]] = {}
+    start = 0
+    for batch in slices(table, STATS_BATCH):
+        split_of = index[start:start + batch.num_rows]
+        start += batch.num_rows
+        for field in class_fields:
+            values = batch.column(field).to_numpy(zero_copy_only=False)
+            for i in range(len(names)):
+                chosen = values[split_of == i]
+                known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
+                if len(known):
+                    class_counts[field][i] += np.bincount(known, minlength=len(labels))[: len(labels)]
+        per_row, per_item = kind.metrics(batch)
+        for metric, values in per_row.items():
+            for i in range(len(names)):
+                counts[i].setdefault(metric, Counts()).add(values[split_of == i])
+            if whole_rows:
+                kept.setdefault(metric, []).append(values)
+        for metric, (values, rows) in per_item.items():
+            item_split = split_of[rows]
+            for i in range(len(names)):
+                counts[i].setdefault(metric, Counts()).add(values[item_split == i])
+    per_row_all = {metric: np.concatenate(parts) for metric, parts in kept.items()}
     out: dict[str, Any] = {"rows": table.num_rows, "splits": {}}
-    class_counts: dict[str, np.ndarray] = {f: np.zeros((len(names), len(labels)), dtype=np.int64) for f in classes}
     for i, name in enumerate(names):
-        mask = index == i
-        n = int(mask.sum())
+        n = int((index == i).sum())
         split: dict[str, Any] = {"rows": n, "fraction": round(n / table.num_rows, 4) if table.num_rows else 0,
                                  "groups": certificate["splits"][name]["groups"]}
-        for field, values in classes.items():
-            chosen = values[mask]
-            known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
-            if len(known):
-                counts = np.bincount(known, minlength=len(labels))
-                class_counts[field][i] = counts[: len(labels)]
-                split.setdefault("classes", {})[field] = {labels[c]: int(counts[c]) for c in range(len(labels)) if counts[c]}
-        for metric, values in per_row.items():
-            split[metric] = summary(values[mask])
-        for metric, (values, rows) in per_item.items():
-            split[metric] = summary(values[mask[rows]])
-        if n:
-            split.update(kind.split_stats(table, mask, per_row, split, entry))
+        for field in class_fields:
+            row = class_counts[field][i]
+            if row.any():
+                split.setdefault("classes", {})[field] = {labels[c]: int(row[c]) for c in range(len(labels)) if row[c]}
+        for metric, values in counts[i].items():
+            split[metric] = values.summary()
+        if n and whole_rows:
+            split.update(kind.split_stats(table, index == i, per_row_all, split, entry))
         out["splits"][name] = split
     if class_counts:
-        out["class_balance"] = {field: {"largest_deviation": _largest_deviation(counts)} for field, counts in class_counts.items()}
+        out["class_balance"] = {field: {"largest_deviation": _largest_deviation(c)} for field, c in class_counts.items()}
     return out
 
 

@@ -105,3 +105,31 @@ def test_row_hashes_merge_as_one_batch(corpus, dataset):
     if texts:
         assert merged.texts.equals(whole.texts)
     assert RowHashes.merge([], texts).groups.dtype == np.uint64
+
+
+@pytest.mark.parametrize("dataset", ["demo/espeak-speech", "demo/chatterbot-dialogue"])
+def test_stats_do_not_depend_on_the_batches(tmp_path, dataset, monkeypatch):
+    """The stats are measured `STATS_BATCH` rows at a time, each split's metrics kept as value
+    counts: the same stats 1, 7 or all rows at a time, and each summary numpy's own over the
+    split's values (durations of real speech, lengths of real dialogue turns)."""
+    import hub.stats
+    from hub.publishing import prepare
+
+    root = hub.init(tmp_path / "hub")
+    copy_demo(root, dataset)
+    p = prepare(root, dataset)
+    outcomes = []
+    for n in (1, 7, 10**9):
+        monkeypatch.setattr(hub.stats, "STATS_BATCH", n)
+        outcomes.append(hub.stats.compute(p.table, p.assignment.index, p.assignment.names, p.entry, p.certificate))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    per_row, per_item = records.get(p.entry.schema.record).metrics(p.table)
+    metrics = {**per_row, **{m: values for m, (values, _) in per_item.items()}}
+    assert metrics  # the record type measures something
+    for i, name in enumerate(p.assignment.names):
+        mask = p.assignment.index == i
+        for metric, values in metrics.items():
+            chosen = values[mask] if metric in per_row else values[mask[per_item[metric][1]]]
+            q = np.percentile(chosen, [0, 50, 100])
+            expected = {"min": round(float(q[0]), 4), "median": round(float(q[1]), 4), "max": round(float(q[2]), 4), "mean": round(float(chosen.mean()), 4)}
+            assert outcomes[-1]["splits"][name][metric] == expected, (name, metric)
