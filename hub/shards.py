@@ -332,7 +332,14 @@ def write_splits(
     counts = np.bincount(split_idx, minlength=len(names))
     plan = ShardPlan(list(names), [int(c) for c in counts], per_shard, table.schema, writer_options(table))
     if engine.name() != "local":
-        files = engine.run(write_shard, range(shard_total(plan)), _Job(folder, table, split_idx, plan, hashed))
+        rows = folder / ".rows.arrows"  # the rows the tasks read, memory-mapped (not through Ray's object store)
+        with pa.ipc.new_stream(rows, table.schema) as sink:
+            for batch in table.to_batches(max_chunksize=ROW_GROUP):  # `_batches`' batches: the same bytes as here
+                sink.write_batch(batch)
+        try:
+            files = engine.run(write_shard, range(shard_total(plan)), _Job(folder, rows, split_idx, plan, hashed))
+        finally:
+            rows.unlink(missing_ok=True)
         if progress:
             progress(table.num_rows)
         return [info for part in files for info in part]
@@ -358,10 +365,12 @@ def shard_total(plan: ShardPlan) -> int:
 
 @dataclass(frozen=True)
 class _Job:
-    """What every shard's task shares (`write_shard`'s context): put once in Ray's object store."""
+    """What every shard's task shares (`write_shard`'s context): put once in Ray's object store.
+    The rows are a file the workers map (`rows`, an Arrow IPC stream in the staging folder, which
+    they can read as they write the shards there): the store holds the split index, not the data."""
 
     folder: Path
-    table: pa.Table
+    rows: Path
     split_idx: np.ndarray
     plan: ShardPlan
     hashed: bool
@@ -376,7 +385,9 @@ def write_shard(number: int, job: _Job) -> list[dict[str, Any]]:
     The folder must be one the workers can write: the local disk on a local Ray, shared
     storage on a cluster of several machines.
     """
+    from hub.spill import mapped
+
     writer = ShardWriter(job.folder, job.plan, hashed=job.hashed, only=number)
-    for batch, split in _batches(job.table, job.split_idx):
+    for batch, split in _batches(mapped(job.rows), job.split_idx):
         writer.write(batch, split)
     return writer.close()

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from hub import config
 
-__all__ = ["Spill", "filtered", "folder"]
+__all__ = ["Spill", "filtered", "folder", "mapped"]
 
 
 def folder(root: Path) -> Path:
@@ -110,12 +110,15 @@ class Spill:
         self.parts, self.held = [], []
 
 
+def mapped(path: Path) -> pa.Table:
+    """The Arrow IPC stream file at `path` as a table of memory-mapped buffers (its batches as they were written)."""
+    return pa.ipc.open_stream(pa.memory_map(str(path))).read_all()
+
+
 def _mapped(path: Path) -> pa.Table:
-    """The IPC stream file at `path` as a table of memory-mapped buffers; the file is unlinked
-    (the mapping keeps its pages until the table goes)."""
+    """`mapped(path)`, the file unlinked (the mapping keeps its pages until the table goes)."""
     try:
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_stream(source).read_all()
+        return mapped(path)
     finally:
         path.unlink(missing_ok=True)
 
