@@ -209,8 +209,8 @@ def push(root: Path, ref: str, *, split: str = "train", task: str | None = None,
     media_dir = document_root / dataset / version / split
     if kind.task_media(spec) and table.num_rows:
         check_media_dir(media_dir, document_root)  # before anything is written or asked of the server
+    client = client or Client()  # before the writer starts: making its TLS context is CPU work the thread would slow
     with _MediaWriter(spec, table, media_dir):  # the files are written while the server is busy
-        client = client or Client()
         title = _title(dataset, version, split, spec.name)
         hub_root = str(root.resolve())  # a project belongs to one hub repository
         project = next((p for p in client.find_projects(title) if _meta(p, client, strict=False).get("root") == hub_root), None)
