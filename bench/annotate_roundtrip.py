@@ -1,7 +1,13 @@
 """Push N tasks to Label Studio and pull N annotations back: the hub against the plain SDK.
 
     .venv/bin/python bench/annotate_roundtrip.py --tasks 20000 --json bench/results/annotate_roundtrip_20k.json
-    .venv/bin/python bench/annotate_roundtrip.py --data digits     # the 1,438 train images of demo/digits
+    .venv/bin/python bench/annotate_roundtrip.py --data digits     # the 1,437 train images of demo/digits
+    .venv/bin/python bench/annotate_roundtrip.py --data digits --repeat 5 --order hub-first
+
+Three sides (`SIDES`): the bare SDK's create + import and export (`baseline`), the SDK doing what
+the hub's push does to get the same project (`sdk_media`: settings, media files, storage;
+push only), and the hub. Each of --repeat round trips runs in its own hub with new projects;
+the figures are medians.
 
 Starts its own Label Studio (scripts/labelstudio) in a temporary data folder unless --url and
 --token name a running one. See bench/README.md for what each side does.
@@ -10,17 +16,20 @@ Starts its own Label Studio (scripts/labelstudio) in a temporary data folder unl
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pyarrow as pa
@@ -111,7 +120,12 @@ def _hwm_mb() -> float | None:
 
 def timed(func, *args, **kwargs):
     """The call's result, wall and CPU seconds, and the process's peak RSS during it (MB: the
-    peak is reset first through /proc/self/clear_refs, so each side has its own)."""
+    peak is reset first through /proc/self/clear_refs, so each side has its own). Untimed
+    first: a full garbage collection and a sync, so that neither what earlier calls left in this
+    process (tables, tasks, exports) nor the disk writes of the last publish land on this
+    call's clock."""
+    gc.collect()
+    os.sync()
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -119,6 +133,21 @@ def timed(func, *args, **kwargs):
     cpu0, t0 = time.process_time(), time.perf_counter()
     result = func(*args, **kwargs)
     return result, round(time.perf_counter() - t0, 3), round(time.process_time() - cpu0, 3), _hwm_mb()
+
+
+SIDES = {
+    "baseline": "the bare SDK: projects.create (title, label config) and projects.import_tasks of the task dicts (built untimed, "
+                "their media written untimed); its pull: one JSON export request (exports.download_sync)",
+    "sdk_media": "the bare SDK doing what the hub's push does to get the same project (push only): projects.create with the hub's "
+                 "queue settings, writing each image file (Path.write_bytes), connecting a local-files storage, projects.import_tasks",
+    "hub": "hub.annotate_push (read the split, find the project by title, create it, connect storage, write media, import) and "
+           "hub.annotate_pull (paged JSON export, conversion, agreement, resolution, overlay, publish)",
+}
+
+
+def median(values: list[float | None]) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    return round(statistics.median(values), 3) if values else None
 
 
 def main() -> None:
@@ -131,6 +160,7 @@ def main() -> None:
     parser.add_argument("--order", choices=["baseline-first", "hub-first"], default="baseline-first", help="which side runs first in each phase")
     parser.add_argument("--data", choices=["dialogue", "digits"], default="dialogue",
                         help="synthetic dialogues (--tasks of them) or the train images of demo/digits (--tasks ignored)")
+    parser.add_argument("--repeat", type=int, default=3, help="round trips (each in a fresh hub, new projects); figures are medians (default 3)")
     args = parser.parse_args()
 
     os.environ["HUB_NO_PROGRESS"] = "1"
@@ -140,6 +170,9 @@ def main() -> None:
         import hub
         from label_studio_sdk import LabelStudio
 
+        from hub import records
+        from hub.entry import load_entry
+        from hub.labelstudio.bridge import DEFAULT_OVERLAP, _queue_settings
         from hub.labelstudio.config import label_config, task_spec
 
         if args.url:
@@ -148,71 +181,123 @@ def main() -> None:
             proc, url = start_server(workdir)
             token = TOKEN
         os.environ.update(HUB_LABEL_STUDIO_URL=url, HUB_LABEL_STUDIO_TOKEN=token, HUB_LABEL_STUDIO_DOCUMENT_ROOT=str(workdir))
-        root = hub.init(workdir / "hub")
         from hub.labelstudio.tasks import build_tasks, media_columns, read_records
 
         sdk = LabelStudio(base_url=url, api_key=token, timeout=600)
-        if args.data == "digits":
-            dataset, record, task, labels = digits_dataset(root), "image", "classification", [str(d) for d in range(10)]
-        else:
-            dataset, record, task, labels = make_dataset(root, args.tasks), "dialogue", "intent", LABELS
+        record, task, labels = ("image", "classification", [str(d) for d in range(10)]) if args.data == "digits" else ("dialogue", "intent", LABELS)
         spec = task_spec(record, task)
-        table = read_records(root / "registry" / dataset / "versions" / "1.0.0", "train", [*media_columns(spec), spec.field])
+
+        def publish(root: Path) -> str:
+            return digits_dataset(root) if args.data == "digits" else make_dataset(root, args.tasks)
+
+        roots = [hub.init(workdir / f"hub-{r}") for r in range(args.repeat)]
+        dataset = [publish(root) for root in roots][0]  # all before any timing
+        table = read_records(roots[0] / "registry" / dataset / "versions" / "1.0.0", "train", [*media_columns(spec), spec.field])
         ids = table.column("id").to_pylist()
         n = len(ids)
         # every record gets a model prediction that differs from its label: the annotations pulled change every label
         index = [labels.index(v) if isinstance(v, str) else v for v in table.column(spec.field).to_pylist()]
         predicted = {rid: labels[(i + 1) % len(labels)] for rid, i in zip(ids, index)}
-
-        # -- baseline: the plain SDK creates a project, imports the same tasks (built here, untimed) and exports them --
+        xml = label_config(spec, labels)
+        # the baseline's tasks, built here (untimed), their media written (untimed); sdk_media's tasks name files it writes itself (timed)
         tasks, _ = build_tasks(spec, table, labels, media_dir=workdir / "baseline-media", document_root=workdir, predictions=predicted,
                                model_version="bench")
-        plain = None
+        own_media = workdir / "sdk-media"
+        media_tasks, _ = build_tasks(spec, table, labels, media_dir=own_media, document_root=workdir, predictions=predicted, model_version="bench",
+                                     write=False)
+        media_field = records.get(spec.record).task_media(spec)
+        if media_field:
+            media_bytes = dict(zip(ids, (v["bytes"] for v in table.column(media_field).to_pylist())))
+            blobs = [(own_media / unquote(t["data"][spec.object].rsplit("/", 1)[1]), media_bytes[t["data"]["record_id"]]) for t in media_tasks]
+        else:
+            blobs = []
+        overlap = load_entry(roots[0], dataset).overlap or DEFAULT_OVERLAP  # the hub's annotations per task
+        hub_media = workdir / dataset.split("/")[0]  # the hub's media folder (its document root is workdir)
+        ref = f"{dataset}@1.0.0"
 
         def sdk_create_and_import():
-            nonlocal plain
-            plain = sdk.projects.create(title="baseline import/export", label_config=label_config(spec, labels))
+            project = sdk.projects.create(title="baseline import/export", label_config=xml)
             for start in range(0, len(tasks), 5000):
-                sdk.projects.import_tasks(id=plain.id, request=tasks[start: start + 5000])
+                sdk.projects.import_tasks(id=project.id, request=tasks[start: start + 5000])
+            return project
 
-        def sdk_export_json():
+        def sdk_same_project():
+            """What a user of the bare SDK does to get the project the hub makes: the same settings, the media files, the storage."""
+            project = sdk.projects.create(title="baseline same project", label_config=xml, **_queue_settings(overlap))
+            if blobs:
+                own_media.mkdir(parents=True, exist_ok=True)
+                for path, blob in blobs:
+                    path.write_bytes(blob)
+                sdk.import_storage.local.create(project=project.id, path=str(own_media), title="media", use_blob_urls=False, recursive_scan=True)
+            for start in range(0, len(media_tasks), 5000):
+                sdk.projects.import_tasks(id=project.id, request=media_tasks[start: start + 5000])
+            return project
+
+        def sdk_export_json(project):
             """Label Studio's JSON export of every task, in one request."""
-            return json.loads(b"".join(sdk.projects.exports.download_sync(plain.id, export_type="JSON", download_all_tasks=True)))
+            return json.loads(b"".join(sdk.projects.exports.download_sync(project.id, export_type="JSON", download_all_tasks=True)))
 
-        # the two sides alternate within each phase (push, push; annotate both; pull, pull), in --order
-        order = ["hub", "baseline"] if args.order == "hub-first" else ["baseline", "hub"]
-        pushes = {"baseline": lambda: timed(sdk_create_and_import),
-                  "hub": lambda: timed(hub.annotate_push, f"{dataset}@1.0.0", task=task, predictions=predicted, model_version="bench", root=root)}
-        figures = {}
-        for side in order:
-            figures[side, "push"] = pushes[side]()
-            print(f"{side} push {figures[side, 'push'][1]:.1f} s", file=sys.stderr, flush=True)
-        pushed = figures["hub", "push"][0]
-        assert pushed["imported"] == n
-        predictions_to_annotations(url, token, plain.id)
-        predictions_to_annotations(url, token, pushed["project"]["id"])
-        pulls = {"baseline": lambda: timed(sdk_export_json), "hub": lambda: timed(hub.annotate_pull, pushed["project"]["id"], root=root)}
-        for side in order:
-            figures[side, "pull"] = pulls[side]()
-            print(f"{side} pull {figures[side, 'pull'][1]:.1f} s", file=sys.stderr, flush=True)
-        exported, pulled = figures["baseline", "pull"][0], figures["hub", "pull"][0]
-        assert sum(len(t["annotations"]) for t in exported) == n
-        assert pulled["records_changed"] == n and pulled["version"] == "1.1.0", pulled["message"]
-        (_, base_push, base_push_cpu, base_push_mb), (_, base_pull, base_pull_cpu, base_pull_mb) = figures["baseline", "push"], figures["baseline", "pull"]
-        (_, hub_push, hub_push_cpu, hub_push_mb), (_, hub_pull, hub_pull_cpu, hub_pull_mb) = figures["hub", "push"], figures["hub", "pull"]
-        hub_export = pulled["timings"]["export_s"]
+        # warm-up (untimed): the server's first create, import and export, and the hub's first push, cost more than later ones
+        warm = sdk.projects.create(title="warm-up", label_config=xml)
+        sdk.projects.import_tasks(id=warm.id, request=tasks[:10])
+        sdk_export_json(warm)
+        sdk.projects.delete(id=warm.id)
+        warmed = hub.annotate_push(ref, task=task, limit=10, root=roots[0])
+        sdk.projects.delete(id=warmed["project"]["id"])
 
-        result = {
-            "tasks": n, "data": args.data, "label_studio": "1.23.2 (sqlite, runserver)", "order": order,
-            "baseline": {"push_s": base_push, "push_cpu_s": base_push_cpu, "push_peak_rss_mb": base_push_mb, "pull_s": base_pull,
-                         "pull_cpu_s": base_pull_cpu, "pull_peak_rss_mb": base_pull_mb, "total_s": round(base_push + base_pull, 3)},
-            "hub": {"push_s": hub_push, "push_cpu_s": hub_push_cpu, "push_peak_rss_mb": hub_push_mb, "pull_s": hub_pull, "pull_cpu_s": hub_pull_cpu,
-                    "pull_peak_rss_mb": hub_pull_mb,
-                    "total_s": round(hub_push + hub_pull, 3), "published": pulled["version"], "pull_steps": pulled.get("timings")},
-        }
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process, both sides
-        result["ratio"] = {"push": round(hub_push / base_push, 3), "export": round(hub_export / base_pull, 3), "pull": round(hub_pull / base_pull, 3),
-                           "total": round((hub_push + hub_pull) / (base_push + base_pull), 3)}
+        def fresh(folder: Path, r: int) -> None:
+            """Each run writes its media into a new folder: the last one's is moved aside (deleting thousands of files just
+            before a push would slow its file writes)."""
+            if folder.exists():
+                folder.rename(workdir / f"old-{folder.name}-{r}")
+
+        # the sides alternate within each phase of each round trip (pushes; annotate both; pulls), in --order
+        order = ["hub", "baseline", "sdk_media"] if args.order == "hub-first" else ["baseline", "sdk_media", "hub"]
+        runs = []
+        for r, root in enumerate(roots):
+            fresh(hub_media, r)
+            fresh(own_media, r)
+            pushes = {"baseline": lambda: timed(sdk_create_and_import), "sdk_media": lambda: timed(sdk_same_project),
+                      "hub": lambda: timed(hub.annotate_push, ref, task=task, predictions=predicted, model_version="bench", root=root)}
+            fig = {}
+            for side in order:
+                fig[side, "push"] = pushes[side]()
+                print(f"run {r + 1}: {side} push {fig[side, 'push'][1]:.2f} s", file=sys.stderr, flush=True)
+            pushed, plain = fig["hub", "push"][0], fig["baseline", "push"][0]
+            assert pushed["imported"] == n
+            sdk.projects.delete(id=fig["sdk_media", "push"][0].id)  # push only
+            predictions_to_annotations(url, token, plain.id)
+            predictions_to_annotations(url, token, pushed["project"]["id"])
+            pulls = {"baseline": lambda: timed(sdk_export_json, plain), "hub": lambda: timed(hub.annotate_pull, pushed["project"]["id"], root=root)}
+            for side in [s for s in order if s in pulls]:
+                fig[side, "pull"] = pulls[side]()
+                print(f"run {r + 1}: {side} pull {fig[side, 'pull'][1]:.2f} s", file=sys.stderr, flush=True)
+            exported, pulled = fig["baseline", "pull"][0], fig["hub", "pull"][0]
+            assert sum(len(t["annotations"]) for t in exported) == n
+            assert pulled["records_changed"] == n and pulled["version"] == "1.1.0", pulled["message"]
+            run = {side: {f"{phase}_{what}": fig[side, phase][k] for phase in ("push", "pull") if (side, phase) in fig
+                          for k, what in ((1, "s"), (2, "cpu_s"), (3, "peak_rss_mb"))} for side in ("baseline", "sdk_media", "hub")}
+            run["hub"]["pull_steps"] = pulled.get("timings")
+            runs.append(run)
+
+        def med(side: str, key: str) -> float | None:
+            return median([run[side][key] for run in runs])
+
+        result = {"tasks": n, "data": args.data, "label_studio": "1.23.2 (sqlite, runserver)", "order": order, "repeat": args.repeat,
+                  "sides": SIDES, "figures": "medians over the runs; peak RSS: the largest of the runs (this process's VmHWM, reset before each call)"}
+        for side in ("baseline", "sdk_media", "hub"):
+            keys = [k for k in runs[0][side] if k != "pull_steps"]
+            result[side] = {k: (max(run[side][k] for run in runs) if k.endswith("_mb") else med(side, k)) for k in keys}
+        result["hub"]["pull_steps"] = {k: median([run["hub"]["pull_steps"][k] for run in runs]) for k in runs[0]["hub"]["pull_steps"]}
+        for side in ("baseline", "hub"):
+            result[side]["total_s"] = median([run[side]["push_s"] + run[side]["pull_s"] for run in runs])
+        result["hub"]["published"] = "1.1.0"
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # this process, all sides
+        base, same, mine = result["baseline"], result["sdk_media"], result["hub"]
+        result["ratio"] = {"push": round(mine["push_s"] / base["push_s"], 3), "push_vs_sdk_media": round(mine["push_s"] / same["push_s"], 3),
+                           "export": round(mine["pull_steps"]["export_s"] / base["pull_s"], 3), "pull": round(mine["pull_s"] / base["pull_s"], 3),
+                           "total": round(mine["total_s"] / base["total_s"], 3)}
+        result["runs"] = runs
         print(json.dumps(result, indent=2))
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
