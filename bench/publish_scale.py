@@ -31,7 +31,6 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -47,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from publish_dialogue import DATASET_YAML, INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _strings  # noqa: E402
+from publish_dialogue import DATASET_YAML, INTENTS, LANGUAGES, SOURCE_SCHEMA, TURN, _sha256, _strings  # noqa: E402
 from split_dialogue import _texts  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,14 +129,6 @@ class Sampler:
 
 
 # -- the measured operations (in a child) -------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def child(method: str, src: Path, target: Path) -> dict[str, Any]:
