@@ -21,7 +21,7 @@ import yaml
 from hub.errors import StorageError
 from hub.repo import remote_error, s3_filesystem
 
-__all__ = ["PRESIGNED_SECONDS", "presigned_shard"]
+__all__ = ["PRESIGNED_SECONDS", "presigned_shard", "shard_files", "shard_object"]
 
 PRESIGNED_SECONDS = 300  # long enough to start a download; a resume asks the server again
 
@@ -33,6 +33,32 @@ def presigned_shard(root: Path, version: Path, path: str, size: int) -> str | No
     Raises `StorageError` when the remote does not hold the shard, cannot be reached, or holds
     another object under its name than the one the manifest and DVC recorded.
     """
+    found = shard_object(root, version, path, size)
+    if found is None:
+        return None
+    fs, key = found
+    return fs.url(key, expires=PRESIGNED_SECONDS)
+
+
+def shard_files(root: Path, version: Path, shards: list[tuple[str, int]]) -> tuple[Any, list[str]] | None:
+    """(a pyarrow file system, the paths in it) of the version's `shards` ((path, size) each)
+    in the S3 remote, each checked as `presigned_shard` checks it: what the row previews and the
+    SQL console of a replica without the data read (Parquet footers and row groups, by Range).
+    None when the repository's default remote is not S3. Raises `StorageError`."""
+    import pyarrow.fs as pafs
+
+    keys = []
+    for path, size in shards:
+        found = shard_object(root, version, path, size)
+        if found is None:
+            return None
+        keys.append(found[1])
+    return pafs.PyFileSystem(pafs.FSSpecHandler(_filesystem(_s3_remote(root)[1]))), keys
+
+
+def shard_object(root: Path, version: Path, path: str, size: int) -> tuple[Any, str] | None:
+    """(s3fs file system, key) of shard `path` in the S3 remote, checked against the manifest's
+    size and DVC's md5; None when the default remote is not S3. Raises `StorageError`."""
     remote = _s3_remote(root)
     if remote is None:
         return None
@@ -57,7 +83,7 @@ def presigned_shard(root: Path, version: Path, path: str, size: int) -> str | No
         raise StorageError(f"the object {key} is not {path} of version {version.name}: {info.get('size')} bytes, ETag {etag} "
                            f"(the manifest says {size} bytes, DVC md5 {md5})", path=path,
                            hint="Push the version again from a clone that has its data (`dvc push`), and check the object store.")
-    return fs.url(key, expires=PRESIGNED_SECONDS)
+    return fs, key
 
 
 def _dir_md5(version: Path) -> str:

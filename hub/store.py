@@ -81,6 +81,22 @@ class Revision:
 
         _ensure_data(self.path)
 
+    def shard_source(self, files: list[RepoFile]) -> tuple[Any, list[str]]:
+        """Where to read the shards `files` of this version from: (None, their paths) in this
+        checkout; in a replica cloned without the data whose DVC remote is S3, (a pyarrow file
+        system, their keys) in the object store, each checked against the manifest
+        (`hub.objectstore.shard_files`); else they are fetched first (`ensure_data`)."""
+        local = [str(self.path / f.path) for f in files]
+        if not files or (self.path / files[0].path).is_file():
+            return None, local
+        from hub.objectstore import shard_files
+
+        remote = shard_files(self.root, self.path, [(f.path, f.size) for f in files])
+        if remote is not None:
+            return remote
+        self.ensure_data()
+        return None, local
+
     def verified(self, path: str, sha256: str | None,
                  hint: str = "The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).") -> Path:
         """Where the version's file `path` is, once its bytes are checked against the sha256 its

@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -173,17 +174,33 @@ def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, 
         with urllib.request.urlopen(urllib.request.Request(url, headers={"Range": "bytes=100-199"})) as part:
             assert (part.status, part.read()) == (206, original[100:200])
 
+        # the row preview and the SQL console read the shards in the store too (footers and row groups, by Range)
+        api = f"{server.url}/api/datasets/{DATASET}/versions/{published.version}"
+        train = [f for f in published.manifest["files"] if f["split"] == "train"]
+        with urllib.request.urlopen(f"{api}/rows?split=train&offset=5&length=3") as response:
+            page = json.loads(response.read())
+        assert [r["id"] for r in page["rows"]] == pq.read_table(published.path / train[0]["path"], columns=["id"]).column("id").to_pylist()[5:8]
+        assert page["total"] == sum(f["rows"] for f in train)
+        query = urllib.parse.urlencode({"query": "SELECT count(*) AS n, count(DISTINCT dialogue_id) AS d FROM train"})
+        with urllib.request.urlopen(f"{api}/sql?{query}") as response:
+            answer = json.loads(response.read())
+        dialogues = pq.read_table([published.path / f["path"] for f in train], columns=["dialogue_id"]).column("dialogue_id")
+        assert answer["rows"] == [[sum(f["rows"] for f in train), len(set(dialogues.to_pylist()))]]
+
         pulled = hub.pull(f"{DATASET}@{published.version}", endpoint=server.url, cache_dir=tmp_path / "cache")  # checks every sha256
         assert {f["path"]: (pulled.path / f["path"]).read_bytes() == (published.path / f["path"]).read_bytes() for f in pulled.files} == \
             {f["path"]: True for f in published.manifest["files"]}
 
         key = urllib.parse.urlsplit(redirect.value.headers["Location"]).path.lstrip("/")
         s3_env.s3().pipe(key, b"not the shard")  # other bytes under the shard's name
+        wrong = (f"the object {key} is not {shard['path']} of version {published.version}: 13 bytes, ETag {hashlib.md5(b'not the shard').hexdigest()} "
+                 f"(the manifest says {shard['size']} bytes, DVC md5 {key.rsplit('/', 2)[-2] + key.rsplit('/', 1)[-1]})")
         with pytest.raises(urllib.error.HTTPError) as swapped:
             urllib.request.build_opener(_NoRedirects).open(url)
-        assert (swapped.value.code, json.loads(swapped.value.read())["error"]) == \
-            (503, f"the object {key} is not {shard['path']} of version {published.version}: 13 bytes, ETag {hashlib.md5(b'not the shard').hexdigest()} "
-                  f"(the manifest says {shard['size']} bytes, DVC md5 {key.rsplit('/', 2)[-2] + key.rsplit('/', 1)[-1]})")
+        assert (swapped.value.code, json.loads(swapped.value.read())["error"]) == (503, wrong)
+        with pytest.raises(urllib.error.HTTPError) as swapped_rows:  # its rows are refused alike
+            urllib.request.urlopen(f"{api}/rows?split=train&offset=0&length=1")
+        assert (swapped_rows.value.code, json.loads(swapped_rows.value.read())["error"]) == (503, wrong)
 
         s3_env.kill()
         with pytest.raises(urllib.error.HTTPError) as down:

@@ -178,23 +178,33 @@ def _split_files(rev: Revision, split: str) -> list:
     files = rev.split_files(split)
     if not files:
         raise BadRequest(f"{rev.dataset}@{rev.version} has no split {split!r} (splits: {', '.join(rev.manifest.get('splits', {}))})", dataset=rev.dataset, version=rev.version)
-    if not (rev.path / files[0].path).is_file():
-        rev.ensure_data()
     return files
 
 
 def read_rows(rev: Revision, split: str, offset: int, length: int) -> tuple[pa.Table, int]:
-    """Rows [offset, offset+length) of a split, reading only the row groups they are in."""
+    """Rows [offset, offset+length) of a split, reading only the row groups they are in (from
+    this checkout, or from the object store: `Revision.shard_source`)."""
     files = _split_files(rev, split)
     total = sum(f.rows or 0 for f in files)
     pieces, skip, want = [], offset, length
-    for f in files:
+    wanted = []
+    for f in files:  # the shards the rows are in
         if want <= 0:
             break
         if skip >= (f.rows or 0):
             skip -= f.rows or 0
             continue
-        parquet = pq.ParquetFile(rev.path / f.path)
+        wanted.append(f)
+        want -= (f.rows or 0) - skip
+        skip = 0
+    if not wanted:
+        return pa.table({}), total
+    fs, paths = rev.shard_source(wanted)
+    skip, want = offset - sum(f.rows or 0 for f in files[:files.index(wanted[0])]), length
+    for path in paths:
+        if want <= 0:
+            break
+        parquet = pq.ParquetFile(fs.open_input_file(path) if fs is not None else path)
         for g in range(parquet.num_row_groups):
             n = parquet.metadata.row_group(g).num_rows
             if skip >= n:

@@ -301,6 +301,14 @@ EXTRA_FILTER_VALUES = 50  # an extra text field with more distinct values is sea
 _EXTRA_VALUES: dict[tuple[str, str], dict[str, list[str]]] = {}
 
 
+def _on_disk(rev: Revision) -> None:
+    """The version's shards on disk, fetched if this checkout has only data.dvc (DuckDB reads
+    the viewer's searches and filters from files here)."""
+    files = rev.split_files()
+    if files and not (rev.path / files[0].path).is_file():
+        rev.ensure_data()
+
+
 def _extra_values(rev: Revision) -> dict[str, list[str]]:
     """The distinct values of each extra text field of a version with at most `EXTRA_FILTER_VALUES`
     of them, over all its splits."""
@@ -313,7 +321,7 @@ def _extra_values(rev: Revision) -> dict[str, list[str]]:
     files = [str(rev.path / f.path) for f in rev.split_files()]
     if not texts or not files:
         return {}
-    read_rows(rev, next(iter(rev.manifest.get("splits", {}))), 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
+    _on_disk(rev)
     found = {}
     with duckdb.connect() as con:
         for column in texts:
@@ -350,7 +358,7 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
     for i, (column, value) in enumerate(sorted(classes.items())):
         where.append(f"{sql_name(column)} = $class{i}")
         params[f"class{i}"] = names[column].index(value) if features.get(column, {}).get("_type") == "ClassLabel" else value  # a class by index, an extra field by value
-    read_rows(rev, split, 0, 0)  # the shards on disk (fetched if this checkout has only data.dvc)
+    _on_disk(rev)
     rows = f"FROM read_parquet($files) WHERE {' AND '.join(where)}"
     with duckdb.connect() as con:
         total = con.sql(f"SELECT count(*) {rows}", params=params).fetchall()[0][0]

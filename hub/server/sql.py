@@ -58,11 +58,11 @@ def _statement(query: str) -> None:
 
 def _connect(rev: Revision) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the version's splits as tables, external access off and locked."""
-    splits = {split: [str(rev.path / f.path) for f in rev.split_files(split)] for split in rev.manifest.get("splits", {})}
+    splits = {split: rev.shard_source(rev.split_files(split)) for split in rev.manifest.get("splits", {})}  # on disk, or in the object store
     con = duckdb.connect(":memory:", config=_CONFIG)
-    for split, paths in splits.items():
+    for split, (fs, paths) in splits.items():
         if paths:
-            con.register(split, ds.dataset(paths, format="parquet"))
+            con.register(split, ds.dataset(paths, format="parquet", filesystem=fs))
     return con
 
 
@@ -84,8 +84,6 @@ def run_query(rev: Revision, query: str, max_rows: int = MAX_ROWS, time_limit: f
     message is DuckDB's), or that runs past `time_limit` seconds.
     """
     _statement(query)
-    if rev.split_files() and not (rev.path / rev.split_files()[0].path).is_file():
-        rev.ensure_data()
     con = _connect(rev)
     timer = threading.Timer(time_limit, con.interrupt)
     timer.start()
