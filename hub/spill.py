@@ -24,16 +24,16 @@ from typing import Any
 import pyarrow as pa
 
 from hub import config
+from hub.errors import StorageError
 
 __all__ = ["Spill", "filtered", "folder", "mapped"]
 
 
 def folder(root: Path) -> Path:
+    """Where a publish in the repository at `root` spills (made when it first does)."""
     from hub.repo import work_dir
 
-    path = work_dir(root) / "spill"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return work_dir(root) / "spill"
 
 
 class Spill:
@@ -67,15 +67,22 @@ class Spill:
         self._write(table)
 
     def _write(self, table: pa.Table) -> None:
-        if self._writer is None or table.schema != self._schema:
-            self._close()
-            path = self.where / f"{os.getpid()}-{uuid.uuid4().hex}.arrows"
-            self.parts.append(path)
-            self._schema = table.schema
-            self._writer = pa.ipc.new_stream(path, table.schema)  # a stream: each batch may carry its own dictionaries
-        if table.num_rows:
-            self._writer.write_table(table)
-            self.spilled_bytes += table.nbytes
+        try:
+            if self._writer is None or table.schema != self._schema:
+                self._close()
+                self.where.mkdir(parents=True, exist_ok=True)
+                path = self.where / f"{os.getpid()}-{uuid.uuid4().hex}.arrows"
+                self.parts.append(path)
+                self._schema = table.schema
+                self._writer = pa.ipc.new_stream(path, table.schema)  # a stream: each batch may carry its own dictionaries
+            if table.num_rows:
+                self._writer.write_table(table)
+                self.spilled_bytes += table.nbytes
+        except OSError as exc:  # pyarrow's errors on a full disk are OSErrors too
+            self.discard()
+            raise StorageError(f"cannot spill decoded rows to {self.where} ({self.spilled_bytes} bytes written so far): {exc}",
+                               hint=f"Free space on that disk, or raise HUB_SPILL_BYTES (now {self.threshold}) to keep more rows in memory. "
+                                    "Nothing was published.") from exc
 
     def _close(self) -> None:
         if self._writer is not None:
@@ -104,7 +111,10 @@ class Spill:
 
     def discard(self) -> None:
         """Remove the files not yet read back (after a failure)."""
-        self._close()
+        try:
+            self._close()
+        except OSError:
+            pass  # the file goes anyway
         for path in self.parts:
             Path(path).unlink(missing_ok=True)
         self.parts, self.held = [], []

@@ -115,3 +115,18 @@ def test_a_source_that_breaks_part_way_leaves_no_spill_files(tmp_path, records, 
     assert len(problems) == 1 and problems[0].message.startswith("source file 'raw/part-1.parquet' is not readable Parquet: "), problems
     assert list((root / ".hub" / "spill").iterdir()) == []  # what was spilled before the break is gone
     assert not (root / "registry" / DATASET / "versions").exists() or not any((root / "registry" / DATASET / "versions").iterdir())
+
+
+def test_a_spill_folder_that_cannot_be_written_fails_the_publish_by_name(tmp_path, records, mapped, monkeypatch):
+    root = _hub(tmp_path / "hub", records)
+    spill = root / ".hub" / "spill"
+    spill.write_text("not a folder")  # what a full or read-only disk would do to the first file
+    monkeypatch.setenv("HUB_SPILL_BYTES", "0")
+    with pytest.raises(hub.StorageError) as raised:
+        hub.publish(DATASET, root=root, allow_rejects=True, push=False)
+    assert raised.value.message == f"cannot spill decoded rows to {spill} (0 bytes written so far): [Errno 17] File exists: '{spill}'"
+    assert raised.value.hint == "Free space on that disk, or raise HUB_SPILL_BYTES (now 0) to keep more rows in memory. Nothing was published."
+    assert not (root / "registry" / DATASET / "versions").exists()
+    monkeypatch.delenv("HUB_SPILL_BYTES")  # below the threshold nothing is spilled: the folder is not even made
+    assert hub.publish(DATASET, root=root, allow_rejects=True, push=False).version == "1.0.0"
+    assert mapped == []
