@@ -186,6 +186,11 @@ def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, 
             answer = json.loads(response.read())
         dialogues = pq.read_table([published.path / f["path"] for f in train], columns=["dialogue_id"]).column("dialogue_id")
         assert answer["rows"] == [[sum(f["rows"] for f in train), len(set(dialogues.to_pylist()))]]
+        rows = pq.read_table([published.path / f["path"] for f in train]).to_pylist()  # the viewer's search, on the dataset page
+        matches = sum(any("python" in t.lower() for t in [v for v in r.values() if isinstance(v, str)] + [t["text"] for t in r["turns"]]) for r in rows)
+        with urllib.request.urlopen(f"{server.url}/datasets/{DATASET}?split=train&search=python") as response:
+            html = response.read().decode()
+        assert matches > 10 and f"{matches} rows hold “python”, 1–10 shown" in html
 
         pulled = hub.pull(f"{DATASET}@{published.version}", endpoint=server.url, cache_dir=tmp_path / "cache")  # checks every sha256
         assert {f["path"]: (pulled.path / f["path"]).read_bytes() == (published.path / f["path"]).read_bytes() for f in pulled.files} == \

@@ -174,7 +174,8 @@ def rows(
     return {"dataset": rev.dataset, "version": rev.version, "split": split, "offset": offset, "total": total, "rows": out}
 
 
-def _split_files(rev: Revision, split: str) -> list:
+def split_shards(rev: Revision, split: str) -> list:
+    """The shards of `split` of `rev`; `BadRequest` naming the splits there are for another."""
     files = rev.split_files(split)
     if not files:
         raise BadRequest(f"{rev.dataset}@{rev.version} has no split {split!r} (splits: {', '.join(rev.manifest.get('splits', {}))})", dataset=rev.dataset, version=rev.version)
@@ -184,7 +185,7 @@ def _split_files(rev: Revision, split: str) -> list:
 def read_rows(rev: Revision, split: str, offset: int, length: int) -> tuple[pa.Table, int]:
     """Rows [offset, offset+length) of a split, reading only the row groups they are in (from
     this checkout, or from the object store: `Revision.shard_source`)."""
-    files = _split_files(rev, split)
+    files = split_shards(rev, split)
     total = sum(f.rows or 0 for f in files)
     pieces, skip, want = [], offset, length
     wanted = []
@@ -221,6 +222,21 @@ def read_rows(rev: Revision, split: str, offset: int, length: int) -> tuple[pa.T
     return pa.concat_tables(pieces), total
 
 
+def shards_for_duckdb(con: Any, rev: Revision, files: list) -> tuple[str, dict[str, Any]]:
+    """What a DuckDB query on `con` reads the shards `files` of `rev` from, and its parameters:
+    `read_parquet` of the files in this checkout, or, on a replica that reads them from the
+    object store (`Revision.shard_source`), an Arrow dataset of them registered on `con`. The
+    columns are those of all the shards (a blind split has no labels: nulls there)."""
+    import pyarrow.dataset as ds
+
+    fs, paths = rev.shard_source(files)
+    if fs is None:
+        return "read_parquet($files, union_by_name = true)", {"files": paths}
+    schema = pa.unify_schemas([pq.read_schema(p, filesystem=fs) for p in paths], promote_options="permissive") if paths else None
+    con.register("shards", ds.dataset(paths, format="parquet", filesystem=fs, schema=schema))
+    return "shards", {}
+
+
 def _preview(value: Any, url: str) -> Any:
     """Bytes of media become a URL; long series are cut to a preview."""
     if isinstance(value, dict) and "bytes" in value:
@@ -249,11 +265,9 @@ def media(request: Request, ns: str, name: str, version: str, record_id: str, fi
     columns = rev.manifest.get("features", {})
     if not _is_media(columns.get(field)):  # (a label, or a blind split's withheld label, is no media)
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no media field {field!r}", dataset=rev.dataset, version=rev.version, path=field)
-    files = [str(rev.path / f.path) for f in rev.split_files()]
-    if files and not (rev.path / rev.split_files()[0].path).is_file():
-        rev.ensure_data()
     with duckdb.connect() as con:
-        found = con.execute(f'SELECT "{field}" FROM read_parquet(?, union_by_name = true) WHERE id = ? LIMIT 1', [files, record_id]).fetchall()
+        source, params = shards_for_duckdb(con, rev, rev.split_files())
+        found = con.execute(f'SELECT "{field}" FROM {source} WHERE id = $id LIMIT 1', {**params, "id": record_id}).fetchall()
     if not found:
         raise EntryNotFound(f"{rev.dataset}@{rev.version} has no record {record_id!r}", dataset=rev.dataset, version=rev.version, path=record_id)
     value = found[0][0]

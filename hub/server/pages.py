@@ -33,7 +33,7 @@ import hub
 from hub import records
 from hub.arrowutil import sql_name
 from hub.errors import AccessDenied, BadRequest, EntryNotFound, HubError, UnsafePath
-from hub.server.api import read_json, read_rows
+from hub.server.api import read_json, read_rows, shards_for_duckdb, split_shards
 from hub.server.app import current_user, hub_error_response
 from hub.server.gate import check_download, visible_access, visible_entry
 from hub.store import Revision, file_sha256, resolve_revision
@@ -301,14 +301,6 @@ EXTRA_FILTER_VALUES = 50  # an extra text field with more distinct values is sea
 _EXTRA_VALUES: dict[tuple[str, str], dict[str, list[str]]] = {}
 
 
-def _on_disk(rev: Revision) -> None:
-    """The version's shards on disk, fetched if this checkout has only data.dvc (DuckDB reads
-    the viewer's searches and filters from files here)."""
-    files = rev.split_files()
-    if files and not (rev.path / files[0].path).is_file():
-        rev.ensure_data()
-
-
 def _extra_values(rev: Revision) -> dict[str, list[str]]:
     """The distinct values of each extra text field of a version with at most `EXTRA_FILTER_VALUES`
     of them, over all its splits."""
@@ -318,16 +310,15 @@ def _extra_values(rev: Revision) -> dict[str, list[str]]:
     named = set(schema.record_schema(rev.manifest.get("labels") or []).properties) if schema is not None else set()
     texts = [c for c, f in rev.manifest.get("features", {}).items()
              if c not in named and f.get("_type") == "Value" and f.get("dtype") in ("string", "large_string")]
-    files = [str(rev.path / f.path) for f in rev.split_files()]
-    if not texts or not files:
+    if not texts or not rev.split_files():
         return {}
-    _on_disk(rev)
     found = {}
     with duckdb.connect() as con:
+        source, params = shards_for_duckdb(con, rev, rev.split_files())  # here, or in the object store
         for column in texts:
             quoted = sql_name(column)
-            values = [v for (v,) in con.sql(f"SELECT DISTINCT {quoted} FROM read_parquet($files, union_by_name = true) WHERE {quoted} IS NOT NULL "
-                                            f"ORDER BY 1 LIMIT {EXTRA_FILTER_VALUES + 1}", params={"files": files}).fetchall()]
+            values = [v for (v,) in con.sql(f"SELECT DISTINCT {quoted} FROM {source} WHERE {quoted} IS NOT NULL "
+                                            f"ORDER BY 1 LIMIT {EXTRA_FILTER_VALUES + 1}", params=params).fetchall()]
             if 0 < len(values) <= EXTRA_FILTER_VALUES:
                 found[column] = values
     return found
@@ -348,7 +339,7 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
             texts.append(f"array_to_string(list_transform({sql_name(column)}, lambda t: t.text), ' ')")
     if search and not texts:
         raise BadRequest(f"{rev.dataset} has no text fields to search", hint="Leave the search empty to page through the rows.")
-    params: dict[str, Any] = {"files": [str(rev.path / f.path) for f in rev.split_files(split)]}
+    params: dict[str, Any] = {}
     where = []
     if search:
         where.append("(" + " OR ".join(f"contains(lower({t}), lower($search))" for t in texts) + ")")
@@ -358,9 +349,10 @@ def _matching_rows(rev: Revision, split: str, offset: int, length: int, search: 
     for i, (column, value) in enumerate(sorted(classes.items())):
         where.append(f"{sql_name(column)} = $class{i}")
         params[f"class{i}"] = names[column].index(value) if features.get(column, {}).get("_type") == "ClassLabel" else value  # a class by index, an extra field by value
-    _on_disk(rev)
-    rows = f"FROM read_parquet($files) WHERE {' AND '.join(where)}"
     with duckdb.connect() as con:
+        source, files = shards_for_duckdb(con, rev, split_shards(rev, split))  # here, or in the object store
+        params.update(files)
+        rows = f"FROM {source} WHERE {' AND '.join(where)}"
         total = con.sql(f"SELECT count(*) {rows}", params=params).fetchall()[0][0]
         table = con.sql(f"SELECT * {rows} LIMIT $length OFFSET $offset", params={**params, "length": length, "offset": offset}).to_arrow_table()
     return table, total
