@@ -8,10 +8,12 @@ files under the hub's work folder (`.hub/spill/`, on the repository's disk: /tmp
 memory), and `table()` gives them back as one table whose buffers are memory-mapped. The
 kernel pages those in as a stage reads a slice and drops them under pressure (they are the
 file's pages, not the process's own), so what the process itself holds is bounded by the
-batches in flight. A file is unlinked as soon as it is mapped: nothing stays on disk after
-the table is gone, or after a crash.
+batches in flight. A file is unlinked as soon as it is mapped (its pages stay until the table
+goes), a failed read removes what it wrote, and the files of a process that was killed while
+writing are removed by the next spill in that repository.
 
-The table is the same either way: same schema, same values, same chunk boundaries.
+The table is the same either way (same schema and values: a publish writes the same shards,
+tests/test_spill.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Spill:
         self.threshold = config.spill_bytes() if threshold is None else threshold
         self.held: list[pa.Table] = []  # in memory, until the threshold
         self.held_bytes = 0
-        self.parts: list[pa.Table | Path] = []  # once spilling: the files written, in order
+        self.parts: list[Path] = []  # once spilling: the files written, in order
         self._writer: pa.ipc.RecordBatchStreamWriter | None = None
         self._schema: pa.Schema | None = None
         self.spilled_bytes = 0
@@ -70,7 +72,9 @@ class Spill:
         try:
             if self._writer is None or table.schema != self._schema:
                 self._close()
-                self.where.mkdir(parents=True, exist_ok=True)
+                if not self.parts:
+                    self.where.mkdir(parents=True, exist_ok=True)
+                    _remove_stale(self.where)
                 path = self.where / f"{os.getpid()}-{uuid.uuid4().hex}.arrows"
                 self.parts.append(path)
                 self._schema = table.schema
@@ -118,6 +122,20 @@ class Spill:
         for path in self.parts:
             Path(path).unlink(missing_ok=True)
         self.parts, self.held = [], []
+
+
+def _remove_stale(where: Path) -> None:
+    """Remove the spill files of processes that are gone (killed while writing them)."""
+    for path in where.glob("*.arrows"):
+        pid = path.name.split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def mapped(path: Path) -> pa.Table:

@@ -11,6 +11,7 @@ rows are filtered a slice at a time)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -80,10 +81,14 @@ def test_a_spilled_publish_is_the_publish_in_memory(tmp_path, records, mapped, m
     in_memory = hub.publish(DATASET, root=here, allow_rejects=True, push=False)
     assert mapped == []  # 2,773 dialogues are far below the default threshold
     there = _hub(tmp_path / "there", records)
+    (there / ".hub" / "spill").mkdir()
+    dead, alive = there / ".hub" / "spill" / "999999999-killed.arrows", there / ".hub" / "spill" / f"{os.getppid()}-writing.arrows"
+    dead.write_bytes(b"left by a publish that was killed")
+    alive.write_bytes(b"another publish, still running")
     monkeypatch.setenv("HUB_SPILL_BYTES", "0")
     spilled = hub.publish(DATASET, root=there, allow_rejects=True, push=False)
     assert len(mapped) >= 3  # the read batches (one file per schema), the valid rows, the fingerprints
-    assert list((there / ".hub" / "spill").iterdir()) == []  # unlinked as soon as they were mapped
+    assert list((there / ".hub" / "spill").iterdir()) == [alive]  # ours unlinked as soon as they were mapped; the dead process's removed
 
     (m_here, files_here), (m_there, files_there) = _version(here), _version(there)
     assert files_there == files_here  # shards and fingerprints, byte for byte
