@@ -17,8 +17,9 @@ The engine is `HUB_ENGINE` (`local` or `ray`). What runs on it today: the check 
 validation (`hub.checks.check_batch`: the schema checks, media decoding and each record type's
 own checks, the costly part of a publish), the contamination fingerprints
 (`hub.fingerprints.fingerprint_batch`, a task per 65,536 rows) and shard writing
-(`hub.shards.write_shard`, a task per shard, each encoding and checksumming its file on a
-worker; the folder must be one the workers can write). Reading, the split's row hashes (a
+(`hub.shards.write_shard`, a task per shard, each mapping the rows from a file in the staging
+folder and encoding and checksumming its shard there; the folder must be one the workers can
+read and write). Reading, the split's row hashes (a
 thread alongside the read) and split assignment (one decision over all rows' hashes) stay in
 the process.
 """
