@@ -196,7 +196,7 @@ def measure(method: str, work: Path, src: Path, env: dict[str, str]) -> dict[str
     return figures
 
 
-def _ray_cluster(work: Path) -> tuple[dict[str, str], Any]:
+def _ray_cluster() -> tuple[dict[str, str], Any]:
     """A local Ray cluster by `scripts/ray start` (its socket folder under /tmp: short paths); its client environment and a stop."""
     temp = Path("/tmp") / f"hub-bench-ray-{os.getpid()}"
     import socket
@@ -239,7 +239,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HUB_NO_PROGRESS": "1"}
     env.pop("HUB_ENGINE", None)
-    ray_env, stop = (_ray_cluster(args.work) if "ray" in engines else ({}, lambda: None))
+    ray_env, stop = (_ray_cluster() if "ray" in engines else ({}, lambda: None))
     results: dict[str, dict[str, Any]] = {}
     try:
         for rows in sizes:

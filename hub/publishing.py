@@ -46,8 +46,8 @@ from hub.shards import write_splits
 from hub.split_modes import leak_error
 from hub.split_rules import moves_hint, moves_message, published_moves, shortfall_message, split_shortfalls
 from hub.splits import Assignment, certify
-from hub.stats import compute as compute_stats
 from hub.spill import folder as spill_folder
+from hub.stats import compute as compute_stats
 from hub.stats import plot
 from hub.store import revision_at
 from hub.validation import validate

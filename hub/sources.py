@@ -34,8 +34,6 @@ from hub import config, progress
 from hub.entry import Entry
 from hub.errors import SourceError
 from hub.hashing import sha256_file
-from hub.spill import Spill
-from hub.spill import folder as spill_folder
 from hub.mapping import (
     Shaper,
     derive_fields,
@@ -47,6 +45,8 @@ from hub.mapping import (
     unify_extras,
     unify_nested,
 )
+from hub.spill import Spill
+from hub.spill import folder as spill_folder
 
 if TYPE_CHECKING:
     import jsonschema

@@ -94,17 +94,18 @@ def compute(table: pa.Table, index: np.ndarray, names: list[str], entry: Entry, 
     for batch in slices(table, STATS_BATCH):
         split_of = index[start:start + batch.num_rows]
         start += batch.num_rows
+        masks = [split_of == i for i in range(len(names))]  # each split's rows of the batch
         for field in class_fields:
             values = batch.column(field).to_numpy(zero_copy_only=False)
-            for i in range(len(names)):
-                chosen = values[split_of == i]
+            for i, mask in enumerate(masks):
+                chosen = values[mask]
                 known = chosen[~np.isnan(chosen)].astype(np.int64) if chosen.dtype.kind == "f" else chosen.astype(np.int64)
                 if len(known):
                     class_counts[field][i] += np.bincount(known, minlength=len(labels))[: len(labels)]
         per_row, per_item = kind.metrics(batch)
         for metric, values in per_row.items():
-            for i in range(len(names)):
-                counts[i].setdefault(metric, Counts()).add(values[split_of == i])
+            for i, mask in enumerate(masks):
+                counts[i].setdefault(metric, Counts()).add(values[mask])
             if whole_rows:
                 kept.setdefault(metric, []).append(values)
         for metric, (values, rows) in per_item.items():
