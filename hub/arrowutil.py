@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -88,15 +88,48 @@ def per_row(table: pa.Table, sql: str, con=None, params: dict | None = None) -> 
     return values
 
 
-def repeated_rows(hashes: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The rows (ascending) whose value in `hashes` (64-bit integers, one per row) occurs in
-    another row too. A vectorised numpy sort finds the repeated values (a tenth of a second for
-    10M), a hash set lookup their rows: far cheaper than counting the values in a hash table."""
-    ordered = np.sort(flat(hashes).to_numpy(zero_copy_only=False))
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+_PART_VALUES = 1 << 22  # hashes sorted at a time by `repeated_rows` (32 MiB)
+
+
+def repeated_rows(hashes: np.ndarray | pa.Array | pa.ChunkedArray, part_values: int = _PART_VALUES) -> np.ndarray:
+    """The rows (ascending) whose value in `hashes` (64-bit integers, one per row: an array,
+    memory-mapped or not, or Arrow) occurs in another row too.
+
+    A vectorised numpy sort finds the repeated values (a tenth of a second for 10M), a hash set
+    lookup their rows: far cheaper than counting the values in a hash table. Past `part_values`
+    values, the values are partitioned by their top bits and each partition sorted on its own
+    (a pass over the values each, a chunk at a time), so what is held at once is a partition,
+    not a copy of every row's value.
+    """
+    n = len(hashes)
+    bits = max(0, -(-n // part_values) - 1).bit_length()  # 2**bits partitions of at most about part_values
+    found = []
+    for p in range(1 << bits):
+        if bits:
+            shift = np.uint64(64 - bits)
+            part = np.concatenate([c[(c >> shift) == np.uint64(p)] for c in _uint64_chunks(hashes)] or [np.empty(0, np.uint64)])
+        else:
+            part = np.concatenate(list(_uint64_chunks(hashes)) or [np.empty(0, np.uint64)])
+        part.sort()
+        found.append(np.unique(part[1:][part[1:] == part[:-1]]))
+        del part
+    repeated = pa.array(np.concatenate(found))
     if not len(repeated):
         return np.array([], dtype=np.int64)
-    return np.flatnonzero(flat(pc.is_in(hashes, value_set=pa.array(repeated))).to_numpy(zero_copy_only=False))
+    rows, start = [], 0
+    for c in _uint64_chunks(hashes):
+        rows.append(np.flatnonzero(pc.is_in(pa.array(c), value_set=repeated).to_numpy(zero_copy_only=False)) + start)
+        start += len(c)
+    return np.concatenate(rows).astype(np.int64)
+
+
+def _uint64_chunks(values: np.ndarray | pa.Array | pa.ChunkedArray, rows: int = 1 << 20) -> Iterator[np.ndarray]:
+    """`values` as consecutive uint64 numpy arrays of at most `rows` (views where it can)."""
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    for chunk in chunks:
+        for start in range(0, len(chunk), rows):
+            part = chunk[start:start + rows]
+            yield (part.to_numpy(zero_copy_only=False) if isinstance(part, pa.Array) else np.asarray(part)).astype(np.uint64, copy=False)
 
 
 def row_nbytes(table: pa.Table) -> np.ndarray:

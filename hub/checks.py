@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,11 +48,11 @@ class CheckContext:
 @dataclass
 class BatchChecks:
     """What checking one batch found: its problems, by the batch's own rows, and the summary the
-    cross-row checks merge (`ids`: every row's id, its 64-bit hash and its position)."""
+    cross-row checks merge (`hashes`: every row's id's 64-bit hash)."""
 
     rows: int  # the batch's rows (where the next batch's rows start)
     problems: list[tuple[int, int, Problem]]  # (check step, batch row, problem), in the order found
-    ids: pa.Table  # hash (uint64), id, FILE, ROW of every row of the batch (slices of it, but for the hash)
+    hashes: np.ndarray  # uint64 hash of every row's id (the ids themselves the merge reads from the table)
     learned: dict[str, Any] = field(default_factory=dict)  # what the checks counted of the dataset (the PII summary), merged in finish_checks
 
 
@@ -59,42 +60,52 @@ def check_batch(batch: pa.Table, ctx: CheckContext) -> BatchChecks:
     """Check one batch of positioned rows (`hub.sources.read_batches`) on its own."""
     checker = Checker(batch, ctx)
     checker.run()
-    ids = batch.select(["id", FILE, ROW])
-    hashes = per_row(pa.table({"id": ids.column("id")}), "SELECT hash(id) FROM source_rows") if batch.num_rows else pa.chunked_array([], pa.uint64())
-    return BatchChecks(batch.num_rows, checker.found, ids.add_column(0, "hash", hashes), checker.learned)
+    hashes = per_row(pa.table({"id": batch.column("id")}), "SELECT hash(id) FROM source_rows").to_numpy() if batch.num_rows else np.empty(0, np.uint64)
+    return BatchChecks(batch.num_rows, checker.found, hashes, checker.learned)
 
 
-def finish_checks(parts: list[BatchChecks], ctx: CheckContext, report: Report, rejected: dict[int, list[dict[str, Any]]]) -> None:
-    """Merge the checks of consecutive batches (in their order) and report every problem.
+def finish_checks(parts: Iterable[BatchChecks], ctx: CheckContext, report: Report, rejected: dict[int, list[dict[str, Any]]],
+                  ids: pa.Table, spill: Path | None = None) -> None:
+    """Merge the checks of consecutive batches (in their order, as they come) and report every problem.
 
     The rows of each batch are numbered on from the previous batch's; the repeated ids are
-    found in the merged id summary. Problems are reported ordered by check step, then by row
-    (those of one row and one step in the order found), and each rejects its row in `rejected`
-    (row -> problems), so the report does not depend on where the batches were cut.
+    found in the merged id hashes (held in a `hub.spill.Column`, in `spill` once large), their
+    values and positions in `ids` (the id, FILE and ROW columns of the rows the batches were
+    cut from). Problems are reported ordered by check step, then by row (those of one row and
+    one step in the order found), and each rejects its row in `rejected` (row -> problems), so
+    the report does not depend on where the batches were cut.
     """
+    from hub.spill import Column
+
     found: list[tuple[int, int, Problem]] = []
-    start = 0
+    learned: list[Any] = []
+    hashes = Column(np.uint64, spill)
+    start, any_part = 0, False
     for part in parts:
         found += [(step, start + row, problem) for step, row, problem in part.problems]
+        hashes.append(part.hashes)
+        learned.append(part.learned.get("pii"))
         start += part.rows
+        any_part = True
     try:
-        if parts:
-            step = Checker(parts[0].ids.slice(0, 0), ctx).steps().index(None)
-            found += [(step, row, problem) for row, problem in _duplicate_ids(pa.concat_tables([p.ids for p in parts]))]
+        if any_part:
+            step = Checker(ids.slice(0, 0), ctx).steps().index(None)
+            found += [(step, row, problem) for row, problem in _duplicate_ids(hashes.array(), ids)]
         found.sort(key=lambda item: item[:2])  # stable: one row's problems of one step stay in order
         for _, row, p in found:
             report.add(p.slug, p.message, file=p.file, row=p.row, field=p.field, record_id=p.record_id, hint=p.hint)
             rejected[row].append({"slug": p.slug, "message": p.message, "field": p.field})
-        pii.merge(ctx.entry, [part.learned.get("pii") for part in parts])  # the batches' PII counts, for the manifest and the card
+        pii.merge(ctx.entry, learned)  # the batches' PII counts, for the manifest and the card
         deriving.license_problems(ctx.entry, report)  # a derived entry's license against its parents': once, not per batch
     finally:
         add_shape_hints(report, ctx.schema)
 
 
-def _duplicate_ids(ids: pa.Table) -> list[tuple[int, Problem]]:
-    """Rows whose id an earlier row has (`ids`: the merged summaries). Only the rows whose id's
-    64-bit hash repeats are compared by value (a hash collision is not a duplicate)."""
-    candidates = repeated_rows(ids.column("hash"))
+def _duplicate_ids(hashes: np.ndarray, ids: pa.Table) -> list[tuple[int, Problem]]:
+    """Rows whose id an earlier row has (`hashes`: every row's id hash; `ids`: their id, FILE
+    and ROW). Only the rows whose id's hash repeats are compared by value (a hash collision is
+    not a duplicate)."""
+    candidates = repeated_rows(hashes)
     if not len(candidates):
         return []
     values = ids.column("id").take(pa.array(candidates))

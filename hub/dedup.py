@@ -184,7 +184,7 @@ def text_hashes(table: pa.Table, record: str, con: Any = None) -> pa.ChunkedArra
     return per_row(table.select(_text_columns(record)), sql, con)
 
 
-def _exact_text_clusters(table: pa.Table, record: str, hashes: pa.ChunkedArray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _exact_text_clusters(table: pa.Table, record: str, hashes: np.ndarray | pa.ChunkedArray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Rows sharing a normalized text (the same md5), as (rows, cluster number), with no per-cluster lists.
 
     DuckDB computes a cheap 64-bit hash of every normalized text, in row order (`hashes`, when
@@ -321,7 +321,7 @@ def tracked(values: list[Any], bar: Any) -> Iterator[Any]:
     bar.update(len(values) % 256)
 
 
-def text_duplicates(table: pa.Table, record: str, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None = None) -> None:
+def text_duplicates(table: pa.Table, record: str, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None = None) -> None:
     """Exact (normalized text) and near (MinHash over word shingles) duplicates of records with a text (`RecordType.text_sql`)."""
     keys.add_numbered("exact-text", *_exact_text_clusters(table, record, text_hashes))
     bar.update(table.num_rows)
@@ -333,7 +333,7 @@ def text_duplicates(table: pa.Table, record: str, keys: _Keys, thresholds: Thres
         keys.skipped.append(f"near-text: {table.num_rows} records exceed near_text_limit {thresholds.near_text_limit}")
 
 
-def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds(), text_hashes: pa.ChunkedArray | None = None) -> DuplicateKeys:
+def find_duplicates(table: pa.Table, record: str, thresholds: Thresholds = Thresholds(), text_hashes: np.ndarray | pa.ChunkedArray | None = None) -> DuplicateKeys:
     """The duplicate keys of every record of `table` (published or source schema), with a progress bar.
 
     What a duplicate is, the record type says (`RecordType.duplicates`). `text_hashes`:

@@ -111,7 +111,7 @@ def prepare(root: Path, dataset: str, *, allow_rejects: bool = False, allow_leak
     dataset_level = any(p.row is None for p in report.problems)  # the entry or a whole file is wrong
     if dataset_level or (report.problems and not allow_rejects) or not validated.table.num_rows:
         report.raise_for_problems()
-    table = encode_labels(validated.table, entry)
+    table = encode_labels(validated.table, entry, spill_folder(root))
     clock.lap("encode labels")
     assignment = validated.split_assignment(pins)
     moves = published_moves(table, assignment, pins, entry.split) if pins is not None else None
@@ -285,8 +285,11 @@ def _source_fingerprint(root: Path, dataset: str) -> dict[str, Any]:
     return source_fingerprint(load_entry(root, dataset))
 
 
-def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
-    """The table in the published schema: class-label strings become class indices."""
+def encode_labels(table: pa.Table, entry: Entry, spill: Path | None = None) -> pa.Table:
+    """The table in the published schema: class-label strings become class indices (the
+    columns that hold them memory-mapped from `spill` once large: `hub.spill`)."""
+    from hub.spill import Spill
+
     schema = entry.schema
     labels = pa.array(list(schema.labels), pa.string())
 
@@ -298,12 +301,13 @@ def encode_labels(table: pa.Table, entry: Entry) -> pa.Table:
         column = table.column(name)  # untouched columns are not copied
         paths = [path[1:] for path in schema.label_paths if path[0] == name]
         if paths:
-            chunks = []
+            kind = schema.arrow_schema.field(name).type
+            encoded = Spill(spill, threshold=config.spill_bytes() // 8)
             for chunk in column.chunks:
                 for path in paths:
                     chunk = map_leaf(chunk, path, encode)
-                chunks.append(chunk)
-            column = pa.chunked_array(chunks, type=schema.arrow_schema.field(name).type)
+                encoded.add(pa.table({name: pa.chunked_array([chunk], type=kind)}))
+            column = encoded.table(pa.schema([pa.field(name, kind)])).column(name)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema.arrow_schema)
 

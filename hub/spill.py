@@ -14,6 +14,11 @@ writing are removed by the next spill in that repository.
 
 The table is the same either way (same schema and values: a publish writes the same shards,
 tests/test_spill.py).
+
+The per-row summaries the whole-dataset decisions need (every row's id hash, group and text
+hashes) go the same way: a `Column` appends a batch's values at a time and, past an eighth
+of `config.spill_bytes()`, writes them to a raw file there, read back as one memory-mapped
+numpy array.
 """
 
 from __future__ import annotations
@@ -23,12 +28,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from hub import config
 from hub.errors import StorageError
 
-__all__ = ["Spill", "filtered", "folder", "mapped"]
+__all__ = ["Column", "Spill", "column", "filtered", "folder", "mapped"]
 
 
 def folder(root: Path) -> Path:
@@ -124,9 +130,107 @@ class Spill:
         self.parts, self.held = [], []
 
 
+class Column:
+    """Numpy values of one dtype appended in order (`append`) and read back as one array
+    (`array`): in memory while they hold at most `threshold` bytes (None: an eighth of
+    `config.spill_bytes()`), else written as they come to a raw file in `where` (None: never),
+    which `array` memory-maps (and unlinks: the mapping keeps its pages)."""
+
+    def __init__(self, dtype: Any, where: Path | None, threshold: int | None = None) -> None:
+        self.dtype = np.dtype(dtype)
+        self.where = where
+        self.threshold = config.spill_bytes() // 8 if threshold is None else threshold
+        self.held: list[np.ndarray] = []
+        self.nbytes = 0
+        self.path: Path | None = None
+        self._file: Any = None
+
+    def append(self, values: Any) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        self.nbytes += values.nbytes
+        if self._file is None:
+            self.held.append(values)
+            if self.where is None or self.nbytes <= self.threshold:
+                return
+            held, self.held = self.held, []
+            self._open()
+            for part in held:
+                self._write(part)
+            return
+        self._write(values)
+
+    def _open(self) -> None:
+        try:
+            self.where.mkdir(parents=True, exist_ok=True)
+            _remove_stale(self.where)
+            self.path = self.where / f"{os.getpid()}-{uuid.uuid4().hex}.column"
+            self._file = open(self.path, "wb")
+        except OSError as exc:
+            self._fail(exc)
+
+    def _write(self, values: np.ndarray) -> None:
+        try:
+            self._file.write(memoryview(values).cast("B"))
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.discard()
+        raise StorageError(f"cannot spill per-row values to {self.where} ({self.nbytes} bytes so far): {exc}",
+                           hint=f"Free space on that disk, or raise HUB_SPILL_BYTES (now {self.threshold * 8}) to keep more in memory. "
+                                "Nothing was published.") from exc
+
+    def array(self) -> np.ndarray:
+        """Everything appended, as one array (read-only when memory-mapped)."""
+        if self._file is None:
+            if not self.held:
+                return np.empty(0, self.dtype)
+            out = self.held[0] if len(self.held) == 1 else np.concatenate(self.held)
+            self.held = []
+            return out
+        try:
+            self._file.close()
+            self._file = None
+            return np.asarray(np.memmap(self.path, dtype=self.dtype, mode="r")) if self.nbytes else np.empty(0, self.dtype)
+        except OSError as exc:
+            self._fail(exc)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the file, if any (its mapping, if any, stays readable)."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+            self.path = None
+        self.held = []
+
+
+def column(values: Any, dtype: Any, where: Path | None, rows: int = 1 << 20, keep: np.ndarray | None = None) -> np.ndarray:
+    """`values` (an array, or an Arrow array or chunked array), or its values where `keep` (a
+    boolean per value) is true, as a `Column`'s array of `dtype`, copied a chunk at a time:
+    memory-mapped in `where` past the `Column`'s threshold."""
+    out = Column(dtype, where)
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    start = 0
+    for chunk in chunks:
+        for lo in range(0, len(chunk), rows):
+            part = chunk[lo:lo + rows]
+            part = part.to_numpy(zero_copy_only=False) if isinstance(part, pa.Array) else np.asarray(part)
+            n = len(part)
+            out.append(part if keep is None else part[keep[start:start + n]])
+            start += n
+    return out.array()
+
+
 def _remove_stale(where: Path) -> None:
     """Remove the spill files of processes that are gone (killed while writing them)."""
-    for path in where.glob("*.arrows"):
+    for path in [*where.glob("*.arrows"), *where.glob("*.column")]:
         pid = path.name.split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid():
             continue

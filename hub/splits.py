@@ -41,8 +41,10 @@ import hashlib
 import logging
 import queue
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -53,6 +55,7 @@ from hub import balance, records
 from hub.arrowutil import flat, ordered_connection, per_row
 from hub.dedup import DuplicateKeys, Thresholds, find_duplicates, text_hashes
 from hub.entry import SplitPolicy
+from hub.spill import Column, column
 from hub.split_modes import certified_key, extend_certificate
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,9 @@ def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy, row_ha
         hashes = group_hashes(encoded.dictionary, policy.seed)
     else:
         first = np.empty(n_keys, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each group's first row (the last write wins)
+        for lo in range((len(codes) - 1) // _COUNT_ROWS * _COUNT_ROWS, -1, -_COUNT_ROWS):  # each group's first row: the last write wins
+            hi = min(len(codes), lo + _COUNT_ROWS)
+            first[codes[lo:hi][::-1]] = np.arange(hi - 1, lo - 1, -1)
         hashes = row_hashes[first]
     if keyless:
         hashes = np.append(hashes, np.uint64(0))
@@ -140,18 +145,42 @@ class RowHashes:
     the hashing stage (`hash_rows` of each batch, then `merge`; see `hub.batches`)."""
 
     groups: np.ndarray  # uint64: `group_hashes` of every row's group key
-    texts: pa.ChunkedArray | None  # `hub.dedup.text_hashes` of every row (records with a text), else None
+    texts: np.ndarray | None  # uint64: `hub.dedup.text_hashes` of every row (records with a text), else None
 
-    def select(self, keep: np.ndarray) -> RowHashes:
-        """The hashes of the rows `keep` marks."""
-        texts = None if self.texts is None else self.texts.filter(pa.array(keep))
-        return RowHashes(self.groups[keep], texts)
+    def select(self, keep: np.ndarray, spill: Path | None = None) -> RowHashes:
+        """The hashes of the rows `keep` marks (memory-mapped in `spill` once large: `hub.spill.column`)."""
+        texts = None if self.texts is None else column(self.texts, np.uint64, spill, keep=keep)
+        return RowHashes(column(self.groups, np.uint64, spill, keep=keep), texts)
 
     @staticmethod
-    def merge(parts: list[RowHashes], texts: bool) -> RowHashes:
-        """The hashes of consecutive batches, in their order, as one (`texts`: whether the record type hashes texts)."""
-        groups = np.concatenate([p.groups for p in parts]) if parts else np.array([], dtype=np.uint64)
-        return RowHashes(groups, pa.chunked_array([c for p in parts for c in p.texts.chunks], pa.uint64()) if texts else None)
+    def merge(parts: Iterable[RowHashes], texts: bool, spill: Path | None = None) -> RowHashes:
+        """The hashes of consecutive batches, in their order, as one (`texts`: whether the record
+        type hashes texts), held in `hub.spill.Column`s (in `spill` once large)."""
+        merged = _Merged(texts, spill)
+        for part in parts:
+            merged.add(part)
+        return merged.result()
+
+
+class _Merged:
+    """`RowHashes.merge` as the parts come."""
+
+    def __init__(self, texts: bool, spill: Path | None) -> None:
+        self.groups = Column(np.uint64, spill)
+        self.texts = Column(np.uint64, spill) if texts else None
+
+    def add(self, part: RowHashes) -> None:
+        self.groups.append(part.groups)
+        if self.texts is not None:
+            self.texts.append(part.texts)
+
+    def result(self) -> RowHashes:
+        return RowHashes(self.groups.array(), None if self.texts is None else self.texts.array())
+
+    def discard(self) -> None:
+        self.groups.discard()
+        if self.texts is not None:
+            self.texts.discard()
 
 
 def hash_rows(batch: pa.Table, policy: SplitPolicy, record: str, con: duckdb.DuckDBPyConnection | None = None) -> RowHashes:
@@ -160,7 +189,7 @@ def hash_rows(batch: pa.Table, policy: SplitPolicy, record: str, con: duckdb.Duc
     keys = batch.column(policy.group_key)
     if keys.null_count:
         raise ValueError(f"null group keys in {policy.group_key!r}")
-    texts = text_hashes(batch, record, con) if records.get(record).text_sql is not None else None
+    texts = text_hashes(batch, record, con).to_numpy() if records.get(record).text_sql is not None else None
     return RowHashes(group_hashes(keys, policy.seed, con), texts)
 
 
@@ -178,11 +207,11 @@ class RowHasher:
     differ, and the engine then hashes the table itself.
     """
 
-    def __init__(self, policy: SplitPolicy, record: str) -> None:
+    def __init__(self, policy: SplitPolicy, record: str, spill: Path | None = None) -> None:
         self.policy, self.record = policy, record
         self.hash_texts = records.get(record).text_sql is not None  # the duplicate engine compares texts
         self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)  # the reader waits for a lagging hasher: batches do not pile up
-        self._parts: list[RowHashes] = []
+        self._merged = _Merged(self.hash_texts, spill)  # the hashes so far (memory-mapped in `spill` once large)
         self._rows = 0
         self._usable = True
         self._thread = threading.Thread(target=self._run, name="hub-rowhash", daemon=True)
@@ -199,7 +228,7 @@ class RowHasher:
                 if not self._usable:
                     continue
                 try:
-                    self._parts.append(hash_rows(pa.Table.from_batches([batch]), self.policy, self.record, con))
+                    self._merged.add(hash_rows(pa.Table.from_batches([batch]), self.policy, self.record, con))
                     self._rows += batch.num_rows
                 except Exception as exc:  # the engine hashes the table itself instead
                     log.debug("row hashes abandoned: %s", exc)
@@ -224,8 +253,9 @@ class RowHasher:
             self._queue.put(None)
             self._thread.join()
         if not self._usable or self._rows != rows:
+            self._merged.discard()
             return None
-        return RowHashes.merge(self._parts, self.hash_texts)
+        return self._merged.result()
 
 
 # -- the leakage-proof engine --------------------------------------------------------------
@@ -261,13 +291,13 @@ class Assignment:
 def _components(codes: np.ndarray, n_groups: int, duplicates: DuplicateKeys) -> np.ndarray:
     """The component of every group: groups sharing a duplicate key, directly or through others."""
     if not len(duplicates.rows):
-        return np.arange(n_groups)
+        return np.arange(n_groups, dtype=np.int32 if n_groups < 2**31 else np.int64)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     n_nodes = n_groups + int(duplicates.keys.max()) + 1
     graph = coo_matrix((np.ones(len(duplicates.rows)), (codes[duplicates.rows], n_groups + duplicates.keys)), shape=(n_nodes, n_nodes))
-    return connected_components(graph, directed=False)[1][:n_groups]
+    return connected_components(graph, directed=False)[1][:n_groups]  # int32
 
 
 def _anchors(component: np.ndarray, hashed: _Hashed) -> tuple[np.ndarray, np.ndarray]:
@@ -290,15 +320,20 @@ def _anchors(component: np.ndarray, hashed: _Hashed) -> tuple[np.ndarray, np.nda
 def _strata(table: pa.Table, key: str | None, n_rows: int) -> tuple[np.ndarray, int]:
     """The stratum of every row (values numbered in sorted order, null last) and how many there are."""
     if key is None:
-        return np.zeros(n_rows, dtype=np.int64), 1
+        return np.zeros(n_rows, dtype=np.int8), 1
     try:
         encoded = flat(pc.dictionary_encode(table.column(key)))
         rank = pc.subtract(pc.rank(encoded.dictionary, sort_keys="ascending", tiebreaker="first"), 1).to_numpy(zero_copy_only=False)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):  # lists, structs: not a stratum
-        return np.zeros(n_rows, dtype=np.int64), 1
+        return np.zeros(n_rows, dtype=np.int8), 1
     n_values = len(encoded.dictionary)
-    codes = pc.fill_null(encoded.indices, n_values).to_numpy(zero_copy_only=False).astype(np.int64)
-    return np.append(rank, n_values)[codes], n_values + 1
+    codes = pc.fill_null(encoded.indices, n_values).to_numpy(zero_copy_only=False)
+    return np.append(rank, n_values).astype(_narrowest(n_values + 1))[codes], n_values + 1
+
+
+def _narrowest(n: int) -> type:
+    """The narrowest signed integer type that numbers `n` things (0..n-1)."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n - 1 <= np.iinfo(t).max)
 
 
 _MAJORITY_BYTES = 1 << 27  # (unit, stratum) counters per pass: at most 128 MB
@@ -320,11 +355,13 @@ def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int
     for lo in range(0, n_units, per_block):
         hi = min(n_units, lo + per_block)
         counts = np.zeros((hi - lo, n_strata), dtype=dtype)
-        if lo == 0 and hi == n_units:
-            np.add.at(counts, (unit, stratum), 1)
-        else:
-            inside = (unit >= lo) & (unit < hi)
-            np.add.at(counts, (unit[inside] - lo, stratum[inside]), 1)
+        for start in range(0, len(unit), _COUNT_ROWS):  # (ufunc.at's indices are intp: a block of rows' at a time)
+            u, s = unit[start:start + _COUNT_ROWS], stratum[start:start + _COUNT_ROWS]
+            if lo == 0 and hi == n_units:
+                np.add.at(counts, (u, s), 1)
+            else:
+                inside = (u >= lo) & (u < hi)
+                np.add.at(counts, (u[inside] - lo, s[inside]), 1)
         out[lo:hi] = counts.argmax(axis=1)  # the first largest count: the smallest stratum on ties
     return out
 
@@ -459,16 +496,15 @@ def certify(table: pa.Table, assignment: Assignment, policy: SplitPolicy, labels
     the rows' record type, which says how long a row lasts for a time split's boundaries.
     """
     names = assignment.names
-    split_of_row = pa.DictionaryArray.from_arrays(pa.array(assignment.index), pa.array(names))
     ids = table.column("id").cast(pa.string()) if "id" in table.column_names else pa.array([str(i) for i in range(table.num_rows)])
     con = duckdb.connect()
-    try:
-        con.register("rows", pa.table({"g": table.column(certified_key(policy)).cast(pa.string()), "s": split_of_row.cast(pa.string())}))
+    try:  # (the splits by number: a string per row would be a copy of every row's split name)
+        con.register("rows", pa.table({"g": table.column(certified_key(policy)).cast(pa.string()), "s": pa.array(assignment.index, pa.int8())}))
         n_groups_crossing, groups_crossing = con.execute(f"SELECT count(*), coalesce(list(g ORDER BY g)[1:{_EXAMPLES}], []) FROM (SELECT g FROM rows GROUP BY g HAVING count(DISTINCT s) > 1)").fetchall()[0]
-        per_split = {s: {"rows": r, "groups": g} for s, r, g in con.sql("SELECT s, count(*), count(DISTINCT g) FROM rows GROUP BY s").fetchall()}
+        per_split = {names[s]: {"rows": r, "groups": g} for s, r, g in con.sql("SELECT s, count(*), count(DISTINCT g) FROM rows GROUP BY s").fetchall()}
         dups = assignment.duplicates
         con.register("edges", pa.table({"k": pa.array(dups.keys, pa.int64()), "r": pa.array(dups.rows, pa.int64()),
-                                        "s": pa.array(np.asarray(names, dtype=object)[assignment.index[dups.rows]] if len(dups.rows) else [], pa.string())}))
+                                        "s": pa.array(assignment.index[dups.rows], pa.int8())}))
         n_crossing, crossing = con.execute(f"""SELECT count(*), coalesce(list(k ORDER BY first)[1:{_EXAMPLES}], []) FROM
                                                 (SELECT k, min(r) AS first FROM edges GROUP BY k HAVING count(DISTINCT s) > 1)""").fetchall()[0]
     finally:
@@ -567,20 +603,26 @@ def cluster_examples(dups: DuplicateKeys, ids: pa.Array | pa.ChunkedArray, per_k
 
 
 def _values(column: pa.ChunkedArray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
-    """The code of every row's value (nulls: the last code) and the value names."""
+    """The code of every row's value (nulls: the last code; int32) and the value names."""
     if pa.types.is_integer(column.type) and labels:  # a class label: indices into `labels`
-        codes = pc.fill_null(column, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return np.where(codes < 0, len(labels), codes), [*labels, "None"]
+        codes = pc.fill_null(column, len(labels)).cast(pa.int32())
+        return flat(codes).to_numpy(zero_copy_only=False), [*labels, "None"]
     encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
     names = [*encoded.dictionary.to_pylist(), "None"]
-    return pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64), names
+    return pc.fill_null(encoded.indices, len(names) - 1).cast(pa.int32()).to_numpy(zero_copy_only=False), names
+
+
+_COUNT_ROWS = 1 << 20  # rows counted at a time (the int64 codes of (split, value) of these rows at once)
 
 
 def _balance(codes: np.ndarray, values: list[str], index: np.ndarray, splits: list[str]) -> dict:
     """Per split, each value's share and the largest gap of one to its share in the whole (`deviation`),
     and the largest of those (`largest_deviation`)."""
     n_splits, n_values = len(splits), len(values)
-    counts = np.bincount(index.astype(np.int64) * n_values + codes, minlength=n_splits * n_values).reshape(n_splits, n_values)
+    counts = np.zeros(n_splits * n_values, dtype=np.int64)
+    for lo in range(0, len(codes), _COUNT_ROWS):
+        counts += np.bincount(index[lo:lo + _COUNT_ROWS].astype(np.int64) * n_values + codes[lo:lo + _COUNT_ROWS], minlength=n_splits * n_values)
+    counts = counts.reshape(n_splits, n_values)
     overall = counts.sum(axis=0)
     present = np.flatnonzero(overall)
     order = sorted(present.tolist(), key=lambda v: str(values[v]))

@@ -104,7 +104,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     unreadable: list[dict[str, Any]] = []  # rows that never became Arrow
     parquet = entry.data["source"].get("format") == "parquet"
     hash_mode = entry.split.mode == "hash"
-    hasher = RowHasher(entry.split, schema.record) if assign_splits and parquet and hash_mode else None  # the split engine's hashing, while reading
+    hasher = RowHasher(entry.split, schema.record, spill_folder(root)) if assign_splits and parquet and hash_mode else None  # the split engine's hashing, while reading
     try:
         table = read_table(entry, schema, report, unreadable, hasher)  # the read stage: positioned Arrow rows, media resolved
     except BaseException as exc:
@@ -123,7 +123,8 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
     if splits is None and hasher is not None:
         hasher.close()  # no rows: nothing to split
     ctx = CheckContext(schema, entry, rows_sized=not parquet and "loader" not in entry.data["source"])
-    finish_checks(engine.run(check_batch, slices(table, batch_rows), ctx), ctx, report, rejected)  # here, or on Ray (hub.engine)
+    finish_checks(engine.each(check_batch, slices(table, batch_rows), ctx), ctx, report, rejected,  # here, or on Ray (hub.engine)
+                  table.select(["id", _FILE, _ROW]), spill_folder(root))
     plan = None
     if entry.split.mode == "time" and table.num_rows:
         plan = plan_time(table, entry, report, rejected, _pinned(table, entry, parent))
@@ -145,7 +146,7 @@ def validate_entry(root: Path, entry: Entry, *, assign_splits: bool = False, par
         # and duplicate engines decide on the valid rows alone, with the hashes taken while reading.
         wait([splits])
         hashes = ahead.get("hashes")
-        splits = _BACKGROUND.submit(_assign, valid, entry, parent, None, None, hashes.select(keep) if hashes is not None else None) if valid.num_rows else None
+        splits = _BACKGROUND.submit(_assign, valid, entry, parent, None, None, hashes.select(keep, spill_folder(root)) if hashes is not None else None) if valid.num_rows else None
     return Validated(entry, valid, report, keep if rejected else None, splits, plan)
 
 

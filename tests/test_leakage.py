@@ -291,6 +291,7 @@ def test_hashes_taken_while_reading_give_the_split_of_hashing_afterwards(hub_roo
     """The group and text hashes computed batch by batch while a Parquet source is read
     (`RowHasher`) put every record where hashing the whole table afterwards does."""
     import hub.sources
+    import hub.splits
     from hub.splits import RowHasher
     from hub.validation import validate
 
@@ -300,10 +301,13 @@ def test_hashes_taken_while_reading_give_the_split_of_hashing_afterwards(hub_roo
     results = []
     result = RowHasher.result
     monkeypatch.setattr(RowHasher, "result", lambda self, n: results.append(result(self, n)) or results[-1])
+    hashed = []
+    hash_rows = hub.splits.hash_rows
+    monkeypatch.setattr(hub.splits, "hash_rows", lambda batch, *a: hashed.append(batch.num_rows) or hash_rows(batch, *a))
     validated = validate(hub_root, dataset, assign_splits=True)
     ahead = validated.split_assignment()
-    assert len(results) == 1 and results[0] is not None and len(results[0].groups) == len(rows)
-    assert len(results[0].texts.chunks) == -(-len(rows) // batch)  # one query per batch read
+    assert len(results) == 1 and results[0] is not None and len(results[0].groups) == len(results[0].texts) == len(rows)
+    assert len(hashed) == -(-len(rows) // batch) and sum(hashed) == len(rows)  # one query per batch read
     policy = validated.entry.split
     after = assign_leakproof(validated.table, policy, "dialogue", policy.thresholds())
     assert np.array_equal(ahead.index, after.index)

@@ -91,19 +91,26 @@ def test_repeated_ids_across_batches_keep_their_true_rows(hub_root, digit_pngs):
         assert (report.rows_read, report.rows_valid) == (12, 9), n
 
 
+@pytest.mark.parametrize("spilled", [False, True], ids=["in-memory", "spilled"])
 @pytest.mark.parametrize("dataset", ["demo/espeak-speech", "jsonl/dialogue"])
-def test_row_hashes_merge_as_one_batch(corpus, dataset):
+def test_row_hashes_merge_as_one_batch(corpus, dataset, spilled, tmp_path, monkeypatch):
     """The hashing stage gives, batch by batch then merged, the hashes of the whole table
-    (and of the texts, for a record type that has them: dialogues)."""
+    (and of the texts, for a record type that has them: dialogues); spilled (HUB_SPILL_BYTES=0),
+    the same values, memory-mapped from files already removed."""
     entry = load_entry(corpus, dataset)
     table = validate(corpus, dataset).table
     texts = records.get(entry.schema.record).text_sql is not None
     whole = hash_rows(table, entry.split, entry.schema.record)
-    merged = RowHashes.merge([hash_rows(table.slice(s, 7), entry.split, entry.schema.record) for s in range(0, table.num_rows, 7)], texts)
+    if spilled:
+        monkeypatch.setenv("HUB_SPILL_BYTES", "0")
+    merged = RowHashes.merge([hash_rows(table.slice(s, 7), entry.split, entry.schema.record) for s in range(0, table.num_rows, 7)], texts,
+                             tmp_path if spilled else None)
     assert np.array_equal(merged.groups, whole.groups) and len(merged.groups) == table.num_rows > 7
+    assert isinstance(merged.groups.base, np.memmap) == spilled
+    assert list(tmp_path.iterdir()) == []
     assert (merged.texts is not None) == texts == (dataset == "jsonl/dialogue")
     if texts:
-        assert merged.texts.equals(whole.texts)
+        assert np.array_equal(merged.texts, whole.texts) and merged.texts.dtype == np.uint64
     assert RowHashes.merge([], texts).groups.dtype == np.uint64
 
 

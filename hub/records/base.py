@@ -128,7 +128,7 @@ class RecordType:
 
     # -- duplicates ---------------------------------------------------------------------
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         """Add the exact and near duplicate keys of `table`'s rows to `keys` (`hub.dedup`)."""
 
     # -- fingerprints (the contamination index, `hub.fingerprints`) ----------------------

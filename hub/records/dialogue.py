@@ -43,7 +43,7 @@ class Dialogue(RecordType):
 
     # -- duplicates -----------------------------------------------------------------------
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         from hub.dedup import text_duplicates
 
         text_duplicates(table, self.name, keys, thresholds, bar, text_hashes)

@@ -103,7 +103,7 @@ class Image(RecordType):
 
     # -- duplicates -----------------------------------------------------------------------
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         import numpy as np
         import pyarrow.compute as pc
 

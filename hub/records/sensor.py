@@ -161,7 +161,7 @@ class Sensor(RecordType):
 
     # -- duplicates -----------------------------------------------------------------------
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         from hub.arrowutil import Series
         from hub.dedup import rows_sharing_a_hash
 

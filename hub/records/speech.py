@@ -92,7 +92,7 @@ class Speech(RecordType):
 
     # -- duplicates -----------------------------------------------------------------------
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         import pyarrow.compute as pc
 
         from hub.dedup import tracked

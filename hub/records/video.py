@@ -409,7 +409,7 @@ class Video(RecordType):
         said = f"{duration:.2f} s" + (f" at {fps:g} fps" if isinstance(fps, (int, float)) else "") if isinstance(duration, (int, float)) else ""
         return {"video": {"kind": "video", "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii"), "duration": said}}
 
-    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: pa.ChunkedArray | None) -> None:
+    def duplicates(self, table: pa.Table, keys: _Keys, thresholds: Thresholds, bar: Any, text_hashes: np.ndarray | pa.ChunkedArray | None) -> None:
         import hashlib
 
         import pyarrow.compute as pc
