@@ -104,7 +104,7 @@ def test_an_unknown_engine_is_refused_with_the_engines_named(tmp_path):
     ]
 
 
-# A driver run as `python -c`: hub.engine.run's stage wrapped so that a Ray task kills its own
+# A driver run as `python -c`: hub.engine.each's stage (run's too) wrapped so that a Ray task kills its own
 # worker process (SIGKILL by pid). `once`: the first task to start dies, its retry and the others
 # run; `always`: every attempt dies, so the retries run out. The wrapper lives in __main__, so
 # Ray ships it by value; the stage it wraps is hub's own.
@@ -114,9 +114,9 @@ import hub
 from hub import engine
 
 mode, marker, root, dataset = sys.argv[1:5]
-original = engine.run
+original = engine.each
 
-def run(stage, batches, ctx):
+def each(stage, batches, ctx):
     @functools.wraps(stage)
     def killing(batch, ctx):
         if mode == "always" or _first(marker):
@@ -131,7 +131,7 @@ def _first(path):
     except FileExistsError:
         return False
 
-engine.run = run
+engine.each = each
 from hub.cli import main
 sys.argv = ["hub", "--no-progress", "--root", root, "publish", dataset, "--no-push"]
 main()
@@ -165,7 +165,7 @@ def test_a_worker_that_dies_at_every_try_fails_the_publish_and_nothing_is_publis
     assert not (root / "registry" / DIGITS / "versions").exists()
 
 
-# A driver run as `python -c`: every task of hub.engine.run's stages notes its stage and the
+# A driver run as `python -c`: every task of hub.engine.each's stages notes its stage and the
 # process it ran in, so the test sees which stages ran on Ray's workers.
 _WITNESS = """
 import functools, os, sys
