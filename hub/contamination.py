@@ -193,9 +193,9 @@ def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, na
     if not refs or not table.num_rows:
         return []
     ours = prints if prints is not None else fingerprint(table, record, split_of_row, names, thresholds)
-    ours_ids = ours.column("id").to_pylist()
-    ours_split = np.asarray(split_of_row, dtype=np.int64)
-    ours_held_out = ours.filter(pa.array(np.isin(np.asarray(names, dtype=object)[ours_split], REFERENCE_SPLITS))) if len(names) else ours
+    ours_split = np.asarray(split_of_row)  # (not copied: a Python id or an int64 per row of a large table would be)
+    held = np.array([n in REFERENCE_SPLITS for n in names], dtype=bool)
+    ours_held_out = ours.filter(pa.array(held[ours_split])) if len(names) else ours
     out = []
     for ref in refs:
         found = []
@@ -220,7 +220,7 @@ def check(root: Path, record: str, table: pa.Table, split_of_row: np.ndarray, na
             rows = sorted(m["rows"])
             exact = sum(1 for row in rows if m["rows"][row])
             out.append(Match(ref.dataset, ref.version, split, names[our_split], len(rows), exact, len(rows) - exact,
-                             [ours_ids[row] for row in rows], [their_id[t] for t in sorted(m["theirs"])]))
+                             ours.column("id").take(pa.array(rows, pa.int64())).to_pylist(), [their_id[t] for t in sorted(m["theirs"])]))
     return sorted(out, key=lambda m: (-m.rows, m.dataset, m.split, m.ours))
 
 

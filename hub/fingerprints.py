@@ -127,13 +127,13 @@ def table_of(table: pa.Table, record: str, split_of_row: np.ndarray, names: list
     from hub.spill import Spill
 
     split_names = pa.array(names, pa.string())
-    split_of_row = np.asarray(split_of_row, dtype=np.int64)
+    split_of_row = np.asarray(split_of_row)  # (int8: an int64 copy of it would be 8 bytes a row)
     ids = table.column("id")
     out = Spill(spill)
     start = 0
     for part in engine.each(fingerprint_batch, slices(table, batch_rows or BATCH), _Job(record, thresholds, table.num_rows)):  # an empty table: one empty batch
         stop = start + part.num_rows
-        rows = [pa.array(np.arange(start, stop, dtype=np.int64)), split_names.take(pa.array(split_of_row[start:stop])), ids.slice(start, part.num_rows).cast(pa.string())]
+        rows = [pa.array(np.arange(start, stop, dtype=np.int64)), split_names.take(pa.array(split_of_row[start:stop].astype(np.int64))), ids.slice(start, part.num_rows).cast(pa.string())]
         out.add(pa.Table.from_arrays([*rows, *part.columns], schema=SCHEMA))
         start = stop
     return out.table(SCHEMA)

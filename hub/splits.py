@@ -116,7 +116,7 @@ def _hash_groups(groups: pa.Array | pa.ChunkedArray, policy: SplitPolicy, row_ha
         hashes = row_hashes[first]
     if keyless:
         hashes = np.append(hashes, np.uint64(0))
-    buckets = (hashes % np.uint64(BUCKETS)).astype(np.int64)
+    buckets = (hashes % np.uint64(BUCKETS)).astype(np.int32)  # (BUCKETS < 2**31)
     thresholds = _thresholds(policy)
     uppers = np.array([upper for _, upper in thresholds])
     base = np.searchsorted(uppers, buckets, side="right").astype(np.int8)
@@ -347,11 +347,11 @@ def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int
     no Python loop, and at most `_MAJORITY_BYTES` of counters whatever the number of units.
     """
     if n_strata == 1 or not n_units:
-        return np.zeros(n_units, dtype=np.int64)
+        return np.zeros(n_units, dtype=stratum.dtype)
     largest = int(np.bincount(unit, minlength=n_units).max()) if len(unit) else 0
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if largest <= np.iinfo(t).max)
     per_block = max(1, _MAJORITY_BYTES // (n_strata * np.dtype(dtype).itemsize))
-    out = np.empty(n_units, dtype=np.int64)
+    out = np.empty(n_units, dtype=stratum.dtype)  # (a stratum's type: as narrow as the strata allow)
     for lo in range(0, n_units, per_block):
         hi = min(n_units, lo + per_block)
         counts = np.zeros((hi - lo, n_strata), dtype=dtype)
@@ -460,7 +460,7 @@ def assign_leakproof(table: pa.Table, policy: SplitPolicy, record: str, threshol
     size = np.bincount(unit, minlength=n_components).astype(np.float64)
     ratios = np.array(list(policy.ratios.values()), dtype=np.float64)
     if (split < 0).any():
-        component_stratum = np.empty(n_components, dtype=np.int64)
+        component_stratum = np.empty(n_components, dtype=stratum.dtype)
         component_stratum[component] = group_stratum  # right for single-group components
         shared = np.bincount(component, minlength=n_components) > 1
         if shared.any():  # the few components of several groups: their majority over all their rows
