@@ -95,8 +95,8 @@ def withhold(staging: Path, splits: dict[str, dict[str, Any]], files: list[dict[
 
 
 def labels(revision: Revision, split: str) -> pa.Table:
-    """`id` and the withheld fields of the blind `split` of `revision`, fetched from DVC if
-    needed and checked against the sha256 its manifest records. Raises `HubError` for a split
+    """`id` and the withheld fields of the blind `split` of `revision`, fetched (from DVC, or
+    that file alone from an S3 remote) if needed and checked against the sha256 its manifest records. Raises `HubError` for a split
     that is not blind, `IntegrityError` for a labels file that is not the one published."""
     import pyarrow.parquet as pq
 
@@ -105,8 +105,7 @@ def labels(revision: Revision, split: str) -> pa.Table:
     entry = ((revision.manifest.get("blind") or {}).get(split) or {}).get("labels")
     if not entry:
         raise HubError(f"{revision.dataset}@{revision.version}'s {split} split is not blind", dataset=revision.dataset, split=split)
-    revision.ensure_data()
-    path = revision.path / entry["path"]
+    path = revision.fetched(entry["path"], entry["size"], entry["sha256"])  # on disk, or copied from the object store
     if not path.is_file() or sha256_file(path) != entry["sha256"]:
         raise IntegrityError(f"{revision.dataset}@{revision.version}'s withheld labels of {split} ({entry['path']}) are missing or not the ones published",
                              hint="Fetch the version's data again with `dvc pull`.", dataset=revision.dataset, version=revision.version, path=entry["path"])

@@ -186,10 +186,10 @@ def _records(parent: Parent, revision: Any, condition: str | None) -> pa.Table:
                        f"{', '.join(withheld(manifest, blind[0]))}): it cannot be derived from",
                        hint=f"Derive from the other splits, e.g. --from {parent.ref}:{next((s for s in manifest['splits'] if s not in blind), 'train')}.")
     files = [f for f in manifest["files"] if parent.split in (None, f["split"])]
-    revision.ensure_data()
     pieces = []
-    for f in files:
-        pieces.append(pq.read_table(revision.verified(f["path"], f["sha256"])).replace_schema_metadata(None))
+    for f in files:  # on disk, or (a replica without the data) each shard copied from the object store
+        where = revision.fetched(f["path"], f["size"], f["sha256"])
+        pieces.append(pq.read_table(revision.verified(f["path"], f["sha256"], where=where)).replace_schema_metadata(None))
     table = pa.concat_tables(pieces)
     table = _label_names(table, record_schema(manifest["record"], manifest["labels"]).label_paths, manifest["labels"])
     parents = pa.array([parent.ref] * table.num_rows, pa.string())

@@ -97,11 +97,30 @@ class Revision:
         self.ensure_data()
         return None, local
 
-    def verified(self, path: str, sha256: str | None,
-                 hint: str = "The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).") -> Path:
-        """Where the version's file `path` is, once its bytes are checked against the sha256 its
-        manifest records (a shard, or a file the manifest names elsewhere); `StorageError` if not."""
+    def fetched(self, path: str, size: int, sha256: str) -> Path:
+        """Where to read the version's file `path` (a shard, a blind split's withheld labels)
+        whole: in this checkout; in a replica cloned without the data whose DVC remote is S3, a
+        copy of that one object, its sha256 checked (`hub.objectstore.fetch_object`); else in
+        this checkout once the version's data is fetched (`ensure_data`). The caller checks what
+        it reads (`verified`, with `where`)."""
         where = self.path / path
+        if where.is_file():
+            return where
+        from hub.objectstore import fetch_object
+
+        copy = fetch_object(self.root, self.path, path, size, sha256)
+        if copy is not None:
+            return copy
+        self.ensure_data()
+        return where
+
+    def verified(self, path: str, sha256: str | None,
+                 hint: str = "The published data was changed on disk: restore it with `dvc checkout` (or `dvc pull`).",
+                 where: Path | None = None) -> Path:
+        """Where the version's file `path` is (in the checkout, or `where`: a copy from `fetched`),
+        once its bytes are checked against the sha256 its manifest records (a shard, or a file the
+        manifest names elsewhere); `StorageError` if not."""
+        where = self.path / path if where is None else where
         if not where.is_file() or sha256_file(where) != sha256:
             raise StorageError(f"{self.dataset}@{self.version}: {path} does not match the sha256 of its manifest", hint=hint,
                                dataset=self.dataset, version=self.version, path=path)

@@ -218,6 +218,60 @@ def test_a_replica_without_the_data_serves_shards_from_the_object_store(s3_env, 
     assert not data.exists()  # served with no copy of the shards
 
 
+def test_a_replica_without_the_data_scores_a_blind_split_and_derives_copying_only_what_it_reads(s3_env, tmp_path):
+    """On a replica cloned without the data, `hub eval` of a blind test split and `hub derive`
+    copy from the object store only the files they read (the test shards and their withheld
+    labels; the parent's train shards), each checked against the manifest's sha256, and score
+    and derive as the registry does; nothing is `dvc pull`ed. A damaged copy is fetched again;
+    a swapped object is refused by name."""
+    from test_blind import DATASET as BLIND
+    from test_blind import LABELS, blind_copy
+
+    root = hub.init(tmp_path / "hub", remote="s3://hub-replica-eval/registry")
+    blind_copy(root, BLIND, blind=["test"])
+    published = hub.publish(BLIND, root=root)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "publish")
+    replica = tmp_path / "replica"
+    _git(tmp_path, "clone", "-q", str(root), str(replica))
+    version = replica / "registry" / BLIND / "versions" / published.version
+    labels = pq.read_table(published.path / LABELS).to_pylist()
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps({"id": r["id"], "prediction": str((r["label"] + 1) % 10 if i % 4 == 0 else r["label"])}) + "\n"
+                            for i, r in enumerate(labels)), encoding="utf-8")
+    ref = f"{BLIND}@{published.version}"
+    here = hub.evaluate(ref, path, split="test", root=root).to_dict()
+    there = hub.evaluate(ref, path, split="test", root=replica).to_dict()
+    assert there["metrics"] == here["metrics"]
+    assert there["metrics"]["accuracy"]["value"] == pytest.approx(sum(1 for i in range(len(labels)) if i % 4) / len(labels))
+    objects = replica / ".hub" / "objects"
+    test_files = {f["sha256"] for f in published.manifest["files"] if f["split"] == "test"}
+    assert {p.name for p in objects.iterdir()} == test_files | {published.manifest["blind"]["test"]["labels"]["sha256"]}
+    assert not (version / "data").exists()
+
+    damaged = objects / published.manifest["blind"]["test"]["labels"]["sha256"]
+    damaged.write_bytes(b"not the labels")  # a copy changed on disk is fetched again, not trusted
+    assert hub.evaluate(ref, path, split="test", root=replica).to_dict()["metrics"] == here["metrics"]
+    assert sha256_file(damaged) == damaged.name
+
+    derived = hub.derive("acme/digits-train", [f"{ref}:train"], root=replica)
+    assert derived.rows == published.manifest["splits"]["train"]["rows"] and derived.report.valid
+    train = {f["sha256"] for f in published.manifest["files"] if f["split"] == "train"}
+    assert train <= {p.name for p in objects.iterdir()} and not (version / "data").exists()
+
+    md5 = yaml.safe_load((version / "data.dvc").read_text())["outs"][0]["md5"]
+    listing = json.loads(s3_env.s3().cat(f"hub-replica-eval/registry/files/md5/{md5[:2]}/{md5[2:]}"))
+    entry = next(e for e in listing if e["relpath"] == LABELS.removeprefix("data/"))
+    key = f"hub-replica-eval/registry/files/md5/{entry['md5'][:2]}/{entry['md5'][2:]}"
+    s3_env.s3().pipe(key, b"not the labels")
+    damaged.unlink()
+    with pytest.raises(StorageError) as swapped:
+        hub.evaluate(ref, path, split="test", root=replica)
+    assert swapped.value.message == (f"the object {key} is not {LABELS} of version {published.version}: 14 bytes, ETag {hashlib.md5(b'not the labels').hexdigest()} "
+                                     f"(the manifest says {published.manifest['blind']['test']['labels']['size']} bytes, DVC md5 {entry['md5']})")
+    assert not damaged.exists() and not (version / "data").exists()
+
+
 def test_a_local_remote_that_fails_is_named_as_a_folder():
     """As root the tests cannot make a folder unwritable: the error DVC would raise is given."""
     from hub.repo import remote_error

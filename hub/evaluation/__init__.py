@@ -174,10 +174,9 @@ def _read_split(dataset: str, version: str | None, split: str, root: Path | str 
         revision = resolve_revision(local, dataset, version)
         raw = (revision.path / "manifest.json").read_bytes()
         _check_split(revision.manifest, split, dataset)
-        revision.ensure_data()
         files = []
-        for entry in revision.split_files(split):
-            path = revision.path / entry.path
+        for entry in revision.split_files(split):  # on disk, or (a replica without the data) copied from the object store
+            path = revision.fetched(entry.path, entry.size, entry.sha256)
             if sha256_file(path) != entry.sha256:
                 raise IntegrityError(f"{dataset}@{revision.version}'s {entry.path} does not match the sha256 its manifest records",
                                      hint="The registry's copy is damaged: fetch it again with `dvc pull`, or score against a pulled copy (--endpoint).",
