@@ -378,15 +378,20 @@ def _balance_free(split: np.ndarray, size: np.ndarray, stratum: np.ndarray, orde
     share = np.divide(free_rows, total_need, out=np.zeros(n_strata), where=total_need > 0)
     bounds = np.cumsum(need * share[None, :], axis=0)  # (split, stratum): where each split's share ends
     order = free[np.argsort(order_key[free], kind="stable")]
+    del free
     small = np.int16 if n_strata < 2**15 else np.int64  # a stable sort of small integers is a radix sort
     order = order[np.argsort(stratum[order].astype(small), kind="stable")]
-    weight = size[order].astype(np.float64)
-    middle = np.cumsum(weight) - weight / 2
+    strata = stratum[order]
+    middle = np.cumsum(size[order], dtype=np.float64)  # (one float array a component at a time, the temporaries in place)
+    half = size[order].astype(np.float64)
+    half *= 0.5
+    middle -= half
+    del half
     start = np.concatenate(([0.0], np.cumsum(free_rows)[:-1]))
-    middle -= start[stratum[order]]
+    middle -= start[strata]
     chosen = np.zeros(len(order), dtype=np.int8)
     for s in range(n_splits - 1):
-        chosen += middle >= bounds[s, stratum[order]]
+        chosen += middle >= bounds[s][strata]
     split[order] = chosen
 
 
