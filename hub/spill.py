@@ -177,7 +177,7 @@ class Column:
     def _fail(self, exc: OSError) -> None:
         self.discard()
         raise StorageError(f"cannot spill per-row values to {self.where} ({self.nbytes} bytes so far): {exc}",
-                           hint=f"Free space on that disk, or raise HUB_SPILL_BYTES (now {self.threshold * 8}) to keep more in memory. "
+                           hint=f"Free space on that disk, or raise HUB_SPILL_BYTES (now {config.spill_bytes()}) to keep more in memory. "
                                 "Nothing was published.") from exc
 
     def array(self) -> np.ndarray:

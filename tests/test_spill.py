@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -85,10 +86,15 @@ def test_a_spilled_publish_is_the_publish_in_memory(tmp_path, records, mapped, m
     dead, alive = there / ".hub" / "spill" / "999999999-killed.arrows", there / ".hub" / "spill" / f"{os.getppid()}-writing.arrows"
     dead.write_bytes(b"left by a publish that was killed")
     alive.write_bytes(b"another publish, still running")
+    (there / ".hub" / "spill" / "999999999-killed.column").write_bytes(b"per-row hashes of that publish")
+    columns = []
+    array = hub.spill.Column.array
+    monkeypatch.setattr(hub.spill.Column, "array", lambda self: columns.append(array(self)) or columns[-1])
     monkeypatch.setenv("HUB_SPILL_BYTES", "0")
     spilled = hub.publish(DATASET, root=there, allow_rejects=True, push=False)
     assert len(mapped) >= 3  # the read batches (one file per schema), the valid rows, the fingerprints
     assert list((there / ".hub" / "spill").iterdir()) == [alive]  # ours unlinked as soon as they were mapped; the dead process's removed
+    assert [(len(c), c.dtype, isinstance(c.base, np.memmap)) for c in columns] == [(2772, np.uint64, True)]  # the id hashes of the rows read
 
     (m_here, files_here), (m_there, files_there) = _version(here), _version(there)
     assert files_there == files_here  # shards and fingerprints, byte for byte
@@ -135,3 +141,45 @@ def test_a_spill_folder_that_cannot_be_written_fails_the_publish_by_name(tmp_pat
     monkeypatch.delenv("HUB_SPILL_BYTES")  # below the threshold nothing is spilled: the folder is not even made
     assert hub.publish(DATASET, root=root, allow_rejects=True, push=False).version == "1.0.0"
     assert mapped == []
+
+
+def test_per_row_values_that_cannot_be_spilled_fail_by_name(tmp_path, records, monkeypatch):
+    """A `Column` of the dialogues' id hashes whose folder cannot be made: the error names it,
+    and nothing is left behind; below its threshold, nothing is written at all."""
+    from hub.dedup import text_hashes
+
+    monkeypatch.delenv("HUB_SPILL_BYTES", raising=False)
+    table = pa.Table.from_pylist(records)
+    hashes = text_hashes(table, "dialogue").to_numpy()
+    blocked = tmp_path / "spill"
+    blocked.write_text("not a folder")
+    column = hub.spill.Column(np.uint64, blocked, threshold=1000)
+    column.append(hashes[:100])  # 800 bytes: held
+    with pytest.raises(hub.StorageError) as raised:
+        column.append(hashes[100:])
+    assert raised.value.message == f"cannot spill per-row values to {blocked} ({hashes.nbytes} bytes so far): [Errno 17] File exists: '{blocked}'"
+    assert raised.value.hint == "Free space on that disk, or raise HUB_SPILL_BYTES (now 268435456) to keep more in memory. Nothing was published."
+    kept = hub.spill.Column(np.uint64, tmp_path / "unused", threshold=hashes.nbytes)
+    kept.append(hashes[:7])
+    kept.append(hashes[7:])
+    assert np.array_equal(kept.array(), hashes) and not (tmp_path / "unused").exists()
+
+
+def test_repeated_hashes_are_found_a_partition_at_a_time(records):
+    """The rows of the chatterbot dialogues whose normalized text repeats another's: the same
+    whether the hashes are sorted at once or a partition of their top bits at a time (as for
+    a table past `part_values` rows), and the rows a count of the texts says."""
+    from collections import Counter
+
+    from hub.arrowutil import repeated_rows
+    from hub.dedup import normalized_texts, text_hashes
+
+    table = pa.Table.from_pylist(records)
+    hashes = text_hashes(table, "dialogue")
+    texts = normalized_texts(table, "dialogue").to_pylist()
+    counts = Counter(texts)
+    expected = [i for i, t in enumerate(texts) if counts[t] > 1]
+    assert len(expected) > 50
+    for part_values in (1 << 22, 1000, 97, 1):
+        assert repeated_rows(hashes, part_values).tolist() == expected, part_values
+        assert repeated_rows(hashes.to_numpy(), part_values).tolist() == expected, part_values
