@@ -44,8 +44,11 @@ Unlike check and hash, it writes: it is the sink, and it takes the batches in or
 In process, reading still ends in one table (`read_table` unifies the batches' extra fields and
 the annotation overlay applies to it), which `validate_entry` then checks `CHECK_BATCH` rows at
 a time. Past `HUB_SPILL_BYTES` that table's batches are memory-mapped files (`hub.spill`), as
-are the valid rows after a reject and the fingerprint table: the process's own memory holds
-the batches in flight and the per-row summaries (hashes, split index), not the rows.
+are the valid rows after a reject and the fingerprint table; past an eighth of it, so are the
+per-row summaries the merges gather (every row's id, group and text hash: `hub.spill.Column`),
+and repeated hashes are found a partition of their top bits at a time
+(`hub.arrowutil.repeated_rows`). What the process itself holds is then the batches in flight,
+a few bytes a row (group codes, the split index) and the split engine's tables per group.
 """
 
 from __future__ import annotations
