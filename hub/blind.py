@@ -95,9 +95,10 @@ def withhold(staging: Path, splits: dict[str, dict[str, Any]], files: list[dict[
 
 
 def labels(revision: Revision, split: str) -> pa.Table:
-    """`id` and the withheld fields of the blind `split` of `revision`, fetched (from DVC, or
-    that file alone from an S3 remote) if needed and checked against the sha256 its manifest records. Raises `HubError` for a split
-    that is not blind, `IntegrityError` for a labels file that is not the one published."""
+    """`id` and the withheld fields of the blind `split` of `revision`, fetched if needed (from
+    DVC, or that file alone from an S3 remote) and checked against the sha256 its manifest
+    records. Raises `HubError` for a split that is not blind, `IntegrityError` for a labels
+    file that is not the one published."""
     import pyarrow.parquet as pq
 
     from hub.hashing import sha256_file

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 __all__ = ["BUCKETS", "Assignment", "RowHasher", "RowHashes", "assign", "assign_leakproof", "bucket_of", "certify", "cluster_examples", "group_hashes", "hash_rows", "split_of"]
 
 BUCKETS = 1_000_000
+_COUNT_ROWS = 1 << 20  # rows a per-row pass over numpy arrays takes at a time (its int64 temporaries are of these rows)
 
 
 def _thresholds(policy: SplitPolicy) -> list[tuple[str, int]]:
@@ -343,8 +344,9 @@ def _majority(stratum: np.ndarray, unit: np.ndarray, n_units: int, n_strata: int
     """Per unit, the stratum most of its rows have (ties: the smallest).
 
     A table of counters per (unit, stratum), as narrow as the largest unit allows (a byte each
-    for units of fewer than 256 rows), filled by one `np.add.at` per block of units: no sort,
-    no Python loop, and at most `_MAJORITY_BYTES` of counters whatever the number of units.
+    for units of fewer than 256 rows), filled by `np.add.at` per block of units and of rows: no
+    sort, no per-row Python loop, and at most `_MAJORITY_BYTES` of counters whatever the number
+    of units.
     """
     if n_strata == 1 or not n_units:
         return np.zeros(n_units, dtype=stratum.dtype)
@@ -615,9 +617,6 @@ def _values(column: pa.ChunkedArray, labels: list[str]) -> tuple[np.ndarray, lis
     encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
     names = [*encoded.dictionary.to_pylist(), "None"]
     return pc.fill_null(encoded.indices, len(names) - 1).cast(pa.int32()).to_numpy(zero_copy_only=False), names
-
-
-_COUNT_ROWS = 1 << 20  # rows counted at a time (the int64 codes of (split, value) of these rows at once)
 
 
 def _balance(codes: np.ndarray, values: list[str], index: np.ndarray, splits: list[str]) -> dict:
